@@ -1,0 +1,123 @@
+// File: resource_index.h
+//
+// ResourceIndex: everything the EHR sent (prefetch values, fetched search pages, draft orders)
+// gathered by resourceType, whatever key or Bundle it came in, with reference resolution.
+//
+// Input may be a Bundle of any type (searchset, transaction, collection, batch-response,
+// nested Bundles), a single resource, JSON null (a prefetch the EHR could not fill), or an
+// OperationOutcome (a failed query). Bundle.entry[].resource is walked recursively (nesting
+// depth capped at kMaxBundleDepth); contained resources are not indexed on their own (they
+// resolve only from their container, see ResourceView::Resolve). Non-object entries, resources
+// without resourceType and other garbage are skipped with a kError issue at their location.
+// OperationOutcomes are indexed (type "OperationOutcome") and each of their issues is repeated
+// into the sink as a kWarning (fatal/error) or kInformation (warning/information), because
+// they mean *data may be missing*, not that the data we have is malformed.
+//
+//   IssueSink sink;
+//   ResourceIndex index(&sink);
+//   CEPHALGIA_RETURN_IF_ERROR(index.AddJson(prefetch_conditions_text, "prefetch.conditions"));
+//   index.Add(request_doc["context"]["draftOrders"], "context.draftOrders");  // borrowed
+//   for (const IndexedResource* r : index.OfType("Condition")) { ConditionView c(*r, &sink); }
+//   const IndexedResource* med = index.Resolve("Medication/med0316");
+//
+// Locations: a resource's `location` is its FHIR path from the root it was added with: the
+// origin label if one was given ("prefetch.conditions.entry[3].resource"), else the root's
+// resourceType ("Bundle.entry[3].resource"). Views built from it extend that path.
+//
+// Lifetime: documents given by value or parsed by AddJson are owned by the index; values given
+// by reference (Add(const Value&)) are borrowed and must outlive the index. Pointers returned
+// by OfType/Resolve stay valid until the index is destroyed (adding more does not move them).
+// Not thread-safe for writes; concurrent const use is fine.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cephalgia/fhir/issues.h"
+#include "cephalgia/status.h"
+
+namespace cephalgia::fhir {
+
+struct IndexedResource {
+  const rapidjson::Value* json = nullptr;  // the resource object (never null)
+  std::string_view resource_type;          // "Condition"
+  std::string_view id;                     // "" when absent
+  std::string_view full_url;               // Bundle.entry.fullUrl, "" when none
+  std::string_view origin;                 // label given to Add/AddJson ("" when none)
+  std::string location;                    // FHIR path, see the file comment
+};
+
+class ResourceIndex {
+ public:
+  static constexpr int kMaxBundleDepth = 8;
+  static constexpr std::size_t kDefaultMaxBytes = std::size_t{64} << 20;  // 64 MiB per text
+
+  // `sink` receives the issues (may be null: issues dropped). It must outlive the index.
+  explicit ResourceIndex(IssueSink* sink);
+  ResourceIndex(const ResourceIndex&) = delete;
+  ResourceIndex& operator=(const ResourceIndex&) = delete;
+  ResourceIndex(ResourceIndex&&) noexcept;
+  ResourceIndex& operator=(ResourceIndex&&) noexcept;
+  ~ResourceIndex();
+
+  // Parses `text` (iterative parser, UTF-8 validated, size-capped) into a document the index
+  // owns, then indexes it. Malformed JSON: kInvalidArgument (nothing indexed, also reported to
+  // the sink at `origin`); too large: kPayloadTooLarge.
+  Status AddJson(std::string_view text, std::string_view origin = {},
+                 std::size_t max_bytes = kDefaultMaxBytes);
+  // Indexes a document the index takes over.
+  void Add(rapidjson::Document&& doc, std::string_view origin = {});
+  // Indexes a value owned by the caller (borrowed; must outlive the index).
+  void Add(const rapidjson::Value& value, std::string_view origin = {});
+
+  // All resources of one type, in input order (empty span for none).
+  std::span<const IndexedResource* const> OfType(std::string_view resource_type) const;
+  // Every indexed resource, in input order (Bundles included, before their entries).
+  std::span<const IndexedResource* const> all() const { return all_; }
+  std::size_t size() const { return all_.size(); }
+  // The OperationOutcomes found (same as OfType("OperationOutcome")).
+  std::span<const IndexedResource* const> operation_outcomes() const {
+    return OfType("OperationOutcome");
+  }
+
+  // Resolves a reference string: exact fullUrl (covers "urn:uuid:..." and absolute URLs),
+  // then "Type/id" (relative, or the tail of an absolute URL, with any "/_history/v" dropped).
+  // "#id" (contained) cannot be resolved here: use ResourceView::Resolve. nullptr if unknown.
+  const IndexedResource* Resolve(std::string_view reference) const;
+  const IndexedResource* Find(std::string_view resource_type, std::string_view id) const;
+
+  // The first Patient indexed, or nullptr.
+  const IndexedResource* patient() const;
+
+ private:
+  struct TypeIdHash {
+    std::size_t operator()(const std::pair<std::string_view, std::string_view>& k) const;
+  };
+  void Walk(const rapidjson::Value& value, std::string_view origin, std::string location,
+            std::string_view full_url, int depth);
+  void IndexResource(const rapidjson::Value& value, std::string_view origin,
+                     std::string location, std::string_view full_url, int depth);
+  std::string_view InternOrigin(std::string_view origin);
+
+  IssueSink* sink_;
+  std::vector<std::unique_ptr<rapidjson::Document>> owned_docs_;
+  std::deque<std::string> origins_;  // stable storage for origin labels
+  std::deque<IndexedResource> resources_;
+  std::vector<const IndexedResource*> all_;
+  std::unordered_map<std::string_view, std::vector<const IndexedResource*>> by_type_;
+  std::unordered_map<std::string_view, const IndexedResource*> by_full_url_;
+  std::unordered_map<std::pair<std::string_view, std::string_view>, const IndexedResource*,
+                     TypeIdHash>
+      by_type_id_;
+};
+
+}  // namespace cephalgia::fhir
