@@ -1,0 +1,49 @@
+// File: replay_cache.h
+//
+// The `jti` replay cache (checklist item 103: "jti has not been seen before; cache it until exp,
+// an hour at most"). Keys are (iss, jti): two clients may pick the same nonce independently.
+//
+// Bounded in size. When full, expired entries are purged first; if it is still full the new token
+// is refused (fail closed): evicting a live entry would silently re-open a replay window. Only
+// tokens whose signature already verified are inserted, so only trusted clients can fill it.
+// Thread-safe (one mutex; the cost is a hash insert next to a public-key signature verify).
+//
+//   JtiReplayCache cache(100000);
+//   switch (cache.Insert(iss, jti, expires_at, now)) { case JtiReplayCache::kFresh: ... }
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace cephalgia::hooks::auth {
+
+class JtiReplayCache {
+ public:
+  using Clock = std::chrono::system_clock;
+  enum InsertResult { kFresh, kReplayed, kFull };
+
+  explicit JtiReplayCache(std::size_t max_entries) : max_entries_(max_entries) {}
+
+  // Remembers (iss, jti) until `forget_at`, unless it is already remembered (kReplayed) or the
+  // cache is full of live entries (kFull). Entries whose forget_at <= now count as gone.
+  InsertResult Insert(std::string_view iss, std::string_view jti, Clock::time_point forget_at,
+                      Clock::time_point now);
+
+  std::size_t size() const;
+
+ private:
+  void PurgeExpiredLocked(Clock::time_point now);
+
+  const std::size_t max_entries_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Clock::time_point> entries_;
+  std::set<std::pair<Clock::time_point, std::string>> by_expiry_;  // for purging in time order
+};
+
+}  // namespace cephalgia::hooks::auth
