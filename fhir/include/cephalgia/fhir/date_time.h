@@ -145,6 +145,9 @@ DayRange DaysBetween(const Interval& from, const Interval& to);
 // Calendar helpers shared by the parser and the views: the UTC instant of y-m-d 00:00:00,
 // adding calendar months/years (clamping the day, so 31 Jan + 1 month = 28/29 Feb).
 Instant UtcMidnight(int year, int month, int day);
+// Bounds used for open-ended periods: 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
+Instant DistantPast();
+Instant DistantFuture();
 Instant AddMonths(Instant t, int months);
 Instant AddYears(Instant t, int years);
 

@@ -9,6 +9,8 @@
 // depth capped at kMaxBundleDepth); contained resources are not indexed on their own (they
 // resolve only from their container, see ResourceView::Resolve). Non-object entries, resources
 // without resourceType and other garbage are skipped with a kError issue at their location.
+// A repeated Type/id (the same resource under two prefetch keys, or as match and include) is
+// indexed once, the first copy winning, so rules never count a resource twice.
 // OperationOutcomes are indexed (type "OperationOutcome") and each of their issues is repeated
 // into the sink as a kWarning (fatal/error) or kInformation (warning/information), because
 // they mean *data may be missing*, not that the data we have is malformed.
@@ -106,9 +108,12 @@ class ResourceIndex {
             std::string_view full_url, int depth);
   void IndexResource(const rapidjson::Value& value, std::string_view origin,
                      std::string location, std::string_view full_url, int depth);
+  void IndexBundle(const IndexedResource& bundle, int depth);
+  void ReportOutcome(const IndexedResource& outcome);
   std::string_view InternOrigin(std::string_view origin);
 
   IssueSink* sink_;
+  std::vector<std::unique_ptr<char[]>> owned_buffers_;  // in-situ parsed texts (AddJson)
   std::vector<std::unique_ptr<rapidjson::Document>> owned_docs_;
   std::deque<std::string> origins_;  // stable storage for origin labels
   std::deque<IndexedResource> resources_;

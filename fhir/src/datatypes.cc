@@ -1,0 +1,550 @@
+#include "cephalgia/fhir/datatypes.h"
+
+#include <cmath>
+#include <limits>
+
+#include "cephalgia/fhir/terminology.h"
+#include "json_names.h"
+
+namespace cephalgia::fhir {
+
+using rapidjson::Value;
+
+// --- ElementView ---------------------------------------------------------------------------
+
+namespace {
+
+const Value* Member(const Value* object, std::string_view key) {
+  if (object == nullptr || !object->IsObject()) return nullptr;
+  auto it = object->FindMember(
+      Value(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
+  return it == object->MemberEnd() ? nullptr : &it->value;
+}
+
+}  // namespace
+
+void ElementView::Report(Severity severity, IssueCode code, std::string location,
+                         std::string message) const {
+  if (sink_ != nullptr) sink_->Add(severity, code, std::move(location), std::move(message));
+}
+
+std::string ElementView::ChildPath(std::string_view key) const {
+  std::string out;
+  out.reserve(path_.size() + key.size() + 1);
+  out.append(path_);
+  if (!out.empty()) out.push_back('.');
+  out.append(key);
+  return out;
+}
+
+std::string ElementView::ChildPath(std::string_view key, std::size_t index) const {
+  std::string out = ChildPath(key);
+  out.push_back('[');
+  out.append(std::to_string(index));
+  out.push_back(']');
+  return out;
+}
+
+std::optional<std::string_view> ElementView::GetString(std::string_view key) const {
+  const Value* v = Member(json_, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsString()) {
+    Report(Severity::kError, IssueCode::kStructure, ChildPath(key),
+           std::string("expected a string, got ") + std::string(JsonTypeName(*v)));
+    return std::nullopt;
+  }
+  return std::string_view(v->GetString(), v->GetStringLength());
+}
+
+std::optional<bool> ElementView::GetBool(std::string_view key) const {
+  const Value* v = Member(json_, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsBool()) {
+    Report(Severity::kError, IssueCode::kStructure, ChildPath(key),
+           std::string("expected a boolean, got ") + std::string(JsonTypeName(*v)));
+    return std::nullopt;
+  }
+  return v->GetBool();
+}
+
+std::optional<double> ElementView::GetNumber(std::string_view key) const {
+  const Value* v = Member(json_, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsNumber()) {
+    Report(Severity::kError, IssueCode::kStructure, ChildPath(key),
+           std::string("expected a number, got ") + std::string(JsonTypeName(*v)));
+    return std::nullopt;
+  }
+  return v->GetDouble();
+}
+
+std::optional<int64_t> ElementView::GetInteger(std::string_view key) const {
+  const Value* v = Member(json_, key);
+  if (v == nullptr) return std::nullopt;
+  if (v->IsInt64()) return v->GetInt64();
+  if (v->IsNumber()) {
+    double d = v->GetDouble();
+    // 2.0 is accepted as 2; 2.5 or an out-of-range number is not an integer.
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18) {
+      return static_cast<int64_t>(d);
+    }
+    Report(Severity::kError, IssueCode::kValue, ChildPath(key), "expected an integer");
+    return std::nullopt;
+  }
+  Report(Severity::kError, IssueCode::kStructure, ChildPath(key),
+         std::string("expected an integer, got ") + std::string(JsonTypeName(*v)));
+  return std::nullopt;
+}
+
+std::optional<DateTime> ElementView::GetDate(std::string_view key, DateKind kind) const {
+  std::optional<std::string_view> s = GetString(key);
+  if (!s) return std::nullopt;
+  return ParseDateReporting(*s, kind, *this, ChildPath(key));
+}
+
+const Value* ElementView::GetObject(std::string_view key) const {
+  const Value* v = Member(json_, key);
+  if (v == nullptr) return nullptr;
+  if (!v->IsObject()) {
+    Report(Severity::kError, IssueCode::kStructure, ChildPath(key),
+           std::string("expected an object, got ") + std::string(JsonTypeName(*v)));
+    return nullptr;
+  }
+  return v;
+}
+
+const Value* ElementView::GetArray(std::string_view key) const {
+  const Value* v = Member(json_, key);
+  if (v == nullptr) return nullptr;
+  if (!v->IsArray()) {
+    Report(Severity::kError, IssueCode::kStructure, ChildPath(key),
+           std::string("expected an array, got ") + std::string(JsonTypeName(*v)));
+    return nullptr;
+  }
+  return v;
+}
+
+std::vector<std::string_view> ElementView::StringArray(std::string_view key) const {
+  std::vector<std::string_view> out;
+  const Value* arr = GetArray(key);
+  if (arr == nullptr) return out;
+  out.reserve(arr->Size());
+  for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+    const Value& e = (*arr)[i];
+    if (!e.IsString()) {
+      Report(Severity::kError, IssueCode::kStructure, ChildPath(key, i),
+             std::string("expected a string, got ") + std::string(JsonTypeName(e)));
+      continue;
+    }
+    out.emplace_back(e.GetString(), e.GetStringLength());
+  }
+  return out;
+}
+
+std::optional<DateTime> ParseDateReporting(std::string_view text, DateKind kind,
+                                           const ElementView& where, std::string location) {
+  Result<DateTime> dt = DateTime::Parse(text, kind);
+  if (!dt.ok()) {
+    where.Report(Severity::kError, IssueCode::kValue, std::move(location), dt.status().message());
+    return std::nullopt;
+  }
+  if (dt->assumed_utc()) {
+    where.Report(Severity::kWarning, IssueCode::kValue, std::move(location),
+                 "dateTime '" + std::string(text) + "' has a time but no time-zone offset; UTC assumed");
+  }
+  return *std::move(dt);
+}
+
+// --- data types ----------------------------------------------------------------------------
+
+bool CodingView::Is(std::string_view system, std::string_view code) const {
+  auto s = this->system();
+  auto c = this->code();
+  return s && c && SameCode(*s, *c, system, code);
+}
+
+std::vector<CodingView> CodeableConceptView::codings() const {
+  return Children<CodingView>("coding");
+}
+
+bool CodeableConceptView::HasCoding(std::string_view system, std::string_view code) const {
+  for (const CodingView& c : codings()) {
+    if (c.Is(system, code)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string_view> CodeableConceptView::CodeIn(std::string_view system) const {
+  std::string_view canonical = CanonicalSystem(system);
+  for (const CodingView& c : codings()) {
+    auto s = c.system();
+    if (s && CanonicalSystem(*s) == canonical) {
+      if (auto code = c.code()) return code;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> CodeableConceptView::FirstCode() const {
+  for (const CodingView& c : codings()) {
+    if (auto code = c.code()) return code;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> QuantityView::UnitCode() const {
+  if (auto c = code()) return c;
+  return unit();
+}
+
+std::optional<Interval> PeriodView::ToInterval() const {
+  std::optional<DateTime> s = start();
+  std::optional<DateTime> e = end();
+  if (!s && !e) return std::nullopt;
+  Interval out{s ? s->start() : DistantPast(), e ? e->end() : DistantFuture()};
+  if (s && e && e->end() <= s->start()) {
+    Report(Severity::kError, IssueCode::kValue, ChildPath("end"), "Period.end is before Period.start");
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool ReferenceView::IsContained() const {
+  auto r = reference();
+  return r && !r->empty() && r->front() == '#';
+}
+
+std::optional<double> TimingRepeatView::UnitInDays(std::string_view unit) {
+  if (unit == "s") return 1.0 / 86400.0;
+  if (unit == "min") return 1.0 / 1440.0;
+  if (unit == "h") return 1.0 / 24.0;
+  if (unit == "d") return 1.0;
+  if (unit == "wk") return 7.0;
+  if (unit == "mo") return 30.4375;
+  if (unit == "a") return 365.25;
+  return std::nullopt;
+}
+
+std::optional<double> TimingRepeatView::PerDay() const {
+  std::optional<double> p = period();
+  std::optional<std::string_view> unit = period_unit();
+  if (!p || !unit) return std::nullopt;
+  std::optional<double> unit_days = UnitInDays(*unit);
+  if (!unit_days) {
+    Report(Severity::kError, IssueCode::kValue, ChildPath("periodUnit"),
+           "unknown periodUnit '" + std::string(*unit) + "' (s|min|h|d|wk|mo|a)");
+    return std::nullopt;
+  }
+  if (!(*p > 0)) {
+    Report(Severity::kError, IssueCode::kValue, ChildPath("period"), "period must be positive");
+    return std::nullopt;
+  }
+  int64_t f = frequency().value_or(1);
+  return static_cast<double>(f) / (*p * *unit_days);
+}
+
+std::vector<DateTime> TimingView::events() const {
+  std::vector<DateTime> out;
+  const Value* arr = GetArray("event");
+  if (arr == nullptr) return out;
+  for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
+    const Value& e = (*arr)[i];
+    if (!e.IsString()) {
+      Report(Severity::kError, IssueCode::kStructure, ChildPath("event", i),
+             std::string("expected a string, got ") + std::string(JsonTypeName(e)));
+      continue;
+    }
+    if (auto dt = ParseDateReporting(std::string_view(e.GetString(), e.GetStringLength()),
+                                     DateKind::kDateTime, *this, ChildPath("event", i))) {
+      out.push_back(*dt);
+    }
+  }
+  return out;
+}
+
+std::optional<AsNeeded> DosageView::as_needed() const {
+  ChoiceView c = ChoiceView::Find(*this, "asNeeded");
+  switch (c.type()) {
+    case ChoiceType::kBoolean:
+      if (auto b = c.boolean()) return AsNeeded{*b, std::nullopt};
+      return std::nullopt;
+    case ChoiceType::kCodeableConcept:
+      if (auto cc = c.codeable_concept()) return AsNeeded{true, cc};
+      return std::nullopt;
+    case ChoiceType::kNone:
+      return std::nullopt;
+    default:
+      Report(Severity::kError, IssueCode::kStructure, c.path(),
+             "asNeeded[x] must be Boolean or CodeableConcept");
+      return std::nullopt;
+  }
+}
+
+std::vector<DoseAndRateView> DosageView::dose_and_rate() const {
+  return Children<DoseAndRateView>("doseAndRate");
+}
+
+// --- ChoiceView ----------------------------------------------------------------------------
+
+namespace {
+
+struct SuffixInfo {
+  std::string_view suffix;
+  ChoiceType type;
+  rapidjson::Type json_type;  // kObjectType / kStringType / kTrueType (bool) / kNumberType
+};
+
+// Suffixes of the FHIR R4 open type list we care about; others map to kOther (still checked
+// to be present, not typed).
+constexpr SuffixInfo kSuffixes[] = {
+    {"Boolean", ChoiceType::kBoolean, rapidjson::kTrueType},
+    {"Integer", ChoiceType::kInteger, rapidjson::kNumberType},
+    {"PositiveInt", ChoiceType::kInteger, rapidjson::kNumberType},
+    {"UnsignedInt", ChoiceType::kInteger, rapidjson::kNumberType},
+    {"Decimal", ChoiceType::kDecimal, rapidjson::kNumberType},
+    {"String", ChoiceType::kString, rapidjson::kStringType},
+    {"Code", ChoiceType::kString, rapidjson::kStringType},
+    {"Markdown", ChoiceType::kString, rapidjson::kStringType},
+    {"Uri", ChoiceType::kString, rapidjson::kStringType},
+    {"Url", ChoiceType::kString, rapidjson::kStringType},
+    {"Canonical", ChoiceType::kString, rapidjson::kStringType},
+    {"Id", ChoiceType::kString, rapidjson::kStringType},
+    {"Date", ChoiceType::kDate, rapidjson::kStringType},
+    {"DateTime", ChoiceType::kDateTime, rapidjson::kStringType},
+    {"Instant", ChoiceType::kInstant, rapidjson::kStringType},
+    {"Time", ChoiceType::kTime, rapidjson::kStringType},
+    {"Quantity", ChoiceType::kQuantity, rapidjson::kObjectType},
+    {"Age", ChoiceType::kAge, rapidjson::kObjectType},
+    {"Duration", ChoiceType::kDuration, rapidjson::kObjectType},
+    {"CodeableConcept", ChoiceType::kCodeableConcept, rapidjson::kObjectType},
+    {"Coding", ChoiceType::kCoding, rapidjson::kObjectType},
+    {"Range", ChoiceType::kRange, rapidjson::kObjectType},
+    {"Ratio", ChoiceType::kRatio, rapidjson::kObjectType},
+    {"Period", ChoiceType::kPeriod, rapidjson::kObjectType},
+    {"Timing", ChoiceType::kTiming, rapidjson::kObjectType},
+    {"Reference", ChoiceType::kReference, rapidjson::kObjectType},
+    {"SampledData", ChoiceType::kSampledData, rapidjson::kObjectType},
+};
+
+bool JsonTypeFits(const Value& v, rapidjson::Type expected) {
+  switch (expected) {
+    case rapidjson::kTrueType:
+      return v.IsBool();
+    case rapidjson::kNumberType:
+      return v.IsNumber();
+    case rapidjson::kStringType:
+      return v.IsString();
+    case rapidjson::kObjectType:
+      return v.IsObject();
+    default:
+      return true;
+  }
+}
+
+std::string_view ExpectedName(rapidjson::Type t) {
+  switch (t) {
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kNumberType:
+      return "a number";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kObjectType:
+      return "an object";
+    default:
+      return "a value";
+  }
+}
+
+}  // namespace
+
+ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
+  const Value* obj = parent.json();
+  if (obj == nullptr || !obj->IsObject()) return ChoiceView();
+  const Value* found = nullptr;
+  std::string_view found_suffix;
+  int count = 0;
+  for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it) {
+    std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (name.size() <= base.size() || name.substr(0, base.size()) != base) continue;
+    char next = name[base.size()];
+    if (next < 'A' || next > 'Z') continue;
+    if (++count == 1) {
+      found = &it->value;
+      found_suffix = name.substr(base.size());
+    }
+  }
+  if (found == nullptr) return ChoiceView();
+  std::string path = parent.ChildPath(std::string(base) + std::string(found_suffix));
+  if (count > 1) {
+    parent.Report(Severity::kError, IssueCode::kStructure, parent.ChildPath(std::string(base) + "[x]"),
+                  "more than one " + std::string(base) + "[x] element; the first is used");
+  }
+  ChoiceType type = ChoiceType::kOther;
+  for (const SuffixInfo& s : kSuffixes) {
+    if (s.suffix == found_suffix) {
+      type = s.type;
+      if (!JsonTypeFits(*found, s.json_type)) {
+        parent.Report(Severity::kError, IssueCode::kStructure, path,
+                      "expected " + std::string(ExpectedName(s.json_type)) + ", got " +
+                          std::string(JsonTypeName(*found)));
+        // Keep the type (callers see what was meant) but no typed accessor will return it.
+        return ChoiceView(nullptr, parent.sink(), std::move(path), type, found_suffix);
+      }
+      break;
+    }
+  }
+  return ChoiceView(found, parent.sink(), std::move(path), type, found_suffix);
+}
+
+std::optional<bool> ChoiceView::boolean() const {
+  if (type_ != ChoiceType::kBoolean || json_ == nullptr || !json_->IsBool()) return std::nullopt;
+  return json_->GetBool();
+}
+
+std::optional<int64_t> ChoiceView::integer() const {
+  if (type_ != ChoiceType::kInteger || json_ == nullptr) return std::nullopt;
+  if (json_->IsInt64()) return json_->GetInt64();
+  Report(Severity::kError, IssueCode::kValue, path_, "expected an integer");
+  return std::nullopt;
+}
+
+std::optional<double> ChoiceView::decimal() const {
+  if ((type_ != ChoiceType::kDecimal && type_ != ChoiceType::kInteger) || json_ == nullptr ||
+      !json_->IsNumber()) {
+    return std::nullopt;
+  }
+  return json_->GetDouble();
+}
+
+std::optional<std::string_view> ChoiceView::string() const {
+  if (json_ == nullptr || !json_->IsString()) return std::nullopt;
+  return std::string_view(json_->GetString(), json_->GetStringLength());
+}
+
+std::optional<DateTime> ChoiceView::date_time() const {
+  if (json_ == nullptr || !json_->IsString()) return std::nullopt;
+  DateKind kind;
+  switch (type_) {
+    case ChoiceType::kDate:
+      kind = DateKind::kDate;
+      break;
+    case ChoiceType::kDateTime:
+      kind = DateKind::kDateTime;
+      break;
+    case ChoiceType::kInstant:
+      kind = DateKind::kInstant;
+      break;
+    default:
+      return std::nullopt;
+  }
+  return ParseDateReporting(std::string_view(json_->GetString(), json_->GetStringLength()), kind,
+                            *this, path_);
+}
+
+template <typename V>
+static std::optional<V> ObjectAs(const ChoiceView& c, bool type_ok) {
+  if (!type_ok || c.json() == nullptr || !c.json()->IsObject()) return std::nullopt;
+  return V(c.json(), c.sink(), c.path());
+}
+
+std::optional<QuantityView> ChoiceView::quantity() const {
+  return ObjectAs<QuantityView>(*this, type_ == ChoiceType::kQuantity ||
+                                           type_ == ChoiceType::kAge ||
+                                           type_ == ChoiceType::kDuration);
+}
+std::optional<CodeableConceptView> ChoiceView::codeable_concept() const {
+  return ObjectAs<CodeableConceptView>(*this, type_ == ChoiceType::kCodeableConcept);
+}
+std::optional<CodingView> ChoiceView::coding() const {
+  return ObjectAs<CodingView>(*this, type_ == ChoiceType::kCoding);
+}
+std::optional<RangeView> ChoiceView::range() const {
+  return ObjectAs<RangeView>(*this, type_ == ChoiceType::kRange);
+}
+std::optional<RatioView> ChoiceView::ratio() const {
+  return ObjectAs<RatioView>(*this, type_ == ChoiceType::kRatio);
+}
+std::optional<PeriodView> ChoiceView::period() const {
+  return ObjectAs<PeriodView>(*this, type_ == ChoiceType::kPeriod);
+}
+std::optional<TimingView> ChoiceView::timing() const {
+  return ObjectAs<TimingView>(*this, type_ == ChoiceType::kTiming);
+}
+std::optional<ReferenceView> ChoiceView::reference() const {
+  return ObjectAs<ReferenceView>(*this, type_ == ChoiceType::kReference);
+}
+
+namespace {
+
+// An age quantity (Age: value + UCUM unit a|mo|wk|d|h|min) as [lo, hi) offsets from birth;
+// `value` years means "from the value-th birthday until the next one".
+std::optional<Interval> AgeToInterval(const QuantityView& q, const DateTime& birth) {
+  std::optional<double> v = q.value();
+  std::optional<std::string_view> unit = q.UnitCode();
+  if (!v || *v < 0) return std::nullopt;
+  if (!unit || *unit == "a" || *unit == "yr" || *unit == "year" || *unit == "years") {
+    int years = static_cast<int>(std::floor(*v));
+    return Interval{AddYears(birth.start(), years), AddYears(birth.end(), years + 1)};
+  }
+  if (*unit == "mo") {
+    int months = static_cast<int>(std::floor(*v));
+    return Interval{AddMonths(birth.start(), months), AddMonths(birth.end(), months + 1)};
+  }
+  std::optional<double> unit_days = TimingRepeatView::UnitInDays(*unit);
+  if (!unit_days) return std::nullopt;
+  auto lo = std::chrono::seconds(static_cast<int64_t>(std::floor(*v) * *unit_days * 86400));
+  auto hi = std::chrono::seconds(static_cast<int64_t>((std::floor(*v) + 1) * *unit_days * 86400));
+  return Interval{birth.start() + lo, birth.end() + hi};
+}
+
+}  // namespace
+
+std::optional<Interval> ChoiceView::ToInterval(const std::optional<DateTime>& birth_date) const {
+  switch (type_) {
+    case ChoiceType::kDate:
+    case ChoiceType::kDateTime:
+    case ChoiceType::kInstant:
+      if (auto dt = date_time()) return dt->interval();
+      return std::nullopt;
+    case ChoiceType::kPeriod:
+      if (auto p = period()) return p->ToInterval();
+      return std::nullopt;
+    case ChoiceType::kAge:
+      if (!birth_date) return std::nullopt;
+      if (auto q = quantity()) return AgeToInterval(*q, *birth_date);
+      return std::nullopt;
+    case ChoiceType::kRange: {
+      if (!birth_date) return std::nullopt;
+      auto r = range();
+      if (!r) return std::nullopt;
+      auto low = r->low();
+      auto high = r->high();
+      std::optional<Interval> lo = low ? AgeToInterval(*low, *birth_date) : std::nullopt;
+      std::optional<Interval> hi = high ? AgeToInterval(*high, *birth_date) : std::nullopt;
+      if (!lo && !hi) return std::nullopt;
+      return Interval{lo ? lo->start : birth_date->start(), hi ? hi->end : DistantFuture()};
+    }
+    case ChoiceType::kTiming: {
+      auto t = timing();
+      if (!t) return std::nullopt;
+      std::vector<DateTime> events = t->events();
+      if (!events.empty()) {
+        Interval out = events.front().interval();
+        for (const DateTime& e : events) {
+          out.start = std::min(out.start, e.start());
+          out.end = std::max(out.end, e.end());
+        }
+        return out;
+      }
+      if (auto rep = t->repeat()) {
+        if (auto bp = rep->bounds_period()) return bp->ToInterval();
+      }
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace cephalgia::fhir

@@ -1,0 +1,269 @@
+#include "cephalgia/fhir/resource_index.h"
+
+#include <rapidjson/error/en.h>
+
+#include <cstring>
+#include <functional>
+
+#include "cephalgia/fhir/resources.h"
+#include "json_names.h"
+
+namespace cephalgia::fhir {
+
+using rapidjson::Value;
+
+namespace {
+
+std::string_view View(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+const Value* Member(const Value& object, std::string_view key) {
+  auto it = object.FindMember(
+      Value(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+}  // namespace
+
+std::size_t ResourceIndex::TypeIdHash::operator()(
+    const std::pair<std::string_view, std::string_view>& k) const {
+  std::size_t h = std::hash<std::string_view>()(k.first);
+  return h ^ (std::hash<std::string_view>()(k.second) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+ResourceIndex::ResourceIndex(IssueSink* sink) : sink_(sink) {}
+ResourceIndex::ResourceIndex(ResourceIndex&&) noexcept = default;
+ResourceIndex& ResourceIndex::operator=(ResourceIndex&&) noexcept = default;
+ResourceIndex::~ResourceIndex() = default;
+
+Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
+                              std::size_t max_bytes) {
+  std::string where = origin.empty() ? std::string("$") : std::string(origin);
+  if (text.size() > max_bytes) {
+    Status s(StatusCode::kPayloadTooLarge, "JSON of " + std::to_string(text.size()) +
+                                               " bytes exceeds the limit of " +
+                                               std::to_string(max_bytes) + " bytes",
+             where);
+    if (sink_ != nullptr) sink_->Error(IssueCode::kTooCostly, where, s.message());
+    return s;
+  }
+  // A NUL byte would end in-situ parsing early and silently drop the rest of the text.
+  if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    Status s = InvalidArgument("JSON text contains a NUL byte", where);
+    if (sink_ != nullptr) sink_->Error(IssueCode::kStructure, where, s.message());
+    return s;
+  }
+  auto buffer = std::make_unique<char[]>(text.size() + 1);
+  std::memcpy(buffer.get(), text.data(), text.size());
+  buffer[text.size()] = '\0';
+  auto doc = std::make_unique<rapidjson::Document>();
+  // Iterative: deep nesting cannot exhaust the stack. In situ: strings stay in `buffer`
+  // instead of being copied. Trailing non-whitespace is refused (kParseErrorDocumentRootNotSingular).
+  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  doc->ParseInsitu<kFlags>(buffer.get());
+  if (doc->HasParseError()) {
+    Status s = InvalidArgument(std::string("malformed JSON: ") +
+                                   rapidjson::GetParseError_En(doc->GetParseError()) +
+                                   " at byte " + std::to_string(doc->GetErrorOffset()),
+                               where);
+    if (sink_ != nullptr) sink_->Error(IssueCode::kStructure, where, s.message());
+    return s;
+  }
+  const Value& root = *doc;
+  owned_buffers_.push_back(std::move(buffer));
+  owned_docs_.push_back(std::move(doc));
+  Walk(root, InternOrigin(origin), origin.empty() ? std::string() : std::string(origin), {}, 0);
+  return Status::Ok();
+}
+
+void ResourceIndex::Add(rapidjson::Document&& doc, std::string_view origin) {
+  auto owned = std::make_unique<rapidjson::Document>(std::move(doc));
+  const Value& root = *owned;
+  owned_docs_.push_back(std::move(owned));
+  Walk(root, InternOrigin(origin), origin.empty() ? std::string() : std::string(origin), {}, 0);
+}
+
+void ResourceIndex::Add(const Value& value, std::string_view origin) {
+  Walk(value, InternOrigin(origin), origin.empty() ? std::string() : std::string(origin), {}, 0);
+}
+
+std::string_view ResourceIndex::InternOrigin(std::string_view origin) {
+  if (origin.empty()) return {};
+  for (const std::string& o : origins_) {
+    if (o == origin) return o;
+  }
+  origins_.emplace_back(origin);
+  return origins_.back();
+}
+
+void ResourceIndex::Walk(const Value& value, std::string_view origin, std::string location,
+                         std::string_view full_url, int depth) {
+  if (value.IsNull()) return;  // a prefetch the EHR could not fill: no data, not an error
+  if (!value.IsObject()) {
+    if (sink_ != nullptr) {
+      sink_->Error(IssueCode::kStructure, location.empty() ? std::string("$") : location,
+                   std::string("expected a FHIR resource (JSON object), got ") +
+                       std::string(JsonTypeName(value)));
+    }
+    return;
+  }
+  IndexResource(value, origin, std::move(location), full_url, depth);
+}
+
+void ResourceIndex::IndexResource(const Value& value, std::string_view origin,
+                                  std::string location, std::string_view full_url, int depth) {
+  const Value* type = Member(value, "resourceType");
+  if (type == nullptr || !type->IsString() || type->GetStringLength() == 0) {
+    if (sink_ != nullptr) {
+      std::string where = location.empty() ? std::string("$") : location;
+      sink_->Error(IssueCode::kRequired, where + ".resourceType",
+                   type == nullptr ? "resourceType is missing; the object is skipped"
+                                   : "resourceType must be a non-empty string; the object is "
+                                     "skipped");
+    }
+    return;
+  }
+  std::string_view resource_type = View(*type);
+  if (location.empty()) location = std::string(resource_type);
+  std::string_view id;
+  if (const Value* v = Member(value, "id")) {
+    if (v->IsString()) {
+      id = View(*v);
+    } else if (sink_ != nullptr) {
+      sink_->Error(IssueCode::kStructure, location + ".id",
+                   std::string("expected a string, got ") + std::string(JsonTypeName(*v)));
+    }
+  }
+
+  // The same resource can arrive twice (two prefetch keys, an include and a match); rules must
+  // not count it twice, so a repeated Type/id is indexed once (the first copy wins).
+  bool is_bundle = resource_type == "Bundle";
+  if (!id.empty() && !is_bundle && by_type_id_.count({resource_type, id}) != 0) return;
+
+  IndexedResource& r = resources_.emplace_back();
+  r.json = &value;
+  r.resource_type = resource_type;
+  r.id = id;
+  r.full_url = full_url;
+  r.origin = origin;
+  r.location = std::move(location);
+  all_.push_back(&r);
+  by_type_[resource_type].push_back(&r);
+  if (!full_url.empty()) by_full_url_.emplace(full_url, &r);
+  if (!id.empty()) by_type_id_.emplace(std::make_pair(resource_type, id), &r);
+
+  if (is_bundle) {
+    IndexBundle(r, depth);
+  } else if (resource_type == "OperationOutcome") {
+    ReportOutcome(r);
+  }
+}
+
+void ResourceIndex::IndexBundle(const IndexedResource& bundle, int depth) {
+  const Value* entries = Member(*bundle.json, "entry");
+  if (entries == nullptr) return;
+  if (!entries->IsArray()) {
+    if (sink_ != nullptr) {
+      sink_->Error(IssueCode::kStructure, bundle.location + ".entry",
+                   std::string("expected an array, got ") + std::string(JsonTypeName(*entries)));
+    }
+    return;
+  }
+  if (depth + 1 > kMaxBundleDepth) {
+    if (sink_ != nullptr) {
+      sink_->Error(IssueCode::kTooCostly, bundle.location,
+                   "Bundles nested more than " + std::to_string(kMaxBundleDepth) +
+                       " deep; the inner entries are skipped");
+    }
+    return;
+  }
+  const std::string& base = bundle.location;
+  std::string entry_path;
+  for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
+    const Value& entry = (*entries)[i];
+    entry_path.assign(base);
+    entry_path.append(".entry[");
+    entry_path.append(std::to_string(i));
+    entry_path.push_back(']');
+    if (!entry.IsObject()) {
+      if (sink_ != nullptr) {
+        sink_->Error(IssueCode::kStructure, entry_path,
+                     std::string("expected a Bundle entry (JSON object), got ") +
+                         std::string(JsonTypeName(entry)) + "; skipped");
+      }
+      continue;
+    }
+    std::string_view full_url;
+    if (const Value* fu = Member(entry, "fullUrl")) {
+      if (fu->IsString()) {
+        full_url = View(*fu);
+      } else if (sink_ != nullptr) {
+        sink_->Error(IssueCode::kStructure, entry_path + ".fullUrl",
+                     std::string("expected a string, got ") + std::string(JsonTypeName(*fu)));
+      }
+    }
+    const Value* resource = Member(entry, "resource");
+    if (resource == nullptr) continue;  // e.g. a DELETE in a transaction, a response entry
+    Walk(*resource, bundle.origin, entry_path + ".resource", full_url, depth + 1);
+  }
+}
+
+void ResourceIndex::ReportOutcome(const IndexedResource& outcome) {
+  if (sink_ == nullptr) return;
+  // Silent view: structural problems inside a server's OperationOutcome are not worth issues
+  // of their own; what matters is that the server reported something.
+  OperationOutcomeView oo(*outcome.json, nullptr, outcome.location);
+  std::vector<OutcomeIssueView> issues = oo.issues();
+  for (std::size_t i = 0; i < issues.size(); ++i) {
+    std::string_view sev = issues[i].severity().value_or("error");
+    bool serious = sev == "fatal" || sev == "error";
+    std::string message = "the server returned an OperationOutcome (" + std::string(sev) +
+                          "): " + issues[i].Describe();
+    if (!outcome.origin.empty()) message += " [" + std::string(outcome.origin) + "]";
+    if (serious) {
+      sink_->Warning(IssueCode::kProcessing, outcome.location + ".issue[" + std::to_string(i) + "]",
+                     std::move(message));
+    } else {
+      sink_->Info(outcome.location + ".issue[" + std::to_string(i) + "]", std::move(message));
+    }
+  }
+}
+
+std::span<const IndexedResource* const> ResourceIndex::OfType(
+    std::string_view resource_type) const {
+  auto it = by_type_.find(resource_type);
+  if (it == by_type_.end()) return {};
+  return it->second;
+}
+
+const IndexedResource* ResourceIndex::Find(std::string_view resource_type,
+                                           std::string_view id) const {
+  auto it = by_type_id_.find({resource_type, id});
+  return it == by_type_id_.end() ? nullptr : it->second;
+}
+
+const IndexedResource* ResourceIndex::Resolve(std::string_view reference) const {
+  if (reference.empty() || reference.front() == '#') return nullptr;
+  if (auto it = by_full_url_.find(reference); it != by_full_url_.end()) return it->second;
+  if (reference.find('?') != std::string_view::npos) return nullptr;  // conditional reference
+  std::string_view ref = reference;
+  if (std::size_t h = ref.find("/_history/"); h != std::string_view::npos) {
+    ref = ref.substr(0, h);
+    if (auto it = by_full_url_.find(ref); it != by_full_url_.end()) return it->second;
+  }
+  while (!ref.empty() && ref.back() == '/') ref.remove_suffix(1);
+  std::size_t slash = ref.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return nullptr;
+  std::string_view id = ref.substr(slash + 1);
+  std::string_view rest = ref.substr(0, slash);
+  std::size_t prev = rest.rfind('/');
+  std::string_view type = prev == std::string_view::npos ? rest : rest.substr(prev + 1);
+  if (type.empty() || id.empty()) return nullptr;
+  return Find(type, id);
+}
+
+const IndexedResource* ResourceIndex::patient() const {
+  auto p = OfType("Patient");
+  return p.empty() ? nullptr : p.front();
+}
+
+}  // namespace cephalgia::fhir
