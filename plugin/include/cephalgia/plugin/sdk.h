@@ -250,8 +250,11 @@ const cephalgia_rule_pack_v1* PackTable(const char* id, const char* version) {
 #endif
 
 // Defines the C entry points of pack class `cls`. `name` is a C identifier used for the
-// static-link function `cephalgia_static_pack_<name>`.
-#define CEPHALGIA_DEFINE_RULE_PACK(cls, name, id, version)                                   \
+// static-link function `cephalgia_static_pack_<name>`; it may itself be a macro (the extra
+// level of expansion makes it expand before it is pasted).
+#define CEPHALGIA_DEFINE_RULE_PACK(cls, name, id, version) \
+  CEPHALGIA_DEFINE_RULE_PACK_IMPL_(cls, name, id, version)
+#define CEPHALGIA_DEFINE_RULE_PACK_IMPL_(cls, name, id, version)                             \
   extern "C" const cephalgia_rule_pack_v1* cephalgia_static_pack_##name(                     \
       const cephalgia_host_api* /*host*/) {                                                 \
     /* The host checks abi_major itself, so that it can say why it refuses a pack. */        \

@@ -1,0 +1,97 @@
+// File: cds_service.h
+//
+// The CDS Hooks service as a plain function of the request: `Handle(HttpRequest) -> HttpResponse`.
+// It routes, applies CORS, builds discovery from the loaded packs, validates service calls,
+// completes prefetch (fetching what is missing), calls the owning pack and maps every error to
+// an HTTP status in one place (http_message.h). The Beast transport and the `evaluate` CLI both
+// call into it, so HTTP and the command line give the same answers.
+//
+// The service knows the plugin API only: nothing here is specific to any rule pack.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cephalgia/hooks/http_message.h"
+#include "cephalgia/hooks/prefetch.h"
+#include "cephalgia/plugin/pack_registry.h"
+#include "cephalgia/status.h"
+
+namespace cephalgia::hooks {
+
+struct ServiceOptions {
+  std::size_t max_body_bytes = 1 << 20;
+  // Fixes the evaluation time (RFC 3339) so answers are reproducible; the clock when empty.
+  std::string fixed_now;
+  // Origins allowed by CORS. Empty: any origin ("*", without credentials), for local use.
+  std::vector<std::string> cors_allowed_origins;
+  // A plain-http fhirServer is used only on loopback unless this is set (checklist item 27).
+  bool allow_insecure_fhir_server = false;
+};
+
+// Per-call facts the transport knows and the pipeline reports back (for logs and metrics).
+struct CallInfo {
+  std::string route;        // route template, e.g. "/cds-services/{id}"
+  std::string service_id;   // when the route names one
+  std::string hook_instance;
+  std::vector<std::pair<std::string, std::string>> cards;  // (rule id, indicator) per card
+  std::vector<std::string> fetch_error_kinds;
+};
+
+// Optional collaborators, wired in by main(). Each may be left empty.
+struct ServiceHooks {
+  // Authenticates a call: (Authorization header value, the path called) -> OK or kUnauthenticated.
+  std::function<Status(std::string_view authorization, std::string_view path)> authenticate;
+  // Feedback: (service id, body) -> OK or an error for the client.
+  std::function<Status(std::string_view service_id, std::string_view body)> store_feedback;
+  // Cards issued by a successful call: (service id, hookInstance, [(card uuid, rule id)]).
+  std::function<void(std::string_view, std::string_view,
+                     const std::vector<std::pair<std::string, std::string>>&)>
+      record_cards;
+  std::function<std::string()> feedback_summary_json;  // GET /admin/feedback
+  std::function<std::string()> metrics_text;           // GET /metrics
+};
+
+class CdsService {
+ public:
+  // `registry` and `fetcher` must outlive the service; `fetcher` may be null (no FHIR fetching).
+  CdsService(const plugin::PackRegistry& registry, ServiceOptions options, FhirFetcher* fetcher,
+             ServiceHooks hooks = {});
+
+  // Everything an HTTP request can mean. Never throws; a client's mistake is a 4xx.
+  HttpResponse Handle(const HttpRequest& request, CallInfo* info = nullptr) const;
+
+  // POST /cds-services/{id} without HTTP: validate, complete prefetch, evaluate. Returns the
+  // response JSON or a Status whose code maps to the HTTP status.
+  Result<std::string> CallService(std::string_view service_id, std::string_view body,
+                                  CallInfo* info = nullptr) const;
+
+  // The service id for a request body whose hook only one service answers (CLI without
+  // --service). kInvalidArgument when none or several services answer that hook.
+  Result<std::string> ServiceIdForHook(std::string_view body) const;
+
+  const std::string& discovery_json() const { return discovery_json_; }
+
+ private:
+  HttpResponse Route(const HttpRequest& request, CallInfo& info) const;
+  void ApplyCors(const HttpRequest& request, HttpResponse& response, bool preflight) const;
+  std::string NowRfc3339() const;
+  Status CheckFhirServer(const rapidjson::Value& request) const;
+
+  const plugin::PackRegistry& registry_;
+  ServiceOptions options_;
+  FhirFetcher* fetcher_;
+  ServiceHooks hooks_;
+  std::string discovery_json_;
+};
+
+// Builds the discovery document ({"services":[...]}) from the registry: no empty values,
+// prefetch key order preserved (checklist §B).
+std::string BuildDiscoveryJson(const plugin::PackRegistry& registry);
+
+}  // namespace cephalgia::hooks

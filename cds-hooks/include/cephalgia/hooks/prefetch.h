@@ -1,0 +1,90 @@
+// File: prefetch.h
+//
+// Prefetch handling, checklist §D-§E. The service never assumes a key is present (item 41):
+//   missing key          -> the client did not satisfy it: fetch it ourselves
+//   key with null value  -> the client has no data (a read found nothing): satisfied, empty
+//   OperationOutcome     -> the client failed to prefetch (item 43): fetch it ourselves
+//   Bundle with `next`   -> paginated (item 44): fetch the remaining pages
+// What still cannot be had is reported: a required key makes the call fail with 412
+// (kFailedPrecondition, item 50); any other key is passed to the pack as unavailable or partial,
+// and the pack says so in its cards (never a silent gap).
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cephalgia/plugin/pack_registry.h"
+#include "cephalgia/status.h"
+
+namespace cephalgia::hooks {
+
+// Replaces `{{context.<field>}}` (primitive root-level context fields only) and the user tokens
+// `{{userPractitionerId}}`, `{{userPractitionerRoleId}}`, `{{userPatientId}}`,
+// `{{userRelatedPersonId}}` (derived from context.userId "Type/id"). Fails when a token is
+// unknown or its value is absent, so we never query with a half-filled URL. Values are
+// percent-encoded where they land in a query string.
+Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
+                                           const rapidjson::Value& context);
+
+enum class PrefetchState {
+  kSatisfied,  // a usable resource or complete Bundle
+  kNoData,     // null: the client has no data for this query
+  kMissing,    // key absent
+  kError,      // an OperationOutcome (or a Bundle of only OperationOutcomes) in place of data
+  kPaged,      // a Bundle with a `next` link: the rest must be fetched
+};
+std::string_view PrefetchStateName(PrefetchState state);
+
+// Classifies one prefetch value (nullptr = key absent). For kPaged, `next_url` receives the link.
+PrefetchState ClassifyPrefetchValue(const rapidjson::Value* value, std::string* next_url);
+
+// One FHIR query the host needs: `url` is relative to fhirServer (`Condition?patient=1`) or an
+// absolute `next` link of a paged Bundle.
+struct FetchQuery {
+  std::string key;
+  std::string url;
+};
+
+struct FetchResult {
+  std::string key;
+  Status status;                 // OK, or why the data could not be had
+  rapidjson::Document document;  // the resource, or one searchset Bundle with every page merged
+  bool partial = false;          // the page cap cut the result short
+  std::string partial_reason;
+};
+
+// Fetches FHIR data for the host: all queries of one hook call concurrently, under one deadline.
+// Implemented over libcurl (fhir_fetcher.h); an interface so the pipeline is testable alone.
+class FhirFetcher {
+ public:
+  virtual ~FhirFetcher() = default;
+  virtual std::vector<FetchResult> FetchAll(std::string_view fhir_server,
+                                            const std::optional<std::string>& bearer_token,
+                                            const std::vector<FetchQuery>& queries) = 0;
+};
+
+struct PrefetchGapInfo {
+  std::string key;
+  std::string reason;
+};
+
+struct PrefetchResolution {
+  bool modified = false;  // request["prefetch"] was changed
+  std::vector<PrefetchGapInfo> unavailable;
+  std::vector<PrefetchGapInfo> partial;
+  std::vector<std::string> fetched;  // keys we fetched ourselves
+  std::vector<std::string> fetch_error_kinds;  // for metrics, one per failed fetch
+};
+
+// Completes request["prefetch"] in place for `service`. `fetcher` may be null (no fetching
+// possible). Returns kFailedPrecondition naming the key and the reason when a required key can
+// be neither found nor fetched.
+Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
+                                           const plugin::ServiceDescriptor& service,
+                                           FhirFetcher* fetcher);
+
+}  // namespace cephalgia::hooks

@@ -1,0 +1,312 @@
+#include "cephalgia/hooks/cds_service.h"
+
+#include <ctime>
+
+#include "cephalgia/hooks/hook_request.h"
+#include "cephalgia/json.h"
+
+namespace cephalgia::hooks {
+namespace {
+
+constexpr std::string_view kServicesPrefix = "/cds-services";
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Status MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed) {
+  return Status(StatusCode::kMethodNotAllowed,
+                std::string(method) + " is not allowed on " + std::string(path) + "; use " +
+                    std::string(allowed));
+}
+
+void AddString(rapidjson::Value& obj, const char* key, std::string_view value,
+               rapidjson::Document::AllocatorType& a) {
+  if (!value.empty()) obj.AddMember(rapidjson::StringRef(key), json::MakeString(value, a), a);
+}
+
+// Reads the (rule id, indicator, uuid) of each card for logs, metrics and feedback analytics.
+void CollectCards(std::string_view response_json, CallInfo& info,
+                  std::vector<std::pair<std::string, std::string>>& issued) {
+  auto doc = json::ParseUntrusted(response_json, 64u << 20);
+  if (!doc.ok()) return;
+  const rapidjson::Value* cards = json::GetArray(*doc, "cards");
+  if (cards == nullptr) return;
+  for (const auto& card : cards->GetArray()) {
+    std::string rule = "unknown";
+    if (const rapidjson::Value* source = json::GetObject(card, "source")) {
+      if (const rapidjson::Value* topic = json::GetObject(*source, "topic")) {
+        rule = std::string(json::GetString(*topic, "code").value_or("unknown"));
+      }
+    }
+    info.cards.emplace_back(rule, std::string(json::GetString(card, "indicator").value_or("")));
+    if (auto uuid = json::GetString(card, "uuid")) issued.emplace_back(std::string(*uuid), rule);
+  }
+}
+
+bool IsLoopbackHost(std::string_view url) {
+  std::size_t start = url.find("://");
+  if (start == std::string_view::npos) return false;
+  std::string_view host = url.substr(start + 3);
+  host = host.substr(0, host.find('/'));
+  if (host.rfind("[::1]", 0) == 0) return true;
+  host = host.substr(0, host.find(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+std::string BuildDiscoveryJson(const plugin::PackRegistry& registry) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  rapidjson::Value services(rapidjson::kArrayType);
+  for (const plugin::ServiceEntry& entry : registry.services()) {
+    const plugin::ServiceDescriptor& d = *entry.descriptor;
+    rapidjson::Value s(rapidjson::kObjectType);
+    AddString(s, "hook", d.hook, a);
+    AddString(s, "title", d.title, a);
+    AddString(s, "description", d.description, a);
+    AddString(s, "id", d.id, a);
+    if (!d.prefetch.empty()) {
+      rapidjson::Value prefetch(rapidjson::kObjectType);
+      for (const auto& [key, query] : d.prefetch) {
+        prefetch.AddMember(json::MakeString(key, a), json::MakeString(query, a), a);
+      }
+      s.AddMember("prefetch", prefetch, a);
+    }
+    AddString(s, "usageRequirements", d.usage_requirements, a);
+    services.PushBack(s, a);
+  }
+  doc.AddMember("services", services, a);
+  return json::Serialize(doc);
+}
+
+CdsService::CdsService(const plugin::PackRegistry& registry, ServiceOptions options,
+                       FhirFetcher* fetcher, ServiceHooks hooks)
+    : registry_(registry),
+      options_(std::move(options)),
+      fetcher_(fetcher),
+      hooks_(std::move(hooks)),
+      discovery_json_(BuildDiscoveryJson(registry)) {}
+
+std::string CdsService::NowRfc3339() const {
+  if (!options_.fixed_now.empty()) return options_.fixed_now;
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status CdsService::CheckFhirServer(const rapidjson::Value& request) const {
+  auto server = json::GetString(request, "fhirServer");
+  if (!server || options_.allow_insecure_fhir_server) return Status::Ok();
+  if (server->rfind("http://", 0) == 0 && !IsLoopbackHost(*server)) {
+    return InvalidArgument(
+        "fhirServer must use https (plain http is accepted only for loopback test servers)",
+        "fhirServer");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> CdsService::ServiceIdForHook(std::string_view body) const {
+  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document doc,
+                             json::ParseUntrusted(body, options_.max_body_bytes));
+  auto hook = json::GetString(doc, "hook");
+  if (!hook) return InvalidArgument("hook is required (a string) to choose a service", "hook");
+  std::string found;
+  for (const plugin::ServiceEntry& e : registry_.services()) {
+    if (e.descriptor->hook != *hook) continue;
+    if (!found.empty()) {
+      return InvalidArgument("several services answer hook '" + std::string(*hook) +
+                                 "'; choose one with --service (e.g. " + found + ")",
+                             "hook");
+    }
+    found = e.descriptor->id;
+  }
+  if (found.empty()) {
+    return InvalidArgument("no loaded service answers hook '" + std::string(*hook) + "'", "hook");
+  }
+  return found;
+}
+
+Result<std::string> CdsService::CallService(std::string_view service_id, std::string_view body,
+                                            CallInfo* info) const {
+  const plugin::ServiceEntry* entry = registry_.FindService(service_id);
+  if (entry == nullptr) {
+    return NotFound("no CDS service with id '" + std::string(service_id) +
+                    "'; GET /cds-services lists the services");
+  }
+  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document request,
+                             json::ParseUntrusted(body, options_.max_body_bytes));
+  CEPHALGIA_RETURN_IF_ERROR(ValidateHookRequest(request, entry->descriptor->hook));
+  CEPHALGIA_RETURN_IF_ERROR(CheckFhirServer(request));
+  std::string hook_instance(json::GetString(request, "hookInstance").value_or(""));
+  if (info != nullptr) info->hook_instance = hook_instance;
+
+  auto resolution = ResolvePrefetch(request, *entry->descriptor, fetcher_);
+  if (!resolution.ok()) return resolution.status();
+  if (info != nullptr) info->fetch_error_kinds = resolution->fetch_error_kinds;
+
+  rapidjson::Document options(rapidjson::kObjectType);
+  auto& a = options.GetAllocator();
+  options.AddMember("now", json::MakeString(NowRfc3339(), a), a);
+  auto add_gaps = [&](const char* name, const std::vector<PrefetchGapInfo>& gaps) {
+    if (gaps.empty()) return;
+    rapidjson::Value list(rapidjson::kArrayType);
+    for (const PrefetchGapInfo& g : gaps) {
+      rapidjson::Value item(rapidjson::kObjectType);
+      item.AddMember("key", json::MakeString(g.key, a), a);
+      item.AddMember("reason", json::MakeString(g.reason, a), a);
+      list.PushBack(item, a);
+    }
+    options.AddMember(rapidjson::StringRef(name), list, a);
+  };
+  add_gaps("unavailablePrefetch", resolution->unavailable);
+  add_gaps("partialPrefetch", resolution->partial);
+
+  // Re-serialise only when we changed the prefetch; otherwise hand the body over untouched.
+  std::string completed;
+  std::string_view request_json = body;
+  if (resolution->modified) {
+    completed = json::Serialize(request);
+    request_json = completed;
+  }
+  CEPHALGIA_ASSIGN_OR_RETURN(
+      std::string response,
+      entry->pack->Evaluate(service_id, request_json, json::Serialize(options)));
+
+  CallInfo local;
+  CallInfo& out = info != nullptr ? *info : local;
+  std::vector<std::pair<std::string, std::string>> issued;
+  CollectCards(response, out, issued);
+  if (hooks_.record_cards && !issued.empty()) hooks_.record_cards(service_id, hook_instance, issued);
+  return response;
+}
+
+void CdsService::ApplyCors(const HttpRequest& request, HttpResponse& response,
+                           bool preflight) const {
+  std::string_view origin = request.Header("Origin");
+  if (options_.cors_allowed_origins.empty()) {
+    // Local default: any origin, never with credentials (checklist item 108).
+    response.SetHeader("Access-Control-Allow-Origin", "*");
+  } else {
+    bool allowed = false;
+    for (const std::string& o : options_.cors_allowed_origins) allowed = allowed || o == origin;
+    if (!allowed) return;
+    response.SetHeader("Access-Control-Allow-Origin", std::string(origin));
+    response.SetHeader("Vary", "Origin");
+  }
+  if (preflight) {
+    response.SetHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    std::string_view asked = request.Header("Access-Control-Request-Headers");
+    response.SetHeader("Access-Control-Allow-Headers",
+                       asked.empty() ? std::string("Authorization, Content-Type")
+                                     : "Authorization, Content-Type, " + std::string(asked));
+    response.SetHeader("Access-Control-Max-Age", "600");
+  }
+}
+
+HttpResponse CdsService::Handle(const HttpRequest& request, CallInfo* info) const {
+  CallInfo local;
+  CallInfo& call = info != nullptr ? *info : local;
+  bool preflight = request.method == "OPTIONS";
+  HttpResponse response;
+  if (preflight) {
+    // A browser asks before every credentialed or JSON call (checklist §K): answer on any path.
+    response.status = 204;
+    response.content_type.clear();
+    call.route = "OPTIONS";
+  } else {
+    response = Route(request, call);
+  }
+  ApplyCors(request, response, preflight);
+  return response;
+}
+
+HttpResponse CdsService::Route(const HttpRequest& request, CallInfo& info) const {
+  std::string_view path = request.Path();
+  const std::string& method = request.method;
+
+  if (path == "/healthz") {
+    info.route = "/healthz";
+    if (method != "GET" && method != "HEAD") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    return JsonResponse(200, R"({"status":"ok"})");
+  }
+  if (path == "/metrics") {
+    info.route = "/metrics";
+    if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    HttpResponse r = JsonResponse(200, hooks_.metrics_text ? hooks_.metrics_text() : "");
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+  if (path == "/admin/feedback") {
+    info.route = "/admin/feedback";
+    if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    if (!hooks_.feedback_summary_json) {
+      return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
+    }
+    return JsonResponse(200, hooks_.feedback_summary_json());
+  }
+
+  if (path.rfind(kServicesPrefix, 0) != 0 ||
+      (path.size() > kServicesPrefix.size() && path[kServicesPrefix.size()] != '/')) {
+    info.route = "unknown";
+    return ErrorResponse(NotFound("no such endpoint: " + std::string(path) +
+                                  " (the CDS Hooks discovery endpoint is /cds-services)"));
+  }
+  std::string_view rest = path.substr(kServicesPrefix.size());
+  if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+
+  // Client authentication covers discovery, service and feedback calls alike (checklist 95).
+  auto authenticate = [&]() -> Status {
+    if (!hooks_.authenticate) return Status::Ok();
+    return hooks_.authenticate(request.Header("Authorization"), path);
+  };
+
+  if (rest.empty()) {
+    info.route = "/cds-services";
+    if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    if (Status s = authenticate(); !s.ok()) return ErrorResponse(s);
+    return JsonResponse(200, discovery_json_);
+  }
+
+  std::string_view id = rest.substr(0, rest.find('/'));
+  std::string_view tail = rest.size() > id.size() ? rest.substr(id.size() + 1) : std::string_view();
+  info.service_id = std::string(id);
+  if (!tail.empty() && tail != "feedback") {
+    info.route = "unknown";
+    return ErrorResponse(NotFound("no such endpoint: " + std::string(path)));
+  }
+  if (registry_.FindService(id) == nullptr) {
+    info.route = tail.empty() ? "/cds-services/{id}" : "/cds-services/{id}/feedback";
+    return ErrorResponse(NotFound("no CDS service with id '" + std::string(id) +
+                                  "'; GET /cds-services lists the services"));
+  }
+  if (tail == "feedback") {
+    info.route = "/cds-services/{id}/feedback";
+    if (method != "POST") return ErrorResponse(MethodNotAllowed(method, path, "POST"));
+    if (Status s = authenticate(); !s.ok()) return ErrorResponse(s);
+    if (request.body.size() > options_.max_body_bytes) {
+      return ErrorResponse(Status(StatusCode::kPayloadTooLarge, "feedback body too large"));
+    }
+    if (!hooks_.store_feedback) {
+      return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
+    }
+    if (Status s = hooks_.store_feedback(id, request.body); !s.ok()) return ErrorResponse(s);
+    return JsonResponse(200, "{}");
+  }
+  info.route = "/cds-services/{id}";
+  if (method != "POST") return ErrorResponse(MethodNotAllowed(method, path, "POST"));
+  if (Status s = authenticate(); !s.ok()) return ErrorResponse(s);
+  auto response = CallService(id, request.body, &info);
+  if (!response.ok()) return ErrorResponse(response.status());
+  return JsonResponse(200, std::move(*response));
+}
+
+}  // namespace cephalgia::hooks

@@ -1,0 +1,344 @@
+#include "cli_options.h"
+
+#include <rapidjson/schema.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "cephalgia/json.h"
+
+namespace cephalgia::cli {
+namespace {
+
+enum class Kind { kString, kInt, kBool, kStringList };
+
+// One row per option: the flag, its config-file key, and how to store it. This single table
+// drives flag parsing, config parsing and the config JSON Schema, so they cannot drift apart.
+struct OptionSpec {
+  const char* flag;
+  const char* key;  // nullptr: flag only (e.g. --config itself)
+  Kind kind;
+  const char* description;
+  std::function<Status(ServeOptions&, const std::string&)> set;
+};
+
+Result<long long> ParseInt(const std::string& text, const std::string& what, long long lo,
+                           long long hi) {
+  long long v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
+    return InvalidArgument(what + " must be an integer from " + std::to_string(lo) + " to " +
+                           std::to_string(hi) + ", got '" + text + "'");
+  }
+  return v;
+}
+
+template <typename T>
+std::function<Status(ServeOptions&, const std::string&)> IntSetter(T ServeOptions::*field,
+                                                                   const char* flag, long long lo,
+                                                                   long long hi) {
+  return [=](ServeOptions& o, const std::string& v) -> Status {
+    auto n = ParseInt(v, flag, lo, hi);
+    if (!n.ok()) return n.status();
+    o.*field = static_cast<T>(*n);
+    return Status::Ok();
+  };
+}
+
+std::function<Status(ServeOptions&, const std::string&)> StringSetter(std::string ServeOptions::*field) {
+  return [=](ServeOptions& o, const std::string& v) {
+    o.*field = v;
+    return Status::Ok();
+  };
+}
+
+std::function<Status(ServeOptions&, const std::string&)> ListSetter(
+    std::vector<std::string> ServeOptions::*field) {
+  return [=](ServeOptions& o, const std::string& v) {
+    (o.*field).push_back(v);
+    return Status::Ok();
+  };
+}
+
+const std::vector<OptionSpec>& ServeSpecs() {
+  static const std::vector<OptionSpec> specs = {
+      {"--bind", "bind", Kind::kString, "address to listen on", StringSetter(&ServeOptions::bind)},
+      {"--port", "port", Kind::kInt, "TCP port (0 picks a free one)",
+       IntSetter(&ServeOptions::port, "--port", 0, 65535)},
+      {"--threads", "threads", Kind::kInt, "I/O threads (0: one per core)",
+       IntSetter(&ServeOptions::threads, "--threads", 0, 256)},
+      {"--plugins", "plugins", Kind::kString, "directory of rule packs (*.so)",
+       StringSetter(&ServeOptions::plugins)},
+      {"--data-dir", "dataDir", Kind::kString, "directory for the feedback database",
+       StringSetter(&ServeOptions::data_dir)},
+      {"--config", nullptr, Kind::kString, "JSON config file (keys as in this table)",
+       StringSetter(&ServeOptions::config_file)},
+      {"--max-body-bytes", "maxBodyBytes", Kind::kInt, "largest request body accepted (413 above)",
+       IntSetter(&ServeOptions::max_body_bytes, "--max-body-bytes", 1024, 64LL << 20)},
+      {"--max-connections", "maxConnections", Kind::kInt, "open connections at most",
+       IntSetter(&ServeOptions::max_connections, "--max-connections", 1, 100000)},
+      {"--fhir-timeout-ms", "fhirTimeoutMs", Kind::kInt,
+       "deadline for all FHIR fetches of one hook call",
+       IntSetter(&ServeOptions::fhir_timeout_ms, "--fhir-timeout-ms", 50, 60000)},
+      {"--allow-insecure-fhir", "allowInsecureFhir", Kind::kBool,
+       "accept a plain-http fhirServer that is not on loopback",
+       [](ServeOptions& o, const std::string& v) {
+         o.allow_insecure_fhir = v == "true";
+         return Status::Ok();
+       }},
+      {"--auth", "auth", Kind::kString, "client JWT authentication: off | required",
+       [](ServeOptions& o, const std::string& v) -> Status {
+         if (v != "off" && v != "required") return InvalidArgument("--auth must be 'off' or 'required'");
+         o.auth = v;
+         return Status::Ok();
+       }},
+      {"--jwks", "jwks", Kind::kString, "JWK Set file of trusted client keys",
+       StringSetter(&ServeOptions::jwks_file)},
+      {"--trusted-issuer", "trustedIssuers", Kind::kStringList, "trusted JWT iss (repeatable)",
+       ListSetter(&ServeOptions::trusted_issuers)},
+      {"--jku-allow", "jkuAllow", Kind::kStringList, "URL prefix a token's jku may have (repeatable)",
+       ListSetter(&ServeOptions::jku_allow)},
+      {"--external-base-url", "externalBaseUrl", Kind::kString,
+       "this service's public base URL, for JWT aud (default http(s)://bind:port)",
+       StringSetter(&ServeOptions::external_base_url)},
+      {"--tls-cert", "tlsCert", Kind::kString, "PEM certificate chain: serve HTTPS",
+       StringSetter(&ServeOptions::tls_cert)},
+      {"--tls-key", "tlsKey", Kind::kString, "PEM private key for --tls-cert",
+       StringSetter(&ServeOptions::tls_key)},
+      {"--cors-origin", "corsOrigins", Kind::kStringList,
+       "allowed browser origin (repeatable; none: any origin, no credentials)",
+       ListSetter(&ServeOptions::cors_origins)},
+      {"--now", "now", Kind::kString, "pin the evaluation time (RFC 3339), for demos and tests",
+       StringSetter(&ServeOptions::now)},
+  };
+  return specs;
+}
+
+const OptionSpec* FindSpecByFlag(const std::string& flag) {
+  for (const auto& s : ServeSpecs()) {
+    if (flag == s.flag) return &s;
+  }
+  return nullptr;
+}
+
+// Splits "--flag=value" and "--flag value" forms.
+Result<std::string> TakeValue(const std::vector<std::string>& args, std::size_t& i,
+                              const std::string& flag, std::string inline_value, bool has_inline) {
+  if (has_inline) return inline_value;
+  if (i + 1 >= args.size()) return InvalidArgument(flag + " needs a value");
+  return args[++i];
+}
+
+std::string ConfigSchemaJson() {
+  rapidjson::Document schema(rapidjson::kObjectType);
+  auto& a = schema.GetAllocator();
+  schema.AddMember("type", "object", a);
+  schema.AddMember("additionalProperties", false, a);
+  rapidjson::Value props(rapidjson::kObjectType);
+  for (const auto& s : ServeSpecs()) {
+    if (s.key == nullptr) continue;
+    rapidjson::Value p(rapidjson::kObjectType);
+    switch (s.kind) {
+      case Kind::kString: p.AddMember("type", "string", a); break;
+      case Kind::kInt: p.AddMember("type", "integer", a); break;
+      case Kind::kBool: p.AddMember("type", "boolean", a); break;
+      case Kind::kStringList: {
+        p.AddMember("type", "array", a);
+        rapidjson::Value items(rapidjson::kObjectType);
+        items.AddMember("type", "string", a);
+        p.AddMember("items", items, a);
+        break;
+      }
+    }
+    p.AddMember("description", rapidjson::StringRef(s.description), a);
+    props.AddMember(rapidjson::StringRef(s.key), p, a);
+  }
+  schema.AddMember("properties", props, a);
+  return json::Serialize(schema);
+}
+
+}  // namespace
+
+Status ApplyConfigFile(const std::string& path, ServeOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("cannot read config file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto doc = json::ParseUntrusted(buffer.str());
+  if (!doc.ok()) return doc.status().WithContext("config file " + path);
+  rapidjson::Document schema_doc;
+  std::string schema_text = ConfigSchemaJson();
+  schema_doc.Parse(schema_text.c_str());
+  rapidjson::SchemaDocument schema(schema_doc);
+  rapidjson::SchemaValidator validator(schema);
+  if (!doc->Accept(validator)) {
+    rapidjson::StringBuffer pointer;
+    validator.GetInvalidDocumentPointer().StringifyUriFragment(pointer);
+    std::string keyword = validator.GetInvalidSchemaKeyword();
+    std::string what = keyword == "additionalProperties"
+                           ? "unknown key (every key must match a serve flag; see --help)"
+                           : "value breaks the schema rule '" + keyword + "'";
+    return InvalidArgument("config file " + path + ": " + what, pointer.GetString());
+  }
+  for (const auto& s : ServeSpecs()) {
+    if (s.key == nullptr) continue;
+    const rapidjson::Value* v = json::Find(*doc, s.key);
+    if (v == nullptr) continue;
+    std::vector<std::string> values;
+    if (v->IsString()) values.emplace_back(v->GetString());
+    else if (v->IsBool()) values.emplace_back(v->GetBool() ? "true" : "false");
+    else if (v->IsInt64()) values.emplace_back(std::to_string(v->GetInt64()));
+    else if (v->IsArray()) {
+      for (const auto& e : v->GetArray()) {
+        if (e.IsString()) values.emplace_back(e.GetString());
+      }
+    }
+    for (const auto& value : values) {
+      Status st = s.set(options, value);
+      if (!st.ok()) return Status(st.code(), "config file " + path + ": " + st.message(), std::string("#/") + s.key);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args, bool* help) {
+  ServeOptions options;
+  // The config file is applied first, then every flag on top of it.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) options.config_file = args[i + 1];
+    if (args[i].rfind("--config=", 0) == 0) options.config_file = args[i].substr(9);
+  }
+  if (!options.config_file.empty()) CEPHALGIA_RETURN_IF_ERROR(ApplyConfigFile(options.config_file, options));
+  // Lists given as flags replace the file's lists rather than append to them.
+  bool list_reset[64] = {};
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      return options;
+    }
+    std::string inline_value;
+    bool has_inline = false;
+    if (auto eq = arg.find('='); eq != std::string::npos && arg.rfind("--", 0) == 0) {
+      inline_value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_inline = true;
+    }
+    const OptionSpec* spec = FindSpecByFlag(arg);
+    if (spec == nullptr) return InvalidArgument("unknown option '" + arg + "' (see cephalgia serve --help)");
+    std::string value;
+    if (spec->kind == Kind::kBool && !has_inline) {
+      value = "true";
+    } else {
+      CEPHALGIA_ASSIGN_OR_RETURN(value, TakeValue(args, i, arg, inline_value, has_inline));
+    }
+    std::size_t index = static_cast<std::size_t>(spec - ServeSpecs().data());
+    if (spec->kind == Kind::kStringList && !list_reset[index]) {
+      list_reset[index] = true;
+      if (std::string(spec->flag) == "--trusted-issuer") options.trusted_issuers.clear();
+      if (std::string(spec->flag) == "--jku-allow") options.jku_allow.clear();
+      if (std::string(spec->flag) == "--cors-origin") options.cors_origins.clear();
+    }
+    CEPHALGIA_RETURN_IF_ERROR(spec->set(options, value));
+  }
+  return options;
+}
+
+Result<EvaluateOptions> ParseEvaluateArgs(const std::vector<std::string>& args, bool* help) {
+  EvaluateOptions options;
+  bool have_input = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      return options;
+    }
+    std::string inline_value;
+    bool has_inline = false;
+    if (auto eq = arg.find('='); eq != std::string::npos && arg.rfind("--", 0) == 0) {
+      inline_value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_inline = true;
+    }
+    if (arg == "--service") {
+      CEPHALGIA_ASSIGN_OR_RETURN(options.service, TakeValue(args, i, arg, inline_value, has_inline));
+    } else if (arg == "--now") {
+      CEPHALGIA_ASSIGN_OR_RETURN(options.now, TakeValue(args, i, arg, inline_value, has_inline));
+    } else if (arg == "--plugins") {
+      CEPHALGIA_ASSIGN_OR_RETURN(options.plugins, TakeValue(args, i, arg, inline_value, has_inline));
+    } else if (arg == "--fhir-timeout-ms") {
+      CEPHALGIA_ASSIGN_OR_RETURN(std::string v, TakeValue(args, i, arg, inline_value, has_inline));
+      CEPHALGIA_ASSIGN_OR_RETURN(long long ms, ParseInt(v, arg, 50, 60000));
+      options.fhir_timeout_ms = static_cast<int>(ms);
+    } else if (arg == "--allow-insecure-fhir") {
+      options.allow_insecure_fhir = true;
+    } else if (arg.rfind("--", 0) == 0) {
+      return InvalidArgument("unknown option '" + arg + "' (see cephalgia evaluate --help)");
+    } else {
+      if (have_input) return InvalidArgument("evaluate takes one input FILE (or - for stdin)");
+      options.input = arg;
+      have_input = true;
+    }
+  }
+  if (!have_input) return InvalidArgument("evaluate needs an input FILE, or - to read stdin");
+  return options;
+}
+
+const char kTopHelp[] =
+    R"(cephalgia: CDS Hooks 2.0 decision support for headache
+
+Usage:
+  cephalgia serve [options]            run the CDS Hooks HTTP service
+  cephalgia evaluate [options] FILE|-  answer one CDS Hooks request from a file or stdin
+  cephalgia --version                  print the version
+  cephalgia <command> --help           options of a command
+)";
+
+const char kServeHelp[] =
+    R"(Usage: cephalgia serve [options]
+
+Serves GET /cds-services (discovery), POST /cds-services/{id}, POST /cds-services/{id}/feedback,
+GET /healthz, GET /metrics and GET /admin/feedback.
+
+Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBodyBytes):
+  --bind ADDR              address to listen on (default 127.0.0.1)
+  --port N                 TCP port (default 8080; 0 picks a free one)
+  --threads N              I/O threads (default: one per core)
+  --plugins DIR            directory of rule packs (default: the built-in pack directory)
+  --data-dir DIR           where the feedback database lives (default ./data)
+  --config FILE            JSON config file; unknown keys are refused; flags override it
+  --max-body-bytes N       largest request body (default 1048576; larger gets 413)
+  --max-connections N      open connections at most (default 1024)
+  --fhir-timeout-ms N      deadline for all FHIR fetches of one call (default 2000)
+  --allow-insecure-fhir    accept a plain-http fhirServer off loopback (testing only)
+  --auth off|required      client JWT authentication (default off: local use only)
+  --jwks FILE              JWK Set of trusted client keys
+  --trusted-issuer ISS     trusted JWT issuer (repeatable)
+  --jku-allow URL-PREFIX   fetch keys from a token's jku only under this prefix (repeatable)
+  --external-base-url URL  public base URL used as JWT audience (default http(s)://ADDR:PORT)
+  --tls-cert FILE          PEM certificate chain: serve HTTPS
+  --tls-key FILE           PEM private key for --tls-cert
+  --cors-origin ORIGIN     allowed browser origin (repeatable; default any origin, no credentials)
+  --now DATETIME           pin the evaluation time (RFC 3339), for demos and tests
+  --help                   this text
+)";
+
+const char kEvaluateHelp[] =
+    R"(Usage: cephalgia evaluate [--service ID] [--now DATE] [--plugins DIR] FILE|-
+
+Reads one CDS Hooks request (JSON) from FILE, or stdin with -, and prints the service's JSON
+response on stdout, through the same code path as POST /cds-services/{id}.
+
+  --service ID           the service to call (default: the one service answering the request's hook)
+  --now DATE             evaluation date/time (RFC 3339 or YYYY-MM-DD) for reproducible answers
+  --plugins DIR          directory of rule packs (default: the built-in pack directory)
+  --fhir-timeout-ms N    deadline for FHIR fetches when prefetch is incomplete (default 2000)
+  --allow-insecure-fhir  accept a plain-http fhirServer off loopback
+
+Exit status: 0 success; 2 the request is invalid (400/404/413: the OperationOutcome is printed);
+3 required data unavailable (412); 1 any other failure.
+)";
+
+}  // namespace cephalgia::cli

@@ -1,0 +1,56 @@
+// Command-line and config-file options of `cephalgia serve` / `cephalgia evaluate`. Every config
+// file key has a matching flag (flag `--max-body-bytes` <-> key `maxBodyBytes`); flags given on
+// the command line override the file. Parsing problems are start-up errors with a clear message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cephalgia/status.h"
+
+namespace cephalgia::cli {
+
+struct ServeOptions {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 0;  // 0: one per core
+  std::string plugins;  // empty: the built-in pack directory
+  std::string data_dir = "./data";
+  std::string config_file;
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_connections = 1024;
+  int fhir_timeout_ms = 2000;
+  bool allow_insecure_fhir = false;
+  std::string auth = "off";  // off | required
+  std::string jwks_file;
+  std::vector<std::string> trusted_issuers;
+  std::vector<std::string> jku_allow;
+  std::string external_base_url;  // e.g. https://cds.example.org (JWT aud); default from bind/port
+  std::string tls_cert;
+  std::string tls_key;
+  std::vector<std::string> cors_origins;
+  std::string now;  // pin the evaluation time (tests, demos)
+};
+
+struct EvaluateOptions {
+  std::string service;
+  std::string now;
+  std::string plugins;
+  std::string input = "-";
+  int fhir_timeout_ms = 2000;
+  bool allow_insecure_fhir = false;
+};
+
+// Parses argv after the subcommand name. `help` is set when --help was given.
+Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args, bool* help);
+Result<EvaluateOptions> ParseEvaluateArgs(const std::vector<std::string>& args, bool* help);
+
+// Applies a JSON config file onto `options` (before flags are applied again on top).
+Status ApplyConfigFile(const std::string& path, ServeOptions& options);
+
+extern const char kServeHelp[];
+extern const char kEvaluateHelp[];
+extern const char kTopHelp[];
+
+}  // namespace cephalgia::cli

@@ -1,0 +1,289 @@
+#include "cephalgia/hooks/prefetch.h"
+
+#include <cstdio>
+
+#include "cephalgia/json.h"
+
+namespace cephalgia::hooks {
+namespace {
+
+bool IsUnreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (IsUnreserved(c)) {
+      out.push_back(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof(buf), "%%%02X", static_cast<unsigned char>(c));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// The value of one token, or an error saying why it cannot be filled.
+Result<std::string> TokenValue(std::string_view token, const rapidjson::Value& context) {
+  if (token.rfind("context.", 0) == 0) {
+    std::string_view field = token.substr(8);
+    const rapidjson::Value* v = json::Find(context, field);
+    if (v == nullptr) {
+      return FailedPrecondition("prefetch token {{" + std::string(token) + "}}: context has no " +
+                                std::string(field));
+    }
+    if (v->IsString()) return std::string(json::AsStringView(*v));
+    if (v->IsInt64()) return std::to_string(v->GetInt64());
+    return FailedPrecondition("prefetch token {{" + std::string(token) +
+                              "}} does not name a primitive context field");
+  }
+  struct UserToken {
+    std::string_view token;
+    std::string_view type;
+  };
+  static constexpr UserToken kUserTokens[] = {{"userPractitionerId", "Practitioner"},
+                                              {"userPractitionerRoleId", "PractitionerRole"},
+                                              {"userPatientId", "Patient"},
+                                              {"userRelatedPersonId", "RelatedPerson"}};
+  for (const UserToken& u : kUserTokens) {
+    if (token != u.token) continue;
+    std::string_view user = json::GetString(context, "userId").value_or("");
+    std::string prefix = std::string(u.type) + "/";
+    if (user.rfind(prefix, 0) != 0) {
+      return FailedPrecondition("prefetch token {{" + std::string(token) +
+                                "}}: context.userId is not a " + std::string(u.type));
+    }
+    return std::string(user.substr(prefix.size()));
+  }
+  return FailedPrecondition("unknown prefetch token {{" + std::string(token) + "}}");
+}
+
+bool IsOperationOutcome(const rapidjson::Value& v) {
+  return json::GetString(v, "resourceType") == std::optional<std::string_view>("OperationOutcome");
+}
+
+void AppendEntries(rapidjson::Value& bundle, rapidjson::Value& more,
+                   rapidjson::Document::AllocatorType& alloc) {
+  rapidjson::Value* entries = const_cast<rapidjson::Value*>(json::GetArray(bundle, "entry"));
+  if (entries == nullptr) {
+    bundle.RemoveMember("entry");
+    bundle.AddMember("entry", rapidjson::Value(rapidjson::kArrayType), alloc);
+    entries = &bundle["entry"];
+  }
+  if (rapidjson::Value* add = const_cast<rapidjson::Value*>(json::GetArray(more, "entry"))) {
+    for (auto& e : add->GetArray()) entries->PushBack(rapidjson::Value(e, alloc), alloc);
+  }
+}
+
+void RemoveNextLink(rapidjson::Value& bundle) {
+  rapidjson::Value* links = const_cast<rapidjson::Value*>(json::GetArray(bundle, "link"));
+  if (links == nullptr) return;
+  for (auto it = links->Begin(); it != links->End();) {
+    if (json::GetString(*it, "relation") == std::optional<std::string_view>("next")) {
+      it = links->Erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (links->Empty()) bundle.RemoveMember("link");
+}
+
+}  // namespace
+
+Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
+                                           const rapidjson::Value& context) {
+  std::string out;
+  std::size_t pos = 0;
+  const std::size_t query_start = query_template.find('?');
+  while (pos < query_template.size()) {
+    std::size_t open = query_template.find("{{", pos);
+    if (open == std::string_view::npos) {
+      out.append(query_template.substr(pos));
+      break;
+    }
+    std::size_t close = query_template.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      return InvalidArgument("unterminated {{ in prefetch template '" + std::string(query_template) + "'");
+    }
+    out.append(query_template.substr(pos, open - pos));
+    std::string_view token = query_template.substr(open + 2, close - open - 2);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    CEPHALGIA_ASSIGN_OR_RETURN(std::string value, TokenValue(token, context));
+    bool in_query = query_start != std::string_view::npos && open > query_start;
+    out += in_query ? PercentEncode(value) : value;
+    pos = close + 2;
+  }
+  return out;
+}
+
+std::string_view PrefetchStateName(PrefetchState state) {
+  switch (state) {
+    case PrefetchState::kSatisfied: return "satisfied";
+    case PrefetchState::kNoData: return "no data (null)";
+    case PrefetchState::kMissing: return "not prefetched";
+    case PrefetchState::kError: return "prefetch error (OperationOutcome)";
+    case PrefetchState::kPaged: return "paginated";
+  }
+  return "";
+}
+
+PrefetchState ClassifyPrefetchValue(const rapidjson::Value* value, std::string* next_url) {
+  if (value == nullptr) return PrefetchState::kMissing;
+  if (value->IsNull()) return PrefetchState::kNoData;
+  if (!value->IsObject()) return PrefetchState::kError;
+  if (IsOperationOutcome(*value)) return PrefetchState::kError;
+  if (json::GetString(*value, "resourceType") != std::optional<std::string_view>("Bundle")) {
+    return PrefetchState::kSatisfied;
+  }
+  // A Bundle whose entries are all OperationOutcomes reports an error, not data (item 43).
+  if (const rapidjson::Value* entries = json::GetArray(*value, "entry"); entries && !entries->Empty()) {
+    bool all_outcomes = true;
+    for (const auto& e : entries->GetArray()) {
+      const rapidjson::Value* r = json::GetObject(e, "resource");
+      all_outcomes = all_outcomes && r != nullptr && IsOperationOutcome(*r);
+    }
+    if (all_outcomes) return PrefetchState::kError;
+  }
+  if (const rapidjson::Value* links = json::GetArray(*value, "link")) {
+    for (const auto& link : links->GetArray()) {
+      if (json::GetString(link, "relation") == std::optional<std::string_view>("next")) {
+        if (auto url = json::GetString(link, "url"); url && !url->empty()) {
+          if (next_url != nullptr) *next_url = std::string(*url);
+          return PrefetchState::kPaged;
+        }
+      }
+    }
+  }
+  return PrefetchState::kSatisfied;
+}
+
+Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
+                                           const plugin::ServiceDescriptor& service,
+                                           FhirFetcher* fetcher) {
+  PrefetchResolution resolution;
+  auto& alloc = request.GetAllocator();
+  if (json::Find(request, "prefetch") == nullptr) {
+    request.AddMember("prefetch", rapidjson::Value(rapidjson::kObjectType), alloc);
+  }
+  rapidjson::Value& prefetch = request["prefetch"];
+  static const rapidjson::Value kEmptyObject(rapidjson::kObjectType);
+  const rapidjson::Value* context = json::GetObject(request, "context");
+  if (context == nullptr) context = &kEmptyObject;
+  std::optional<std::string_view> fhir_server = json::GetString(request, "fhirServer");
+  std::optional<std::string> token;
+  if (const rapidjson::Value* auth = json::GetObject(request, "fhirAuthorization")) {
+    if (auto t = json::GetString(*auth, "access_token")) token = std::string(*t);
+  }
+
+  auto is_required = [&](const std::string& key) {
+    for (const auto& r : service.required_prefetch) {
+      if (r == key) return true;
+    }
+    return false;
+  };
+
+  std::vector<FetchQuery> queries;
+  std::vector<bool> is_continuation;
+  for (const auto& [key, query_template] : service.prefetch) {
+    std::string next;
+    PrefetchState state = ClassifyPrefetchValue(json::Find(prefetch, key), &next);
+    if (state == PrefetchState::kSatisfied) continue;
+    if (state == PrefetchState::kNoData) {
+      if (is_required(key)) {
+        return FailedPrecondition("required prefetch '" + key +
+                                      "' is null: the EHR has no data for " + query_template,
+                                  "prefetch." + key);
+      }
+      continue;
+    }
+    std::string why(PrefetchStateName(state));
+    if (!fhir_server) {
+      if (state == PrefetchState::kPaged) {
+        resolution.partial.push_back({key, "only the first page was prefetched and no fhirServer was given to fetch the rest"});
+        continue;
+      }
+      if (is_required(key)) {
+        return FailedPrecondition("required prefetch '" + key + "' is " + why +
+                                      " and the request has no fhirServer to fetch it from",
+                                  "prefetch." + key);
+      }
+      resolution.unavailable.push_back({key, why + "; no fhirServer to fetch it from"});
+      continue;
+    }
+    if (state == PrefetchState::kPaged) {
+      queries.push_back({key, next});
+      is_continuation.push_back(true);
+      continue;
+    }
+    auto url = ExpandPrefetchTemplate(query_template, *context);
+    if (!url.ok()) {
+      if (is_required(key)) return Status(url.status().code(), url.status().message(), "prefetch." + key);
+      resolution.unavailable.push_back({key, why + "; " + url.status().message()});
+      continue;
+    }
+    queries.push_back({key, std::move(*url)});
+    is_continuation.push_back(false);
+  }
+  if (queries.empty()) return resolution;
+  if (fetcher == nullptr) {
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      if (!is_continuation[i] && is_required(queries[i].key)) {
+        return FailedPrecondition("required prefetch '" + queries[i].key +
+                                      "' is missing and this service cannot fetch FHIR data",
+                                  "prefetch." + queries[i].key);
+      }
+      (is_continuation[i] ? resolution.partial : resolution.unavailable)
+          .push_back({queries[i].key, "FHIR fetching is not available"});
+    }
+    return resolution;
+  }
+
+  std::vector<FetchResult> results = fetcher->FetchAll(*fhir_server, token, queries);
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    const FetchQuery& q = queries[i];
+    FetchResult* result = nullptr;
+    for (FetchResult& r : results) {
+      if (r.key == q.key) result = &r;
+    }
+    if (result == nullptr || !result->status.ok()) {
+      std::string reason = result == nullptr ? "no result" : result->status.message();
+      if (result != nullptr) {
+        resolution.fetch_error_kinds.emplace_back(StatusCodeName(result->status.code()));
+      }
+      if (is_continuation[i]) {
+        resolution.partial.push_back({q.key, "remaining pages could not be fetched: " + reason});
+        continue;
+      }
+      if (is_required(q.key)) {
+        return FailedPrecondition("required prefetch '" + q.key +
+                                      "' could not be fetched from the FHIR server: " + reason,
+                                  "prefetch." + q.key);
+      }
+      resolution.unavailable.push_back({q.key, "could not be fetched: " + reason});
+      continue;
+    }
+    if (result->partial) resolution.partial.push_back({q.key, result->partial_reason});
+    rapidjson::Value key_name(q.key.c_str(), alloc);
+    if (is_continuation[i]) {
+      rapidjson::Value& existing = prefetch[key_name];
+      AppendEntries(existing, result->document, alloc);
+      RemoveNextLink(existing);
+    } else {
+      rapidjson::Value copy(result->document, alloc);
+      if (prefetch.HasMember(key_name)) {
+        prefetch[key_name] = copy;
+      } else {
+        prefetch.AddMember(key_name, copy, alloc);
+      }
+      resolution.fetched.push_back(q.key);
+    }
+    resolution.modified = true;
+  }
+  return resolution;
+}
+
+}  // namespace cephalgia::hooks
