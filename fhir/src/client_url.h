@@ -1,0 +1,45 @@
+// File: client_url.h
+//
+// URL helpers private to the FHIR client: joining a query onto the FHIR base, parsing an
+// origin (scheme://host:port) with libcurl's own URL parser so that what we compare is exactly
+// what curl will connect to, and redaction. Kept apart from client.cc so they can be unit-tested
+// without a network (tests/fhir/client_url_test.cc includes this header from fhir/src).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cephalgia/status.h"
+
+namespace cephalgia::fhir::client_internal {
+
+// scheme://host:port with the scheme and host lower-cased and the port made explicit, so
+// `HTTPS://EHR.example` and `https://ehr.example:443` compare equal.
+struct Origin {
+  std::string scheme;
+  std::string host;
+  int port = 0;
+  bool operator==(const Origin&) const = default;
+  std::string ToString() const;
+};
+
+// Parses an absolute http(s) URL's origin. Fails (kInvalidArgument) on anything else, including
+// URLs that curl would not accept.
+Result<Origin> ParseOrigin(std::string_view absolute_url);
+
+bool IsAbsoluteHttpUrl(std::string_view url);
+
+// Validates and normalises a FHIR base URL: absolute http(s), no query or fragment; the
+// trailing slash is removed.
+Result<std::string> NormalizeBaseUrl(std::string_view base_url);
+
+// `base` (normalised) + `/` + `relative`, with the relative part's leading slashes dropped and
+// characters that may not appear raw in a URL (space, controls, non-ASCII, `"<>\^`{|}`)
+// percent-encoded. `%` is left alone: the caller may already have encoded its parameters.
+std::string JoinUrl(std::string_view base, std::string_view relative);
+
+// Percent-encodes the characters JoinUrl encodes; used for absolute URLs too.
+std::string EncodeUnsafeChars(std::string_view url);
+
+}  // namespace cephalgia::fhir::client_internal
