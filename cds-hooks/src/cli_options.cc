@@ -123,7 +123,16 @@ const OptionSpec* FindSpecByFlag(const std::string& flag) {
   return nullptr;
 }
 
-// Splits "--flag=value" and "--flag value" forms.
+// "--flag=value": keeps "--flag" in `arg`, puts "value" in `value` and returns true.
+bool SplitInlineValue(std::string& arg, std::string& value) {
+  auto eq = arg.find('=');
+  if (eq == std::string::npos || arg.rfind("--", 0) != 0) return false;
+  value = arg.substr(eq + 1);
+  arg.resize(eq);
+  return true;
+}
+
+// The value of a flag given as "--flag=value" or "--flag value".
 Result<std::string> TakeValue(const std::vector<std::string>& args, std::size_t& i,
                               const std::string& flag, std::string inline_value, bool has_inline) {
   if (has_inline) return inline_value;
@@ -220,12 +229,7 @@ Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args, bool* 
       return options;
     }
     std::string inline_value;
-    bool has_inline = false;
-    if (auto eq = arg.find('='); eq != std::string::npos && arg.rfind("--", 0) == 0) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_inline = true;
-    }
+    bool has_inline = SplitInlineValue(arg, inline_value);
     const OptionSpec* spec = FindSpecByFlag(arg);
     if (spec == nullptr) return InvalidArgument("unknown option '" + arg + "' (see cephalgia serve --help)");
     std::string value;
@@ -256,12 +260,7 @@ Result<EvaluateOptions> ParseEvaluateArgs(const std::vector<std::string>& args, 
       return options;
     }
     std::string inline_value;
-    bool has_inline = false;
-    if (auto eq = arg.find('='); eq != std::string::npos && arg.rfind("--", 0) == 0) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_inline = true;
-    }
+    bool has_inline = SplitInlineValue(arg, inline_value);
     if (arg == "--service") {
       CEPHALGIA_ASSIGN_OR_RETURN(options.service, TakeValue(args, i, arg, inline_value, has_inline));
     } else if (arg == "--now") {

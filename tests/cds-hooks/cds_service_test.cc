@@ -1,0 +1,287 @@
+// The CDS Hooks service as a plain function: routing, validation, errors, prefetch rules and
+// CORS, tested without a socket against the echo pack (which knows nothing about headache).
+#include "cephalgia/hooks/cds_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cephalgia/json.h"
+
+extern "C" const cephalgia_rule_pack_v1* cephalgia_static_pack_echo(const cephalgia_host_api*);
+
+namespace cephalgia::hooks {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CdsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pack = plugin::LoadedPack::Create(cephalgia_static_pack_echo(nullptr), "static:echo", "", "{}");
+    ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+    ASSERT_TRUE(registry_.Add(std::move(*pack)).ok());
+    ServiceOptions options;
+    options.fixed_now = "2026-03-01T10:00:00Z";
+    options.max_body_bytes = 64 * 1024;
+    service_ = std::make_unique<CdsService>(registry_, options, nullptr);
+  }
+
+  HttpResponse Post(const std::string& path, const std::string& body) const {
+    HttpRequest r;
+    r.method = "POST";
+    r.target = path;
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = body;
+    return service_->Handle(r);
+  }
+  HttpResponse Get(const std::string& path) const {
+    HttpRequest r;
+    r.method = "GET";
+    r.target = path;
+    return service_->Handle(r);
+  }
+
+  // The OperationOutcome's diagnostics and expression[0] of an error response.
+  static std::pair<std::string, std::string> Issue(const HttpResponse& response) {
+    auto doc = json::ParseUntrusted(response.body);
+    EXPECT_TRUE(doc.ok());
+    EXPECT_EQ(json::GetString(*doc, "resourceType"), "OperationOutcome");
+    const auto& issue = (*doc)["issue"][0];
+    std::string where;
+    if (const auto* e = json::GetArray(issue, "expression")) where = (*e)[0].GetString();
+    return {std::string(json::GetString(issue, "diagnostics").value_or("")), where};
+  }
+
+  static std::string Request(const std::string& prefetch_and_more) {
+    return R"({"hook":"patient-view","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+      "context":{"userId":"Practitioner/1","patientId":"p1"})" +
+           prefetch_and_more + "}";
+  }
+
+  plugin::PackRegistry registry_;
+  std::unique_ptr<CdsService> service_;
+};
+
+// Checklist B.10-B.17: discovery at /cds-services, an object with a services array, no empty
+// values, prefetch templates as strings in the pack's order.
+TEST_F(CdsServiceTest, B10_DiscoveryListsThePackServices) {
+  HttpResponse r = Get("/cds-services");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.content_type, HasSubstr("application/json"));
+  EXPECT_EQ(r.body,
+            R"({"services":[{"hook":"patient-view","title":"Echo","description":"Echoes what the host passed (test pack).","id":"echo-patient-view","prefetch":{"patient":"Patient/{{context.patientId}}","conditions":"Condition?patient={{context.patientId}}"}}]})");
+}
+
+TEST_F(CdsServiceTest, C24_ServiceCallReturnsTheCards) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        Request(R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("summary":"Echo card")"));
+  EXPECT_THAT(r.body, HasSubstr("keys=patient,conditions"));
+  EXPECT_THAT(r.body, HasSubstr("now=2026-03-01T10:00:00Z"));
+}
+
+TEST_F(CdsServiceTest, G79_UnknownServiceIs404WithAJsonBody) {
+  HttpResponse r = Post("/cds-services/nope", Request(""));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(Issue(r).first, HasSubstr("no CDS service with id 'nope'"));
+  EXPECT_EQ(Get("/not-cds").status, 404);
+  EXPECT_EQ(Get("/cds-services/echo-patient-view/other").status, 404);
+}
+
+TEST_F(CdsServiceTest, G79_WrongMethodIs405) {
+  EXPECT_EQ(Get("/cds-services/echo-patient-view").status, 405);
+  EXPECT_EQ(Post("/cds-services", "{}").status, 405);
+  EXPECT_EQ(Get("/cds-services/echo-patient-view/feedback").status, 405);
+}
+
+TEST_F(CdsServiceTest, G79_MalformedJsonIs400AndSaysWhere) {
+  HttpResponse r = Post("/cds-services/echo-patient-view", R"({"hook": "patient-view",)");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(Issue(r).first, HasSubstr("malformed JSON"));
+  EXPECT_THAT(Issue(r).first, HasSubstr("at byte"));
+}
+
+TEST_F(CdsServiceTest, C25_WrongHookIs400) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        R"({"hook":"order-sign","hookInstance":"x","context":{}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Issue(r).second, "hook");
+}
+
+TEST_F(CdsServiceTest, C26_HookInstanceIsRequired) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        R"({"hook":"patient-view","context":{"userId":"Practitioner/1","patientId":"p"}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Issue(r).second, "hookInstance");
+}
+
+TEST_F(CdsServiceTest, I88_MissingRequiredContextFieldIs400WithItsPath) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1"}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Issue(r).second, "context.patientId");
+  HttpResponse typed = Post("/cds-services/echo-patient-view",
+                            R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":7}})");
+  EXPECT_EQ(typed.status, 400);
+  EXPECT_THAT(Issue(typed).first, HasSubstr("must be a non-empty string"));
+}
+
+TEST_F(CdsServiceTest, C28_FhirAuthorizationWithoutFhirServerIs400) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        Request(R"(,"fhirAuthorization":{"access_token":"t","token_type":"Bearer"})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Issue(r).second, "fhirServer");
+  HttpResponse bad_type = Post(
+      "/cds-services/echo-patient-view",
+      Request(R"(,"fhirServer":"https://ehr.test/fhir","fhirAuthorization":{"access_token":"t","token_type":"MAC"})"));
+  EXPECT_EQ(bad_type.status, 400);
+  EXPECT_EQ(Issue(bad_type).second, "fhirAuthorization.token_type");
+}
+
+TEST_F(CdsServiceTest, A8_UnknownFieldsAndExtensionsAreAccepted) {
+  HttpResponse r = Post(
+      "/cds-services/echo-patient-view",
+      Request(R"(,"extension":{"org.example.x":{"a":1}},"user":"Practitioner/1","somethingNew":true,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})"));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(CdsServiceTest, E42_NullPrefetchForARequiredReadIs412) {
+  HttpResponse r = Post("/cds-services/echo-patient-view", Request(R"(,"prefetch":{"patient":null})"));
+  EXPECT_EQ(r.status, 412);
+  EXPECT_EQ(Issue(r).second, "prefetch.patient");
+}
+
+TEST_F(CdsServiceTest, E50_MissingRequiredPrefetchWithoutFhirServerIs412) {
+  HttpResponse r = Post("/cds-services/echo-patient-view", Request(""));
+  EXPECT_EQ(r.status, 412);
+  EXPECT_THAT(Issue(r).first, HasSubstr("no fhirServer"));
+  auto doc = json::ParseUntrusted(r.body);
+  EXPECT_EQ(json::GetString((*doc)["issue"][0], "code"), "incomplete");
+}
+
+TEST_F(CdsServiceTest, E43_OperationOutcomeInPlaceOfRequiredDataIs412) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        Request(R"(,"prefetch":{"patient":{"resourceType":"OperationOutcome","issue":[]}})"));
+  EXPECT_EQ(r.status, 412);
+  EXPECT_THAT(Issue(r).first, HasSubstr("OperationOutcome"));
+}
+
+TEST_F(CdsServiceTest, E81_MissingOptionalPrefetchIsReportedToThePack) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        Request(R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("unavailable:conditions;"));
+}
+
+TEST_F(CdsServiceTest, E44_PagedPrefetchWithoutFhirServerIsPartial) {
+  HttpResponse r = Post("/cds-services/echo-patient-view", Request(R"(,"prefetch":{
+      "patient":{"resourceType":"Patient","id":"p1"},
+      "conditions":{"resourceType":"Bundle","type":"searchset","entry":[],
+        "link":[{"relation":"next","url":"https://ehr.test/fhir/Condition?page=2"}]}})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("partial:conditions;"));
+}
+
+TEST_F(CdsServiceTest, C27_PlainHttpFhirServerOffLoopbackIsRefused) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        Request(R"(,"fhirServer":"http://ehr.example.org/fhir")"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Issue(r).second, "fhirServer");
+}
+
+TEST_F(CdsServiceTest, BodyOverTheLimitIs413) {
+  HttpResponse r = Post("/cds-services/echo-patient-view", std::string(70 * 1024, ' '));
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(CdsServiceTest, K107_PreflightAllowsAuthorizationAndContentType) {
+  HttpRequest r;
+  r.method = "OPTIONS";
+  r.target = "/cds-services/echo-patient-view";
+  r.headers = {{"Origin", "https://sandbox.example"},
+               {"Access-Control-Request-Method", "POST"},
+               {"Access-Control-Request-Headers", "authorization,content-type"}};
+  HttpResponse response = service_->Handle(r);
+  EXPECT_EQ(response.status, 204);
+  auto header = [&](std::string_view name) {
+    for (auto& [k, v] : response.headers) if (k == name) return v;
+    return std::string();
+  };
+  EXPECT_EQ(header("Access-Control-Allow-Origin"), "*");
+  EXPECT_THAT(header("Access-Control-Allow-Methods"), HasSubstr("POST"));
+  EXPECT_THAT(header("Access-Control-Allow-Headers"), HasSubstr("Authorization, Content-Type"));
+  // The actual response carries the origin header too.
+  HttpResponse discovery = Get("/cds-services");
+  ASSERT_FALSE(discovery.headers.empty());
+  EXPECT_EQ(discovery.headers[0].first, "Access-Control-Allow-Origin");
+}
+
+TEST_F(CdsServiceTest, K108_AnOriginAllowlistIsReflectedOnlyForListedOrigins) {
+  ServiceOptions options;
+  options.cors_allowed_origins = {"https://ehr.example"};
+  CdsService strict(registry_, options, nullptr);
+  HttpRequest r;
+  r.method = "GET";
+  r.target = "/cds-services";
+  r.headers = {{"Origin", "https://ehr.example"}};
+  HttpResponse allowed = strict.Handle(r);
+  ASSERT_FALSE(allowed.headers.empty());
+  EXPECT_EQ(allowed.headers[0].second, "https://ehr.example");
+  r.headers = {{"Origin", "https://evil.example"}};
+  EXPECT_TRUE(strict.Handle(r).headers.empty());
+}
+
+TEST_F(CdsServiceTest, HealthzAnswers) {
+  HttpResponse r = Get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"status":"ok"})");
+}
+
+TEST_F(CdsServiceTest, ServiceIdForHookPicksTheOnlyServiceOrSaysWhyNot) {
+  auto id = service_->ServiceIdForHook(R"({"hook":"patient-view"})");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, "echo-patient-view");
+  auto none = service_->ServiceIdForHook(R"({"hook":"order-sign"})");
+  EXPECT_THAT(none.status().message(), HasSubstr("no loaded service answers hook 'order-sign'"));
+}
+
+TEST(PrefetchTest, D34_ExpandsContextAndUserTokens) {
+  auto context = json::ParseUntrusted(
+      R"({"patientId":"p 1","userId":"Practitioner/pr-9","encounterId":"e1","draftOrders":{}})");
+  ASSERT_TRUE(context.ok());
+  EXPECT_EQ(*ExpandPrefetchTemplate("Patient/{{context.patientId}}", *context), "Patient/p 1");
+  EXPECT_EQ(*ExpandPrefetchTemplate("Condition?patient={{context.patientId}}", *context),
+            "Condition?patient=p%201");
+  EXPECT_EQ(*ExpandPrefetchTemplate("Practitioner/{{userPractitionerId}}", *context),
+            "Practitioner/pr-9");
+  EXPECT_FALSE(ExpandPrefetchTemplate("Patient/{{userPatientId}}", *context).ok());
+  EXPECT_FALSE(ExpandPrefetchTemplate("X?{{context.draftOrders}}", *context).ok());
+  EXPECT_FALSE(ExpandPrefetchTemplate("X?{{context.missing}}", *context).ok());
+  EXPECT_FALSE(ExpandPrefetchTemplate("X?{{context.patientId", *context).ok());
+}
+
+TEST(PrefetchTest, E42_ClassifiesEachKindOfPrefetchValue) {
+  auto doc = json::ParseUntrusted(R"({
+    "null": null,
+    "patient": {"resourceType":"Patient"},
+    "oo": {"resourceType":"OperationOutcome"},
+    "oo_bundle": {"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"}}]},
+    "empty": {"resourceType":"Bundle","type":"searchset","total":0},
+    "paged": {"resourceType":"Bundle","link":[{"relation":"self","url":"a"},{"relation":"next","url":"b"}]},
+    "garbage": 7})");
+  ASSERT_TRUE(doc.ok());
+  std::string next;
+  EXPECT_EQ(ClassifyPrefetchValue(nullptr, &next), PrefetchState::kMissing);
+  EXPECT_EQ(ClassifyPrefetchValue(&(*doc)["null"], &next), PrefetchState::kNoData);
+  EXPECT_EQ(ClassifyPrefetchValue(&(*doc)["patient"], &next), PrefetchState::kSatisfied);
+  EXPECT_EQ(ClassifyPrefetchValue(&(*doc)["oo"], &next), PrefetchState::kError);
+  EXPECT_EQ(ClassifyPrefetchValue(&(*doc)["oo_bundle"], &next), PrefetchState::kError);
+  EXPECT_EQ(ClassifyPrefetchValue(&(*doc)["empty"], &next), PrefetchState::kSatisfied);
+  EXPECT_EQ(ClassifyPrefetchValue(&(*doc)["paged"], &next), PrefetchState::kPaged);
+  EXPECT_EQ(next, "b");
+  EXPECT_EQ(ClassifyPrefetchValue(&(*doc)["garbage"], &next), PrefetchState::kError);
+}
+
+}  // namespace
+}  // namespace cephalgia::hooks
