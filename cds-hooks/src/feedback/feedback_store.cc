@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cephalgia/hooks/metrics/access_log.h"  // FormatRfc3339Millis
 #include "cephalgia/json.h"
 
 namespace cephalgia::hooks::feedback {
@@ -42,18 +43,6 @@ CREATE INDEX IF NOT EXISTS issued_cards_card ON issued_cards (card_uuid);
 CREATE INDEX IF NOT EXISTS issued_cards_rule ON issued_cards (rule_id);
 PRAGMA user_version = 1;
 )sql";
-
-std::string Rfc3339Utc(FeedbackStore::Clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];  // roomy: the compiler cannot bound tm_year
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms.count() % 1000));
-  return buf;
-}
 
 Status SqliteError(sqlite3* db, std::string_view what) {
   return Unavailable("feedback store: " + std::string(what) + ": " +
@@ -254,7 +243,7 @@ Result<std::unique_ptr<FeedbackStore>> FeedbackStore::Open(const std::string& pa
 Status FeedbackStore::Store(std::string_view service_id, const std::vector<FeedbackItem>& items,
                             Clock::time_point received_at) {
   if (items.empty()) return Status::Ok();
-  const std::string received = Rfc3339Utc(received_at);
+  const std::string received = metrics::FormatRfc3339Millis(received_at);
   std::lock_guard lock(impl_->db_mu);
   sqlite3* db = impl_->db;
   CEPHALGIA_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
@@ -297,7 +286,7 @@ Status FeedbackStore::Store(std::string_view service_id, const std::vector<Feedb
 bool FeedbackStore::RecordIssuedCards(std::string_view service_id, std::string_view hook_instance,
                                       std::vector<IssuedCard> cards, Clock::time_point issued_at) {
   if (cards.empty()) return true;
-  const std::string at = Rfc3339Utc(issued_at);
+  const std::string at = metrics::FormatRfc3339Millis(issued_at);
   {
     std::lock_guard lock(impl_->q_mu);
     if (impl_->stop || impl_->queue.size() + cards.size() > impl_->options.issued_queue_capacity) {

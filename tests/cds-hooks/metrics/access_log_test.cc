@@ -1,0 +1,116 @@
+#include "cephalgia/hooks/metrics/access_log.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <limits>
+#include <set>
+
+namespace cephalgia::hooks::metrics {
+namespace {
+
+constexpr char kHookInstance[] = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea";
+
+AccessLogEntry Typical() {
+  AccessLogEntry e;
+  e.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'123));
+  e.method = "POST";
+  e.route = "/cds-services/{id}";
+  e.service_id = "headache-patient-view";
+  e.status = 200;
+  e.duration_ms = 1.23456;
+  e.bytes_in = 10240;
+  e.bytes_out = 2048;
+  e.hook_instance = kHookInstance;
+  e.client_iss = "https://ehr.example.org";
+  return e;
+}
+
+rapidjson::Document ParseLine(const std::string& line) {
+  EXPECT_EQ(line.find('\n'), std::string::npos) << "one line per request";
+  rapidjson::Document doc;
+  doc.Parse(line.c_str());
+  EXPECT_FALSE(doc.HasParseError()) << line;
+  EXPECT_TRUE(doc.IsObject()) << line;
+  return doc;
+}
+
+TEST(AccessLogTest, TypicalLine) {
+  const std::string line = FormatAccessLogLine(Typical());
+  rapidjson::Document doc = ParseLine(line);
+  EXPECT_STREQ(doc["time"].GetString(), "2023-11-14T22:13:20.123Z");
+  EXPECT_STREQ(doc["type"].GetString(), "access");
+  EXPECT_STREQ(doc["method"].GetString(), "POST");
+  EXPECT_STREQ(doc["route"].GetString(), "/cds-services/{id}");
+  EXPECT_STREQ(doc["service"].GetString(), "headache-patient-view");
+  EXPECT_EQ(doc["status"].GetInt(), 200);
+  EXPECT_DOUBLE_EQ(doc["durationMs"].GetDouble(), 1.235);
+  EXPECT_EQ(doc["bytesIn"].GetUint64(), 10240u);
+  EXPECT_EQ(doc["bytesOut"].GetUint64(), 2048u);
+  EXPECT_STREQ(doc["hookInstance"].GetString(), kHookInstance);
+  EXPECT_STREQ(doc["clientIss"].GetString(), "https://ehr.example.org");
+}
+
+// The line's keys are exactly these: adding a field (a body, a query string, a header) to the
+// access log must be a deliberate change to this test.
+TEST(AccessLogTest, HasExactlyTheKnownKeys) {
+  rapidjson::Document doc = ParseLine(FormatAccessLogLine(Typical()));
+  std::set<std::string> keys;
+  for (const auto& m : doc.GetObject()) keys.insert(m.name.GetString());
+  EXPECT_EQ(keys, (std::set<std::string>{"time", "type", "method", "route", "service", "status",
+                                         "durationMs", "bytesIn", "bytesOut", "hookInstance",
+                                         "clientIss"}));
+  // Same keys when optional fields are empty (null), e.g. a 404 with auth off.
+  AccessLogEntry bare;
+  bare.method = "GET";
+  bare.status = 404;
+  rapidjson::Document doc2 = ParseLine(FormatAccessLogLine(bare));
+  std::set<std::string> keys2;
+  for (const auto& m : doc2.GetObject()) keys2.insert(m.name.GetString());
+  EXPECT_EQ(keys, keys2);
+  EXPECT_TRUE(doc2["route"].IsNull());
+  EXPECT_TRUE(doc2["hookInstance"].IsNull());
+  EXPECT_TRUE(doc2["clientIss"].IsNull());
+}
+
+// Whatever a careless caller passes, patient data and tokens do not reach the log.
+TEST(AccessLogTest, NoPatientDataOrTokensEvenFromACarelessCaller) {
+  const std::string token = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln";
+  const std::string raw_target = "/cds-services/headache-patient-view?patient=Patient/123&name=Jane%20Doe";
+  AccessLogEntry e = Typical();
+  e.method = "POST /cds-services?x=1";
+  e.route = raw_target;                     // raw path + query instead of the template
+  e.service_id = "Patient/123 Jane Doe";    // something that is not a service id
+  e.hook_instance = "Jane Doe, born 1970-01-01";  // not a UUID
+  e.client_iss = "Bearer " + token;         // the Authorization header by mistake
+  const std::string line = FormatAccessLogLine(e);
+  for (const std::string& secret : {std::string("Jane"), std::string("Patient/123"),
+                                    std::string("1970-01-01"), std::string("patient="), token,
+                                    std::string("eyJ"), std::string("Bearer")}) {
+    EXPECT_EQ(line.find(secret), std::string::npos) << secret << " leaked into " << line;
+  }
+  rapidjson::Document doc = ParseLine(line);
+  EXPECT_STREQ(doc["method"].GetString(), "OTHER");
+  EXPECT_STREQ(doc["route"].GetString(), "(invalid)");
+  EXPECT_STREQ(doc["service"].GetString(), "(invalid)");
+  EXPECT_STREQ(doc["hookInstance"].GetString(), "(invalid)");
+  EXPECT_STREQ(doc["clientIss"].GetString(), "(invalid)");
+}
+
+TEST(AccessLogTest, EscapesAndOddNumbers) {
+  AccessLogEntry e = Typical();
+  e.client_iss = "https://ehr.example.org/\"quoted\"\\";
+  e.duration_ms = std::numeric_limits<double>::quiet_NaN();
+  rapidjson::Document doc = ParseLine(FormatAccessLogLine(e));
+  EXPECT_STREQ(doc["clientIss"].GetString(), "https://ehr.example.org/\"quoted\"\\");
+  EXPECT_EQ(doc["durationMs"].GetDouble(), -1);
+}
+
+TEST(AccessLogTest, Rfc3339Millis) {
+  EXPECT_EQ(FormatRfc3339Millis(std::chrono::system_clock::time_point()), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(std::chrono::system_clock::time_point(std::chrono::milliseconds(951782400999))),
+            "2000-02-29T00:00:00.999Z");
+}
+
+}  // namespace
+}  // namespace cephalgia::hooks::metrics
