@@ -1,0 +1,620 @@
+// FHIR -> findings. One pass per resource type; each resource's code is matched once against
+// every value set (ValueSetIndex::Match), and the matches are dispatched to the finding
+// sources that use those value sets (precomputed at load), so the cost is linear in the
+// number of resources, not resources x findings.
+#include "facts.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+#include "cephalgia/fhir/resources.h"
+#include "cephalgia/fhir/terminology.h"
+#include "knowledge.h"
+
+namespace cephalgia::rules::internal {
+namespace {
+
+using fhir::Certainty;
+using fhir::Instant;
+
+struct VsHit {
+  int value_set;
+  Certainty certainty;
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string ConceptText(const fhir::CodeableConceptView& cc) {
+  std::string text;
+  if (auto t = cc.text()) text.append(*t);
+  for (const fhir::CodingView& c : cc.codings()) {
+    if (auto d = c.display()) {
+      text.push_back(' ');
+      text.append(*d);
+    }
+  }
+  return text;
+}
+
+std::string ConceptName(const fhir::CodeableConceptView& cc) {
+  if (auto t = cc.text(); t && !t->empty()) return std::string(*t);
+  for (const fhir::CodingView& c : cc.codings()) {
+    if (auto d = c.display(); d && !d->empty()) return std::string(*d);
+  }
+  for (const fhir::CodingView& c : cc.codings()) {
+    if (auto code = c.code()) return std::string(*code);
+  }
+  return "unnamed";
+}
+
+std::string Ref(const fhir::IndexedResource& r) {
+  if (!r.id.empty()) return std::string(r.resource_type) + "/" + std::string(r.id);
+  return std::string(r.resource_type) + " at " + r.location;
+}
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::optional<Instant> Start(const std::optional<fhir::Interval>& i) {
+  if (!i) return std::nullopt;
+  if (i->start == fhir::DistantPast()) return std::nullopt;
+  return i->start;
+}
+
+class Extractor {
+ public:
+  Extractor(const Knowledge& k, const fhir::ResourceIndex& index, Instant now, std::string_view draft_origin)
+      : k_(k), index_(index), now_(now), draft_origin_(draft_origin) {
+    f_.findings.resize(k.findings.size());
+    f_.active_value_sets.assign(k.value_set_ids.size(), 0);
+    latest_.resize(k.sources.size());
+  }
+
+  Facts Run() {
+    ReadPatient();
+    ReadConditions();
+    ReadObservations();
+    ReadMedications("MedicationRequest");
+    ReadMedications("MedicationStatement");
+    ReadOrders("ServiceRequest");
+    ReadOrders("Procedure");
+    ReadAllergies();
+    EvaluateLatest();
+    EvaluateOveruse();
+    for (FindingState& s : f_.findings) {
+      if (s.present) s.absent = false;
+    }
+    return std::move(f_);
+  }
+
+ private:
+  bool IsDraftOrigin(const fhir::IndexedResource& r) const {
+    return !draft_origin_.empty() && r.origin == draft_origin_;
+  }
+
+  // Value sets the concept belongs to, with the text exclusions of findings.json applied.
+  std::vector<VsHit> Match(const fhir::CodeableConceptView& cc) const {
+    std::vector<VsHit> hits;
+    std::string lowered;
+    for (const fhir::ValueSetMatch& m : k_.value_sets.Match(cc)) {
+      int vs = k_.ValueSet(m.valueset_id);
+      if (vs < 0) continue;
+      if (m.certainty == Certainty::kText && !k_.text_exclusions[vs].empty()) {
+        if (lowered.empty()) lowered = Lower(ConceptText(cc));
+        bool excluded = false;
+        for (const std::string& phrase : k_.text_exclusions[vs]) {
+          if (lowered.find(phrase) != std::string::npos) excluded = true;
+        }
+        if (excluded) continue;
+      }
+      hits.push_back({vs, m.certainty});
+    }
+    return hits;
+  }
+
+  void Mark(int finding, std::string ref, std::string note, Certainty c) {
+    FindingState& s = f_.findings[finding];
+    s.present = true;
+    if (c < s.certainty) s.certainty = c;
+    for (Evidence& e : s.evidence) {
+      if (e.ref == ref) {
+        if (c < e.certainty) e.certainty = c;
+        return;
+      }
+    }
+    s.evidence.push_back({std::move(ref), std::move(note), c});
+  }
+
+  void MarkAbsent(int finding, std::string ref) {
+    FindingState& s = f_.findings[finding];
+    s.absent = true;
+    if (s.evidence.size() < 8) s.evidence.push_back({std::move(ref), "documented absent", Certainty::kConfirmed});
+  }
+
+  void ReadPatient() {
+    const fhir::IndexedResource* p = index_.patient();
+    if (p == nullptr) return;
+    fhir::PatientView pv(*p, nullptr);
+    if (auto id = pv.id()) f_.patient_id = std::string(*id);
+    birth_ = pv.birth_date();
+    if (birth_) {
+      fhir::AgeYears age = fhir::AgeAt(*birth_, now_);
+      f_.age = age.min_years;
+    }
+    if (auto g = pv.gender()) f_.sex = std::string(*g);
+  }
+
+  int64_t DaysAgo(Instant t) const { return fhir::DaysBetween(t, now_); }
+
+  void ReadConditions() {
+    struct Rec {
+      const fhir::IndexedResource* r;
+      fhir::StatusAssessment a;
+      std::vector<VsHit> hits;
+      std::optional<Instant> onset;
+    };
+    std::vector<Rec> recs;
+    for (const fhir::IndexedResource* r : index_.OfType("Condition")) {
+      if (IsDraftOrigin(*r)) continue;
+      fhir::ConditionView cv(*r, nullptr);
+      fhir::StatusAssessment a = fhir::AssessCondition(cv);
+      if (a.relevance == fhir::Relevance::kIgnore) continue;
+      auto code = cv.code();
+      if (!code) continue;
+      std::vector<VsHit> hits = Match(*code);
+      if (hits.empty()) continue;
+      std::optional<Instant> onset = Start(cv.onset().ToInterval(birth_));
+      if (!onset) {
+        if (auto rd = cv.recorded_date()) onset = rd->start();
+      }
+      recs.push_back({r, a, std::move(hits), onset});
+    }
+    for (const Rec& rec : recs) {
+      bool current = rec.a.relevance == fhir::Relevance::kCurrent;
+      for (const VsHit& hit : rec.hits) {
+        for (int si : k_.sources_by_value_set[hit.value_set]) {
+          const FindingSource& src = k_.sources[si];
+          if (src.kind != SourceKind::kCondition) continue;
+          if (src.scope == Scope::kCurrent && !current) continue;
+          if (src.scope == Scope::kHistory && current) continue;
+          std::string note = current ? "active" : "history (resolved/inactive/remission)";
+          if (src.onset_within_days) {
+            // An injury without a date is treated as recent: missing data must not hide an emergency.
+            if (rec.onset && DaysAgo(*rec.onset) > *src.onset_within_days) continue;
+            note += rec.onset ? ", onset " + std::to_string(DaysAgo(*rec.onset)) + " days ago" : ", onset date not recorded";
+          }
+          if (src.onset_age_above) {
+            std::optional<int> age_at_onset;
+            if (birth_ && rec.onset) age_at_onset = fhir::AgeAt(*birth_, *rec.onset).min_years;
+            else if (!rec.onset) age_at_onset = f_.age;
+            if (!age_at_onset || !(*age_at_onset > *src.onset_age_above)) continue;
+            note += ", onset at age " + std::to_string(*age_at_onset);
+          }
+          if (src.onset_after_value_set >= 0) {
+            if (!rec.onset) continue;
+            bool related = false;
+            for (const Rec& other : recs) {
+              if (!other.onset) continue;
+              for (const VsHit& oh : other.hits) {
+                if (oh.value_set != src.onset_after_value_set) continue;
+                int64_t gap = fhir::DaysBetween(*other.onset, *rec.onset);
+                if (gap >= 0 && gap <= src.onset_after_days) related = true;
+              }
+            }
+            if (!related) continue;
+            note += ", began within " + std::to_string(src.onset_after_days) + " days after a neck injury";
+          }
+          if (hit.certainty == Certainty::kText) note += ", recognised from text";
+          Mark(src.finding, Ref(*rec.r), note, fhir::Weakest(rec.a.certainty, hit.certainty));
+        }
+      }
+    }
+  }
+
+  // Observations whose finding is judged on the most recent value (thresholds, components)
+  // or on a series (trend) are collected first and evaluated in EvaluateLatest().
+  struct Candidate {
+    const fhir::IndexedResource* r = nullptr;
+    std::optional<Instant> date;
+    Certainty certainty = Certainty::kConfirmed;
+  };
+
+  static bool Newer(const std::optional<Instant>& a, const std::optional<Instant>& b) {
+    if (!a) return false;
+    if (!b) return true;
+    return *a >= *b;
+  }
+
+  void ReadObservations() {
+    for (const fhir::IndexedResource* r : index_.OfType("Observation")) {
+      if (IsDraftOrigin(*r)) continue;
+      fhir::ObservationView ov(*r, nullptr);
+      fhir::StatusAssessment a = fhir::AssessObservation(ov);
+      if (a.relevance == fhir::Relevance::kIgnore) continue;
+      auto code = ov.code();
+      if (!code) continue;
+      std::vector<VsHit> hits = Match(*code);
+      if (hits.empty()) continue;
+      std::optional<Instant> date = Start(ov.effective().ToInterval(birth_));
+      if (!date) {
+        if (auto issued = ov.issued()) date = issued->start();
+      }
+      std::optional<fhir::Polarity> polarity;
+      for (const VsHit& hit : hits) {
+        for (int si : k_.sources_by_value_set[hit.value_set]) {
+          const FindingSource& src = k_.sources[si];
+          if (src.kind != SourceKind::kObservation) continue;
+          if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days) continue;
+          Certainty c = fhir::Weakest(a.certainty, hit.certainty);
+          if (src.quantity || src.component_value_set >= 0 || src.trend_rise) {
+            if (src.trend_rise) {
+              series_.push_back({si, r, date});
+            } else if (Newer(date, latest_[si].date) || latest_[si].r == nullptr) {
+              latest_[si] = {r, date, c};
+            }
+            continue;
+          }
+          if (src.answer_value_set >= 0) {
+            fhir::ChoiceView v = ov.value();
+            auto cc = v.codeable_concept();
+            if (cc && k_.value_sets.MatchIn(k_.value_set_ids[src.answer_value_set], *cc)) {
+              Mark(src.finding, Ref(*r), "coded answer " + ConceptName(*cc), c);
+            } else if (cc) {
+              MarkAbsent(src.finding, Ref(*r));
+            }
+            continue;
+          }
+          if (!polarity) polarity = fhir::ObservationPolarity(ov);
+          if (*polarity == fhir::Polarity::kPresent) {
+            Mark(src.finding, Ref(*r), hit.certainty == Certainty::kText ? "observation (recognised from text)" : "observation", c);
+          } else if (*polarity == fhir::Polarity::kAbsent) {
+            MarkAbsent(src.finding, Ref(*r));
+          }
+        }
+      }
+    }
+  }
+
+  // The numeric value of an observation (or of its component in `component_vs`) with its unit.
+  std::optional<std::pair<double, std::string>> NumericValue(const fhir::IndexedResource& r,
+                                                             int component_vs) const {
+    fhir::ObservationView ov(r, nullptr);
+    auto read = [](const fhir::ChoiceView& v) -> std::optional<std::pair<double, std::string>> {
+      if (auto q = v.quantity()) {
+        if (auto val = q->value()) {
+          auto unit = q->UnitCode();
+          return std::make_pair(*val, unit ? std::string(*unit) : std::string());
+        }
+        return std::nullopt;
+      }
+      if (auto d = v.decimal()) return std::make_pair(*d, std::string());
+      return std::nullopt;
+    };
+    if (component_vs < 0) return read(ov.value());
+    for (const fhir::ObservationComponentView& comp : ov.components()) {
+      auto cc = comp.code();
+      if (cc && k_.value_sets.MatchIn(k_.value_set_ids[component_vs], *cc)) return read(comp.value());
+    }
+    return std::nullopt;
+  }
+
+  static bool UnitOk(const Threshold& t, const std::string& unit) {
+    if (t.units.empty() || unit.empty()) return true;
+    return std::find(t.units.begin(), t.units.end(), unit) != t.units.end();
+  }
+
+  void EvaluateLatest() {
+    for (std::size_t si = 0; si < latest_.size(); ++si) {
+      const Candidate& cand = latest_[si];
+      if (cand.r == nullptr) continue;
+      const FindingSource& src = k_.sources[si];
+      const Threshold& t = src.component_value_set >= 0 ? src.component : *src.quantity;
+      auto v = NumericValue(*cand.r, src.component_value_set);
+      if (!v || !UnitOk(t, v->second)) continue;
+      if (Compare(v->first, t.op, t.value)) {
+        Mark(src.finding, Ref(*cand.r),
+             "most recent value " + Num(v->first) + (v->second.empty() ? "" : " " + v->second) + " " +
+                 std::string(CompareOpText(t.op)) + " " + Num(t.value),
+             cand.certainty);
+      }
+    }
+    // Trends: the rise between the earliest and the latest value within the window.
+    std::sort(series_.begin(), series_.end(), [](const SeriesPoint& a, const SeriesPoint& b) {
+      if (a.source != b.source) return a.source < b.source;
+      return a.date.value_or(Instant{}) < b.date.value_or(Instant{});
+    });
+    for (std::size_t i = 0; i < series_.size();) {
+      std::size_t j = i;
+      const FindingSource& src = k_.sources[series_[i].source];
+      std::optional<std::pair<double, const fhir::IndexedResource*>> first, last;
+      for (; j < series_.size() && series_[j].source == series_[i].source; ++j) {
+        if (!series_[j].date || DaysAgo(*series_[j].date) > src.trend_days) continue;
+        auto v = NumericValue(*series_[j].r, -1);
+        if (!v) continue;
+        if (!first) first = std::make_pair(v->first, series_[j].r);
+        last = std::make_pair(v->first, series_[j].r);
+      }
+      if (first && last && first->second != last->second && last->first - first->first >= *src.trend_rise) {
+        std::string note = "rose from " + Num(first->first) + " to " + Num(last->first) + " within " +
+                           std::to_string(src.trend_days) + " days";
+        Mark(src.finding, Ref(*first->second), note, Certainty::kConfirmed);
+        Mark(src.finding, Ref(*last->second), note, Certainty::kConfirmed);
+      }
+      i = j;
+    }
+  }
+
+  void RecordActive(const std::vector<VsHit>& hits, const fhir::CodeableConceptView& cc) {
+    for (const VsHit& h : hits) f_.active_value_sets[h.value_set] = 1;
+    for (const fhir::CodingView& c : cc.codings()) {
+      auto sys = c.system();
+      auto code = c.code();
+      if (sys && code) {
+        f_.active_codes.insert(std::string(fhir::CanonicalSystem(*sys)) + "|" +
+                               fhir::NormalizeCode(fhir::IdentifySystem(*sys), *code));
+      }
+    }
+  }
+
+  int OveruseClassOf(const std::vector<VsHit>& hits) const {
+    for (std::size_t c = 0; c < k_.overuse_classes.size(); ++c) {
+      for (const VsHit& h : hits) {
+        if (h.value_set == k_.overuse_classes[c].value_set) return static_cast<int>(c);
+      }
+    }
+    return -1;
+  }
+
+  void ReadMedications(std::string_view type) {
+    bool is_request = type == "MedicationRequest";
+    for (const fhir::IndexedResource* r : index_.OfType(type)) {
+      fhir::MedicationUseView mu(*r, nullptr);
+      std::optional<fhir::CodeableConceptView> drug = mu.MedicationCode(&index_);
+      std::vector<fhir::DosageView> dosages =
+          is_request ? fhir::MedicationRequestView(*r, nullptr).dosage_instruction()
+                     : fhir::MedicationStatementView(*r, nullptr).dosage();
+      if (IsDraftOrigin(*r)) {
+        AddDraft(*r, drug ? std::optional<fhir::CodeableConceptView>(*drug) : std::nullopt, &dosages);
+        continue;
+      }
+      fhir::StatusAssessment a = is_request ? fhir::AssessMedicationRequest(fhir::MedicationRequestView(*r, nullptr))
+                                            : fhir::AssessMedicationStatement(fhir::MedicationStatementView(*r, nullptr));
+      if (a.relevance == fhir::Relevance::kIgnore) continue;
+      if (!drug) {
+        f_.notes.push_back(Ref(*r) + ": the medicine could not be identified");
+        continue;
+      }
+      std::vector<VsHit> hits = Match(*drug);
+      if (hits.empty()) continue;
+      bool current = a.relevance == fhir::Relevance::kCurrent;
+      std::optional<Instant> start;
+      if (is_request) {
+        if (auto ao = fhir::MedicationRequestView(*r, nullptr).authored_on()) start = ao->start();
+      } else {
+        start = Start(fhir::MedicationStatementView(*r, nullptr).effective().ToInterval(birth_));
+      }
+      MedUse use;
+      use.ref = Ref(*r);
+      use.name = ConceptName(*drug);
+      use.overuse_class = OveruseClassOf(hits);
+      use.days_per_month = DaysPerMonthFromDosage(dosages);
+      if (start) use.duration_days = DaysAgo(*start);
+      use.current = current;
+      if (current) RecordActive(hits, *drug);
+      if (current && use.overuse_class >= 0 && !use.days_per_month) {
+        f_.notes.push_back(use.ref + " (" + use.name + "): no dosing frequency, so days per month are not documented");
+      }
+      for (const VsHit& hit : hits) {
+        for (int si : k_.sources_by_value_set[hit.value_set]) {
+          const FindingSource& src = k_.sources[si];
+          if (src.kind != SourceKind::kMedication) continue;
+          if (current ? !src.allow_current : !src.allow_history) continue;
+          std::string note = use.name + (current ? " (active" : " (past");
+          if (src.min_duration_days) {
+            // No start date: counted (missing data must not hide a risk), and said so.
+            if (use.duration_days && *use.duration_days < *src.min_duration_days) continue;
+            note += use.duration_days ? ", " + std::to_string(*use.duration_days) + " days" : ", start not recorded";
+          }
+          note += ")";
+          Mark(src.finding, use.ref, note, fhir::Weakest(a.certainty, hit.certainty));
+        }
+      }
+      f_.med_uses.push_back(std::move(use));
+    }
+  }
+
+  void AddDraft(const fhir::IndexedResource& r, std::optional<fhir::CodeableConceptView> code,
+                const std::vector<fhir::DosageView>* dosages) {
+    DraftOrder d;
+    d.ref = r.id.empty() ? std::string() : std::string(r.resource_type) + "/" + std::string(r.id);
+    d.resource_type = std::string(r.resource_type);
+    if (code) {
+      d.name = ConceptName(*code);
+      std::vector<VsHit> hits = Match(*code);
+      for (const VsHit& h : hits) d.value_sets.push_back(h.value_set);
+      d.overuse_class = OveruseClassOf(hits);
+    } else {
+      d.name = "unidentified " + d.resource_type;
+    }
+    if (dosages != nullptr) d.days_per_month = DaysPerMonthFromDosage(*dosages);
+    f_.drafts.push_back(std::move(d));
+  }
+
+  void ReadOrders(std::string_view type) {
+    bool is_sr = type == "ServiceRequest";
+    for (const fhir::IndexedResource* r : index_.OfType(type)) {
+      std::optional<fhir::CodeableConceptView> code;
+      fhir::StatusAssessment a;
+      std::optional<Instant> start;
+      if (is_sr) {
+        fhir::ServiceRequestView v(*r, nullptr);
+        code = v.code();
+        if (IsDraftOrigin(*r)) {
+          AddDraft(*r, code, nullptr);
+          continue;
+        }
+        a = fhir::AssessServiceRequest(v);
+        start = Start(v.occurrence().ToInterval(birth_));
+        if (!start) {
+          if (auto ao = v.authored_on()) start = ao->start();
+        }
+      } else {
+        fhir::ProcedureView v(*r, nullptr);
+        code = v.code();
+        if (IsDraftOrigin(*r)) {
+          AddDraft(*r, code, nullptr);
+          continue;
+        }
+        a = fhir::AssessProcedure(v);
+        start = Start(v.performed().ToInterval(birth_));
+      }
+      if (a.relevance == fhir::Relevance::kIgnore || !code) continue;
+      std::vector<VsHit> hits = Match(*code);
+      if (hits.empty()) continue;
+      bool current = a.relevance == fhir::Relevance::kCurrent;
+      if (current) RecordActive(hits, *code);
+      for (const VsHit& hit : hits) {
+        for (int si : k_.sources_by_value_set[hit.value_set]) {
+          const FindingSource& src = k_.sources[si];
+          if (src.kind != SourceKind::kOrder) continue;
+          if (current ? !src.allow_current : !src.allow_history) continue;
+          if (src.started_at_least_days_ago && (!start || DaysAgo(*start) < *src.started_at_least_days_ago)) continue;
+          std::string note = ConceptName(*code) + (current ? " (ordered / in progress" : " (completed");
+          if (start) note += ", started " + std::to_string(DaysAgo(*start)) + " days ago";
+          note += ")";
+          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty));
+        }
+      }
+    }
+  }
+
+  void ReadAllergies() {
+    for (const fhir::IndexedResource* r : index_.OfType("AllergyIntolerance")) {
+      if (IsDraftOrigin(*r)) continue;
+      fhir::AllergyIntoleranceView v(*r, nullptr);
+      fhir::StatusAssessment a = fhir::AssessAllergyIntolerance(v);
+      if (a.relevance != fhir::Relevance::kCurrent) continue;
+      std::vector<fhir::CodeableConceptView> concepts = v.reaction_substances();
+      if (auto code = v.code()) concepts.insert(concepts.begin(), *code);
+      for (const fhir::CodeableConceptView& cc : concepts) {
+        for (const VsHit& hit : Match(cc)) {
+          for (int si : k_.sources_by_value_set[hit.value_set]) {
+            const FindingSource& src = k_.sources[si];
+            if (src.kind != SourceKind::kAllergy) continue;
+            Mark(src.finding, Ref(*r), "allergy/intolerance: " + ConceptName(cc), fhir::Weakest(a.certainty, hit.certainty));
+          }
+        }
+      }
+    }
+  }
+
+  // ICHD-3 8.2: per class, the days per month of the current medicines of that class (summed,
+  // at most 30) against the class threshold, for longer than the minimum duration; several
+  // classes none of which is overused alone count against the combined threshold.
+  void EvaluateOveruse() {
+    const std::size_t n = k_.overuse_classes.size();
+    std::vector<double> days(n, 0);
+    std::vector<bool> long_enough(n, false);
+    std::vector<std::vector<const MedUse*>> uses(n);
+    for (const MedUse& u : f_.med_uses) {
+      if (!u.current || u.overuse_class < 0 || !u.days_per_month) continue;
+      days[u.overuse_class] = std::min(30.0, days[u.overuse_class] + *u.days_per_month);
+      if (!u.duration_days || *u.duration_days > k_.overuse_min_duration_days) long_enough[u.overuse_class] = true;
+      uses[u.overuse_class].push_back(&u);
+    }
+    auto note = [&](const MedUse& u, double threshold) {
+      std::string s = u.name + ": about " + Num(std::round(*u.days_per_month)) + " days/month (limit " +
+                      Num(threshold) + " for " + k_.overuse_classes[u.overuse_class].display + ")";
+      s += u.duration_days ? ", for " + std::to_string(*u.duration_days) + " days" : ", start date not recorded";
+      return s;
+    };
+    for (int si : k_.overuse_sources) {
+      const FindingSource& src = k_.sources[si];
+      bool any_class = false;
+      double total = 0;
+      bool total_long = false;
+      for (std::size_t c = 0; c < n; ++c) {
+        bool selected = src.overuse_classes.empty() ||
+                        std::find(src.overuse_classes.begin(), src.overuse_classes.end(), static_cast<int>(c)) != src.overuse_classes.end();
+        if (!selected) continue;
+        total += days[c];
+        total_long = total_long || long_enough[c];
+        bool duration_ok = !src.require_duration || long_enough[c];
+        if (days[c] >= k_.overuse_classes[c].min_days_per_month && duration_ok) {
+          any_class = true;
+          for (const MedUse* u : uses[c]) Mark(src.finding, u->ref, note(*u, k_.overuse_classes[c].min_days_per_month), Certainty::kConfirmed);
+        }
+      }
+      if (!any_class && src.overuse_classes.empty() && std::min(total, 30.0) >= k_.overuse_combined_days &&
+          (!src.require_duration || total_long)) {
+        for (std::size_t c = 0; c < n; ++c) {
+          for (const MedUse* u : uses[c]) {
+            Mark(src.finding, u->ref, note(*u, k_.overuse_classes[c].min_days_per_month) + "; several classes together >= " + Num(k_.overuse_combined_days), Certainty::kConfirmed);
+          }
+        }
+      }
+    }
+  }
+
+  struct SeriesPoint {
+    int source;
+    const fhir::IndexedResource* r;
+    std::optional<Instant> date;
+  };
+
+  const Knowledge& k_;
+  const fhir::ResourceIndex& index_;
+  Instant now_;
+  std::string_view draft_origin_;
+  std::optional<fhir::DateTime> birth_;
+  Facts f_;
+  std::vector<Candidate> latest_;
+  std::vector<SeriesPoint> series_;
+};
+
+}  // namespace
+
+std::optional<double> DaysPerMonthFromDosage(const std::vector<fhir::DosageView>& dosages) {
+  for (const fhir::DosageView& d : dosages) {
+    auto timing = d.timing();
+    if (!timing) continue;
+    if (auto repeat = timing->repeat()) {
+      auto unit = repeat->period_unit();
+      if (unit) {
+        auto unit_days = fhir::TimingRepeatView::UnitInDays(*unit);
+        if (!unit_days) continue;
+        double period_days = repeat->period().value_or(1.0) * *unit_days;
+        double freq = static_cast<double>(repeat->frequency().value_or(1));
+        if (period_days <= 1.0) return 30.0;
+        return 30.0 * std::min(freq, period_days) / period_days;
+      }
+    }
+    if (auto code = timing->code()) {
+      std::string c = code->FirstCode() ? std::string(*code->FirstCode()) : std::string();
+      for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      static constexpr std::string_view kDaily[] = {"QD", "BID", "TID", "QID", "AM", "PM", "QAM", "QPM", "Q4H", "Q6H", "Q8H"};
+      for (std::string_view dcode : kDaily) {
+        if (c == dcode) return 30.0;
+      }
+      if (c == "QOD") return 15.0;
+      if (c == "WK") return 30.0 / 7.0;
+    }
+  }
+  return std::nullopt;
+}
+
+Facts ExtractFacts(const Knowledge& k, const fhir::ResourceIndex& index, fhir::Instant now,
+                   std::string_view draft_origin) {
+  return Extractor(k, index, now, draft_origin).Run();
+}
+
+}  // namespace cephalgia::rules::internal

@@ -1,0 +1,620 @@
+// Loading the knowledge files: read, validate against the JSON Schema (RapidJSON
+// SchemaValidator, draft-04), then compile with cross-reference checks. Every error names the
+// file and the JSON Pointer of the offending value, because a broken file must stop start-up
+// with a message a knowledge editor can act on.
+#include "knowledge.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/pointer.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+#include "cephalgia/json.h"
+
+namespace cephalgia::rules::internal {
+namespace {
+
+using rapidjson::Value;
+
+Status FileError(std::string_view file, std::string_view pointer, std::string_view message) {
+  std::string loc = std::string(file) + "#" + std::string(pointer);
+  return InvalidArgument(loc + ": " + std::string(message), loc);
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return FailedPrecondition("cannot read knowledge file " + path, path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<rapidjson::Document> ParseFile(const std::string& dir, const std::string& file) {
+  CEPHALGIA_ASSIGN_OR_RETURN(std::string text, ReadFile(dir + "/" + file));
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return FileError(file, "", std::string("malformed JSON: ") +
+                                   rapidjson::GetParseError_En(doc.GetParseError()) +
+                                   " at byte " + std::to_string(doc.GetErrorOffset()));
+  }
+  return doc;
+}
+
+// Resolves "common.schema.json#/definitions/..." for the other schemas.
+class CommonProvider : public rapidjson::IRemoteSchemaDocumentProvider {
+ public:
+  explicit CommonProvider(const rapidjson::SchemaDocument* common) : common_(common) {}
+  const rapidjson::SchemaDocument* GetRemoteDocument(const char* uri,
+                                                     rapidjson::SizeType length) override {
+    std::string_view u(uri, length);
+    constexpr std::string_view kName = "common.schema.json";
+    if (u.size() >= kName.size() && u.substr(u.size() - kName.size()) == kName) return common_;
+    return nullptr;
+  }
+
+ private:
+  const rapidjson::SchemaDocument* common_;
+};
+
+std::string PointerText(const rapidjson::Pointer& p) {
+  rapidjson::StringBuffer sb;
+  p.Stringify(sb);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+Status Validate(const std::string& file, const Value& doc, const rapidjson::SchemaDocument& schema) {
+  rapidjson::SchemaValidator validator(schema);
+  if (doc.Accept(validator)) return Status::Ok();
+  std::string doc_ptr = PointerText(validator.GetInvalidDocumentPointer());
+  std::string schema_ptr = PointerText(validator.GetInvalidSchemaPointer());
+  std::string keyword = validator.GetInvalidSchemaKeyword();
+  const Value* bad = validator.GetInvalidDocumentPointer().Get(const_cast<Value&>(doc));
+  std::string shown;
+  if (bad != nullptr && (bad->IsString() || bad->IsNumber() || bad->IsBool())) {
+    shown = " (value " + json::Serialize(*bad) + ")";
+  }
+  return FileError(file, doc_ptr,
+                   "violates schema keyword '" + keyword + "' at " + file.substr(0, file.size() - 5) +
+                       ".schema.json#" + schema_ptr + shown);
+}
+
+// Shared compile state: name -> index maps and the file being compiled (for messages).
+struct Compiler {
+  Knowledge* k = nullptr;
+  std::string file;
+  std::unordered_map<std::string, int> finding_index, criterion_index, diagnosis_index,
+      order_index, citation_index, step_index, ladder_index, overuse_class_index;
+
+  Status Err(const std::string& ptr, const std::string& msg) const { return FileError(file, ptr, msg); }
+
+  static std::string Str(const Value& o, const char* key) {
+    auto it = o.FindMember(key);
+    return it != o.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength()) : std::string();
+  }
+
+  Result<int> Lookup(const std::unordered_map<std::string, int>& map, const std::string& id,
+                     const std::string& ptr, const char* what) const {
+    auto it = map.find(id);
+    if (it == map.end()) return Err(ptr, std::string("unknown ") + what + " '" + id + "'");
+    return it->second;
+  }
+
+  Result<int> ValueSet(const std::string& id, const std::string& ptr) const {
+    int i = k->ValueSet(id);
+    if (i < 0) return Err(ptr, "unknown value set '" + id + "'");
+    return i;
+  }
+
+  Result<std::vector<int>> Ids(const Value& arr, const std::unordered_map<std::string, int>& map,
+                               const std::string& ptr, const char* what) const {
+    std::vector<int> out;
+    for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
+      CEPHALGIA_ASSIGN_OR_RETURN(int idx, Lookup(map, arr[i].GetString(), ptr + "/" + std::to_string(i), what));
+      out.push_back(idx);
+    }
+    return out;
+  }
+
+  Result<std::vector<int>> Citations(const Value& o, const std::string& ptr) const {
+    return Ids(o["citations"], citation_index, ptr + "/citations", "citation");
+  }
+
+  Result<Expr> CompileExpr(const Value& v, const std::string& ptr) const {
+    Expr e;
+    e.label = Str(v, "label");
+    auto list = [&](const char* key) -> Status {
+      const Value& arr = v[key];
+      for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
+        CEPHALGIA_ASSIGN_OR_RETURN(Expr c, CompileExpr(arr[i], ptr + "/" + key + "/" + std::to_string(i)));
+        e.children.push_back(std::move(c));
+      }
+      return Status::Ok();
+    };
+    if (v.HasMember("finding") || v.HasMember("absent")) {
+      bool absent = v.HasMember("absent");
+      e.kind = absent ? ExprKind::kAbsent : ExprKind::kFinding;
+      const char* key = absent ? "absent" : "finding";
+      CEPHALGIA_ASSIGN_OR_RETURN(e.index, Lookup(finding_index, v[key].GetString(), ptr + "/" + key, "finding"));
+    } else if (v.HasMember("all")) {
+      e.kind = ExprKind::kAll;
+      CEPHALGIA_RETURN_IF_ERROR(list("all"));
+    } else if (v.HasMember("any")) {
+      e.kind = ExprKind::kAny;
+      CEPHALGIA_RETURN_IF_ERROR(list("any"));
+    } else if (v.HasMember("not")) {
+      e.kind = ExprKind::kNot;
+      CEPHALGIA_ASSIGN_OR_RETURN(Expr c, CompileExpr(v["not"], ptr + "/not"));
+      e.children.push_back(std::move(c));
+    } else if (v.HasMember("atLeast")) {
+      e.kind = ExprKind::kAtLeast;
+      e.count = v["atLeast"].GetInt();
+      CEPHALGIA_RETURN_IF_ERROR(list("of"));
+      if (e.count > static_cast<int>(e.children.size())) {
+        return Err(ptr + "/atLeast", "atLeast " + std::to_string(e.count) + " exceeds the " +
+                                         std::to_string(e.children.size()) + " items of 'of'");
+      }
+    } else if (v.HasMember("criterion")) {
+      e.kind = ExprKind::kCriterion;
+      CEPHALGIA_ASSIGN_OR_RETURN(e.index, Lookup(criterion_index, v["criterion"].GetString(), ptr + "/criterion",
+                                                 "criterion (criteria may only use criteria defined before them)"));
+    } else if (v.HasMember("diagnosis")) {
+      e.kind = ExprKind::kDiagnosis;
+      CEPHALGIA_ASSIGN_OR_RETURN(e.index, Lookup(diagnosis_index, v["diagnosis"].GetString(), ptr + "/diagnosis",
+                                                 "diagnosis (only earlier diagnoses can be referred to)"));
+    } else if (v.HasMember("redFlag")) {
+      e.kind = ExprKind::kRedFlag;
+      std::string t = v["redFlag"].GetString();
+      e.index = t == "EMERGENCY" ? 2 : t == "URGENT" ? 1 : 0;
+    } else if (v.HasMember("age")) {
+      e.kind = ExprKind::kAge;
+      const Value& a = v["age"];
+      e.op = *ParseCompareOp(a["op"].GetString());
+      e.value = a["value"].GetDouble();
+      e.if_unknown = a.HasMember("ifUnknown") && a["ifUnknown"].GetBool();
+    } else if (v.HasMember("sex")) {
+      e.kind = ExprKind::kSex;
+      e.text = v["sex"].GetString();
+    } else {
+      return Err(ptr, "not an expression");
+    }
+    return e;
+  }
+
+  Status CheckVersion(const Value& doc) const {
+    std::string v = Str(doc, "knowledgeVersion");
+    if (v != k->knowledge_version) {
+      return Err("/knowledgeVersion", "knowledgeVersion '" + v + "' differs from manifest.json's '" +
+                                          k->knowledge_version + "'");
+    }
+    return Status::Ok();
+  }
+
+  template <typename Map>
+  Status AddId(Map& map, const std::string& id, int index, const std::string& ptr) const {
+    if (!map.emplace(id, index).second) return Err(ptr, "duplicate id '" + id + "'");
+    return Status::Ok();
+  }
+};
+
+Threshold ReadThreshold(const Value& t) {
+  Threshold th;
+  th.op = *ParseCompareOp(t["op"].GetString());
+  th.value = t["value"].GetDouble();
+  if (t.HasMember("units")) {
+    for (const auto& u : t["units"].GetArray()) th.units.emplace_back(u.GetString());
+  }
+  return th;
+}
+
+Status CompileManifest(Compiler& c, const Value& doc) {
+  Knowledge& k = *c.k;
+  k.knowledge_version = c.Str(doc, "knowledgeVersion");
+  k.pack_id = c.Str(doc, "packId");
+  k.pack_version = c.Str(doc, "packVersion");
+  k.rule_system = c.Str(doc, "ruleSystem");
+  k.extension_key = c.Str(doc, "extensionKey");
+  k.source_label = c.Str(doc, "sourceLabel");
+  k.source_url = c.Str(doc, "sourceUrl");
+  const Value& services = doc["services"];
+  for (rapidjson::SizeType i = 0; i < services.Size(); ++i) {
+    const Value& s = services[i];
+    Service svc;
+    svc.id = c.Str(s, "id");
+    svc.hook = c.Str(s, "hook");
+    svc.title = c.Str(s, "title");
+    svc.description = c.Str(s, "description");
+    svc.order_sign = c.Str(s, "mode") == "order-sign";
+    for (auto m = s["prefetch"].MemberBegin(); m != s["prefetch"].MemberEnd(); ++m) {
+      svc.prefetch.emplace_back(m->name.GetString(), m->value.GetString());
+    }
+    const Value& req = s["requiredPrefetch"];
+    for (rapidjson::SizeType j = 0; j < req.Size(); ++j) {
+      std::string key = req[j].GetString();
+      if (!s["prefetch"].HasMember(key.c_str())) {
+        return c.Err("/services/" + std::to_string(i) + "/requiredPrefetch/" + std::to_string(j),
+                     "required prefetch key '" + key + "' is not a prefetch template");
+      }
+      svc.required_prefetch.push_back(key);
+    }
+    k.services.push_back(std::move(svc));
+  }
+  for (const auto& r : doc["overrideReasons"].GetArray()) {
+    k.override_reasons.push_back({c.Str(r, "system"), c.Str(r, "code"), c.Str(r, "display")});
+  }
+  const Value& cits = doc["citations"];
+  for (rapidjson::SizeType i = 0; i < cits.Size(); ++i) {
+    Citation cit{c.Str(cits[i], "id"), c.Str(cits[i], "text"), c.Str(cits[i], "url")};
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.citation_index, cit.id, static_cast<int>(i), "/citations/" + std::to_string(i) + "/id"));
+    k.citations.push_back(std::move(cit));
+  }
+  return Status::Ok();
+}
+
+Status CompileValueSets(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  // The FHIR layer's format has no knowledgeVersion member: hand it the value sets only.
+  rapidjson::Document only;
+  only.SetObject();
+  rapidjson::Value sets(doc["valueSets"], only.GetAllocator());
+  only.AddMember("valueSets", sets, only.GetAllocator());
+  Result<fhir::ValueSetIndex> index = fhir::ValueSetIndex::FromJson(only);
+  if (!index.ok()) {
+    std::string loc = index.status().location();
+    if (!loc.empty() && loc[0] == '#') loc = loc.substr(1);
+    return c.Err(loc, index.status().message());
+  }
+  c.k->value_sets = std::move(*index);
+  const Value& arr = doc["valueSets"];
+  for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
+    std::string id = arr[i]["id"].GetString();
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.k->value_set_index, id, static_cast<int>(i), "/valueSets/" + std::to_string(i) + "/id"));
+    c.k->value_set_ids.push_back(id);
+  }
+  c.k->text_exclusions.resize(arr.Size());
+  c.k->sources_by_value_set.resize(arr.Size());
+  return Status::Ok();
+}
+
+Status CompileFindings(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  Knowledge& k = *c.k;
+  const Value& mo = doc["medicationOveruse"];
+  k.overuse_min_duration_days = mo["minDurationDays"].GetInt();
+  k.overuse_combined_days = mo["combinedMinDaysPerMonth"].GetDouble();
+  const Value& classes = mo["classes"];
+  for (rapidjson::SizeType i = 0; i < classes.Size(); ++i) {
+    std::string p = "/medicationOveruse/classes/" + std::to_string(i);
+    OveruseClass oc{c.Str(classes[i], "id"), c.Str(classes[i], "display"), -1, classes[i]["minDaysPerMonth"].GetDouble()};
+    CEPHALGIA_ASSIGN_OR_RETURN(oc.value_set, c.ValueSet(c.Str(classes[i], "valueSet"), p + "/valueSet"));
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.overuse_class_index, oc.id, static_cast<int>(i), p + "/id"));
+    k.overuse_classes.push_back(std::move(oc));
+  }
+  const Value& excl = doc["textExclusions"];
+  for (rapidjson::SizeType i = 0; i < excl.Size(); ++i) {
+    CEPHALGIA_ASSIGN_OR_RETURN(int vs, c.ValueSet(c.Str(excl[i], "valueSet"), "/textExclusions/" + std::to_string(i) + "/valueSet"));
+    for (const auto& p : excl[i]["phrases"].GetArray()) {
+      std::string s = p.GetString();
+      std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      k.text_exclusions[vs].push_back(s);
+    }
+  }
+  const Value& fs = doc["findings"];
+  for (rapidjson::SizeType i = 0; i < fs.Size(); ++i) {
+    std::string p = "/findings/" + std::to_string(i);
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.finding_index, c.Str(fs[i], "id"), static_cast<int>(i), p + "/id"));
+    k.findings.push_back({c.Str(fs[i], "id"), c.Str(fs[i], "display")});
+    const Value& srcs = fs[i]["sources"];
+    for (rapidjson::SizeType j = 0; j < srcs.Size(); ++j) {
+      const Value& s = srcs[j];
+      std::string sp = p + "/sources/" + std::to_string(j);
+      FindingSource src;
+      src.finding = static_cast<int>(i);
+      std::string kind = c.Str(s, "kind");
+      if (kind == "overuse") {
+        src.kind = SourceKind::kOveruse;
+        if (s.HasMember("classes")) {
+          CEPHALGIA_ASSIGN_OR_RETURN(src.overuse_classes, c.Ids(s["classes"], c.overuse_class_index, sp + "/classes", "overuse class"));
+        }
+        src.require_duration = !s.HasMember("requireDuration") || s["requireDuration"].GetBool();
+        k.overuse_sources.push_back(static_cast<int>(k.sources.size()));
+        k.sources.push_back(std::move(src));
+        continue;
+      }
+      CEPHALGIA_ASSIGN_OR_RETURN(src.value_set, c.ValueSet(c.Str(s, "valueSet"), sp + "/valueSet"));
+      if (kind == "condition") {
+        src.kind = SourceKind::kCondition;
+        std::string scope = c.Str(s, "scope");
+        src.scope = scope == "any" ? Scope::kAny : scope == "history" ? Scope::kHistory : Scope::kCurrent;
+        if (s.HasMember("onsetWithinDays")) src.onset_within_days = s["onsetWithinDays"].GetInt();
+        if (s.HasMember("onsetAgeAbove")) src.onset_age_above = s["onsetAgeAbove"].GetDouble();
+        if (s.HasMember("onsetAfter")) {
+          CEPHALGIA_ASSIGN_OR_RETURN(src.onset_after_value_set, c.ValueSet(c.Str(s["onsetAfter"], "valueSet"), sp + "/onsetAfter/valueSet"));
+          src.onset_after_days = s["onsetAfter"]["withinDays"].GetInt();
+        }
+      } else if (kind == "observation") {
+        src.kind = SourceKind::kObservation;
+        if (s.HasMember("quantity")) src.quantity = ReadThreshold(s["quantity"]);
+        if (s.HasMember("component")) {
+          CEPHALGIA_ASSIGN_OR_RETURN(src.component_value_set, c.ValueSet(c.Str(s["component"], "valueSet"), sp + "/component/valueSet"));
+          src.component = ReadThreshold(s["component"]);
+        }
+        if (s.HasMember("answer")) {
+          CEPHALGIA_ASSIGN_OR_RETURN(src.answer_value_set, c.ValueSet(c.Str(s, "answer"), sp + "/answer"));
+        }
+        if (s.HasMember("trend")) {
+          src.trend_rise = s["trend"]["rise"].GetDouble();
+          src.trend_days = s["trend"]["withinDays"].GetInt();
+        }
+        if (s.HasMember("effectiveWithinDays")) src.effective_within_days = s["effectiveWithinDays"].GetInt();
+      } else if (kind == "medication" || kind == "order") {
+        src.kind = kind == "order" ? SourceKind::kOrder : SourceKind::kMedication;
+        if (s.HasMember("relevance")) {
+          src.allow_current = src.allow_history = false;
+          for (const auto& r : s["relevance"].GetArray()) {
+            if (std::string_view(r.GetString()) == "current") src.allow_current = true;
+            else src.allow_history = true;
+          }
+        }
+        if (s.HasMember("minDurationDays")) src.min_duration_days = s["minDurationDays"].GetInt();
+        if (s.HasMember("startedAtLeastDaysAgo")) src.started_at_least_days_ago = s["startedAtLeastDaysAgo"].GetInt();
+      } else {
+        src.kind = SourceKind::kAllergy;
+      }
+      k.sources_by_value_set[src.value_set].push_back(static_cast<int>(k.sources.size()));
+      k.sources.push_back(std::move(src));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CompileCriteria(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  const Value& arr = doc["criteria"];
+  for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
+    std::string p = "/criteria/" + std::to_string(i);
+    CEPHALGIA_ASSIGN_OR_RETURN(Expr e, c.CompileExpr(arr[i]["expr"], p + "/expr"));
+    CEPHALGIA_RETURN_IF_ERROR(c.Citations(arr[i], p).status());
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.criterion_index, c.Str(arr[i], "id"), static_cast<int>(i), p + "/id"));
+    c.k->criterion_ids.push_back(c.Str(arr[i], "id"));
+    c.k->criteria.push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
+Status CompileOrders(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  const Value& arr = doc["orders"];
+  for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
+    const Value& o = arr[i];
+    std::string p = "/orders/" + std::to_string(i);
+    OrderDef d;
+    d.id = c.Str(o, "id");
+    d.medication = c.Str(o, "resourceType") == "MedicationRequest";
+    d.code = {c.Str(o["code"], "system"), c.Str(o["code"], "code"), c.Str(o["code"], "display")};
+    d.label = c.Str(o, "label");
+    d.note = c.Str(o, "note");
+    d.dosage = c.Str(o, "dosage");
+    if (d.medication && d.dosage.empty()) return c.Err(p, "a MedicationRequest order needs 'dosage'");
+    if (o.HasMember("classes")) {
+      for (const auto& cl : o["classes"].GetArray()) d.classes.emplace_back(cl.GetString());
+    }
+    if (o.HasMember("activeValueSet")) {
+      CEPHALGIA_ASSIGN_OR_RETURN(d.active_value_set, c.ValueSet(c.Str(o, "activeValueSet"), p + "/activeValueSet"));
+    }
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.order_index, d.id, static_cast<int>(i), p + "/id"));
+    c.k->orders.push_back(std::move(d));
+  }
+  return Status::Ok();
+}
+
+Status CompileRedFlags(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  Knowledge& k = *c.k;
+  for (const char* t : {"URGENT", "EMERGENCY"}) {
+    const Value& td = doc["tiers"][t];
+    TierDef def{c.Str(td, "indicator"), c.Str(td, "priority"), c.Str(td, "label"), {}};
+    CEPHALGIA_ASSIGN_OR_RETURN(def.always_orders, c.Ids(td["alwaysOrders"], c.order_index, std::string("/tiers/") + t + "/alwaysOrders", "order"));
+    bool emergency = std::string_view(t) == "EMERGENCY";
+    if (emergency && def.indicator != "critical") return c.Err("/tiers/EMERGENCY/indicator", "EMERGENCY must map to 'critical'");
+    if (!emergency && def.indicator == "info") return c.Err("/tiers/URGENT/indicator", "URGENT must never be 'info'");
+    k.tiers[emergency ? 2 : 1] = std::move(def);
+  }
+  const Value& flags = doc["flags"];
+  std::unordered_set<std::string> ids;
+  for (rapidjson::SizeType i = 0; i < flags.Size(); ++i) {
+    const Value& f = flags[i];
+    std::string p = "/flags/" + std::to_string(i);
+    RedFlag rf;
+    rf.id = c.Str(f, "id");
+    if (!ids.insert(rf.id).second) return c.Err(p + "/id", "duplicate red flag '" + rf.id + "'");
+    rf.title = c.Str(f, "title");
+    rf.summary = c.Str(f, "summary");
+    rf.detail = c.Str(f, "detail");
+    rf.tier = c.Str(f, "tier") == "EMERGENCY" ? Tier::kEmergency : Tier::kUrgent;
+    CEPHALGIA_ASSIGN_OR_RETURN(rf.when, c.CompileExpr(f["when"], p + "/when"));
+    CEPHALGIA_ASSIGN_OR_RETURN(rf.orders, c.Ids(f["orders"], c.order_index, p + "/orders", "order"));
+    CEPHALGIA_ASSIGN_OR_RETURN(rf.citations, c.Citations(f, p));
+    if (f.HasMember("escalation")) {
+      const Value& e = f["escalation"];
+      rf.has_escalation = true;
+      CEPHALGIA_ASSIGN_OR_RETURN(rf.escalation_when, c.CompileExpr(e["when"], p + "/escalation/when"));
+      CEPHALGIA_ASSIGN_OR_RETURN(rf.escalation_orders, c.Ids(e["orders"], c.order_index, p + "/escalation/orders", "order"));
+      rf.escalation_summary = c.Str(e, "summary");
+    }
+    k.red_flags.push_back(std::move(rf));
+  }
+  return Status::Ok();
+}
+
+Status CompileLadder(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  Knowledge& k = *c.k;
+  CEPHALGIA_ASSIGN_OR_RETURN(k.ladder_suppress, c.CompileExpr(doc["suppressWhen"], "/suppressWhen"));
+  const Value& steps = doc["steps"];
+  for (rapidjson::SizeType i = 0; i < steps.Size(); ++i) {
+    const Value& s = steps[i];
+    std::string p = "/steps/" + std::to_string(i);
+    LadderStep st;
+    st.id = c.Str(s, "id");
+    st.title = c.Str(s, "title");
+    st.step = s["step"].GetInt();
+    st.alternatives = s["alternatives"].GetBool();
+    CEPHALGIA_ASSIGN_OR_RETURN(st.when, c.CompileExpr(s["when"], p + "/when"));
+    CEPHALGIA_ASSIGN_OR_RETURN(st.orders, c.Ids(s["orders"], c.order_index, p + "/orders", "order"));
+    CEPHALGIA_ASSIGN_OR_RETURN(st.citations, c.Citations(s, p));
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.step_index, st.id, static_cast<int>(i), p + "/id"));
+    k.steps.push_back(std::move(st));
+  }
+  const Value& ladders = doc["ladders"];
+  for (rapidjson::SizeType i = 0; i < ladders.Size(); ++i) {
+    std::string p = "/ladders/" + std::to_string(i);
+    Ladder l;
+    l.id = c.Str(ladders[i], "id");
+    CEPHALGIA_ASSIGN_OR_RETURN(l.steps, c.Ids(ladders[i]["steps"], c.step_index, p + "/steps", "ladder step"));
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.ladder_index, l.id, static_cast<int>(i), p + "/id"));
+    k.ladders.push_back(std::move(l));
+  }
+  return Status::Ok();
+}
+
+Status CompileClassification(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  Knowledge& k = *c.k;
+  k.classification_indicator = c.Str(doc, "indicator");
+  const Value& dx = doc["diagnoses"];
+  for (rapidjson::SizeType i = 0; i < dx.Size(); ++i) {
+    const Value& d = dx[i];
+    std::string p = "/diagnoses/" + std::to_string(i);
+    Diagnosis g;
+    g.id = c.Str(d, "id");
+    g.title = c.Str(d, "title");
+    g.summary = c.Str(d, "summary");
+    g.detail = c.Str(d, "detail");
+    CEPHALGIA_ASSIGN_OR_RETURN(g.explicit_dx, c.CompileExpr(d["explicit"], p + "/explicit"));
+    CEPHALGIA_ASSIGN_OR_RETURN(g.criteria, c.CompileExpr(d["criteria"], p + "/criteria"));
+    CEPHALGIA_ASSIGN_OR_RETURN(g.ladder, c.Lookup(c.ladder_index, c.Str(d, "ladder"), p + "/ladder", "ladder"));
+    CEPHALGIA_ASSIGN_OR_RETURN(g.citations, c.Citations(d, p));
+    // Registered after compiling: a diagnosis may only refer to earlier ones.
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.diagnosis_index, g.id, static_cast<int>(i), p + "/id"));
+    k.diagnoses.push_back(std::move(g));
+  }
+  const Value& u = doc["undetermined"];
+  k.undetermined.id = c.Str(u, "id");
+  k.undetermined.title = c.Str(u, "title");
+  k.undetermined.summary = c.Str(u, "summary");
+  k.undetermined.detail = c.Str(u, "detail");
+  CEPHALGIA_ASSIGN_OR_RETURN(k.undetermined.when, c.CompileExpr(u["when"], "/undetermined/when"));
+  CEPHALGIA_ASSIGN_OR_RETURN(k.undetermined.deciding_findings, c.Ids(u["decidingFindings"], c.finding_index, "/undetermined/decidingFindings", "finding"));
+  CEPHALGIA_ASSIGN_OR_RETURN(k.undetermined.citations, c.Citations(u, "/undetermined"));
+  return Status::Ok();
+}
+
+Status CompileSafety(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  Knowledge& k = *c.k;
+  k.safety_indicator = c.Str(doc, "indicator");
+  const Value& cards = doc["cards"];
+  for (rapidjson::SizeType i = 0; i < cards.Size(); ++i) {
+    const Value& s = cards[i];
+    std::string p = "/cards/" + std::to_string(i);
+    SafetyCard sc{c.Str(s, "id"), c.Str(s, "title"), c.Str(s, "summary"), c.Str(s, "detail"), {}, {}};
+    CEPHALGIA_ASSIGN_OR_RETURN(sc.when, c.CompileExpr(s["when"], p + "/when"));
+    CEPHALGIA_ASSIGN_OR_RETURN(sc.citations, c.Citations(s, p));
+    k.safety_cards.push_back(std::move(sc));
+  }
+  const Value& rs = doc["suggestionRestrictions"];
+  for (rapidjson::SizeType i = 0; i < rs.Size(); ++i) {
+    const Value& r = rs[i];
+    std::string p = "/suggestionRestrictions/" + std::to_string(i);
+    Restriction res;
+    res.id = c.Str(r, "id");
+    res.reason = c.Str(r, "reason");
+    CEPHALGIA_ASSIGN_OR_RETURN(res.value_set, c.ValueSet(c.Str(r, "valueSet"), p + "/valueSet"));
+    if (r.HasMember("when")) {
+      res.has_when = true;
+      CEPHALGIA_ASSIGN_OR_RETURN(res.when, c.CompileExpr(r["when"], p + "/when"));
+    }
+    if (r.HasMember("unless")) {
+      res.has_unless = true;
+      CEPHALGIA_ASSIGN_OR_RETURN(res.unless, c.CompileExpr(r["unless"], p + "/unless"));
+    }
+    k.restrictions.push_back(std::move(res));
+  }
+  return Status::Ok();
+}
+
+Status CompileOrderSign(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  const Value& rules = doc["rules"];
+  for (rapidjson::SizeType i = 0; i < rules.Size(); ++i) {
+    const Value& r = rules[i];
+    std::string p = "/rules/" + std::to_string(i);
+    OrderSignRule o;
+    o.id = c.Str(r, "id");
+    o.title = c.Str(r, "title");
+    o.indicator = c.Str(r, "indicator");
+    o.summary = c.Str(r, "summary");
+    o.detail = c.Str(r, "detail");
+    o.delete_draft = r["deleteDraft"].GetBool();
+    o.propose_ladder = r["proposeLadder"].GetBool();
+    o.draft_overuse = r.HasMember("draftOveruse");
+    if (r.HasMember("draftValueSet")) {
+      CEPHALGIA_ASSIGN_OR_RETURN(o.draft_value_set, c.ValueSet(c.Str(r, "draftValueSet"), p + "/draftValueSet"));
+    }
+    if (o.draft_value_set < 0 && !o.draft_overuse) return c.Err(p, "a rule needs 'draftValueSet' or 'draftOveruse'");
+    if (r.HasMember("when")) {
+      o.has_when = true;
+      CEPHALGIA_ASSIGN_OR_RETURN(o.when, c.CompileExpr(r["when"], p + "/when"));
+    }
+    CEPHALGIA_ASSIGN_OR_RETURN(o.citations, c.Citations(r, p));
+    c.k->order_sign_rules.push_back(std::move(o));
+  }
+  return Status::Ok();
+}
+
+using CompileFn = Status (*)(Compiler&, const Value&);
+struct FileSpec {
+  const char* name;  // without .json
+  CompileFn compile;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Knowledge>> LoadKnowledge(const std::string& data_dir) {
+  const std::string schema_dir = data_dir + "/schema";
+  const std::string knowledge_dir = data_dir + "/knowledge";
+  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document common_doc, ParseFile(schema_dir, "common.schema.json"));
+  rapidjson::SchemaDocument common(common_doc);
+  CommonProvider provider(&common);
+
+  auto k = std::make_unique<Knowledge>();
+  Compiler c;
+  c.k = k.get();
+  // Order matters: later files refer to ids defined by earlier ones.
+  static constexpr FileSpec kFiles[] = {
+      {"manifest", &CompileManifest},       {"valuesets", &CompileValueSets},
+      {"findings", &CompileFindings},       {"criteria", &CompileCriteria},
+      {"orders", &CompileOrders},           {"red-flags", &CompileRedFlags},
+      {"ladder", &CompileLadder},           {"classification", &CompileClassification},
+      {"safety", &CompileSafety},           {"order-sign", &CompileOrderSign},
+  };
+  for (const FileSpec& spec : kFiles) {
+    std::string file = std::string(spec.name) + ".json";
+    CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document schema_json, ParseFile(schema_dir, std::string(spec.name) + ".schema.json"));
+    rapidjson::SchemaDocument schema(schema_json, &provider);
+    CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseFile(knowledge_dir, file));
+    CEPHALGIA_RETURN_IF_ERROR(Validate(file, doc, schema));
+    c.file = file;
+    CEPHALGIA_RETURN_IF_ERROR(spec.compile(c, doc));
+  }
+  return k;
+}
+
+}  // namespace cephalgia::rules::internal
