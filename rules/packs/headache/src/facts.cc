@@ -255,8 +255,8 @@ class Extractor {
           if (src.kind != SourceKind::kObservation) continue;
           if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days) continue;
           Certainty c = fhir::Weakest(a.certainty, hit.certainty);
-          if (src.quantity || src.component_value_set >= 0 || src.trend_rise) {
-            if (src.trend_rise) {
+          if (src.quantity || src.component_value_set >= 0 || src.trend_days > 0) {
+            if (src.trend_days > 0) {
               series_.push_back({si, r, date});
             } else if (Newer(date, latest_[si].date) || latest_[si].r == nullptr) {
               latest_[si] = {r, date, c};
@@ -343,8 +343,13 @@ class Extractor {
         if (!first) first = std::make_pair(v->first, series_[j].r);
         last = std::make_pair(v->first, series_[j].r);
       }
-      if (first && last && first->second != last->second && last->first - first->first >= *src.trend_rise) {
-        std::string note = "rose from " + Num(first->first) + " to " + Num(last->first) + " within " +
+      bool met = false;
+      if (first && last && first->second != last->second) {
+        met = src.trend_rise ? last->first - first->first >= *src.trend_rise
+                             : first->first - last->first < *src.trend_improvement_below;
+      }
+      if (met) {
+        std::string note = "changed from " + Num(first->first) + " to " + Num(last->first) + " within " +
                            std::to_string(src.trend_days) + " days";
         Mark(src.finding, Ref(*first->second), note, Certainty::kConfirmed);
         Mark(src.finding, Ref(*last->second), note, Certainty::kConfirmed);

@@ -349,8 +349,13 @@ Status CompileFindings(Compiler& c, const Value& doc) {
           CEPHALGIA_ASSIGN_OR_RETURN(src.answer_value_set, c.ValueSet(c.Str(s, "answer"), sp + "/answer"));
         }
         if (s.HasMember("trend")) {
-          src.trend_rise = s["trend"]["rise"].GetDouble();
-          src.trend_days = s["trend"]["withinDays"].GetInt();
+          const Value& t = s["trend"];
+          if (t.HasMember("rise")) src.trend_rise = t["rise"].GetDouble();
+          if (t.HasMember("improvementBelow")) src.trend_improvement_below = t["improvementBelow"].GetDouble();
+          if (!src.trend_rise == !src.trend_improvement_below) {
+            return c.Err(sp + "/trend", "a trend needs exactly one of 'rise' and 'improvementBelow'");
+          }
+          src.trend_days = t["withinDays"].GetInt();
         }
         if (s.HasMember("effectiveWithinDays")) src.effective_within_days = s["effectiveWithinDays"].GetInt();
       } else if (kind == "medication" || kind == "order") {

@@ -43,7 +43,8 @@ struct FindingSource {
   int component_value_set = -1;
   Threshold component;
   int answer_value_set = -1;
-  std::optional<double> trend_rise;
+  std::optional<double> trend_rise;               // latest - earliest >= rise
+  std::optional<double> trend_improvement_below;  // earliest - latest < value
   int trend_days = 0;
   std::optional<int> min_duration_days;
   std::optional<int> started_at_least_days_ago;
