@@ -284,22 +284,9 @@ TEST_F(FhirClientIntegrationTest, TheDeadlineCoversAllPagesOfTheBatchNotEachRequ
 
 // --- Connection failures --------------------------------------------------------------------------
 
-// A port with nothing listening: bind, read the port, close.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(FhirClientNetworkTest, UnreachablePortFailsWithinTheDeadline) {
   const auto deadline = 1000ms;
-  FhirClient client("http://127.0.0.1:" + std::to_string(ClosedPort()) + "/fhir",
+  FhirClient client("http://127.0.0.1:" + std::to_string(test::UnusedLoopbackPort()) + "/fhir",
                     std::string(kToken), {.deadline = deadline});
   const auto start = Clock::now();
   std::vector<FetchOutcome> got = client.FetchAll({{"a", "Patient/1"}, {"b", "Condition?x=1"}});

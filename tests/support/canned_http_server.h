@@ -25,6 +25,10 @@
 
 namespace cephalgia::test {
 
+// A TCP port on 127.0.0.1 with nothing listening on it (bound by the kernel's choice, then
+// closed). For "unreachable server" tests and for servers that take a port argument.
+int UnusedLoopbackPort();
+
 class CannedHttpServer {
  public:
   struct Request {
