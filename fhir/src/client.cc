@@ -551,15 +551,12 @@ class BatchRunner {
   // Makes a `next` link absolute and checks it is on the base origin; nullopt (and the outcome
   // marked partial) when it may not be followed.
   std::optional<std::string> ResolveNext(Job& job, const std::string& next) {
-    std::string url;
-    if (IsAbsoluteHttpUrl(next)) {
-      url = next;
-    } else if (next.find("://") == std::string::npos) {
-      url = JoinUrl(base_url_, next);  // some servers send links relative to the base
-    } else {
+    if (!IsAbsoluteHttpUrl(next) && next.find("://") != std::string::npos) {
       MarkPartial(job, "next link is not an http(s) URL; not followed");
       return std::nullopt;
     }
+    // Some servers send links relative to the base or to the origin.
+    std::string url = client_internal::ResolveLink(base_url_, next);
     auto origin = ParseOrigin(url);
     if (!origin.ok()) {
       MarkPartial(job, "next link is unusable (" + origin.status().message() + "); not followed");
@@ -570,7 +567,7 @@ class BatchRunner {
                            "); not followed so the token cannot leak");
       return std::nullopt;
     }
-    return client_internal::EncodeUnsafeChars(url);
+    return url;
   }
 
   void MarkPartial(Job& job, std::string reason) {

@@ -123,6 +123,20 @@ std::string JoinUrl(std::string_view base, std::string_view relative) {
   return out;
 }
 
+std::string ResolveLink(std::string_view base, std::string_view link) {
+  if (IsAbsoluteHttpUrl(link)) return EncodeUnsafeChars(link);
+  const std::size_t scheme_end = base.find("://");
+  if (scheme_end == std::string_view::npos) return JoinUrl(base, link);
+  if (link.substr(0, 2) == "//") {
+    return std::string(base.substr(0, scheme_end + 1)) + EncodeUnsafeChars(link);
+  }
+  if (!link.empty() && link.front() == '/') {
+    std::size_t path = base.find('/', scheme_end + 3);
+    return std::string(base.substr(0, path)) + EncodeUnsafeChars(link);
+  }
+  return JoinUrl(base, link);
+}
+
 }  // namespace client_internal
 
 namespace {

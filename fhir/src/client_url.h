@@ -39,6 +39,12 @@ Result<std::string> NormalizeBaseUrl(std::string_view base_url);
 // percent-encoded. `%` is left alone: the caller may already have encoded its parameters.
 std::string JoinUrl(std::string_view base, std::string_view relative);
 
+// Resolves a link found in a response (a Bundle's `next`) against the FHIR base: absolute http(s)
+// URLs stay as they are, `//host/...` takes the base's scheme, `/path` the base's origin, and
+// anything else is relative to the base, as FHIR's relative URLs are. The result is
+// percent-encoded like JoinUrl's; checking its origin is the caller's job.
+std::string ResolveLink(std::string_view base, std::string_view link);
+
 // Percent-encodes the characters JoinUrl encodes; used for absolute URLs too.
 std::string EncodeUnsafeChars(std::string_view url);
 

@@ -508,6 +508,7 @@ TEST(FhirClientNetworkTest, AResponseOverTheCapIsAbortedAsTooLarge) {
 TEST(FhirClientNetworkTest, TheSizeCapCountsAllPagesOfOneQuery) {
   // Each page is ~400 KiB, under the 1 MiB cap, but three pages are not.
   CannedHttpServer server([&](const CannedHttpServer::Request& req) {
+    EXPECT_EQ(req.target.rfind("/fhir/Condition?page=", 0), 0u) << req.target;
     std::string filler(400 << 10, 'x');
     int page = req.target.back() - '0';
     std::string next = page < 5 ? R"(,"link":[{"relation":"next","url":"/fhir/Condition?page=)" +
@@ -553,6 +554,8 @@ TEST(FhirClientNetworkTest, AnErrorOnALaterPageFailsTheWholeQuery) {
   FhirClient client(server.origin() + "/fhir", std::string(kToken));
   FetchOutcome o = client.Fetch({"c", "Condition?page=1"});
   ASSERT_FALSE(o.ok()) << "half a medication list must not pass for the whole list";
+  ASSERT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server.requests()[1].target, "/fhir/Condition?page=2") << "origin-relative next link";
   EXPECT_EQ(o.error().kind, FetchErrorKind::kServerError);
 }
 

@@ -36,6 +36,18 @@ TEST(JoinUrlTest, EncodesCharactersThatMayNotAppearRawButKeepsEscapes) {
             "http://h/fhir/Patient/1%0D%0AX-Injected:%201");
 }
 
+TEST(ResolveLinkTest, ResolvesNextLinksTheWayServersWriteThem) {
+  using client_internal::ResolveLink;
+  const std::string base = "https://ehr.example:8443/r4/fhir";
+  EXPECT_EQ(ResolveLink(base, "https://ehr.example:8443/r4/fhir/Condition?page=2"),
+            "https://ehr.example:8443/r4/fhir/Condition?page=2");
+  EXPECT_EQ(ResolveLink(base, "Condition?page=2"), "https://ehr.example:8443/r4/fhir/Condition?page=2");
+  EXPECT_EQ(ResolveLink(base, "/r4/fhir/Condition?page=2"),
+            "https://ehr.example:8443/r4/fhir/Condition?page=2");
+  EXPECT_EQ(ResolveLink(base, "//other.example/fhir?page=2"), "https://other.example/fhir?page=2");
+  EXPECT_EQ(ResolveLink("http://h", "/fhir/x?a=b c"), "http://h/fhir/x?a=b%20c");
+}
+
 TEST(OriginTest, DefaultPortsAndCaseAreNormalised) {
   auto a = ParseOrigin("HTTPS://EHR.Example/fhir");
   auto b = ParseOrigin("https://ehr.example:443/other?x=1");
