@@ -77,12 +77,13 @@ TEST(AccessLogTest, HasExactlyTheKnownKeys) {
 TEST(AccessLogTest, NoPatientDataOrTokensEvenFromACarelessCaller) {
   const std::string token = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln";
   const std::string raw_target = "/cds-services/headache-patient-view?patient=Patient/123&name=Jane%20Doe";
+  const std::string authorization = "Bearer " + token;  // outlives `e`, which only borrows
   AccessLogEntry e = Typical();
   e.method = "POST /cds-services?x=1";
   e.route = raw_target;                     // raw path + query instead of the template
   e.service_id = "Patient/123 Jane Doe";    // something that is not a service id
   e.hook_instance = "Jane Doe, born 1970-01-01";  // not a UUID
-  e.client_iss = "Bearer " + token;         // the Authorization header by mistake
+  e.client_iss = authorization;             // the Authorization header by mistake
   const std::string line = FormatAccessLogLine(e);
   for (const std::string& secret : {std::string("Jane"), std::string("Patient/123"),
                                     std::string("1970-01-01"), std::string("patient="), token,
