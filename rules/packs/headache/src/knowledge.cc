@@ -53,9 +53,13 @@ class CommonProvider : public rapidjson::IRemoteSchemaDocumentProvider {
   explicit CommonProvider(const rapidjson::SchemaDocument* common) : common_(common) {}
   const rapidjson::SchemaDocument* GetRemoteDocument(const char* uri,
                                                      rapidjson::SizeType length) override {
+    // RapidJSON 1.1 passes the URI without its last character (schema.h calls
+    // GetRemoteDocument(s, i - 1) where i is the index of '#'), so accept both lengths.
     std::string_view u(uri, length);
     constexpr std::string_view kName = "common.schema.json";
-    if (u.size() >= kName.size() && u.substr(u.size() - kName.size()) == kName) return common_;
+    for (std::string_view name : {kName, kName.substr(0, kName.size() - 1)}) {
+      if (u.size() >= name.size() && u.substr(u.size() - name.size()) == name) return common_;
+    }
     return nullptr;
   }
 
