@@ -1,5 +1,6 @@
 #include "cephalgia/hooks/auth/client_authenticator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <map>
@@ -69,6 +70,34 @@ bool AudienceMatches(const rapidjson::Value& payload, std::string_view expected)
   return false;
 }
 
+struct JkuRule {
+  std::string issuer;  // empty: any trusted issuer
+  std::string prefix;
+};
+
+// "URL-PREFIX" or "ISS=URL-PREFIX" (see AuthConfig::jku_allow_prefixes).
+Result<JkuRule> ParseJkuRule(std::string_view entry) {
+  JkuRule rule;
+  std::size_t split = std::string_view::npos;
+  for (std::string_view scheme : {"=https://", "=http://"}) {
+    split = std::min(split, entry.find(scheme));
+  }
+  if (split != std::string_view::npos && split > 0) {
+    rule.issuer = std::string(entry.substr(0, split));
+    entry.remove_prefix(split + 1);
+  }
+  rule.prefix = std::string(entry);
+  const std::size_t scheme_end = rule.prefix.find("://");
+  const bool http = rule.prefix.rfind("https://", 0) == 0 || rule.prefix.rfind("http://", 0) == 0;
+  // At least "scheme://host/": a bare "https://" or "https://host" would allow far too much.
+  if (!http || rule.prefix.find('/', scheme_end + 3) == std::string::npos) {
+    return InvalidArgument("--jku-allow must be [ISS=]URL-PREFIX with a path, e.g. "
+                           "https://ehr.example.org/.well-known/ (got " + std::string(entry) + ")",
+                           "jku-allow");
+  }
+  return rule;
+}
+
 struct JkuEntry {
   std::shared_ptr<const JwkSet> set;  // null until a fetch succeeded
   ClientAuthenticator::Clock::time_point fetched_at{};
@@ -89,10 +118,13 @@ struct ClientAuthenticator::Impl {
 
   // The key for (kid, jku) or a denial. May fetch an allowlisted jku.
   Result<Jwk> FindKey(const std::string& kid, std::optional<std::string_view> jku,
-                      Clock::time_point now);
-  bool JkuAllowed(std::string_view jku) const {
-    for (const std::string& prefix : config.jku_allow_prefixes) {
-      if (!prefix.empty() && jku.substr(0, prefix.size()) == prefix) return true;
+                      std::string_view iss, Clock::time_point now);
+  bool JkuAllowed(std::string_view jku, std::string_view iss) const {
+    for (const JkuRule& rule : jku_rules) {
+      if ((rule.issuer.empty() || rule.issuer == iss) &&
+          jku.substr(0, rule.prefix.size()) == rule.prefix) {
+        return true;
+      }
     }
     return false;
   }
@@ -104,6 +136,7 @@ struct ClientAuthenticator::Impl {
   }
 
   const AuthConfig config;
+  std::vector<JkuRule> jku_rules;  // parsed jku_allow_prefixes
   JwkSet configured;
   JtiReplayCache replay;
   std::mutex jku_mu;     // guards jku_cache
@@ -114,10 +147,10 @@ struct ClientAuthenticator::Impl {
 
 Result<Jwk> ClientAuthenticator::Impl::FindKey(const std::string& kid,
                                                std::optional<std::string_view> jku,
-                                               Clock::time_point now) {
+                                               std::string_view iss, Clock::time_point now) {
   if (const Jwk* jwk = configured.Find(kid)) return *jwk;
   if (!jku) return Deny("unknown key id");
-  if (jku->size() > kMaxJkuBytes || !JkuAllowed(*jku)) return Deny("untrusted jku");
+  if (jku->size() > kMaxJkuBytes || !JkuAllowed(*jku, iss)) return Deny("untrusted jku");
   const std::string url(*jku);
 
   auto lookup = [&](bool* may_fetch) -> std::optional<Jwk> {
@@ -180,10 +213,13 @@ Result<std::unique_ptr<ClientAuthenticator>> ClientAuthenticator::Create(AuthCon
                              "jwks");
     }
   }
-  for (const std::string& prefix : c.jku_allow_prefixes) {
-    if (prefix.rfind("https://", 0) != 0 && prefix.rfind("http://", 0) != 0) {
-      return InvalidArgument("--jku-allow must be an http(s) URL prefix: " + prefix, "jku-allow");
+  for (const std::string& entry : c.jku_allow_prefixes) {
+    CEPHALGIA_ASSIGN_OR_RETURN(JkuRule rule, ParseJkuRule(entry));
+    if (!rule.issuer.empty() && !impl->IssuerTrusted(rule.issuer)) {
+      return InvalidArgument("--jku-allow names an issuer that is not trusted: " + rule.issuer,
+                             "jku-allow");
     }
+    impl->jku_rules.push_back(std::move(rule));
   }
   if (c.clock_skew.count() < 0 || c.max_token_lifetime.count() <= 0 || c.max_replay_entries == 0) {
     return InvalidArgument("invalid auth limits");
@@ -252,7 +288,7 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
   if (!impl_->IssuerTrusted(*iss)) return Deny("untrusted issuer");
 
   // 4. Key.
-  CEPHALGIA_ASSIGN_OR_RETURN(Jwk jwk, impl_->FindKey(std::string(*kid), jku, now));
+  CEPHALGIA_ASSIGN_OR_RETURN(Jwk jwk, impl_->FindKey(std::string(*kid), jku, *iss, now));
   if (!jwk.alg.empty() && jwk.alg != *alg_name) return Deny("key not for this alg");
 
   // 5. Signature over the ASCII "header.payload".

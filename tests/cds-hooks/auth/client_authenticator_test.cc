@@ -489,6 +489,29 @@ TEST_F(JkuTest, Item102_AllowlistedJkuIsNotFetchedForAnUntrustedIssuer) {
   EXPECT_EQ(server_.RequestCount(), 0u);
 }
 
+TEST_F(JkuTest, Item102_JkuBoundToAnIssuerServesOnlyThatIssuer) {
+  config_.jku_allow_prefixes = {std::string(kIss) + "=" + server_.BaseUrl() + "/allowed/"};
+  auto auth = Make();
+  const std::string jku = server_.BaseUrl() + "/allowed/jwks.json";
+  // Another *trusted* issuer may not use this issuer's key set to sign as itself.
+  Claims other;
+  other.iss = "https://other-ehr.example.org";
+  EXPECT_EQ(Reason(*auth, Token(remote_, jku, other)), "untrusted jku");
+  EXPECT_EQ(server_.RequestCount(), 0u);
+  EXPECT_EQ(Reason(*auth, Token(remote_, jku)), "");
+  EXPECT_EQ(server_.RequestCount(), 1u);
+}
+
+TEST_F(JkuTest, CreateRefusesLooseOrUnboundableJkuRules) {
+  for (const std::string& rule : {std::string("https://"), std::string("https://ehr.example.org"),
+                                  std::string("ftp://ehr.example.org/keys/"),
+                                  std::string("https://untrusted.example.com=https://k.example/a/")}) {
+    AuthConfig c = config_;
+    c.jku_allow_prefixes = {rule};
+    EXPECT_FALSE(ClientAuthenticator::Create(c).ok()) << rule;
+  }
+}
+
 TEST_F(JkuTest, ServedGarbageOrUnreachableJkuIsRefused) {
   server_.SetBody("this is not a key set");
   auto auth = Make();

@@ -75,6 +75,12 @@ struct AuthConfig {
   // `--jku-allow URL-PREFIX` (repeatable): a token's jku is fetched only if it starts with one of
   // these. Use a full origin plus path ending in '/' (e.g. "https://ehr.example.org/.well-known/"),
   // so that "https://ehr.example.org.evil.com/" cannot match.
+  // An entry may be bound to one issuer as `ISS=URL-PREFIX`
+  // (e.g. "https://ehr.example.org=https://keys.example.org/ehr/"): then only tokens with that
+  // `iss` may use it (item 102: "only fetch URLs on the allowlist for that iss"). Prefer this
+  // form with several clients: an unbound prefix lets any trusted issuer's key, published at any
+  // allowed jku, sign tokens claiming any trusted iss. (Keys from `jwks_file` are likewise trusted
+  // for every trusted issuer; it is meant for the keys of clients you configure yourself.)
   std::vector<std::string> jku_allow_prefixes;
   std::chrono::seconds clock_skew{60};
   // Tokens may not live longer than this (plus skew): bounds how long a jti must be remembered.
