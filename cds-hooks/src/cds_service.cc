@@ -102,15 +102,14 @@ std::string CdsService::NowRfc3339() const {
   return buf;
 }
 
-Status CdsService::CheckFhirServer(const rapidjson::Value& request) const {
+std::string CdsService::FhirServerRefusal(const rapidjson::Value& request) const {
   auto server = json::GetString(request, "fhirServer");
-  if (!server || options_.allow_insecure_fhir_server) return Status::Ok();
+  if (!server || options_.allow_insecure_fhir_server) return {};
   if (server->rfind("http://", 0) == 0 && !IsLoopbackHost(*server)) {
-    return InvalidArgument(
-        "fhirServer must use https (plain http is accepted only for loopback test servers)",
-        "fhirServer");
+    return "fhirServer " + std::string(*server) +
+           " is plain http; patient data and the access token are fetched over https only";
   }
-  return Status::Ok();
+  return {};
 }
 
 Result<std::string> CdsService::ServiceIdForHook(std::string_view body) const {
@@ -144,11 +143,13 @@ Result<std::string> CdsService::CallService(std::string_view service_id, std::st
   CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document request,
                              json::ParseUntrusted(body, options_.max_body_bytes));
   CEPHALGIA_RETURN_IF_ERROR(ValidateHookRequest(request, entry->descriptor->hook));
-  CEPHALGIA_RETURN_IF_ERROR(CheckFhirServer(request));
   std::string hook_instance(json::GetString(request, "hookInstance").value_or(""));
   if (info != nullptr) info->hook_instance = hook_instance;
 
-  auto resolution = ResolvePrefetch(request, *entry->descriptor, fetcher_);
+  std::string refusal = FhirServerRefusal(request);
+  auto resolution = refusal.empty()
+                        ? ResolvePrefetch(request, *entry->descriptor, fetcher_)
+                        : ResolvePrefetch(request, *entry->descriptor, nullptr, refusal);
   if (!resolution.ok()) return resolution.status();
   if (info != nullptr) info->fetch_error_kinds = resolution->fetch_error_kinds;
 

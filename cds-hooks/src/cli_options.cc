@@ -82,6 +82,9 @@ const std::vector<OptionSpec>& ServeSpecs() {
       {"--fhir-timeout-ms", "fhirTimeoutMs", Kind::kInt,
        "deadline for all FHIR fetches of one hook call",
        IntSetter(&ServeOptions::fhir_timeout_ms, "--fhir-timeout-ms", 50, 60000)},
+      {"--fhir-ca-bundle", "fhirCaBundle", Kind::kString,
+       "PEM file of CAs trusted for the EHR's FHIR server (default: system store)",
+       StringSetter(&ServeOptions::fhir_ca_bundle)},
       {"--allow-insecure-fhir", "allowInsecureFhir", Kind::kBool,
        "accept a plain-http fhirServer that is not on loopback",
        [](ServeOptions& o, const std::string& v) {
@@ -311,6 +314,7 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
   --max-body-bytes N       largest request body (default 1048576; larger gets 413)
   --max-connections N      open connections at most (default 1024)
   --fhir-timeout-ms N      deadline for all FHIR fetches of one call (default 2000)
+  --fhir-ca-bundle FILE    PEM CAs trusted for the EHR's FHIR server (default: system store)
   --allow-insecure-fhir    accept a plain-http fhirServer off loopback (testing only)
   --auth off|required      client JWT authentication (default off: local use only)
   --jwks FILE              JWK Set of trusted client keys

@@ -21,6 +21,7 @@ struct ServeOptions {
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_connections = 1024;
   int fhir_timeout_ms = 2000;
+  std::string fhir_ca_bundle;  // PEM CAs for the EHR's FHIR server; empty: system store
   bool allow_insecure_fhir = false;
   std::string auth = "off";  // off | required
   std::string jwks_file;

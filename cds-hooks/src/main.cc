@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cephalgia/hooks/cds_service.h"
+#include "cephalgia/hooks/fhir_fetcher.h"
 #include "cephalgia/hooks/http_server.h"
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
@@ -99,7 +100,10 @@ int RunEvaluate(const std::vector<std::string>& args) {
   hooks::ServiceOptions service_options;
   service_options.fixed_now = NormalizeNow(options->now);
   service_options.allow_insecure_fhir_server = options->allow_insecure_fhir;
-  hooks::CdsService service(registry, service_options, /*fetcher=*/nullptr);
+  fhir::FhirClientOptions fhir_options;
+  fhir_options.deadline = std::chrono::milliseconds(options->fhir_timeout_ms);
+  hooks::CurlFhirFetcher fetcher(fhir_options);
+  hooks::CdsService service(registry, service_options, &fetcher);
 
   std::string service_id = options->service;
   Result<std::string> response = Status(StatusCode::kInternal, "unset");
@@ -146,7 +150,11 @@ int RunServe(const std::vector<std::string>& args) {
   service_options.fixed_now = NormalizeNow(options->now);
   service_options.cors_allowed_origins = options->cors_origins;
   service_options.allow_insecure_fhir_server = options->allow_insecure_fhir;
-  hooks::CdsService service(registry, service_options, /*fetcher=*/nullptr);
+  fhir::FhirClientOptions fhir_options;
+  fhir_options.deadline = std::chrono::milliseconds(options->fhir_timeout_ms);
+  fhir_options.ca_bundle = options->fhir_ca_bundle;
+  hooks::CurlFhirFetcher fetcher(fhir_options);
+  hooks::CdsService service(registry, service_options, &fetcher);
 
   hooks::HttpServerOptions server_options;
   server_options.bind_address = options->bind;

@@ -91,6 +91,41 @@ void RemoveNextLink(rapidjson::Value& bundle) {
   if (links->Empty()) bundle.RemoveMember("link");
 }
 
+// True if `value` is, or is a Bundle holding, the resource `type`/`id`.
+bool HoldsResource(const rapidjson::Value& value, std::string_view type, std::string_view id) {
+  if (!value.IsObject()) return false;
+  auto rt = json::GetString(value, "resourceType");
+  if (rt == type && json::GetString(value, "id") == id) return true;
+  if (rt != std::optional<std::string_view>("Bundle")) return false;
+  if (const rapidjson::Value* entries = json::GetArray(value, "entry")) {
+    for (const auto& e : entries->GetArray()) {
+      if (const rapidjson::Value* r = json::GetObject(e, "resource"); r && HoldsResource(*r, type, id)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// A read template (`Patient/{{context.patientId}}`) is satisfied by that resource under any
+// prefetch key: clients name keys after their own templates (the spec's example sends the
+// Patient as `patientToGreet`), and the resource is the same.
+bool ReadSatisfiedElsewhere(const rapidjson::Value& prefetch, std::string_view query_template,
+                            const rapidjson::Value& context) {
+  if (query_template.find('?') != std::string_view::npos) return false;
+  auto read = ExpandPrefetchTemplate(query_template, context);
+  if (!read.ok()) return false;
+  std::string_view path = *read;
+  std::size_t slash = path.find('/');
+  if (slash == std::string_view::npos || path.find('/', slash + 1) != std::string_view::npos) {
+    return false;
+  }
+  for (auto it = prefetch.MemberBegin(); it != prefetch.MemberEnd(); ++it) {
+    if (HoldsResource(it->value, path.substr(0, slash), path.substr(slash + 1))) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
@@ -163,7 +198,8 @@ PrefetchState ClassifyPrefetchValue(const rapidjson::Value* value, std::string* 
 
 Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
                                            const plugin::ServiceDescriptor& service,
-                                           FhirFetcher* fetcher) {
+                                           FhirFetcher* fetcher,
+                                           std::string_view no_fetch_reason) {
   PrefetchResolution resolution;
   auto& alloc = request.GetAllocator();
   if (json::Find(request, "prefetch") == nullptr) {
@@ -192,6 +228,9 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
     std::string next;
     PrefetchState state = ClassifyPrefetchValue(json::Find(prefetch, key), &next);
     if (state == PrefetchState::kSatisfied) continue;
+    if (state == PrefetchState::kMissing && ReadSatisfiedElsewhere(prefetch, query_template, *context)) {
+      continue;
+    }
     if (state == PrefetchState::kNoData) {
       if (is_required(key)) {
         return FailedPrecondition("required prefetch '" + key +
@@ -233,11 +272,12 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
     for (std::size_t i = 0; i < queries.size(); ++i) {
       if (!is_continuation[i] && is_required(queries[i].key)) {
         return FailedPrecondition("required prefetch '" + queries[i].key +
-                                      "' is missing and this service cannot fetch FHIR data",
+                                      "' is missing and cannot be fetched: " +
+                                      std::string(no_fetch_reason),
                                   "prefetch." + queries[i].key);
       }
       (is_continuation[i] ? resolution.partial : resolution.unavailable)
-          .push_back({queries[i].key, "FHIR fetching is not available"});
+          .push_back({queries[i].key, std::string(no_fetch_reason)});
     }
     return resolution;
   }
@@ -252,7 +292,9 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
     if (result == nullptr || !result->status.ok()) {
       std::string reason = result == nullptr ? "no result" : result->status.message();
       if (result != nullptr) {
-        resolution.fetch_error_kinds.emplace_back(StatusCodeName(result->status.code()));
+        resolution.fetch_error_kinds.push_back(
+            result->error_kind.empty() ? std::string(StatusCodeName(result->status.code()))
+                                       : result->error_kind);
       }
       if (is_continuation[i]) {
         resolution.partial.push_back({q.key, "remaining pages could not be fetched: " + reason});

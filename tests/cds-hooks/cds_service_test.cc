@@ -174,6 +174,17 @@ TEST_F(CdsServiceTest, E81_MissingOptionalPrefetchIsReportedToThePack) {
   EXPECT_THAT(r.body, HasSubstr("unavailable:conditions;"));
 }
 
+TEST_F(CdsServiceTest, E41_ARequiredReadUnderAnotherKeyNameCounts) {
+  // The spec's own example sends the Patient as `patientToGreet`.
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        Request(R"(,"prefetch":{"patientToGreet":{"resourceType":"Patient","id":"p1"}})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  // A different patient under another key does not count.
+  HttpResponse other = Post("/cds-services/echo-patient-view",
+                            Request(R"(,"prefetch":{"x":{"resourceType":"Patient","id":"someone-else"}})"));
+  EXPECT_EQ(other.status, 412);
+}
+
 TEST_F(CdsServiceTest, E44_PagedPrefetchWithoutFhirServerIsPartial) {
   HttpResponse r = Post("/cds-services/echo-patient-view", Request(R"(,"prefetch":{
       "patient":{"resourceType":"Patient","id":"p1"},
@@ -183,11 +194,18 @@ TEST_F(CdsServiceTest, E44_PagedPrefetchWithoutFhirServerIsPartial) {
   EXPECT_THAT(r.body, HasSubstr("partial:conditions;"));
 }
 
-TEST_F(CdsServiceTest, C27_PlainHttpFhirServerOffLoopbackIsRefused) {
+TEST_F(CdsServiceTest, C27_PlainHttpFhirServerOffLoopbackIsNotUsed) {
+  // Answered from prefetch; the missing key is reported, not fetched over plain http.
   HttpResponse r = Post("/cds-services/echo-patient-view",
-                        Request(R"(,"fhirServer":"http://ehr.example.org/fhir")"));
-  EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(Issue(r).second, "fhirServer");
+                        Request(R"(,"fhirServer":"http://ehr.example.org/fhir",
+                                   "prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("unavailable:conditions;"));
+  // Without the required key it is a 412 that says why the server was not used.
+  HttpResponse missing = Post("/cds-services/echo-patient-view",
+                              Request(R"(,"fhirServer":"http://ehr.example.org/fhir")"));
+  EXPECT_EQ(missing.status, 412);
+  EXPECT_THAT(Issue(missing).first, HasSubstr("is plain http"));
 }
 
 TEST_F(CdsServiceTest, BodyOverTheLimitIs413) {

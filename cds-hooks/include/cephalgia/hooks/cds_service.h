@@ -30,7 +30,9 @@ struct ServiceOptions {
   std::string fixed_now;
   // Origins allowed by CORS. Empty: any origin ("*", without credentials), for local use.
   std::vector<std::string> cors_allowed_origins;
-  // A plain-http fhirServer is used only on loopback unless this is set (checklist item 27).
+  // A plain-http fhirServer is not used (no token is sent to it) unless it is on loopback or
+  // this is set (checklist item 27: "refuse, or at least not use"). The request is still
+  // answered from its prefetch.
   bool allow_insecure_fhir_server = false;
 };
 
@@ -81,7 +83,8 @@ class CdsService {
   HttpResponse Route(const HttpRequest& request, CallInfo& info) const;
   void ApplyCors(const HttpRequest& request, HttpResponse& response, bool preflight) const;
   std::string NowRfc3339() const;
-  Status CheckFhirServer(const rapidjson::Value& request) const;
+  // Why the request's fhirServer may not be used for fetching; empty when it may.
+  std::string FhirServerRefusal(const rapidjson::Value& request) const;
 
   const plugin::PackRegistry& registry_;
   ServiceOptions options_;

@@ -52,6 +52,7 @@ struct FetchQuery {
 struct FetchResult {
   std::string key;
   Status status;                 // OK, or why the data could not be had
+  std::string error_kind;        // on failure, the fetcher's error class (for metrics)
   rapidjson::Document document;  // the resource, or one searchset Bundle with every page merged
   bool partial = false;          // the page cap cut the result short
   std::string partial_reason;
@@ -80,11 +81,13 @@ struct PrefetchResolution {
   std::vector<std::string> fetch_error_kinds;  // for metrics, one per failed fetch
 };
 
-// Completes request["prefetch"] in place for `service`. `fetcher` may be null (no fetching
-// possible). Returns kFailedPrecondition naming the key and the reason when a required key can
-// be neither found nor fetched.
+// Completes request["prefetch"] in place for `service`. `fetcher` may be null: then nothing is
+// fetched and `no_fetch_reason` says why in every gap reported. Returns kFailedPrecondition
+// naming the key and the reason when a required key can be neither found nor fetched.
 Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
                                            const plugin::ServiceDescriptor& service,
-                                           FhirFetcher* fetcher);
+                                           FhirFetcher* fetcher,
+                                           std::string_view no_fetch_reason =
+                                               "FHIR fetching is not available");
 
 }  // namespace cephalgia::hooks
