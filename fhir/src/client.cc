@@ -202,8 +202,8 @@ bool IsSearchset(const rapidjson::Value& doc) {
          json::GetString(doc, "type") == std::optional<std::string_view>("searchset");
 }
 
-// Drops `next` (and `previous`-style paging links that would mislead once pages are merged),
-// keeping `self`.
+// Drops the paging links (`next`, `previous`/`prev`, `first`, `last`), which would mislead once
+// the pages are merged; keeps `self` and anything else.
 void RemovePagingLinks(rapidjson::Document& doc) {
   if (!doc.IsObject()) return;
   auto it = doc.FindMember("link");
@@ -211,7 +211,8 @@ void RemovePagingLinks(rapidjson::Document& doc) {
   rapidjson::Value& links = it->value;
   for (rapidjson::SizeType i = links.Size(); i > 0; --i) {
     auto rel = json::GetString(links[i - 1], "relation");
-    if (rel && (*rel == "next" || *rel == "previous" || *rel == "prev" || *rel == "last")) {
+    if (rel && (*rel == "next" || *rel == "previous" || *rel == "prev" || *rel == "first" ||
+                *rel == "last")) {
       links.Erase(links.Begin() + (i - 1));
     }
   }
