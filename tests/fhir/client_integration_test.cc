@@ -134,6 +134,7 @@ TEST_F(FhirClientIntegrationTest, SearchFollowsNextLinksAndMergesAllPages) {
   EXPECT_EQ(json::GetInt64(bundle, "total"), 34);
   ASSERT_EQ(EntryCount(bundle), 34u);
   EXPECT_FALSE(HasLink(bundle, "next")) << "a merged bundle must not point at more pages";
+  EXPECT_TRUE(HasLink(bundle, "self"));
   std::set<std::string> ids;
   for (const auto& e : json::GetArray(bundle, "entry")->GetArray()) {
     const rapidjson::Value* r = json::GetObject(e, "resource");
@@ -352,6 +353,20 @@ TEST(FhirClientNetworkTest, HttpErrorsAreNeverRetriedAndCarryTheServersDiagnosti
   EXPECT_EQ(o.error().kind, FetchErrorKind::kServerError);
   EXPECT_EQ(o.error().http_status, 503);
   EXPECT_THAT(o.error().message, HasSubstr("database is warming up"));
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST(FhirClientNetworkTest, ATimeoutIsNeverRetried) {
+  CannedHttpServer server([](const CannedHttpServer::Request&) {
+    std::this_thread::sleep_for(600ms);  // past the client's deadline
+    return CannedHttpServer::Response{200, "application/fhir+json", R"({"resourceType":"Patient"})"};
+  });
+  FhirClient client(server.origin() + "/fhir", std::string(kToken), {.deadline = 200ms});
+  FetchOutcome o = client.Fetch({"p", "Patient/1"});
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.error().kind, FetchErrorKind::kTimeout);
+  // A retry would be accepted once the handler returns; give it the chance to show up.
+  std::this_thread::sleep_for(800ms);
   EXPECT_EQ(server.requests().size(), 1u);
 }
 
