@@ -4,6 +4,7 @@
 
 #include <rapidjson/document.h>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,9 @@ inline std::string_view JsonTypeName(const rapidjson::Value& v) {
   }
   return "an unknown type";
 }
+
+// The offset of the first byte that makes `text` invalid UTF-8 or is NUL; text.size() if none.
+std::size_t FindInvalidUtf8OrNul(std::string_view text);
 
 // Parses `text`; an error is a kError/kValue issue at `location`, an assumed-UTC dateTime a
 // kWarning.

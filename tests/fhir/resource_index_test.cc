@@ -205,10 +205,20 @@ TEST(ResourceIndexTest, MalformedOrOversizedTextIsAStatusAndAnIssue) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(index.AddJson(std::string("{\"resourceType\":\"Patient\"}\0{}", 29)).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(index.AddJson("\"\xff\xfe\"").code(), StatusCode::kInvalidArgument);  // bad UTF-8
+  // UTF-8 is checked over the whole text: invalid bytes, overlong forms, surrogates, code
+  // points above U+10FFFF and truncated sequences are refused.
+  for (const char* bad : {"\"\xff\xfe\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+                          "\"\xf4\x90\x80\x80\"", "\"abc\xe2\x82\"", "\"\xe2\x82\xac"}) {
+    EXPECT_EQ(index.AddJson(bad).code(), StatusCode::kInvalidArgument) << bad;
+  }
   EXPECT_EQ(index.AddJson(R"({"resourceType":"Patient"})", "", 10).code(),
             StatusCode::kPayloadTooLarge);
   EXPECT_EQ(index.size(), 0u);
+  // Valid multi-byte UTF-8 (2, 3 and 4 bytes, also straddling the 8-byte fast path) is fine.
+  ASSERT_TRUE(index.AddJson("{\"resourceType\":\"Patient\",\"id\":\"p\",\"name\":[{\"text\":"
+                            "\"Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 M\xc3\xbcller\"}]}")
+                  .ok());
+  EXPECT_EQ(index.size(), 1u);
 }
 
 TEST(ResourceIndexTest, DeepNestingNeitherCrashesNorRecursesForever) {

@@ -111,14 +111,20 @@ class ResourceIndex {
   void IndexBundle(const IndexedResource& bundle, int depth);
   void ReportOutcome(const IndexedResource& outcome);
   std::string_view InternOrigin(std::string_view origin);
+  IndexedResource& NewResource();
+  std::vector<const IndexedResource*>& TypeList(std::string_view resource_type);
 
   IssueSink* sink_;
   std::vector<std::unique_ptr<char[]>> owned_buffers_;  // in-situ parsed texts (AddJson)
   std::vector<std::unique_ptr<rapidjson::Document>> owned_docs_;
   std::deque<std::string> origins_;  // stable storage for origin labels
-  std::deque<IndexedResource> resources_;
+  // Resources live in fixed-size chunks so pointers stay valid as more are added.
+  static constexpr std::size_t kChunk = 256;
+  std::vector<std::unique_ptr<IndexedResource[]>> chunks_;
+  std::size_t chunk_used_ = kChunk;
   std::vector<const IndexedResource*> all_;
-  std::unordered_map<std::string_view, std::vector<const IndexedResource*>> by_type_;
+  // A handful of types per request: a linear scan beats hashing the type name every time.
+  std::vector<std::pair<std::string_view, std::vector<const IndexedResource*>>> by_type_;
   std::unordered_map<std::string_view, const IndexedResource*> by_full_url_;
   std::unordered_map<std::pair<std::string_view, std::string_view>, const IndexedResource*,
                      TypeIdHash>
