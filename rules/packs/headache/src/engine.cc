@@ -1,6 +1,8 @@
 // The generic engine: facts -> red flags -> classification -> ladder -> safety -> cards, and
 // the order-sign checks. Everything clinical comes from the compiled knowledge; this file only
 // knows the shape of a CDS Hooks response.
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -28,6 +30,8 @@ namespace {
 
 constexpr std::size_t kMaxRequestBytes = std::size_t{64} << 20;
 constexpr std::string_view kDraftOrigin = "context.draftOrders";
+constexpr std::size_t kValueBufferBytes = 256 * 1024;  // per thread; larger requests fall back to malloc
+constexpr std::size_t kParseBufferBytes = 16 * 1024;
 
 struct Action {
   bool is_delete = false;
@@ -718,7 +722,28 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
     now_text = fhir::DateTime::FromInstant(now).ToString();
   }
 
-  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document doc, json::ParseUntrusted(call.request_json, kMaxRequestBytes));
+  // Parsed in situ into per-thread buffers that are reused across calls: the request is parsed
+  // on every evaluation and this keeps the allocator out of the hot path (same flags as
+  // json::ParseUntrusted: iterative, UTF-8 validated, size-capped).
+  if (call.request_json.size() > kMaxRequestBytes) {
+    return Status(StatusCode::kPayloadTooLarge, "request of " + std::to_string(call.request_json.size()) +
+                                                    " bytes exceeds the limit of " + std::to_string(kMaxRequestBytes));
+  }
+  thread_local std::vector<char> text;
+  thread_local std::unique_ptr<char[]> value_buffer(new char[kValueBufferBytes]);
+  thread_local std::unique_ptr<char[]> parse_buffer(new char[kParseBufferBytes]);
+  text.assign(call.request_json.begin(), call.request_json.end());
+  text.push_back('\0');
+  rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer.get(), kValueBufferBytes);
+  rapidjson::MemoryPoolAllocator<> parse_alloc(parse_buffer.get(), kParseBufferBytes);
+  rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>> doc(
+      &value_alloc, kParseBufferBytes, &parse_alloc);
+  doc.ParseInsitu<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data());
+  if (doc.HasParseError()) {
+    return InvalidArgument(std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
+                               " at byte " + std::to_string(doc.GetErrorOffset()),
+                           "$");
+  }
   if (!doc.IsObject()) return InvalidArgument("the CDS Hooks request must be a JSON object", "$");
   const rapidjson::Value* context = json::GetObject(doc, "context");
   if (context == nullptr) return InvalidArgument("context is required", "context");
