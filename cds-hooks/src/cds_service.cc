@@ -251,7 +251,9 @@ HttpResponse CdsService::Route(const HttpRequest& request, CallInfo& info) const
     if (!hooks_.feedback_summary_json) {
       return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
     }
-    return JsonResponse(200, hooks_.feedback_summary_json());
+    auto summary = hooks_.feedback_summary_json();
+    if (!summary.ok()) return ErrorResponse(summary.status());
+    return JsonResponse(200, std::move(*summary));
   }
 
   if (path.rfind(kServicesPrefix, 0) != 0 ||
@@ -267,7 +269,10 @@ HttpResponse CdsService::Route(const HttpRequest& request, CallInfo& info) const
   // Client authentication covers discovery, service and feedback calls alike (checklist 95).
   auto authenticate = [&]() -> Status {
     if (!hooks_.authenticate) return Status::Ok();
-    return hooks_.authenticate(request.Header("Authorization"), path);
+    auto client = hooks_.authenticate(request.Header("Authorization"), path);
+    if (!client.ok()) return client.status();
+    info.client_iss = std::move(*client);
+    return Status::Ok();
   };
 
   if (rest.empty()) {
@@ -279,7 +284,6 @@ HttpResponse CdsService::Route(const HttpRequest& request, CallInfo& info) const
 
   std::string_view id = rest.substr(0, rest.find('/'));
   std::string_view tail = rest.size() > id.size() ? rest.substr(id.size() + 1) : std::string_view();
-  info.service_id = std::string(id);
   if (!tail.empty() && tail != "feedback") {
     info.route = "unknown";
     return ErrorResponse(NotFound("no such endpoint: " + std::string(path)));
@@ -289,6 +293,7 @@ HttpResponse CdsService::Route(const HttpRequest& request, CallInfo& info) const
     return ErrorResponse(NotFound("no CDS service with id '" + std::string(id) +
                                   "'; GET /cds-services lists the services"));
   }
+  info.service_id = std::string(id);
   if (tail == "feedback") {
     info.route = "/cds-services/{id}/feedback";
     if (method != "POST") return ErrorResponse(MethodNotAllowed(method, path, "POST"));

@@ -3,6 +3,8 @@
 // at start-up; request paths return Status values.
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,7 +13,12 @@
 #include <thread>
 
 #include "cephalgia/hooks/cds_service.h"
+#include "cephalgia/hooks/auth/client_authenticator.h"
+#include "cephalgia/hooks/feedback/feedback.h"
+#include "cephalgia/hooks/feedback/feedback_store.h"
 #include "cephalgia/hooks/fhir_fetcher.h"
+#include "cephalgia/hooks/metrics/access_log.h"
+#include "cephalgia/hooks/metrics/registry.h"
 #include "cephalgia/hooks/http_server.h"
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
@@ -139,11 +146,64 @@ int RunServe(const std::vector<std::string>& args) {
     Log(LogLevel::kError, "startup_failed", loaded.status().ToString());
     return 1;
   }
-  if (options->auth == "off") {
+  // Client authentication (checklist §J).
+  hooks::auth::AuthConfig auth_config;
+  auth_config.mode = options->auth == "required" ? hooks::auth::AuthMode::kRequired
+                                                 : hooks::auth::AuthMode::kOff;
+  auth_config.jwks_file = options->jwks_file;
+  auth_config.trusted_issuers = options->trusted_issuers;
+  auth_config.jku_allow_prefixes = options->jku_allow;
+  auto authenticator = hooks::auth::ClientAuthenticator::Create(auth_config);
+  if (!authenticator.ok()) {
+    Log(LogLevel::kError, "startup_failed", authenticator.status().ToString());
+    return 1;
+  }
+  if (!(*authenticator)->required()) {
     Log(LogLevel::kWarning, "auth_off",
         "CLIENT AUTHENTICATION IS OFF: any caller can send patient data to this service. "
         "Use --auth required with --jwks/--trusted-issuer outside local testing.");
   }
+
+  // Feedback storage in the data directory.
+  std::error_code dir_error;
+  fs::create_directories(options->data_dir, dir_error);
+  if (dir_error) {
+    Log(LogLevel::kError, "startup_failed",
+        "cannot create data directory " + options->data_dir + ": " + dir_error.message());
+    return 1;
+  }
+  auto feedback_store =
+      hooks::feedback::FeedbackStore::Open((fs::path(options->data_dir) / "feedback.sqlite").string());
+  if (!feedback_store.ok()) {
+    Log(LogLevel::kError, "startup_failed", feedback_store.status().ToString());
+    return 1;
+  }
+  hooks::feedback::FeedbackStore& store = **feedback_store;
+  hooks::metrics::Registry metrics;
+
+  std::string external_base = options->external_base_url;  // set once the port is known
+  hooks::ServiceHooks service_hooks;
+  service_hooks.authenticate = [&](std::string_view authorization,
+                                   std::string_view path) -> Result<std::string> {
+    CEPHALGIA_ASSIGN_OR_RETURN(
+        hooks::auth::VerifiedClient client,
+        (*authenticator)->Verify(authorization, external_base + std::string(path),
+                                 std::chrono::system_clock::now()));
+    return client.iss;
+  };
+  service_hooks.store_feedback = [&store](std::string_view service_id, std::string_view body) {
+    auto items = hooks::feedback::ValidateFeedback(body);
+    if (!items.ok()) return items.status();
+    return store.Store(service_id, *items, std::chrono::system_clock::now());
+  };
+  service_hooks.record_cards = [&store](std::string_view service_id, std::string_view hook_instance,
+                                        const std::vector<std::pair<std::string, std::string>>& cards) {
+    std::vector<hooks::feedback::IssuedCard> issued;
+    issued.reserve(cards.size());
+    for (const auto& [uuid, rule] : cards) issued.push_back({uuid, rule});
+    store.RecordIssuedCards(service_id, hook_instance, std::move(issued));
+  };
+  service_hooks.feedback_summary_json = [&store]() { return store.Summary(); };
 
   hooks::ServiceOptions service_options;
   service_options.max_body_bytes = options->max_body_bytes;
@@ -154,7 +214,6 @@ int RunServe(const std::vector<std::string>& args) {
   fhir_options.deadline = std::chrono::milliseconds(options->fhir_timeout_ms);
   fhir_options.ca_bundle = options->fhir_ca_bundle;
   hooks::CurlFhirFetcher fetcher(fhir_options);
-  hooks::CdsService service(registry, service_options, &fetcher);
 
   hooks::HttpServerOptions server_options;
   server_options.bind_address = options->bind;
@@ -164,20 +223,59 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.max_connections = options->max_connections;
   server_options.tls_certificate_file = options->tls_cert;
   server_options.tls_private_key_file = options->tls_key;
+  hooks::HttpServer* server_ptr = nullptr;
+  service_hooks.metrics_text = [&metrics, &server_ptr]() {
+    if (server_ptr != nullptr) {
+      metrics.OpenConnections().Set(static_cast<std::int64_t>(server_ptr->open_connections()));
+    }
+    return metrics.RenderPrometheusText();
+  };
+  hooks::CdsService service(registry, service_options, &fetcher, std::move(service_hooks));
+
+  // One access-log line and the metrics of every exchange; no patient data, no tokens.
+  auto observe = [&metrics](const hooks::ExchangeRecord& record) {
+    const hooks::CallInfo& info = record.info;
+    metrics.RecordRequest(info.route, info.service_id, record.status, record.duration);
+    for (const auto& [rule, indicator] : info.cards) metrics.RecordCard(info.service_id, rule, indicator);
+    for (const auto& kind : info.fetch_error_kinds) metrics.RecordFhirFetchError(kind);
+    hooks::metrics::AccessLogEntry entry;
+    entry.time = std::chrono::system_clock::now() -
+                 std::chrono::duration_cast<std::chrono::system_clock::duration>(record.duration);
+    entry.method = record.method;
+    entry.route = info.route;
+    entry.service_id = info.service_id;
+    entry.status = record.status;
+    entry.duration_ms = static_cast<double>(record.duration.count()) / 1000.0;
+    entry.bytes_in = record.bytes_in;
+    entry.bytes_out = record.bytes_out;
+    entry.hook_instance = info.hook_instance;
+    entry.client_iss = info.client_iss;
+    std::string line = hooks::metrics::FormatAccessLogLine(entry);
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  };
   hooks::HttpServer server(
       server_options,
       [&service](const hooks::HttpRequest& request, hooks::CallInfo& info) {
         return service.Handle(request, &info);
-      });
+      },
+      observe);
+  server_ptr = &server;
   if (Status listening = server.Listen(); !listening.ok()) {
     Log(LogLevel::kError, "startup_failed", listening.ToString());
     return 1;
   }
   std::string scheme = options->tls_cert.empty() ? "http" : "https";
+  std::string local = scheme + "://" + options->bind + ":" + std::to_string(server.port());
+  if (external_base.empty()) external_base = local;
+  while (!external_base.empty() && external_base.back() == '/') external_base.pop_back();
   Log(LogLevel::kInfo, "listening",
-      scheme + "://" + options->bind + ":" + std::to_string(server.port()) + " threads=" +
-          std::to_string(threads) + " services=" + std::to_string(registry.services().size()));
+      local + " threads=" + std::to_string(threads) + " services=" +
+          std::to_string(registry.services().size()) + " audience-base=" + external_base);
   server.Run(/*handle_signals=*/true);
+  if (Status flushed = store.Flush(); !flushed.ok()) {
+    Log(LogLevel::kWarning, "feedback_flush", flushed.ToString());
+  }
   Log(LogLevel::kInfo, "stopped", "drained and stopped");
   return 0;
 }

@@ -39,23 +39,26 @@ struct ServiceOptions {
 // Per-call facts the transport knows and the pipeline reports back (for logs and metrics).
 struct CallInfo {
   std::string route;        // route template, e.g. "/cds-services/{id}"
-  std::string service_id;   // when the route names one
+  std::string service_id;   // when the route names a service that exists (a bounded set)
   std::string hook_instance;
+  std::string client_iss;   // the authenticated client, when auth is on
   std::vector<std::pair<std::string, std::string>> cards;  // (rule id, indicator) per card
   std::vector<std::string> fetch_error_kinds;
 };
 
 // Optional collaborators, wired in by main(). Each may be left empty.
 struct ServiceHooks {
-  // Authenticates a call: (Authorization header value, the path called) -> OK or kUnauthenticated.
-  std::function<Status(std::string_view authorization, std::string_view path)> authenticate;
+  // Authenticates a call: (Authorization header value, the path called) -> the client's `iss`
+  // (empty when authentication is off) or kUnauthenticated with a short reason.
+  std::function<Result<std::string>(std::string_view authorization, std::string_view path)>
+      authenticate;
   // Feedback: (service id, body) -> OK or an error for the client.
   std::function<Status(std::string_view service_id, std::string_view body)> store_feedback;
   // Cards issued by a successful call: (service id, hookInstance, [(card uuid, rule id)]).
   std::function<void(std::string_view, std::string_view,
                      const std::vector<std::pair<std::string, std::string>>&)>
       record_cards;
-  std::function<std::string()> feedback_summary_json;  // GET /admin/feedback
+  std::function<Result<std::string>()> feedback_summary_json;  // GET /admin/feedback
   std::function<std::string()> metrics_text;           // GET /metrics
 };
 

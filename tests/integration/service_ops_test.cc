@@ -1,0 +1,226 @@
+// Operational behaviour of the real binary: client JWT authentication (checklist §J), feedback
+// that survives the process being killed right after its 200 (§H), Prometheus metrics and a
+// PHI-free access log.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "auth/test_jwt_signer.h"
+#include "cephalgia/json.h"
+#include "cephalgia/uuid.h"
+#include "cephalgia_process.h"
+
+namespace cephalgia::test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using hooks::auth::testing::JwksJson;
+using hooks::auth::testing::TestSigningKey;
+
+const std::string kCasesDir = std::string(CEPHALGIA_SOURCE_DIR) + "/tests/rules/cases";
+
+// A golden case request whose answer has a red-flag card (thunderclap: critical + referral).
+std::string ThunderclapRequest() {
+  for (const auto& entry : fs::directory_iterator(kCasesDir)) {
+    if (entry.path().filename().string().find("thunderclap") == std::string::npos) continue;
+    auto doc = json::ParseUntrusted(ReadFile(entry.path().string()), 8 << 20);
+    if (doc.ok() && doc->HasMember("request")) return json::Serialize((*doc)["request"]);
+  }
+  return {};
+}
+
+fs::path TempDir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()) + "-" +
+                                             NewUuidV4().substr(0, 8));
+  fs::create_directories(dir);
+  return dir;
+}
+
+class AuthTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    key_ = new TestSigningKey(TestSigningKey::EcP384("ehr-key-1"));
+    dir_ = new fs::path(TempDir("cephalgia-auth"));
+    std::ofstream(*dir_ / "clients.jwks.json") << JwksJson({key_});
+    auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--auth", "required", "--jwks",
+                                          (*dir_ / "clients.jwks.json").string(),
+                                          "--trusted-issuer", "https://ehr.test",
+                                          "--data-dir", (*dir_ / "data").string()});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    fs::remove_all(*dir_);
+    delete dir_;
+    delete key_;
+  }
+
+  static std::string Token(const std::string& aud, long exp_offset_seconds = 300,
+                           const std::string& jti = NewUuidV4(), const TestSigningKey* key = nullptr) {
+    long now = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch()).count());
+    std::string payload = R"({"iss":"https://ehr.test","aud":")" + aud + R"(","exp":)" +
+                          std::to_string(now + exp_offset_seconds) + R"(,"iat":)" +
+                          std::to_string(now - 5) + R"(,"jti":")" + jti + R"("})";
+    return (key ? key : key_)->Sign(R"({"alg":"ES384","typ":"JWT","kid":"ehr-key-1"})", payload);
+  }
+  static HttpResult Discovery(const std::string& token) {
+    return HttpCall("GET", server_->url("/cds-services"), "", {"Authorization: Bearer " + token});
+  }
+
+  static TestSigningKey* key_;
+  static fs::path* dir_;
+  static CephalgiaServer* server_;
+};
+TestSigningKey* AuthTest::key_ = nullptr;
+fs::path* AuthTest::dir_ = nullptr;
+CephalgiaServer* AuthTest::server_ = nullptr;
+
+TEST_F(AuthTest, J98_ATokenSignedByATrustedKeyForThisUrlSucceeds) {
+  HttpResult discovery = Discovery(Token(server_->url("/cds-services")));
+  EXPECT_EQ(discovery.status, 200) << discovery.body;
+  std::string path = "/cds-services/headache-patient-view";
+  HttpResult call = HttpCall("POST", server_->url(path), ThunderclapRequest(),
+                             {"Authorization: Bearer " + Token(server_->url(path))});
+  EXPECT_EQ(call.status, 200) << call.body;
+  EXPECT_THAT(server_->Log(), HasSubstr(R"("clientIss":"https://ehr.test")"));
+}
+
+TEST_F(AuthTest, J95_NoTokenIs401) {
+  HttpResult r = HttpCall("GET", server_->url("/cds-services"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.body, HasSubstr("OperationOutcome"));
+}
+
+TEST_F(AuthTest, J103_AnExpiredTokenIs401) {
+  HttpResult r = Discovery(Token(server_->url("/cds-services"), -600));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.body, HasSubstr("expired"));
+}
+
+TEST_F(AuthTest, J98_ATokenForAnotherEndpointIs401) {
+  HttpResult r = Discovery(Token(server_->url("/cds-services/headache-patient-view")));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.body, HasSubstr("audience"));
+}
+
+TEST_F(AuthTest, J103_AReplayedTokenIs401) {
+  std::string token = Token(server_->url("/cds-services"));
+  EXPECT_EQ(Discovery(token).status, 200);
+  HttpResult again = Discovery(token);
+  EXPECT_EQ(again.status, 401);
+  EXPECT_THAT(again.body, HasSubstr("replayed"));
+}
+
+TEST_F(AuthTest, J99_AnUnsignedTokenIs401) {
+  std::string signed_token = Token(server_->url("/cds-services"));
+  std::string header = hooks::auth::Base64UrlEncode(R"({"alg":"none","typ":"JWT","kid":"ehr-key-1"})");
+  std::string payload = signed_token.substr(signed_token.find('.') + 1);
+  payload = payload.substr(0, payload.find('.'));
+  HttpResult r = Discovery(header + "." + payload + ".");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.body, HasSubstr("unsupported alg"));
+}
+
+TEST_F(AuthTest, J101_ATokenSignedByAnotherKeyIs401) {
+  TestSigningKey impostor = TestSigningKey::EcP384("ehr-key-1");  // same kid, other key
+  HttpResult r = Discovery(Token(server_->url("/cds-services"), 300, NewUuidV4(), &impostor));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_THAT(r.body, HasSubstr("bad signature"));
+}
+
+TEST(FeedbackDurabilityTest, H82_FeedbackSurvivesAKillRightAfterIts200) {
+  fs::path dir = TempDir("cephalgia-feedback");
+  std::vector<std::string> args = {"--plugins", BuiltPackDir(), "--data-dir", dir.string(),
+                                   "--now", "2026-03-01T10:00:00Z"};
+  std::string card_uuid, rule_id, suggestion_uuid;
+  {
+    auto server = CephalgiaServer::Start(args);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpResult call = HttpCall("POST", (*server)->url("/cds-services/headache-patient-view"),
+                               ThunderclapRequest());
+    ASSERT_EQ(call.status, 200) << call.body;
+    auto response = json::ParseUntrusted(call.body);
+    ASSERT_TRUE(response.ok());
+    for (const auto& card : (*response)["cards"].GetArray()) {
+      if (!card.HasMember("suggestions")) continue;
+      card_uuid = card["uuid"].GetString();
+      rule_id = card["source"]["topic"]["code"].GetString();
+      suggestion_uuid = card["suggestions"][0]["uuid"].GetString();
+      break;
+    }
+    ASSERT_FALSE(card_uuid.empty()) << call.body;
+    // Issued cards are written in the background; wait until the summary shows this one.
+    bool shown = false;
+    for (int i = 0; i < 200 && !shown; ++i) {
+      shown = HttpCall("GET", (*server)->url("/admin/feedback")).body.find(rule_id) != std::string::npos;
+      if (!shown) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_TRUE(shown);
+    std::string feedback = R"({"feedback":[{"card":")" + card_uuid + R"(","outcome":"accepted",
+        "acceptedSuggestions":[{"id":")" + suggestion_uuid + R"("}],"outcomeTimestamp":"2026-03-01T10:05:00Z"}]})";
+    HttpResult stored = HttpCall("POST", (*server)->url("/cds-services/headache-patient-view/feedback"), feedback);
+    ASSERT_EQ(stored.status, 200) << stored.body;
+    (*server)->StopWith(SIGKILL);  // right after the 200: no flush, no clean shutdown
+  }
+  auto restarted = CephalgiaServer::Start(args);
+  ASSERT_TRUE(restarted.ok()) << restarted.status().ToString();
+  HttpResult summary = HttpCall("GET", (*restarted)->url("/admin/feedback"));
+  ASSERT_EQ(summary.status, 200);
+  auto doc = json::ParseUntrusted(summary.body);
+  ASSERT_TRUE(doc.ok()) << summary.body;
+  bool found = false;
+  for (const auto& rule : (*doc)["rules"].GetArray()) {
+    if (rule["ruleId"].GetString() != rule_id) continue;
+    found = true;
+    EXPECT_EQ(rule["accepted"].GetInt(), 1) << summary.body;
+  }
+  EXPECT_TRUE(found) << summary.body;
+  fs::remove_all(dir);
+}
+
+TEST(FeedbackValidationTest, H86_InvalidFeedbackIs400WithItsLocation) {
+  fs::path dir = TempDir("cephalgia-feedback-bad");
+  auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--data-dir", dir.string()});
+  ASSERT_TRUE(server.ok());
+  HttpResult r = HttpCall("POST", (*server)->url("/cds-services/headache-patient-view/feedback"),
+                          R"({"feedback":[{"card":"x","outcome":"accepted","outcomeTimestamp":"2026-03-01T10:05:00Z"}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("feedback[0].acceptedSuggestions"));
+  fs::remove_all(dir);
+}
+
+TEST(MetricsAndLogTest, MetricsCountRequestsAndCardsAndTheLogHoldsNoPatientData) {
+  fs::path dir = TempDir("cephalgia-metrics");
+  auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--data-dir", dir.string(),
+                                        "--now", "2026-03-01T10:00:00Z"});
+  ASSERT_TRUE(server.ok());
+  std::string request = ThunderclapRequest();
+  ASSERT_EQ(HttpCall("POST", (*server)->url("/cds-services/headache-patient-view"), request).status, 200);
+  ASSERT_EQ(HttpCall("POST", (*server)->url("/cds-services/nope"), request).status, 404);
+  HttpResult metrics = HttpCall("GET", (*server)->url("/metrics"));
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.Header("Content-Type"), HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(metrics.body, HasSubstr(R"(cephalgia_http_requests_total{route="/cds-services/{id}",service="headache-patient-view",status="200"} 1)"));
+  EXPECT_THAT(metrics.body, HasSubstr(R"(rule_id="thunderclap_onset")"));
+  EXPECT_THAT(metrics.body, HasSubstr("cephalgia_http_request_duration_seconds_bucket"));
+  EXPECT_THAT(metrics.body, Not(HasSubstr("nope"))) << "unknown ids are not label values";
+
+  auto doc = json::ParseUntrusted(request, 8 << 20);
+  std::string patient_id = (*doc)["context"]["patientId"].GetString();
+  std::string log = (*server)->Log();
+  EXPECT_THAT(log, HasSubstr(R"("type":"access")"));
+  EXPECT_THAT(log, Not(HasSubstr(patient_id))) << "the access log must not carry patient ids";
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cephalgia::test
