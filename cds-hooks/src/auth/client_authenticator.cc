@@ -170,10 +170,10 @@ Result<Jwk> ClientAuthenticator::Impl::FindKey(const std::string& kid,
 
   bool may_fetch = false;
   if (std::optional<Jwk> jwk = lookup(&may_fetch)) return *std::move(jwk);
-  if (!may_fetch) return Deny("unknown key id");
 
+  // Even when we may not fetch ourselves, another thread's fetch of this set may be in flight
+  // (it marks the attempt first): wait for it, then look again.
   std::lock_guard fetch_lock(fetch_mu);
-  // Another thread may have fetched while we waited.
   if (std::optional<Jwk> jwk = lookup(&may_fetch)) return *std::move(jwk);
   if (!may_fetch) return Deny("unknown key id");
   {

@@ -354,6 +354,25 @@ TEST_F(ClientAuthenticatorTest, Item96_TypMustBeJwt) {
             "bad typ");
 }
 
+TEST_F(ClientAuthenticatorTest, JwkAlgMustMatchTheTokenAlg) {
+  std::string jwk = ec_.PublicJwk("ec-es256-only");
+  jwk.insert(jwk.size() - 1, R"(,"alg":"ES256")");
+  std::ofstream(jwks_path_) << R"({"keys":[)" + jwk + "]}";
+  auto auth = Make();
+  EXPECT_EQ(Reason(*auth, ec_.Sign(Header("ES384", "ec-es256-only"), Claims().Json())),
+            "key not for this alg");
+}
+
+TEST_F(ClientAuthenticatorTest, NotBeforeInTheFutureIsRefused) {
+  auto auth = Make();
+  Claims c;
+  c.extra = R"(,"nbf":)" + std::to_string(kNowSec + 120);
+  EXPECT_EQ(Reason(*auth, Es384(c)), "token not yet valid");
+  Claims ok;
+  ok.extra = R"(,"nbf":)" + std::to_string(kNowSec - 5);
+  EXPECT_EQ(Reason(*auth, Es384(ok)), "");
+}
+
 TEST_F(ClientAuthenticatorTest, CritHeaderIsRefused) {
   auto auth = Make();
   EXPECT_EQ(Reason(*auth, Es384(Claims(), R"(,"crit":["exp"])")), "unsupported crit");
@@ -467,6 +486,23 @@ TEST_F(JkuTest, Item103_UnknownKidRefetchesOnceThenRateLimits) {
   EXPECT_EQ(Reason(*auth, Token(unknown, jku), kAud, later + seconds(1)), "unknown key id");
   EXPECT_EQ(Reason(*auth, Token(unknown, jku), kAud, later + seconds(2)), "unknown key id");
   EXPECT_EQ(server_.RequestCount(), 2u);
+}
+
+TEST_F(JkuTest, ConcurrentFirstUsesFetchOnce) {
+  auto auth = Make();
+  const std::string jku = server_.BaseUrl() + "/allowed/jwks.json";
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 6; ++i) tokens.push_back(Token(remote_, jku));
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (const std::string& token : tokens) {
+    threads.emplace_back([&, token] {
+      if (auth->Verify("Bearer " + token, kAud, kNow).ok()) accepted.fetch_add(1);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 6);
+  EXPECT_EQ(server_.RequestCount(), 1u);
 }
 
 TEST_F(JkuTest, Item102_JkuOutsideTheAllowlistIsNeverFetched) {
