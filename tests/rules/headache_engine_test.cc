@@ -261,11 +261,7 @@ TEST(HeadacheSafetyFilter, RemovesForbiddenSuggestionsTheKnowledgeProposes) {
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   for (const char* file : {"001-thunderclap-snomed.json", "201-step1-pt-referral.json"}) {
     cephalgia::testing::GoldenCase c = LoadCase(file);
-    plugin::EvaluateCall call;
-    call.service_id = c.service;
-    call.request_json = c.request_json;
-    call.now = c.now;
-    auto response = (*engine)->Evaluate(call);
+    auto response = EvaluateCaseWith(**engine, c);
     ASSERT_TRUE(response.ok());
     EXPECT_THAT(*response, ::testing::Not(HasSubstr("\"399010004\""))) << file;
     EXPECT_THAT(*response, ::testing::Not(HasSubstr("\"7804\""))) << file;
@@ -275,11 +271,7 @@ TEST(HeadacheSafetyFilter, RemovesForbiddenSuggestionsTheKnowledgeProposes) {
   }
   // Case 201 has no red flag: the MRI the broken ladder proposes must be filtered too.
   cephalgia::testing::GoldenCase c = LoadCase("201-step1-pt-referral.json");
-  plugin::EvaluateCall call;
-  call.service_id = c.service;
-  call.request_json = c.request_json;
-  call.now = c.now;
-  auto response = (*engine)->Evaluate(call);
+  auto response = EvaluateCaseWith(**engine, c);
   ASSERT_TRUE(response.ok());
   EXPECT_THAT(*response, ::testing::Not(HasSubstr("\"816077007\"")));
   EXPECT_THAT(*response, HasSubstr("308447003"));  // the PT referral itself stays
@@ -522,6 +514,19 @@ TEST(HeadacheEvaluate, UsesTheNowOption) {
     if (std::string_view(card["source"]["topic"]["code"].GetString()) == "head_neck_trauma") {
       EXPECT_STREQ(card["indicator"].GetString(), "warning");
     }
+  }
+}
+
+TEST(HeadacheEvaluate, RunsTheCdsHooksSpecExamples) {
+  const std::string dir = std::string(CEPHALGIA_SHARED_DIR) + "/fhir-samples/cds-hooks/hl7-spec/";
+  for (const auto& [file, service] : {std::pair<std::string, std::string>{"patient-view-request.json", "headache-patient-view"},
+                                      {"order-sign-request-paginated-prefetch.json", "headache-order-sign"}}) {
+    std::string text = ReadText(dir + file);
+    auto response = EvaluateRequest(service, text);
+    ASSERT_TRUE(response.ok()) << file << ": " << response.status().ToString();
+    rapidjson::Document request = ParseOrDie(text);
+    rapidjson::Document doc = ParseOrDie(*response);
+    EXPECT_THAT(cephalgia::testing::CheckResponseInvariants(request, doc), IsEmpty()) << file;
   }
 }
 

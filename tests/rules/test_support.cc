@@ -21,14 +21,16 @@ std::vector<std::string> CaseFiles() {
   return cephalgia::testing::ListGoldenCaseFiles(std::string(CEPHALGIA_SOURCE_DIR) + "/tests/rules/cases");
 }
 
-Result<std::string> EvaluateCase(const cephalgia::testing::GoldenCase& c) {
+Result<std::string> EvaluateCase(const cephalgia::testing::GoldenCase& c) { return EvaluateCaseWith(Engine(), c); }
+
+Result<std::string> EvaluateCaseWith(const HeadacheEngine& engine, const cephalgia::testing::GoldenCase& c) {
   plugin::EvaluateCall call;
   call.service_id = c.service;
   call.request_json = c.request_json;
   call.now = c.now;
   call.unavailable_prefetch = c.unavailable_prefetch;
   call.partial_prefetch = c.partial_prefetch;
-  return Engine().Evaluate(call);
+  return engine.Evaluate(call);
 }
 
 Result<std::string> EvaluateRequest(std::string_view service, const std::string& request_json,

@@ -22,6 +22,7 @@ const HeadacheEngine& Engine();
 std::vector<std::string> CaseFiles();
 
 Result<std::string> EvaluateCase(const cephalgia::testing::GoldenCase& c);
+Result<std::string> EvaluateCaseWith(const HeadacheEngine& engine, const cephalgia::testing::GoldenCase& c);
 Result<std::string> EvaluateRequest(std::string_view service, const std::string& request_json,
                                     const std::string& now = "2026-03-01T10:00:00Z");
 

@@ -95,7 +95,9 @@ class Evaluation {
 
   std::string Serialize() {
     ApplySafetyFilter();
-    rapidjson::StringBuffer sb;
+    std::size_t estimate = 256;
+    for (const Card& c : cards_) estimate += c.detail.size() + 1024 + 1024 * c.suggestions.size();
+    rapidjson::StringBuffer sb(nullptr, estimate);
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     w.StartObject();
     w.Key("cards");
