@@ -183,8 +183,13 @@ Result<std::unique_ptr<FhirTestServer>> FhirTestServer::Start(
     ssize_t got = read(out_pipe[0], buf, sizeof(buf));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
-      failure = "exited before listening (" + DescribeExit(pid) + "); its stderr is above";
-      pid = -1;  // reaped (or about to be) by DescribeExit
+      const std::string how = DescribeExit(pid);  // reaps the child if it has exited
+      if (how == "still running") {
+        failure = "closed its stdout before listening; its stderr is above";
+      } else {
+        failure = "exited before listening (" + how + "); its stderr is above";
+        pid = -1;  // reaped: never signal a pid that may have been reused
+      }
       break;
     }
     line.append(buf, static_cast<size_t>(got));
