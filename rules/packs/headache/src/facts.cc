@@ -184,6 +184,7 @@ class Extractor {
         for (int si : k_.sources_by_value_set[hit.value_set]) {
           const FindingSource& src = k_.sources[si];
           if (src.kind != SourceKind::kCondition) continue;
+          if (src.coded_only && hit.certainty == Certainty::kText) continue;
           if (src.scope == Scope::kCurrent && !current) continue;
           if (src.scope == Scope::kHistory && current) continue;
           std::string note = current ? "active" : "history (resolved/inactive/remission)";
@@ -253,6 +254,7 @@ class Extractor {
         for (int si : k_.sources_by_value_set[hit.value_set]) {
           const FindingSource& src = k_.sources[si];
           if (src.kind != SourceKind::kObservation) continue;
+          if (src.coded_only && hit.certainty == Certainty::kText) continue;
           if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days) continue;
           Certainty c = fhir::Weakest(a.certainty, hit.certainty);
           if (src.quantity || src.component_value_set >= 0 || src.trend_days > 0) {
@@ -371,6 +373,9 @@ class Extractor {
   }
 
   int OveruseClassOf(const std::vector<VsHit>& hits) const {
+    for (const VsHit& h : hits) {
+      if (h.value_set == k_.overuse_exclude_value_set) return -1;
+    }
     for (std::size_t c = 0; c < k_.overuse_classes.size(); ++c) {
       for (const VsHit& h : hits) {
         if (h.value_set == k_.overuse_classes[c].value_set) return static_cast<int>(c);

@@ -292,6 +292,9 @@ Status CompileFindings(Compiler& c, const Value& doc) {
   const Value& mo = doc["medicationOveruse"];
   k.overuse_min_duration_days = mo["minDurationDays"].GetInt();
   k.overuse_combined_days = mo["combinedMinDaysPerMonth"].GetDouble();
+  if (mo.HasMember("excludeValueSet")) {
+    CEPHALGIA_ASSIGN_OR_RETURN(k.overuse_exclude_value_set, c.ValueSet(c.Str(mo, "excludeValueSet"), "/medicationOveruse/excludeValueSet"));
+  }
   const Value& classes = mo["classes"];
   for (rapidjson::SizeType i = 0; i < classes.Size(); ++i) {
     std::string p = "/medicationOveruse/classes/" + std::to_string(i);
@@ -300,6 +303,11 @@ Status CompileFindings(Compiler& c, const Value& doc) {
     CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.overuse_class_index, oc.id, static_cast<int>(i), p + "/id"));
     k.overuse_classes.push_back(std::move(oc));
   }
+  // Phrases that make any text match meaningless for the patient ("family history of ...",
+  // "screening for ..."): applied to every value set.
+  std::vector<std::string> global;
+  for (const auto& p : doc["globalTextExclusions"].GetArray()) global.emplace_back(p.GetString());
+  for (std::vector<std::string>& list : k.text_exclusions) list = global;
   const Value& excl = doc["textExclusions"];
   for (rapidjson::SizeType i = 0; i < excl.Size(); ++i) {
     CEPHALGIA_ASSIGN_OR_RETURN(int vs, c.ValueSet(c.Str(excl[i], "valueSet"), "/textExclusions/" + std::to_string(i) + "/valueSet"));
@@ -332,6 +340,7 @@ Status CompileFindings(Compiler& c, const Value& doc) {
         continue;
       }
       CEPHALGIA_ASSIGN_OR_RETURN(src.value_set, c.ValueSet(c.Str(s, "valueSet"), sp + "/valueSet"));
+      src.coded_only = s.HasMember("codedOnly") && s["codedOnly"].GetBool();
       if (kind == "condition") {
         src.kind = SourceKind::kCondition;
         std::string scope = c.Str(s, "scope");

@@ -33,6 +33,7 @@ struct FindingSource {
   int finding = -1;    // owning finding index
   int value_set = -1;  // index into Knowledge::value_set_ids (-1 for overuse)
   Scope scope = Scope::kCurrent;  // conditions
+  bool coded_only = false;        // ignore text matches (kText certainty)
   bool allow_current = true, allow_history = false;  // medications / orders
   std::optional<int> onset_within_days;
   std::optional<double> onset_age_above;
@@ -174,6 +175,7 @@ struct Knowledge {
   std::vector<OveruseClass> overuse_classes;
   double overuse_combined_days = 10;
   int overuse_min_duration_days = 90;
+  int overuse_exclude_value_set = -1;  // medicines in it never count (e.g. low-dose aspirin)
 
   std::vector<std::string> criterion_ids;
   std::vector<Expr> criteria;
