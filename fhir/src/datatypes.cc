@@ -240,7 +240,14 @@ std::optional<double> TimingRepeatView::PerDay() const {
     return std::nullopt;
   }
   int64_t f = frequency().value_or(1);
-  return static_cast<double>(f) / (*p * *unit_days);
+  double per_day = static_cast<double>(f) / (*p * *unit_days);
+  // More than one dose per second is not a dosing schedule; it is a data error.
+  if (!std::isfinite(per_day) || f < 0 || per_day > 86400.0) {
+    Report(Severity::kError, IssueCode::kValue, path_,
+           "frequency/period gives an implausible " + std::to_string(per_day) + " per day");
+    return std::nullopt;
+  }
+  return per_day;
 }
 
 std::vector<DateTime> TimingView::events() const {
@@ -482,7 +489,14 @@ namespace {
 std::optional<Interval> AgeToInterval(const QuantityView& q, const DateTime& birth) {
   std::optional<double> v = q.value();
   std::optional<std::string_view> unit = q.UnitCode();
-  if (!v || *v < 0) return std::nullopt;
+  // Ages beyond 200 years (in any unit) are data errors; refusing them also keeps the
+  // calendar arithmetic below far from overflow.
+  constexpr double kMaxAgeDays = 200 * 365.25;
+  if (!v || !(*v >= 0)) return std::nullopt;
+  std::optional<double> unit_days_check =
+      (!unit || *unit == "yr" || *unit == "year" || *unit == "years") ? 365.25
+                                                                      : TimingRepeatView::UnitInDays(*unit);
+  if (!unit_days_check || *v * *unit_days_check > kMaxAgeDays) return std::nullopt;
   if (!unit || *unit == "a" || *unit == "yr" || *unit == "year" || *unit == "years") {
     int years = static_cast<int>(std::floor(*v));
     return Interval{AddYears(birth.start(), years), AddYears(birth.end(), years + 1)};

@@ -72,16 +72,26 @@ Instant AddMonths(Instant t, int months) {
   auto day_point = std::chrono::floor<days>(t);
   seconds time_of_day = t - day_point;
   std::chrono::year_month_day ymd{day_point};
-  int total = static_cast<int>(ymd.year()) * 12 + (static_cast<int>(unsigned(ymd.month())) - 1) +
-              months;
-  int y = static_cast<int>(FloorDiv(total, 12));
-  int m = total - y * 12 + 1;
+  // 64-bit arithmetic: `months` may come from data (an onsetAge); results outside the FHIR year
+  // range saturate at DistantPast()/DistantFuture() instead of overflowing.
+  int64_t total = static_cast<int64_t>(static_cast<int>(ymd.year())) * 12 +
+                  (static_cast<int64_t>(unsigned(ymd.month())) - 1) + months;
+  int64_t y64 = FloorDiv(total, 12);
+  if (y64 < 1) return DistantPast();
+  if (y64 > 9999) return DistantFuture();
+  int y = static_cast<int>(y64);
+  int m = static_cast<int>(total - y64 * 12) + 1;
   int d = static_cast<int>(unsigned(ymd.day()));
   if (d > DaysInMonth(y, m)) d = DaysInMonth(y, m);
   return UtcMidnight(y, m, d) + time_of_day;
 }
 
-Instant AddYears(Instant t, int years) { return AddMonths(t, years * 12); }
+Instant AddYears(Instant t, int years) {
+  int64_t months = static_cast<int64_t>(years) * 12;
+  if (months > 12 * 10000) return DistantFuture();
+  if (months < -12 * 10000) return DistantPast();
+  return AddMonths(t, static_cast<int>(months));
+}
 
 Result<DateTime> DateTime::Parse(std::string_view text, DateKind kind) {
   DateTime dt;

@@ -209,6 +209,10 @@ TEST(DateTimeTest, CalendarArithmeticClampsDays) {
   EXPECT_EQ(AddMonths(UtcMidnight(2023, 1, 31), 1), UtcMidnight(2023, 2, 28));
   EXPECT_EQ(AddMonths(UtcMidnight(2024, 3, 15), -3), UtcMidnight(2023, 12, 15));
   EXPECT_EQ(AddYears(UtcMidnight(2024, 2, 29), 1), UtcMidnight(2025, 2, 28));
+  // Saturates instead of overflowing on absurd inputs.
+  EXPECT_EQ(AddMonths(UtcMidnight(2024, 1, 1), 2000000000), DistantFuture());
+  EXPECT_EQ(AddMonths(UtcMidnight(2024, 1, 1), -2000000000), DistantPast());
+  EXPECT_EQ(AddYears(UtcMidnight(2024, 1, 1), 2000000000), DistantFuture());
   EXPECT_LT(DistantPast(), UtcMidnight(1900, 1, 1));
   EXPECT_GT(DistantFuture(), UtcMidnight(2999, 1, 1));
 }

@@ -329,6 +329,20 @@ TEST(ViewsTest, OnsetAgeAndRangeUseTheBirthDate) {
   EXPECT_TRUE(sink.empty()) << DumpIssues(sink);
 }
 
+TEST(ViewsTest, AbsurdAgesAndFrequenciesAreRefused) {
+  auto doc = Parse(R"({"resourceType":"Condition","onsetAge":{"value":1e300,"code":"a"},
+                      "abatementAge":{"value":-3,"code":"a"}})");
+  IssueSink sink;
+  ConditionView c(doc, &sink);
+  auto birth = DateTime::Parse("1970", DateKind::kDate);
+  EXPECT_FALSE(c.onset().ToInterval(*birth));
+  EXPECT_FALSE(c.abatement().ToInterval(*birth));
+  auto dosage = Parse(R"({"repeat":{"frequency":5,"period":1e-300,"periodUnit":"d"}})");
+  TimingView t(&dosage, &sink, "Dosage.timing");
+  EXPECT_FALSE(t.repeat()->PerDay());
+  EXPECT_TRUE(HasIssueAt(sink, "Dosage.timing.repeat"));
+}
+
 TEST(ViewsTest, PeriodsOpenEndedAndInverted) {
   auto doc = Parse(R"({"resourceType":"Encounter","status":"in-progress",
                       "period":{"start":"2024-03-05T10:00:00Z"}})");
