@@ -26,14 +26,12 @@ using hooks::auth::testing::TestSigningKey;
 
 const std::string kCasesDir = std::string(CEPHALGIA_SOURCE_DIR) + "/tests/rules/cases";
 
-// A golden case request whose answer has a red-flag card (thunderclap: critical + referral).
+// The request of golden case 001 (SNOMED thunderclap headache: a critical red-flag card with an
+// emergency referral suggestion).
 std::string ThunderclapRequest() {
-  for (const auto& entry : fs::directory_iterator(kCasesDir)) {
-    if (entry.path().filename().string().find("thunderclap") == std::string::npos) continue;
-    auto doc = json::ParseUntrusted(ReadFile(entry.path().string()), 8 << 20);
-    if (doc.ok() && doc->HasMember("request")) return json::Serialize((*doc)["request"]);
-  }
-  return {};
+  auto doc = json::ParseUntrusted(ReadFile(kCasesDir + "/001-thunderclap-snomed.json"), 8 << 20);
+  if (!doc.ok() || !doc->HasMember("request")) return {};
+  return json::Serialize((*doc)["request"]);
 }
 
 fs::path TempDir(const std::string& name) {
