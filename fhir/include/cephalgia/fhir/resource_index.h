@@ -71,8 +71,8 @@ class ResourceIndex {
   ResourceIndex& operator=(ResourceIndex&&) noexcept;
   ~ResourceIndex();
 
-  // Parses `text` (iterative parser, UTF-8 validated, size-capped) into a document the index
-  // owns, then indexes it. Malformed JSON: kInvalidArgument (nothing indexed, also reported to
+  // Parses `text` (iterative parser, in situ in an owned copy; the whole text must be valid
+  // UTF-8 without NUL bytes; size-capped) into a document the index owns, then indexes it. Malformed JSON: kInvalidArgument (nothing indexed, also reported to
   // the sink at `origin`); too large: kPayloadTooLarge.
   Status AddJson(std::string_view text, std::string_view origin = {},
                  std::size_t max_bytes = kDefaultMaxBytes);

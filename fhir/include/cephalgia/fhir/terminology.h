@@ -33,7 +33,8 @@
 //   }]}
 //
 // All members except "id" are optional; unknown members are an error (typos must not silently
-// empty a value set). Each code must be a non-empty string; "codes[].system" must be a string
+// empty a value set). Two optional extras for human readers are accepted and ignored:
+// "rxnormIngredients[].name" and, at the top level, "description" / "$schema". Each code must be a non-empty string; "codes[].system" must be a string
 // (any system is allowed: unknown systems are compared as written, minus a trailing slash).
 // Load errors are kInvalidArgument with location = JSON Pointer, e.g.
 // "/valueSets/3/codes/1/system".
@@ -105,6 +106,8 @@ struct ValueSetInfo {
   std::string citation;
 };
 
+// Built once at start-up; afterwards every const method is safe to call concurrently.
+// ValueSetMatch string_views stay valid until the index is modified or destroyed.
 class ValueSetIndex {
  public:
   ValueSetIndex();
