@@ -211,7 +211,14 @@ TEST(ResourceIndexTest, MalformedOrOversizedTextIsAStatusAndAnIssue) {
   for (const char* bad : {"\"\xff\xfe\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
                           "\"\xf4\x90\x80\x80\"", "\"abc\xe2\x82\"", "\"\xe2\x82\xac"}) {
     EXPECT_EQ(index.AddJson(bad).code(), StatusCode::kInvalidArgument) << bad;
+    // The same after a long ASCII run (the 32-byte fast path must stop at the bad byte).
+    std::string padded = std::string("{\"resourceType\":\"Patient\",\"id\":\"") +
+                         std::string(100, 'a') + "\",\"x\":" + bad + "}";
+    EXPECT_EQ(index.AddJson(padded).code(), StatusCode::kInvalidArgument) << padded;
   }
+  std::string late_nul = R"({"resourceType":"Patient","id":")" + std::string(70, 'a') + "\"}";
+  late_nul.insert(60, 1, '\0');
+  EXPECT_EQ(index.AddJson(late_nul).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(index.AddJson(R"({"resourceType":"Patient"})", "", 10).code(),
             StatusCode::kPayloadTooLarge);
   EXPECT_EQ(index.size(), 0u);
