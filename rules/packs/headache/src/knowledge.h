@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -156,6 +158,12 @@ struct Service {
   bool order_sign = false;
 };
 
+// Hash and equality that accept std::string_view, so lookups by a view do not allocate.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 struct Knowledge {
   std::string knowledge_version, pack_id, pack_version, rule_system, extension_key;
   std::string source_label, source_url;
@@ -165,7 +173,7 @@ struct Knowledge {
 
   fhir::ValueSetIndex value_sets;
   std::vector<std::string> value_set_ids;  // index -> id
-  std::unordered_map<std::string, int> value_set_index;
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> value_set_index;
   std::vector<std::vector<std::string>> text_exclusions;  // per value set (lower case)
 
   std::vector<Finding> findings;
@@ -195,7 +203,7 @@ struct Knowledge {
   std::vector<OrderSignRule> order_sign_rules;
 
   int ValueSet(std::string_view id) const {
-    auto it = value_set_index.find(std::string(id));
+    auto it = value_set_index.find(id);
     return it == value_set_index.end() ? -1 : it->second;
   }
 };
