@@ -66,10 +66,12 @@ std::string_view CertaintyText(fhir::Certainty c) {
 // Per-evaluation state shared by the card builders.
 class Evaluation {
  public:
+  // `host_reported_gaps`: the host said some prefetch was unavailable or partial (as opposed to
+  // keys the request simply did not carry), which alone justifies a data_incomplete card.
   Evaluation(const Knowledge& k, Facts facts, std::string patient_id, std::string now_text,
-             std::vector<std::string> gaps)
+             std::vector<std::string> gaps, bool host_reported_gaps)
       : k_(k), facts_(std::move(facts)), patient_id_(std::move(patient_id)),
-        now_text_(std::move(now_text)), gaps_(std::move(gaps)) {
+        now_text_(std::move(now_text)), gaps_(std::move(gaps)), host_reported_gaps_(host_reported_gaps) {
     criterion_cache_.assign(k_.criteria.size(), -1);
     diagnoses_.assign(k_.diagnoses.size(), 0);
     env_.knowledge = &k_;
@@ -82,7 +84,7 @@ class Evaluation {
     RedFlags(/*emit=*/true);
     Classify(/*emit=*/true);
     Safety();
-    if (cards_.empty() && !gaps_.empty()) DataIncompleteCard();
+    if (cards_.empty() && host_reported_gaps_) DataIncompleteCard();
   }
 
   void OrderSign() {
@@ -635,6 +637,7 @@ class Evaluation {
   std::string patient_id_;
   std::string now_text_;
   std::vector<std::string> gaps_;
+  bool host_reported_gaps_ = false;
   std::vector<int8_t> criterion_cache_;
   std::vector<int8_t> diagnoses_;
   internal::EvalEnv env_;
@@ -784,7 +787,9 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
     }
   }
   Facts facts = internal::ExtractFacts(k, index, now, service->order_sign ? kDraftOrigin : std::string_view());
-  Evaluation eval(k, std::move(facts), std::string(*patient_id), now_text, std::move(gaps));
+  bool host_gaps = !call.unavailable_prefetch.empty() || !call.partial_prefetch.empty() ||
+                   !index.operation_outcomes().empty();
+  Evaluation eval(k, std::move(facts), std::string(*patient_id), now_text, std::move(gaps), host_gaps);
   if (service->order_sign) eval.OrderSign();
   else eval.PatientView();
   return eval.Serialize();
