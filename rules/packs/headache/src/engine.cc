@@ -204,15 +204,13 @@ class Evaluation {
   std::string Ladder(const internal::Diagnosis& dx, Card* c) {
     const internal::Ladder& ladder = k_.ladders[dx.ladder];
     if (ladder.steps.empty()) return "**Treatment**: no medicine or referral is suggested for this diagnosis.\n";
-    std::vector<TraceLine> sup;
-    if (internal::EvalTraced(k_.ladder_suppress, env_, &sup)) {
+    if (internal::Eval(k_.ladder_suppress, env_)) {
       return "**Treatment ladder suppressed**: an EMERGENCY red flag must be handled first (knowledge.md §c.0).\n";
     }
     std::string d = "**Treatment ladder**\n";
     for (int si : ladder.steps) {
       const internal::LadderStep& st = k_.steps[si];
-      std::vector<TraceLine> trace;
-      bool applies = internal::EvalTraced(st.when, env_, &trace);
+      bool applies = internal::Eval(st.when, env_);
       d += std::string("- ") + (applies ? "[x] " : "[ ] ") + st.title + (applies ? " (applies)" : " (not now)") + "\n";
       if (!applies) continue;
       bool first = true;
