@@ -500,6 +500,13 @@ TEST(HeadacheEvaluate, NamesMissingPrefetchInEveryCard) {
   ASSERT_TRUE(response.ok());
   EXPECT_THAT(*response, HasSubstr("data_incomplete"));
   EXPECT_THAT(*response, HasSubstr("observations"));
+  // A response without any card still says which knowledge produced it.
+  call.unavailable_prefetch.clear();
+  response = Engine().Evaluate(call);
+  ASSERT_TRUE(response.ok());
+  rapidjson::Document none = ParseOrDie(*response);
+  EXPECT_EQ(none["cards"].Size(), 0u);
+  EXPECT_STREQ(none["extension"]["org.cephalgia.headache"]["knowledgeVersion"].GetString(), Engine().knowledge_version().c_str());
 }
 
 TEST(HeadacheEvaluate, UsesTheNowOption) {

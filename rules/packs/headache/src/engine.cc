@@ -106,6 +106,16 @@ class Evaluation {
     w.StartArray();
     for (const Card& c : cards_) WriteCard(w, c);
     w.EndArray();
+    // The knowledge version is in every response, also one without cards (CDS Hooks reserves
+    // `extension` on every object for exactly this).
+    w.Key("extension");
+    w.StartObject();
+    w.Key(k_.extension_key.c_str());
+    w.StartObject();
+    KV(w, "knowledgeVersion", k_.knowledge_version);
+    KV(w, "packVersion", k_.pack_version);
+    w.EndObject();
+    w.EndObject();
     w.EndObject();
     return std::string(sb.GetString(), sb.GetSize());
   }
