@@ -959,7 +959,25 @@ TEST_F(ShapeTest, A6_SuggestedResourcesUseTheFhirJsonSerialization) { ExpectCorp
 TEST_F(ShapeTest, A8_ExtensionsWeSendAreJsonObjects) { ExpectCorpusPasses("A8"); }
 TEST_F(ShapeTest, F54_EveryServiceAnswerIsAnObjectWithACardsArray) { ExpectCorpusPasses("F54"); }
 TEST_F(ShapeTest, F56_SystemActionsAreOmittedOrANonEmptyArray) { ExpectCorpusPasses("F56"); }
-TEST_F(ShapeTest, F58_EveryCardAndSuggestionHasAUniqueRfc4122Uuid) { ExpectCorpusPasses("F58"); }
+TEST_F(ShapeTest, F58_EveryCardAndSuggestionHasAUniqueRfc4122Uuid) {
+  ExpectCorpusPasses("F58");
+  // Unique across calls too (feedback is keyed by card uuid): no two answers share one.
+  std::set<std::string> seen;
+  int total = 0;
+  for (const auto& e : GetSuite().corpus) {
+    if (!e->is_service_call) continue;
+    rapidjson::Document doc = Parse(e->response.body);
+    auto add = [&](const rapidjson::Value& v, const std::string&) {
+      if (auto u = json::GetString(v, "uuid")) {
+        ++total;
+        EXPECT_TRUE(seen.insert(std::string(*u)).second) << e->name << " reuses " << *u;
+      }
+    };
+    ForEachCard(doc, add);
+    ForEachSuggestion(doc, add);
+  }
+  EXPECT_GT(total, 200);
+}
 TEST_F(ShapeTest, F59_SummaryUnder140UnicodeCharacters) { ExpectCorpusPasses("F59"); }
 TEST_F(ShapeTest, F60_DetailIsMarkdownWithoutRawHtml) { ExpectCorpusPasses("F60"); }
 TEST_F(ShapeTest, F61_IndicatorIsInfoWarningOrCritical) { ExpectCorpusPasses("F61"); }
@@ -1020,7 +1038,15 @@ TEST_F(ConformanceTest, F55_NoGuidanceIs200WithAnEmptyCardsArray) {
       "serviceRequests":{"resourceType":"Bundle","type":"searchset","total":0},
       "allergies":{"resourceType":"Bundle","type":"searchset","total":0}}})");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.body, R"({"cards":[]})");
+  rapidjson::Document doc = Parse(r.body);
+  const rapidjson::Value* cards = json::GetArray(doc, "cards");
+  ASSERT_NE(cards, nullptr) << r.body;
+  EXPECT_TRUE(cards->Empty()) << r.body;
+  // Nothing else but an optional `extension` object (A8) may accompany the empty cards.
+  for (const auto& m : doc.GetObject()) {
+    std::string name = m.name.GetString();
+    EXPECT_TRUE(name == "cards" || (name == "extension" && m.value.IsObject())) << name;
+  }
 }
 
 // B12 (SHOULD): a host with no services answers {"services": []}.
@@ -1326,6 +1352,7 @@ class SelfFetchTest : public ConformanceTest {
  protected:
   // A loopback FHIR server: `GET /Patient/<id>` is that Patient, any search an empty searchset.
   static test::CannedHttpServer::Response Answer(const test::CannedHttpServer::Request& request) {
+    if (request.target.find("page=2") != std::string::npos) return {200, "application/fhir+json", PageTwo()};
     if (request.target.rfind("/Patient/", 0) == 0) {
       return {200, "application/fhir+json",
               R"({"resourceType":"Patient","id":")" + request.target.substr(9) + R"(","birthDate":"1981-05-12"})"};
@@ -1345,8 +1372,78 @@ class SelfFetchTest : public ConformanceTest {
     CdsService service(GetSuite().registry, DefaultOptions(), &fetcher);
     return service.Handle(MakeRequest("POST", std::string("/cds-services/") + kPatientView, body));
   }
+  // The body served for any `page=2` query (E44).
+  static std::string& PageTwo() {
+    static std::string body;
+    return body;
+  }
+  // Golden case 001 (thunderclap) with fhirServer and a token, for tests that edit its prefetch.
+  rapidjson::Document Case001WithFhirServer() const {
+    rapidjson::Document doc = GoldenDoc("001-thunderclap-snomed");
+    auto& a = doc.GetAllocator();
+    doc.AddMember("fhirServer", rapidjson::Value(fhir_.origin().c_str(), a), a);
+    rapidjson::Value auth(rapidjson::kObjectType);
+    auth.AddMember("access_token", "tok-E44", a);
+    auth.AddMember("token_type", "Bearer", a);
+    doc.AddMember("fhirAuthorization", auth, a);
+    return doc;
+  }
+  static bool HasTopic(const HttpResponse& r, std::string_view topic) {
+    bool found = false;
+    rapidjson::Document doc = Parse(r.body);
+    ForEachCard(doc, [&](const rapidjson::Value& c, const std::string&) {
+      if (const rapidjson::Value* s = json::GetObject(c, "source")) {
+        if (const rapidjson::Value* t = json::GetObject(*s, "topic")) found = found || json::GetString(*t, "code") == topic;
+      }
+    });
+    return found;
+  }
   test::CannedHttpServer fhir_{Answer};
 };
+
+// E44: the `next` page of a paged prefetch is fetched (same origin, with the token) and its
+// entries are evaluated: the thunderclap Condition, moved to page 2, still raises its red flag.
+TEST_F(SelfFetchTest, E44_TheNextPageIsFetchedWithTheTokenAndEvaluated) {
+  rapidjson::Document doc = Case001WithFhirServer();
+  auto& a = doc.GetAllocator();
+  rapidjson::Value& conditions = doc["prefetch"]["conditions"];
+  PageTwo() = json::Serialize(conditions);  // a searchset holding the thunderclap Condition
+  conditions.RemoveMember("entry");
+  conditions.RemoveMember("link");
+  rapidjson::Value links(rapidjson::kArrayType);
+  rapidjson::Value next(rapidjson::kObjectType);
+  next.AddMember("relation", "next", a);
+  next.AddMember("url", rapidjson::Value((fhir_.origin() + "/Condition?patient=p001&page=2").c_str(), a), a);
+  links.PushBack(next, a);
+  conditions.AddMember("link", links, a);
+  HttpResponse r = Call(json::Serialize(doc));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(HasTopic(r, "thunderclap_onset")) << r.body;
+  EXPECT_THAT(AllDetails(r), Not(HasSubstr("partial")));
+  ASSERT_EQ(fhir_.requests().size(), 1u);
+  EXPECT_EQ(fhir_.requests()[0].target, "/Condition?patient=p001&page=2");
+  EXPECT_EQ(fhir_.requests()[0].headers.at("authorization"), "Bearer tok-E44");
+  // Control: without the second page the red flag is not raised, so page 2 was what counted.
+  doc.RemoveMember("fhirServer");
+  doc.RemoveMember("fhirAuthorization");
+  HttpResponse first_page_only = Post(kPatientView, json::Serialize(doc));
+  ASSERT_EQ(first_page_only.status, 200);
+  EXPECT_FALSE(HasTopic(first_page_only, "thunderclap_onset"));
+}
+
+// E43/E45: an OperationOutcome in place of an optional key is not data: the service fetches
+// that key itself (and only that key) when it can.
+TEST_F(SelfFetchTest, E43_AnOperationOutcomePrefetchIsFetchedAgain) {
+  rapidjson::Document doc = Case001WithFhirServer();
+  rapidjson::Document oo = Parse(R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout"}]})");
+  doc["prefetch"]["allergies"].CopyFrom(oo, doc.GetAllocator());
+  HttpResponse r = Call(json::Serialize(doc));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(fhir_.requests().size(), 1u);
+  EXPECT_EQ(fhir_.requests()[0].target, "/AllergyIntolerance?patient=p001");
+  EXPECT_THAT(AllDetails(r), Not(HasSubstr("prefetch `allergies`")));
+  EXPECT_TRUE(HasTopic(r, "thunderclap_onset"));
+}
 
 const std::set<std::string> kAllEightQueries = {
     "/Patient/p-e45", "/Condition?patient=p-e45", "/Observation?patient=p-e45", "/MedicationRequest?patient=p-e45",
@@ -1384,6 +1481,29 @@ TEST_F(SelfFetchTest, E48_WithoutFhirAuthorizationNoAuthorizationHeaderIsSent) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(fhir_.requests().size(), 8u);
   for (const auto& q : fhir_.requests()) EXPECT_EQ(q.headers.count("authorization"), 0u) << q.target;
+}
+
+// I90/D34: patientId is a bare FHIR id. One that is not (here it holds `/` and `..` segments)
+// must not steer the bearer-token read to another endpoint under the FHIR base: it is refused
+// (400) or percent-encoded into the one path segment, never sent as path segments.
+// DISABLED: service bug (reported to the lead): ExpandPrefetchTemplate() percent-encodes token
+// values only in the query part, so `Patient/{{context.patientId}}` with patientId
+// "p-e45/../../admin/tokens" makes the service GET {fhirServer}/admin/tokens with the Bearer
+// token (libcurl removes the dot segments), and ValidateHookRequest accepts any non-blank string
+// as patientId. Enable once the read path segment is encoded or non-id patientIds are refused.
+TEST_F(SelfFetchTest, DISABLED_I90_APatientIdWithPathSegmentsNeverLeavesThePatientPath) {
+  std::string body = Request(true, fhir_.origin() + "/fhir");
+  const std::string id = R"("patientId":"p-e45")";
+  body.replace(body.find(id), id.size(), R"("patientId":"p-e45/../../admin/tokens")");
+  HttpResponse r = Call(body);
+  EXPECT_NE(r.status, 500) << r.body;
+  for (const auto& q : fhir_.requests()) {
+    std::string path = q.target.substr(0, q.target.find('?'));
+    bool is_search = q.target.find('?') != std::string::npos;
+    bool ok = is_search ? path.find('/', 6) == std::string::npos  // /fhir/<Type>?...
+                        : path.rfind("/fhir/Patient/", 0) == 0 && path.find('/', 14) == std::string::npos;
+    EXPECT_TRUE(ok) << "a token-bearing request went to " << q.target;
+  }
 }
 
 // E49: the FHIR token is never echoed, in cards or in errors (a 412 explains without it).
@@ -1546,27 +1666,66 @@ TEST_F(ConformanceTest, G79_MutatedPrefetchResourcesNeverCause500) {
     };
     collect(doc["prefetch"], "/prefetch");
     if (const rapidjson::Value* d = json::Find(doc["context"], "draftOrders")) collect(*d, "/context/draftOrders");
-    const char* const kWrong[] = {"7", "\"x\"", "[]", "{}", "null", "true"};
+    // The last value is a 300-character string: texts copied from the record into a card must
+    // still leave the summary under 140 characters (F59). ASCII here: multi-byte text hits the
+    // pack bug of DISABLED_A1_LongNonAsciiDraftOrderTextKeepsTheAnswerValidUtf8.
+    const std::string long_text = "\"" + std::string(300, 'L') + "\"";
+    const std::vector<std::string> kWrong = {"7", "\"x\"", "[]", "{}", "null", "true", long_text};
     for (std::size_t i = 0; i < pointers.size(); ++i) {
       // Pointer tokens here are plain names and indices (no '~' or '/').
       rapidjson::Document d = Parse(body);
       rapidjson::Value* target = rapidjson::Pointer(pointers[i].c_str()).Get(d);
       if (target == nullptr) continue;
-      rapidjson::Document w = Parse(kWrong[i % 6]);
+      const std::string& wrong = kWrong[i % kWrong.size()];
+      rapidjson::Document w = Parse(wrong);
       target->CopyFrom(w, d.GetAllocator());
       HttpResponse r = Post(service, json::Serialize(d));
       ++runs;
       ASSERT_TRUE(r.status == 200 || r.status == 400 || r.status == 412)
-          << r.status << " when " << pointers[i] << " := " << kWrong[i % 6] << " in " << name << "\n" << r.body;
+          << r.status << " when " << pointers[i] << " := " << wrong << " in " << name << "\n" << r.body;
       if (r.status == 200) {
         rapidjson::Document resp = Parse(r.body);
         Violations v;
         for (const NamedCheck& c : AllChecks()) c.check(resp, v);
-        EXPECT_THAT(v, IsEmpty()) << pointers[i] << " := " << kWrong[i % 6];
+        EXPECT_THAT(v, IsEmpty()) << pointers[i] << " := " << wrong;
       }
     }
   }
   EXPECT_GT(runs, 250);
+}
+
+// A1: the answer stays valid JSON (valid UTF-8) whatever text the record holds.
+// DISABLED: headache pack bug (reported to the lead): Evaluation::OveruseProjection
+// (rules/packs/headache/src/engine.cc, `char buf[200]; std::snprintf(buf, ..., d.name, ...)`)
+// cuts the medication-overuse sentence at byte 199, in the middle of a multi-byte character when
+// the draft order's medication text is long and non-ASCII, so the card detail, and the whole
+// response, is invalid UTF-8 (a strict client cannot parse it). Even for ASCII names the cut
+// silently drops the day counts and limits from the sentence.
+TEST_F(ConformanceTest, DISABLED_A1_LongNonAsciiDraftOrderTextKeepsTheAnswerValidUtf8) {
+  for (std::string name : {"Oxycodonhydrochlorid ", "Oxycodon-Hydrochlorid "}) {  // both byte parities
+    for (int i = 0; i < 120; ++i) name += "\xC3\xA4";  // ä
+    rapidjson::Document d = GoldenDoc("601-order-sign-opioid-draft");
+    rapidjson::Value& concept_ = d["context"]["draftOrders"]["entry"][0]["resource"]["medicationCodeableConcept"];
+    concept_["text"].SetString(name.c_str(), static_cast<rapidjson::SizeType>(name.size()), d.GetAllocator());
+    HttpResponse r = Post(kOrderSign, json::Serialize(d));
+    ASSERT_EQ(r.status, 200);
+    EXPECT_TRUE(json::ParseUntrusted(r.body, 64u << 20).ok()) << "the answer is not valid UTF-8 JSON";
+  }
+}
+
+// The same long text in ASCII: the answer is valid and keeps every shape rule.
+TEST_F(ConformanceTest, A1_LongDraftOrderTextKeepsTheAnswerValid) {
+  rapidjson::Document d = GoldenDoc("601-order-sign-opioid-draft");
+  std::string name = "Oxycodone hydrochloride " + std::string(300, 'x');
+  rapidjson::Value& concept_ = d["context"]["draftOrders"]["entry"][0]["resource"]["medicationCodeableConcept"];
+  concept_["text"].SetString(name.c_str(), static_cast<rapidjson::SizeType>(name.size()), d.GetAllocator());
+  HttpResponse r = Post(kOrderSign, json::Serialize(d));
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(json::ParseUntrusted(r.body, 64u << 20).ok());
+  rapidjson::Document resp = Parse(r.body);
+  Violations v;
+  for (const NamedCheck& c : AllChecks()) c.check(resp, v);
+  EXPECT_THAT(v, IsEmpty());
 }
 
 // I88: each hook the service answers checks its REQUIRED context fields: removing any one, or
