@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <thread>
 #include <set>
 #include <sstream>
 
@@ -520,6 +521,42 @@ TEST(HeadacheEvaluate, UsesTheNowOption) {
   for (const auto& card : l["cards"].GetArray()) {
     if (std::string_view(card["source"]["topic"]["code"].GetString()) == "head_neck_trauma") {
       EXPECT_STREQ(card["indicator"].GetString(), "warning");
+    }
+  }
+}
+
+// The instance is shared by the host's worker threads: concurrent evaluations (which also share
+// nothing but the per-thread parse buffers) give the same answers as sequential ones.
+TEST(HeadacheEvaluate, ConcurrentEvaluationsMatchSequentialOnes) {
+  std::vector<cephalgia::testing::GoldenCase> cases;
+  std::vector<std::string> expected;
+  for (const std::string& file : CaseFiles()) {
+    auto c = cephalgia::testing::LoadGoldenCase(file);
+    ASSERT_TRUE(c.ok());
+    auto r = EvaluateCase(*c);
+    ASSERT_TRUE(r.ok());
+    expected.push_back(WithoutUuids(*r));
+    cases.push_back(std::move(*c));
+  }
+  std::vector<std::vector<std::string>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < cases.size(); ++i) {
+          std::size_t k = (i + static_cast<std::size_t>(t) * 7) % cases.size();
+          auto r = EvaluateCase(cases[k]);
+          if (round == 2) got[t].push_back(r.ok() ? WithoutUuids(*r) + "#" + std::to_string(k) : "error");
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) {
+    ASSERT_EQ(got[t].size(), cases.size());
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      std::size_t k = (i + static_cast<std::size_t>(t) * 7) % cases.size();
+      EXPECT_EQ(got[t][i], expected[k] + "#" + std::to_string(k)) << cases[k].name;
     }
   }
 }
