@@ -230,13 +230,25 @@ TEST(ResourceIndexTest, MalformedOrOversizedTextIsAStatusAndAnIssue) {
 }
 
 TEST(ResourceIndexTest, DeepNestingNeitherCrashesNorRecursesForever) {
-  // 100,000 nested arrays inside a resource: the iterative parser handles it.
-  std::string deep = R"({"resourceType":"Observation","status":"final","extension":)" +
-                     std::string(100000, '[') + std::string(100000, ']') + "}";
   IssueSink sink;
   ResourceIndex index(&sink);
-  ASSERT_TRUE(index.AddJson(deep).ok());
+  // 100,000 nested arrays inside a resource: refused at the depth limit, stack intact.
+  std::string deep = R"({"resourceType":"Observation","status":"final","extension":)" +
+                     std::string(100000, '[') + std::string(100000, ']') + "}";
+  Status s = index.AddJson(deep, "prefetch.x");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("deeper than"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(HasIssueAt(sink, "prefetch.x"));
+  EXPECT_EQ(index.size(), 0u);
+  // Just inside the limit is fine (the root object is level 1).
+  const int kArrays = ResourceIndex::kMaxJsonDepth - 1;
+  std::string ok = R"({"resourceType":"Observation","status":"final","extension":)" +
+                   std::string(kArrays, '[') + std::string(kArrays, ']') + "}";
+  ASSERT_TRUE(index.AddJson(ok).ok());
   EXPECT_EQ(index.OfType("Observation").size(), 1u);
+  std::string over = R"({"resourceType":"Observation","status":"final","extension":)" +
+                     std::string(kArrays + 1, '[') + std::string(kArrays + 1, ']') + "}";
+  EXPECT_FALSE(index.AddJson(over).ok());
   // Bundles nested deeper than kMaxBundleDepth: the inner ones are cut off with an issue.
   std::string nested;
   const int kLevels = ResourceIndex::kMaxBundleDepth + 5;
@@ -247,7 +259,10 @@ TEST(ResourceIndexTest, DeepNestingNeitherCrashesNorRecursesForever) {
   EXPECT_EQ(index.Find("Condition", "deep"), nullptr);
   EXPECT_EQ(index.OfType("Bundle").size(), static_cast<std::size_t>(ResourceIndex::kMaxBundleDepth + 1));
   bool too_deep = false;
-  for (const Issue& i : sink.issues()) too_deep = too_deep || i.code == IssueCode::kTooCostly;
+  for (const Issue& i : sink.issues()) {
+    too_deep = too_deep || (i.code == IssueCode::kTooCostly &&
+                            i.message.find("Bundles nested") != std::string::npos);
+  }
   EXPECT_TRUE(too_deep) << DumpIssues(sink);
 }
 

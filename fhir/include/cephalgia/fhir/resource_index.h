@@ -61,6 +61,8 @@ struct IndexedResource {
 class ResourceIndex {
  public:
   static constexpr int kMaxBundleDepth = 8;
+  // AddJson refuses JSON nested deeper than this (FHIR resources need a few dozen levels).
+  static constexpr int kMaxJsonDepth = 256;
   static constexpr std::size_t kDefaultMaxBytes = std::size_t{64} << 20;  // 64 MiB per text
 
   // `sink` receives the issues (may be null: issues dropped). It must outlive the index.
@@ -71,8 +73,9 @@ class ResourceIndex {
   ResourceIndex& operator=(ResourceIndex&&) noexcept;
   ~ResourceIndex();
 
-  // Parses `text` (iterative parser, in situ in an owned copy; the whole text must be valid
-  // UTF-8 without NUL bytes; size-capped) into a document the index owns, then indexes it. Malformed JSON: kInvalidArgument (nothing indexed, also reported to
+  // Parses `text` (in situ in an owned copy; the whole text must be valid UTF-8 without NUL
+  // bytes; nesting at most kMaxJsonDepth; size-capped) into a document the index owns, then
+  // indexes it. Malformed JSON: kInvalidArgument (nothing indexed, also reported to
   // the sink at `origin`); too large: kPayloadTooLarge.
   Status AddJson(std::string_view text, std::string_view origin = {},
                  std::size_t max_bytes = kDefaultMaxBytes);
