@@ -4,7 +4,7 @@
 // The bundle is the first 200 entries of a Synthea patient (the first bundle, in name order,
 // that has at least 200), re-serialised compactly as an EHR would send it over the wire; a
 // pretty-printed variant is measured too. The measured step is what a hook request pays:
-// RapidJSON parse (iterative, UTF-8 validated) + ResourceIndex walk.
+// ResourceIndex::AddJson = UTF-8/NUL check + RapidJSON parse (in situ, depth-limited) + index.
 #include <benchmark/benchmark.h>
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
