@@ -24,6 +24,7 @@
 
 #include "cephalgia/hooks/cds_service.h"
 #include "cephalgia/hooks/fhir_fetcher.h"
+#include "cephalgia/hooks/hook_request.h"
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
 #include "cephalgia/uuid.h"
@@ -1071,6 +1072,9 @@ TEST_F(ConformanceTest, B13_B20_EveryDiscoveryEntryHasTheRequiredFieldsWithTheir
     ASSERT_TRUE(s.IsObject());
     std::string id(json::GetString(s, "id").value_or(""));
     EXPECT_TRUE(NonBlankString(s, "hook")) << id;                       // B13
+    // L110: a hook is a published one, or an organisation-specific one in reverse-DNS form.
+    std::string hook(json::GetString(s, "hook").value_or(""));
+    EXPECT_TRUE(IsKnownHook(hook) || hook.find('.') != std::string::npos) << hook;
     EXPECT_TRUE(NonBlankString(s, "title")) << id;                      // B14 (SHOULD)
     EXPECT_TRUE(NonBlankString(s, "description")) << id;                // B15
     EXPECT_TRUE(plugin::IsValidServiceId(id)) << "B16 id not path-safe: " << id;  // B16
@@ -1416,17 +1420,22 @@ TEST_F(SelfFetchTest, E44_TheNextPageIsFetchedWithTheTokenAndEvaluated) {
   next.AddMember("url", rapidjson::Value((fhir_.origin() + "/Condition?patient=p001&page=2").c_str(), a), a);
   links.PushBack(next, a);
   conditions.AddMember("link", links, a);
-  HttpResponse r = Call(json::Serialize(doc));
+  fhir::FhirClientOptions options;
+  CurlFhirFetcher fetcher(options);
+  CdsService service(GetSuite().registry, DefaultOptions(), &fetcher);
+  const std::string target = std::string("/cds-services/") + kPatientView;
+  HttpResponse r = service.Handle(MakeRequest("POST", target, json::Serialize(doc)));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(HasTopic(r, "thunderclap_onset")) << r.body;
   EXPECT_THAT(AllDetails(r), Not(HasSubstr("partial")));
   ASSERT_EQ(fhir_.requests().size(), 1u);
   EXPECT_EQ(fhir_.requests()[0].target, "/Condition?patient=p001&page=2");
   EXPECT_EQ(fhir_.requests()[0].headers.at("authorization"), "Bearer tok-E44");
-  // Control: without the second page the red flag is not raised, so page 2 was what counted.
+  // Control, on the same service instance: without the second page the red flag is not raised,
+  // so page 2 was what counted, and nothing fetched for the previous call is reused (L109).
   doc.RemoveMember("fhirServer");
   doc.RemoveMember("fhirAuthorization");
-  HttpResponse first_page_only = Post(kPatientView, json::Serialize(doc));
+  HttpResponse first_page_only = service.Handle(MakeRequest("POST", target, json::Serialize(doc)));
   ASSERT_EQ(first_page_only.status, 200);
   EXPECT_FALSE(HasTopic(first_page_only, "thunderclap_onset"));
 }
