@@ -84,8 +84,8 @@ StatusAssessment AssessCondition(const ConditionView& condition) {
   bool abated = abatement.type() != ChoiceType::kNone &&
                 !(abatement.type() == ChoiceType::kBoolean && abatement.boolean() == false);
   std::optional<std::string_view> clin = condition.clinical_status_code();
-  if (clin && !OneOf(*clin, {"active", "recurrence", "relapse", "inactive", "remission",
-                             "resolved"})) {
+  if (clin &&
+      !OneOf(*clin, {"active", "recurrence", "relapse", "inactive", "remission", "resolved"})) {
     condition.Report(Severity::kError, IssueCode::kValue, condition.ChildPath("clinicalStatus"),
                      "unknown clinicalStatus '" + std::string(*clin) +
                          "' (expected active|recurrence|relapse|inactive|remission|resolved)");
@@ -173,9 +173,11 @@ StatusAssessment AssessProcedure(const ProcedureView& procedure) {
   std::optional<std::string_view> s = procedure.status();
   if (!s) return MissingStatus(procedure);
   if (OneOf(*s, {"in-progress", "preparation", "on-hold"})) {
-    return Make(Relevance::kCurrent, Certainty::kConfirmed, "status in-progress/preparation/on-hold");
+    return Make(Relevance::kCurrent, Certainty::kConfirmed,
+                "status in-progress/preparation/on-hold");
   }
-  if (*s == "completed") return Make(Relevance::kHistory, Certainty::kConfirmed, "status completed");
+  if (*s == "completed")
+    return Make(Relevance::kHistory, Certainty::kConfirmed, "status completed");
   if (*s == "stopped") {
     return Make(Relevance::kHistory, Certainty::kProvisional, "status stopped: partly done");
   }
@@ -238,8 +240,7 @@ StatusAssessment AssessAllergyIntolerance(const AllergyIntoleranceView& allergy)
   if (OneOf(*clin, {"inactive", "resolved"})) {
     return Make(Relevance::kHistory, certainty, "clinicalStatus inactive/resolved");
   }
-  StatusAssessment a =
-      UnknownStatus(allergy, "clinicalStatus", *clin, "active|inactive|resolved");
+  StatusAssessment a = UnknownStatus(allergy, "clinicalStatus", *clin, "active|inactive|resolved");
   return a;
 }
 
@@ -322,9 +323,7 @@ Polarity CodedPolarity(const CodeableConceptView& cc) {
   return Polarity::kUnknown;
 }
 
-Polarity ObservationPolarity(const ObservationView& observation) {
-  return PolarityOf(observation);
-}
+Polarity ObservationPolarity(const ObservationView& observation) { return PolarityOf(observation); }
 
 Polarity ComponentPolarity(const ObservationComponentView& component) {
   return PolarityOf(component);

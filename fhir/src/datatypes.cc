@@ -149,8 +149,9 @@ std::optional<DateTime> ParseDateReporting(std::string_view text, DateKind kind,
     return std::nullopt;
   }
   if (dt->assumed_utc()) {
-    where.Report(Severity::kWarning, IssueCode::kValue, std::move(location),
-                 "dateTime '" + std::string(text) + "' has a time but no time-zone offset; UTC assumed");
+    where.Report(
+        Severity::kWarning, IssueCode::kValue, std::move(location),
+        "dateTime '" + std::string(text) + "' has a time but no time-zone offset; UTC assumed");
   }
   return *std::move(dt);
 }
@@ -203,7 +204,8 @@ std::optional<Interval> PeriodView::ToInterval() const {
   if (!s && !e) return std::nullopt;
   Interval out{s ? s->start() : DistantPast(), e ? e->end() : DistantFuture()};
   if (s && e && e->end() <= s->start()) {
-    Report(Severity::kError, IssueCode::kValue, ChildPath("end"), "Period.end is before Period.start");
+    Report(Severity::kError, IssueCode::kValue, ChildPath("end"),
+           "Period.end is before Period.start");
     return std::nullopt;
   }
   return out;
@@ -384,7 +386,8 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
   if (found == nullptr) return ChoiceView();
   std::string path = parent.ChildPath(std::string(base) + std::string(found_suffix));
   if (count > 1) {
-    parent.Report(Severity::kError, IssueCode::kStructure, parent.ChildPath(std::string(base) + "[x]"),
+    parent.Report(Severity::kError, IssueCode::kStructure,
+                  parent.ChildPath(std::string(base) + "[x]"),
                   "more than one " + std::string(base) + "[x] element; the first is used");
   }
   ChoiceType type = ChoiceType::kOther;
@@ -494,8 +497,9 @@ std::optional<Interval> AgeToInterval(const QuantityView& q, const DateTime& bir
   constexpr double kMaxAgeDays = 200 * 365.25;
   if (!v || !(*v >= 0)) return std::nullopt;
   std::optional<double> unit_days_check =
-      (!unit || *unit == "yr" || *unit == "year" || *unit == "years") ? 365.25
-                                                                      : TimingRepeatView::UnitInDays(*unit);
+      (!unit || *unit == "yr" || *unit == "year" || *unit == "years")
+          ? 365.25
+          : TimingRepeatView::UnitInDays(*unit);
   if (!unit_days_check || *v * *unit_days_check > kMaxAgeDays) return std::nullopt;
   if (!unit || *unit == "a" || *unit == "yr" || *unit == "year" || *unit == "years") {
     int years = static_cast<int>(std::floor(*v));

@@ -224,9 +224,8 @@ std::string DateTime::ToString() const {
   std::chrono::year_month_day ymd{day_point};
   std::chrono::hh_mm_ss<seconds> hms{start_ - day_point};
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
+                unsigned(ymd.month()), unsigned(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
   std::string out = buf;
   if (nanos_ != 0) {
     std::snprintf(buf, sizeof buf, ".%09d", static_cast<int>(nanos_));
@@ -288,7 +287,8 @@ int64_t DaysBetween(Instant from, Instant to) {
 
 DayRange DaysBetween(const Interval& from, const Interval& to) {
   // The last instant of an interval is end - 1s (end is exclusive).
-  return {DaysBetween(from.end - seconds(1), to.start), DaysBetween(from.start, to.end - seconds(1))};
+  return {DaysBetween(from.end - seconds(1), to.start),
+          DaysBetween(from.start, to.end - seconds(1))};
 }
 
 }  // namespace cephalgia::fhir

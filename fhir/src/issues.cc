@@ -83,15 +83,15 @@ void IssueSink::WriteOperationOutcome(rapidjson::Value* out,
   out->AddMember("resourceType", "OperationOutcome", alloc);
   rapidjson::Value list(rapidjson::kArrayType);
   for (const Issue& i : issues_) {
-    list.PushBack(OutcomeIssue(SeverityName(i.severity), IssueCodeName(i.code), i.message,
-                               i.location, alloc),
-                  alloc);
+    list.PushBack(
+        OutcomeIssue(SeverityName(i.severity), IssueCodeName(i.code), i.message, i.location, alloc),
+        alloc);
   }
   if (dropped_ > 0) {
-    list.PushBack(OutcomeIssue("warning", "too-costly",
-                               std::to_string(dropped_) + " more issues were not recorded", "",
-                               alloc),
-                  alloc);
+    list.PushBack(
+        OutcomeIssue("warning", "too-costly",
+                     std::to_string(dropped_) + " more issues were not recorded", "", alloc),
+        alloc);
   }
   if (list.Empty()) {
     // OperationOutcome.issue is 1..*: say explicitly that nothing was found.

@@ -133,7 +133,8 @@ std::size_t FindInvalidUtf8OrNul(std::string_view text) {
 std::size_t ResourceIndex::TypeIdHash::operator()(
     const std::pair<std::string_view, std::string_view>& k) const {
   std::size_t h = std::hash<std::string_view>()(k.first);
-  return h ^ (std::hash<std::string_view>()(k.second) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  return h ^
+         (std::hash<std::string_view>()(k.second) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
 }
 
 ResourceIndex::ResourceIndex(IssueSink* sink) : sink_(sink) {}
@@ -145,9 +146,9 @@ Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
                               std::size_t max_bytes) {
   std::string where = origin.empty() ? std::string("$") : std::string(origin);
   if (text.size() > max_bytes) {
-    Status s(StatusCode::kPayloadTooLarge, "JSON of " + std::to_string(text.size()) +
-                                               " bytes exceeds the limit of " +
-                                               std::to_string(max_bytes) + " bytes",
+    Status s(StatusCode::kPayloadTooLarge,
+             "JSON of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+                 std::to_string(max_bytes) + " bytes",
              where);
     if (sink_ != nullptr) sink_->Error(IssueCode::kTooCostly, where, s.message());
     return s;
@@ -158,9 +159,9 @@ Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
   // per-string kParseValidateEncodingFlag and several times faster (8 ASCII bytes per step),
   // which is most of what keeps a 200-resource bundle inside its time budget.
   if (std::size_t bad = FindInvalidUtf8OrNul(text); bad != text.size()) {
-    Status s = InvalidArgument("JSON text is not valid UTF-8 or contains a NUL byte at byte " +
-                                   std::to_string(bad),
-                               where);
+    Status s = InvalidArgument(
+        "JSON text is not valid UTF-8 or contains a NUL byte at byte " + std::to_string(bad),
+        where);
     if (sink_ != nullptr) sink_->Error(IssueCode::kStructure, where, s.message());
     return s;
   }
@@ -183,10 +184,10 @@ Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
   };
   doc->Populate(generate);
   if (outcome.result.IsError()) {
-    std::string what = outcome.too_deep
-                           ? "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"
-                           : std::string("malformed JSON: ") +
-                                 rapidjson::GetParseError_En(outcome.result.Code());
+    std::string what =
+        outcome.too_deep
+            ? "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"
+            : std::string("malformed JSON: ") + rapidjson::GetParseError_En(outcome.result.Code());
     Status s = InvalidArgument(what + " at byte " + std::to_string(outcome.result.Offset()), where);
     if (sink_ != nullptr) {
       sink_->Error(outcome.too_deep ? IssueCode::kTooCostly : IssueCode::kStructure, where,
@@ -235,8 +236,8 @@ void ResourceIndex::Walk(const Value& value, std::string_view origin, std::strin
   IndexResource(value, origin, std::move(location), full_url, depth);
 }
 
-void ResourceIndex::IndexResource(const Value& value, std::string_view origin,
-                                  std::string location, std::string_view full_url, int depth) {
+void ResourceIndex::IndexResource(const Value& value, std::string_view origin, std::string location,
+                                  std::string_view full_url, int depth) {
   const Value* type = Member(value, "resourceType");
   if (type == nullptr || !type->IsString() || type->GetStringLength() == 0) {
     if (sink_ != nullptr) {

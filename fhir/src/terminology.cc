@@ -254,8 +254,7 @@ struct ValueSetIndex::Impl {
   }
 
   // Code-level members of one coding, appended to `out` as (vs, ingredient).
-  void LookupCode(std::string_view system, std::string_view code,
-                  std::vector<Member>* out) const {
+  void LookupCode(std::string_view system, std::string_view code, std::vector<Member>* out) const {
     if (auto it = codes.find(CodeKey(system, code)); it != codes.end()) {
       out->insert(out->end(), it->second.begin(), it->second.end());
     }
@@ -307,7 +306,8 @@ Status CheckKeys(const Value& obj, const std::string& pointer,
   for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
     std::string_view name = StrOf(it->name);
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      return LoadError(pointer + "/" + std::string(name), "unknown member '" + std::string(name) + "'");
+      return LoadError(pointer + "/" + std::string(name),
+                       "unknown member '" + std::string(name) + "'");
     }
   }
   return Status::Ok();
@@ -340,8 +340,8 @@ Result<StagedSet> StageSet(const Value& vs, const std::string& p) {
   const Value* id = json::Find(vs, "id");
   if (id == nullptr) return LoadError(p + "/id", "id is required");
   CEPHALGIA_ASSIGN_OR_RETURN(s.info.id, NonEmptyString(*id, p + "/id"));
-  for (auto [key, field] : {std::pair{"description", &s.info.description},
-                            std::pair{"citation", &s.info.citation}}) {
+  for (auto [key, field] :
+       {std::pair{"description", &s.info.description}, std::pair{"citation", &s.info.citation}}) {
     if (const Value* v = json::Find(vs, key)) {
       if (!v->IsString()) return LoadError(p + "/" + key, "expected a string");
       *field = std::string(StrOf(*v));
@@ -373,8 +373,9 @@ Result<StagedSet> StageSet(const Value& vs, const std::string& p) {
       CEPHALGIA_ASSIGN_OR_RETURN(std::string raw, NonEmptyString((*prefixes)[i], pp));
       std::string n = NormalizeCode(CodeSystem::kIcd10, raw);
       if (!ValidIcd10(n)) {
-        return LoadError(pp, "'" + raw + "' is not an ICD-10 code or category (letter + 2..6 "
-                                         "alphanumerics)");
+        return LoadError(pp, "'" + raw +
+                                 "' is not an ICD-10 code or category (letter + 2..6 "
+                                 "alphanumerics)");
       }
       s.prefixes.push_back(std::move(n));
     }
@@ -392,16 +393,16 @@ Result<StagedSet> StageSet(const Value& vs, const std::string& p) {
       if (!ValidIcd10(a)) return LoadError(rp + "/0", "'" + a_raw + "' is not an ICD-10 code");
       if (!ValidIcd10(b)) return LoadError(rp + "/1", "'" + b_raw + "' is not an ICD-10 code");
       if (a.size() != b.size()) {
-        return LoadError(rp, "range endpoints must have the same length ('" + a_raw + "', '" +
-                                 b_raw + "')");
+        return LoadError(
+            rp, "range endpoints must have the same length ('" + a_raw + "', '" + b_raw + "')");
       }
       if (b < a) return LoadError(rp, "range end '" + b_raw + "' is before its start");
       std::string cur = a;
       std::size_t count = 0;
       while (true) {
         if (++count > kMaxRangeExpansion) {
-          return LoadError(rp, "range expands to more than " +
-                                   std::to_string(kMaxRangeExpansion) + " prefixes");
+          return LoadError(
+              rp, "range expands to more than " + std::to_string(kMaxRangeExpansion) + " prefixes");
         }
         s.prefixes.push_back(cur);
         if (cur == b || !Increment(&cur)) break;
@@ -417,8 +418,7 @@ Result<StagedSet> StageSet(const Value& vs, const std::string& p) {
       CEPHALGIA_RETURN_IF_ERROR(CheckKeys(ing, ip, {"ingredient", "name", "products"}));
       const Value* code = json::Find(ing, "ingredient");
       if (code == nullptr) return LoadError(ip + "/ingredient", "ingredient is required");
-      CEPHALGIA_ASSIGN_OR_RETURN(std::string ingredient,
-                                 NonEmptyString(*code, ip + "/ingredient"));
+      CEPHALGIA_ASSIGN_OR_RETURN(std::string ingredient, NonEmptyString(*code, ip + "/ingredient"));
       if (const Value* n = json::Find(ing, "name"); n != nullptr && !n->IsString()) {
         return LoadError(ip + "/name", "expected a string");
       }

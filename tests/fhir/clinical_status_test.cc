@@ -25,8 +25,8 @@ template <typename View>
 void CheckStatuses(std::string_view type, const std::vector<Expect>& cases,
                    StatusAssessment (*assess)(const View&), bool expect_issue = false) {
   for (const Expect& c : cases) {
-    std::string json = R"({"resourceType":")" + std::string(type) + R"(","status":")" + c.status +
-                       R"("})";
+    std::string json =
+        R"({"resourceType":")" + std::string(type) + R"(","status":")" + c.status + R"("})";
     auto doc = Parse(json);
     IssueSink sink;
     View v(doc, &sink);
@@ -155,12 +155,14 @@ std::string ConditionJson(std::string_view clinical, std::string_view verificati
                           std::string_view extra = "") {
   std::string j = R"({"resourceType":"Condition")";
   if (!clinical.empty()) {
-    j += R"(,"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":")" +
-         std::string(clinical) + R"("}]})";
+    j +=
+        R"(,"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":")" +
+        std::string(clinical) + R"("}]})";
   }
   if (!verification.empty()) {
-    j += R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":")" +
-         std::string(verification) + R"("}]})";
+    j +=
+        R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":")" +
+        std::string(verification) + R"("}]})";
   }
   j += std::string(extra) + "}";
   return j;
@@ -194,10 +196,10 @@ TEST(ClinicalStatusTest, ConditionEveryVerificationStatus) {
     Relevance r;
     Certainty c;
   };
-  for (V v : {V{"confirmed", Relevance::kCurrent, kC}, V{"unconfirmed", Relevance::kCurrent, kP},
-              V{"provisional", Relevance::kCurrent, kP},
-              V{"differential", Relevance::kCurrent, kP}, V{"refuted", Relevance::kIgnore, kC},
-              V{"entered-in-error", Relevance::kIgnore, kC}}) {
+  for (V v :
+       {V{"confirmed", Relevance::kCurrent, kC}, V{"unconfirmed", Relevance::kCurrent, kP},
+        V{"provisional", Relevance::kCurrent, kP}, V{"differential", Relevance::kCurrent, kP},
+        V{"refuted", Relevance::kIgnore, kC}, V{"entered-in-error", Relevance::kIgnore, kC}}) {
     StatusAssessment a = Condition("active", v.code);
     EXPECT_EQ(a.relevance, v.r) << v.code;
     EXPECT_EQ(a.certainty, v.c) << v.code;
@@ -215,8 +217,7 @@ TEST(ClinicalStatusTest, ConditionAbatementMeansHistory) {
   EXPECT_EQ(Condition("", "provisional", R"(,"abatementAge":{"value":12,"code":"a"})").certainty,
             kP);
   // STU3-style abatementBoolean false is not an abatement.
-  EXPECT_EQ(Condition("active", "", R"(,"abatementBoolean":false)").relevance,
-            Relevance::kCurrent);
+  EXPECT_EQ(Condition("active", "", R"(,"abatementBoolean":false)").relevance, Relevance::kCurrent);
 }
 
 TEST(ClinicalStatusTest, ConditionMissingClinicalStatusCountsAsActive) {
@@ -226,7 +227,8 @@ TEST(ClinicalStatusTest, ConditionMissingClinicalStatusCountsAsActive) {
   EXPECT_EQ(a.certainty, kC);
   EXPECT_TRUE(sink.empty());
   // Status concepts without a system are read from their first coding.
-  auto doc = Parse(R"({"resourceType":"Condition","clinicalStatus":{"coding":[{"code":"resolved"}]}})");
+  auto doc =
+      Parse(R"({"resourceType":"Condition","clinicalStatus":{"coding":[{"code":"resolved"}]}})");
   EXPECT_EQ(AssessCondition(ConditionView(doc, nullptr)).relevance, Relevance::kHistory);
 }
 
@@ -245,12 +247,14 @@ StatusAssessment Allergy(std::string_view clinical, std::string_view verificatio
                          IssueSink* sink = nullptr) {
   std::string j = R"({"resourceType":"AllergyIntolerance")";
   if (!clinical.empty()) {
-    j += R"(,"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical","code":")" +
-         std::string(clinical) + R"("}]})";
+    j +=
+        R"(,"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical","code":")" +
+        std::string(clinical) + R"("}]})";
   }
   if (!verification.empty()) {
-    j += R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-verification","code":")" +
-         std::string(verification) + R"("}]})";
+    j +=
+        R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-verification","code":")" +
+        std::string(verification) + R"("}]})";
   }
   auto doc = Parse(j + "}");
   return AssessAllergyIntolerance(AllergyIntoleranceView(doc, sink));
@@ -273,8 +277,8 @@ TEST(ClinicalStatusTest, AllergyEveryStatus) {
 // --- Observation polarity -----------------------------------------------------------------
 
 Polarity Pol(std::string_view members) {
-  auto doc = Parse(R"({"resourceType":"Observation","status":"final")" + std::string(members) +
-                   "}");
+  auto doc =
+      Parse(R"({"resourceType":"Observation","status":"final")" + std::string(members) + "}");
   return ObservationPolarity(ObservationView(doc, nullptr));
 }
 
@@ -287,8 +291,7 @@ TEST(ClinicalStatusTest, ObservationPolarity) {
   EXPECT_EQ(Pol(R"(,"valueBoolean":false)"), Polarity::kAbsent);
   EXPECT_EQ(Pol(R"(,"valueBoolean":true)"), Polarity::kPresent);
   for (const char* code : {"260385009", "272519000", "2667000", "260415000", "373067005"}) {
-    EXPECT_EQ(Pol(Coded("valueCodeableConcept", "http://snomed.info/sct", code)),
-              Polarity::kAbsent)
+    EXPECT_EQ(Pol(Coded("valueCodeableConcept", "http://snomed.info/sct", code)), Polarity::kAbsent)
         << code;
   }
   for (const char* code : {"10828004", "52101004", "260373001", "373066001"}) {
@@ -299,14 +302,16 @@ TEST(ClinicalStatusTest, ObservationPolarity) {
   // A SNOMED OID system spelling is the same system.
   EXPECT_EQ(Pol(Coded("valueCodeableConcept", "urn:oid:2.16.840.1.113883.6.96", "2667000")),
             Polarity::kAbsent);
-  EXPECT_EQ(Pol(Coded("valueCodeableConcept", "http://terminology.hl7.org/CodeSystem/v2-0136", "N")),
-            Polarity::kAbsent);
-  EXPECT_EQ(Pol(Coded("valueCodeableConcept", "http://terminology.hl7.org/CodeSystem/v2-0136", "Y")),
-            Polarity::kPresent);
+  EXPECT_EQ(
+      Pol(Coded("valueCodeableConcept", "http://terminology.hl7.org/CodeSystem/v2-0136", "N")),
+      Polarity::kAbsent);
+  EXPECT_EQ(
+      Pol(Coded("valueCodeableConcept", "http://terminology.hl7.org/CodeSystem/v2-0136", "Y")),
+      Polarity::kPresent);
   const char* interp = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
   auto interpretation = [&](const char* code) {
-    return R"(,"interpretation":[{"coding":[{"system":")" + std::string(interp) +
-           R"(","code":")" + code + R"("}]}])";
+    return R"(,"interpretation":[{"coding":[{"system":")" + std::string(interp) + R"(","code":")" +
+           code + R"("}]}])";
   };
   EXPECT_EQ(Pol(R"(,"valueString":"x")" + interpretation("NEG")), Polarity::kAbsent);
   EXPECT_EQ(Pol(interpretation("ND")), Polarity::kAbsent);

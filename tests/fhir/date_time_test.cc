@@ -75,7 +75,8 @@ TEST(DateTimeTest, OffsetsConvertToUtc) {
 TEST(DateTimeTest, FractionalSecondsAndInstant) {
   DateTime d = P("2019-02-11T02:46:32.359-05:00", DateKind::kInstant);
   EXPECT_EQ(d.nanos(), 359000000);
-  EXPECT_EQ(d.start(), UtcMidnight(2019, 2, 11) + hours(7) + std::chrono::minutes(46) + seconds(32));
+  EXPECT_EQ(d.start(),
+            UtcMidnight(2019, 2, 11) + hours(7) + std::chrono::minutes(46) + seconds(32));
   EXPECT_EQ(d.ToString(), "2019-02-11T07:46:32.359Z");
   EXPECT_EQ(P("2024-01-01T00:00:00.123456789Z").nanos(), 123456789);
   EXPECT_TRUE(d.interval().Contains(d.start()));
@@ -102,7 +103,7 @@ TEST(DateTimeTest, RejectsMalformedValues) {
       {"2024-04-31", DateKind::kDateTime},
       {"2024-3-5", DateKind::kDateTime},
       {"2024/03/05", DateKind::kDateTime},
-      {"2024-03-05T10:00Z", DateKind::kDateTime},   // seconds are required
+      {"2024-03-05T10:00Z", DateKind::kDateTime},  // seconds are required
       {"2024-03-05T25:00:00Z", DateKind::kDateTime},
       {"2024-03-05T10:00:00+15:00", DateKind::kDateTime},
       {"2024-03-05T10:00:00+0200", DateKind::kDateTime},

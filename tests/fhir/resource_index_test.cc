@@ -47,7 +47,8 @@ TEST(ResourceIndexTest, AllSyntheaBundlesIndexAndWalkWithNoIssue) {
     std::optional<DateTime> birth = patient.birth_date();
     ASSERT_TRUE(birth);
     for (const IndexedResource* r : index.all()) {
-      if (testing::WalkResource(*r, index, &sink, birth)) ++walked_types[std::string(r->resource_type)];
+      if (testing::WalkResource(*r, index, &sink, birth))
+        ++walked_types[std::string(r->resource_type)];
       // Every resource resolves by its fullUrl (urn:uuid) and by Type/id.
       EXPECT_EQ(index.Resolve(r->full_url.empty() ? "none" : r->full_url),
                 r->full_url.empty() ? nullptr : r);
@@ -76,14 +77,18 @@ TEST(ResourceIndexTest, AllSyntheaBundlesIndexAndWalkWithNoIssue) {
 TEST(ResourceIndexTest, GroupsByTypeAcrossInputsAndOrigins) {
   IssueSink sink;
   ResourceIndex index(&sink);
-  ASSERT_TRUE(index.AddJson(R"({"resourceType":"Patient","id":"p1","birthDate":"1970"})",
-                            "prefetch.patient").ok());
-  ASSERT_TRUE(index.AddJson(R"({"resourceType":"Bundle","type":"searchset","entry":[
+  ASSERT_TRUE(
+      index
+          .AddJson(R"({"resourceType":"Patient","id":"p1","birthDate":"1970"})", "prefetch.patient")
+          .ok());
+  ASSERT_TRUE(index
+                  .AddJson(R"({"resourceType":"Bundle","type":"searchset","entry":[
       {"fullUrl":"http://ehr/fhir/Condition/c1","resource":{"resourceType":"Condition","id":"c1"}},
       {"fullUrl":"http://ehr/fhir/Condition/c2","resource":{"resourceType":"Condition","id":"c2"}},
       {"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"processing","diagnostics":"truncated"}]},
        "search":{"mode":"outcome"}}]})",
-                            "prefetch.conditions").ok());
+                           "prefetch.conditions")
+                  .ok());
   ASSERT_TRUE(index.AddJson("null", "prefetch.medications").ok());
   EXPECT_EQ(index.OfType("Condition").size(), 2u);
   EXPECT_EQ(index.OfType("Patient").size(), 1u);
@@ -97,8 +102,8 @@ TEST(ResourceIndexTest, GroupsByTypeAcrossInputsAndOrigins) {
   // The server's informational outcome is passed on, not counted as bad data.
   EXPECT_EQ(sink.error_count(), 0u);
   EXPECT_EQ(sink.warning_count(), 0u);
-  EXPECT_TRUE(HasIssueAt(sink, "prefetch.conditions.entry[2].resource.issue[0]",
-                         Severity::kInformation))
+  EXPECT_TRUE(
+      HasIssueAt(sink, "prefetch.conditions.entry[2].resource.issue[0]", Severity::kInformation))
       << DumpIssues(sink);
   // Views built from an indexed resource extend its location.
   auto bad = Parse(R"({"resourceType":"Condition","code":"x"})");
@@ -111,10 +116,12 @@ TEST(ResourceIndexTest, GroupsByTypeAcrossInputsAndOrigins) {
 TEST(ResourceIndexTest, ResolvesEveryReferenceForm) {
   IssueSink sink;
   ResourceIndex index(&sink);
-  ASSERT_TRUE(index.AddJson(R"({"resourceType":"Bundle","type":"collection","entry":[
+  ASSERT_TRUE(index
+                  .AddJson(R"({"resourceType":"Bundle","type":"collection","entry":[
       {"fullUrl":"urn:uuid:0d1b1b6e-1111-4444-8888-000000000001","resource":{"resourceType":"Medication","id":"m1"}},
       {"fullUrl":"https://ehr.example/fhir/Medication/med0316","resource":{"resourceType":"Medication","id":"med0316"}},
-      {"resource":{"resourceType":"Patient","id":"p1"}}]})").ok());
+      {"resource":{"resourceType":"Patient","id":"p1"}}]})")
+                  .ok());
   const IndexedResource* m1 = index.Find("Medication", "m1");
   const IndexedResource* med = index.Find("Medication", "med0316");
   ASSERT_NE(m1, nullptr);
@@ -137,13 +144,15 @@ TEST(ResourceIndexTest, ResolvesEveryReferenceForm) {
 TEST(ResourceIndexTest, NestedBundlesAndDuplicates) {
   IssueSink sink;
   ResourceIndex index(&sink);
-  ASSERT_TRUE(index.AddJson(R"({"resourceType":"Bundle","type":"batch-response","entry":[
+  ASSERT_TRUE(index
+                  .AddJson(R"({"resourceType":"Bundle","type":"batch-response","entry":[
       {"resource":{"resourceType":"Bundle","type":"searchset","entry":[
           {"resource":{"resourceType":"Condition","id":"c1"}}]}},
       {"resource":{"resourceType":"Bundle","type":"searchset","entry":[
           {"resource":{"resourceType":"Condition","id":"c1"}},
           {"resource":{"resourceType":"Condition","id":"c2"}}]}},
-      {"response":{"status":"404"}}]})").ok());
+      {"response":{"status":"404"}}]})")
+                  .ok());
   EXPECT_EQ(index.OfType("Bundle").size(), 3u);
   ASSERT_EQ(index.OfType("Condition").size(), 2u);  // c1 twice -> once
   EXPECT_EQ(index.OfType("Condition")[0]->location, "Bundle.entry[0].resource.entry[0].resource");
@@ -154,9 +163,11 @@ TEST(ResourceIndexTest, NestedBundlesAndDuplicates) {
 TEST(ResourceIndexTest, ServerOperationOutcomeIsReportedAsWarning) {
   IssueSink sink;
   ResourceIndex index(&sink);
-  ASSERT_TRUE(index.AddJson(R"({"resourceType":"OperationOutcome","issue":[
+  ASSERT_TRUE(index
+                  .AddJson(R"({"resourceType":"OperationOutcome","issue":[
       {"severity":"error","code":"forbidden","diagnostics":"access denied"}]})",
-                            "prefetch.observations").ok());
+                           "prefetch.observations")
+                  .ok());
   ASSERT_EQ(index.operation_outcomes().size(), 1u);
   EXPECT_EQ(sink.error_count(), 0u);
   ASSERT_TRUE(HasIssueAt(sink, "prefetch.observations.issue[0]", Severity::kWarning))
@@ -167,14 +178,16 @@ TEST(ResourceIndexTest, ServerOperationOutcomeIsReportedAsWarning) {
 TEST(ResourceIndexTest, GarbageIsSkippedWithIssuesAtItsLocation) {
   IssueSink sink;
   ResourceIndex index(&sink);
-  ASSERT_TRUE(index.AddJson(R"({"resourceType":"Bundle","type":"searchset","entry":[
+  ASSERT_TRUE(index
+                  .AddJson(R"({"resourceType":"Bundle","type":"searchset","entry":[
       7, "x", null, [],
       {"resource":"Condition/1"},
       {"resource":{"id":"no-type"}},
       {"resource":{"resourceType":42}},
       {"fullUrl":5,"resource":{"resourceType":"Condition","id":"ok","code":{"text":"fine"}}},
       {"resource":{"resourceType":"Condition","id":7}},
-      {"resource":{"resourceType":"Bundle","entry":{"not":"an array"}}}]})").ok());
+      {"resource":{"resourceType":"Bundle","entry":{"not":"an array"}}}]})")
+                  .ok());
   for (int i : {0, 1, 2, 3}) {
     EXPECT_TRUE(HasIssueAt(sink, "Bundle.entry[" + std::to_string(i) + "]")) << i;
   }
@@ -223,8 +236,9 @@ TEST(ResourceIndexTest, MalformedOrOversizedTextIsAStatusAndAnIssue) {
             StatusCode::kPayloadTooLarge);
   EXPECT_EQ(index.size(), 0u);
   // Valid multi-byte UTF-8 (2, 3 and 4 bytes, also straddling the 8-byte fast path) is fine.
-  ASSERT_TRUE(index.AddJson("{\"resourceType\":\"Patient\",\"id\":\"p\",\"name\":[{\"text\":"
-                            "\"Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 M\xc3\xbcller\"}]}")
+  ASSERT_TRUE(index
+                  .AddJson("{\"resourceType\":\"Patient\",\"id\":\"p\",\"name\":[{\"text\":"
+                           "\"Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 M\xc3\xbcller\"}]}")
                   .ok());
   EXPECT_EQ(index.size(), 1u);
 }
@@ -257,7 +271,8 @@ TEST(ResourceIndexTest, DeepNestingNeitherCrashesNorRecursesForever) {
   for (int i = 0; i < kLevels; ++i) nested += "}]}";
   ASSERT_TRUE(index.AddJson(nested).ok());
   EXPECT_EQ(index.Find("Condition", "deep"), nullptr);
-  EXPECT_EQ(index.OfType("Bundle").size(), static_cast<std::size_t>(ResourceIndex::kMaxBundleDepth + 1));
+  EXPECT_EQ(index.OfType("Bundle").size(),
+            static_cast<std::size_t>(ResourceIndex::kMaxBundleDepth + 1));
   bool too_deep = false;
   for (const Issue& i : sink.issues()) {
     too_deep = too_deep || (i.code == IssueCode::kTooCostly &&
@@ -363,12 +378,26 @@ TEST(ResourceIndexTest, RandomTypeMutationsNeverCrash) {
     for (int i = 0; i < 150; ++i) picked.push_back(values[1 + rng() % (values.size() - 1)]);
     for (rapidjson::Value* v : picked) {
       switch (rng() % 6) {
-        case 0: v->SetNull(); break;
-        case 1: v->SetInt(static_cast<int>(rng() % 1000) - 500); break;
-        case 2: v->SetString("2024-99-99T", alloc); break;
-        case 3: v->SetArray(); v->PushBack(rapidjson::Value(1.5), alloc); break;
-        case 4: v->SetObject(); v->AddMember("x", rapidjson::Value(true), alloc); break;
-        default: v->SetBool(rng() % 2 == 0); break;
+        case 0:
+          v->SetNull();
+          break;
+        case 1:
+          v->SetInt(static_cast<int>(rng() % 1000) - 500);
+          break;
+        case 2:
+          v->SetString("2024-99-99T", alloc);
+          break;
+        case 3:
+          v->SetArray();
+          v->PushBack(rapidjson::Value(1.5), alloc);
+          break;
+        case 4:
+          v->SetObject();
+          v->AddMember("x", rapidjson::Value(true), alloc);
+          break;
+        default:
+          v->SetBool(rng() % 2 == 0);
+          break;
       }
     }
     IssueSink sink(100000);

@@ -16,11 +16,11 @@ TEST(TerminologyTest, IdentifiesSystemVariants) {
   EXPECT_EQ(IdentifySystem("HTTP://SNOMED.INFO/SCT"), CodeSystem::kSnomed);
   EXPECT_EQ(IdentifySystem("https://snomed.info/sct"), CodeSystem::kSnomed);
   EXPECT_EQ(IdentifySystem("urn:oid:2.16.840.1.113883.6.96"), CodeSystem::kSnomed);
-  for (const char* icd : {"http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10",
-                          "urn:oid:2.16.840.1.113883.6.90", "urn:oid:2.16.840.1.113883.6.3",
-                          "http://www.cms.gov/Medicare/Coding/ICD10",
-                          "http://hl7.org/fhir/sid/icd-10-cm/", "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM",
-                          " http://hl7.org/fhir/sid/icd-10-cm "}) {
+  for (const char* icd :
+       {"http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10",
+        "urn:oid:2.16.840.1.113883.6.90", "urn:oid:2.16.840.1.113883.6.3",
+        "http://www.cms.gov/Medicare/Coding/ICD10", "http://hl7.org/fhir/sid/icd-10-cm/",
+        "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM", " http://hl7.org/fhir/sid/icd-10-cm "}) {
     EXPECT_EQ(IdentifySystem(icd), CodeSystem::kIcd10) << icd;
     EXPECT_EQ(CanonicalSystem(icd), kIcd10CmSystem) << icd;
   }
@@ -41,11 +41,12 @@ TEST(TerminologyTest, Icd10CodesCompareWithoutDotAndCase) {
   EXPECT_EQ(NormalizeCode(CodeSystem::kIcd10, "g44.86"), "G4486");
   EXPECT_EQ(NormalizeCode(CodeSystem::kIcd10, " G44.86 "), "G4486");
   EXPECT_EQ(NormalizeCode(CodeSystem::kSnomed, " 279016001 "), "279016001");
-  EXPECT_TRUE(SameCode("http://hl7.org/fhir/sid/icd-10-cm", "G44.86", "urn:oid:2.16.840.1.113883.6.90",
-                       "g4486"));
-  EXPECT_FALSE(SameCode("http://hl7.org/fhir/sid/icd-10-cm", "G44.86", "http://snomed.info/sct",
-                        "G44.86"));
-  EXPECT_FALSE(SameCode("http://snomed.info/sct", "279016001", "http://snomed.info/sct", "27901600"));
+  EXPECT_TRUE(SameCode("http://hl7.org/fhir/sid/icd-10-cm", "G44.86",
+                       "urn:oid:2.16.840.1.113883.6.90", "g4486"));
+  EXPECT_FALSE(
+      SameCode("http://hl7.org/fhir/sid/icd-10-cm", "G44.86", "http://snomed.info/sct", "G44.86"));
+  EXPECT_FALSE(
+      SameCode("http://snomed.info/sct", "279016001", "http://snomed.info/sct", "27901600"));
   EXPECT_TRUE(SameCode("http://example.org/x/", "A", "http://example.org/x", "A"));
   EXPECT_FALSE(SameCode("http://example.org/x", "a", "http://example.org/x", "A"));
 }
@@ -106,19 +107,20 @@ TEST(TerminologyTest, EnumeratedCodesMatchInEveryValueSetAtOnce) {
     ASSERT_TRUE(x.coding);
     EXPECT_EQ(x.coding->code(), "279016001");
   }
-  EXPECT_TRUE(MatchJson(vs, R"({"coding":[{"system":"http://snomed.info/sct","code":"1"}]})").empty());
+  EXPECT_TRUE(
+      MatchJson(vs, R"({"coding":[{"system":"http://snomed.info/sct","code":"1"}]})").empty());
   // A code without a system is not interpreted.
   EXPECT_TRUE(MatchJson(vs, R"({"coding":[{"code":"279016001"}]})").empty());
 }
 
 TEST(TerminologyTest, Icd10WithAndWithoutDotAndSystemVariants) {
   ValueSetIndex vs = Load();
-  for (const char* cc : {
-           R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"G44.86"}]})",
-           R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"G4486"}]})",
-           R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"g44.86"}]})",
-           R"({"coding":[{"system":"urn:oid:2.16.840.1.113883.6.90","code":"G44.86"}]})",
-           R"({"coding":[{"system":"http://www.cms.gov/Medicare/Coding/ICD10/","code":"G4486"}]})"}) {
+  for (const char* cc :
+       {R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"G44.86"}]})",
+        R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"G4486"}]})",
+        R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"g44.86"}]})",
+        R"({"coding":[{"system":"urn:oid:2.16.840.1.113883.6.90","code":"G44.86"}]})",
+        R"({"coding":[{"system":"http://www.cms.gov/Medicare/Coding/ICD10/","code":"G4486"}]})"}) {
     EXPECT_EQ(Ids(MatchJson(vs, cc)), (std::vector<std::string>{"cgh"})) << cc;
   }
   EXPECT_TRUE(vs.ContainsCode("cgh", "urn:oid:2.16.840.1.113883.6.3", "g44.86"));
@@ -152,12 +154,15 @@ TEST(TerminologyTest, Icd10PrefixesAndRanges) {
 
 TEST(TerminologyTest, RxNormProductsCountAsTheirIngredient) {
   ValueSetIndex vs = Load();
-  auto product = MatchJson(vs, R"({"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1049621","display":"oxycodone hydrochloride 5 MG Oral Tablet"}]})");
+  auto product = MatchJson(
+      vs,
+      R"({"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"1049621","display":"oxycodone hydrochloride 5 MG Oral Tablet"}]})");
   ASSERT_EQ(product.size(), 1u);
   EXPECT_EQ(product[0].valueset_id, "opioids");
   EXPECT_EQ(product[0].ingredient, "7804");
   EXPECT_EQ(product[0].certainty, Certainty::kConfirmed);
-  auto ingredient = MatchJson(vs, R"({"coding":[{"system":"urn:oid:2.16.840.1.113883.6.88","code":"10689"}]})");
+  auto ingredient =
+      MatchJson(vs, R"({"coding":[{"system":"urn:oid:2.16.840.1.113883.6.88","code":"10689"}]})");
   ASSERT_EQ(ingredient.size(), 1u);
   EXPECT_EQ(ingredient[0].ingredient, "");  // a direct member
   EXPECT_TRUE(vs.ContainsCode("opioids", kRxNormSystem, "835603"));
@@ -178,14 +183,18 @@ TEST(TerminologyTest, TextSynonymsMatchAtLowerCertainty) {
             (std::vector<std::string>{"thunderclap"}));
   EXPECT_TRUE(MatchJson(vs, R"({"text":"worst headache of my"})").empty());
   // Display text counts too, when no code of that value set matched.
-  auto disp = MatchJson(vs, R"({"coding":[{"system":"http://example.org","code":"x","display":"Cervicogenic headache, right"}]})");
+  auto disp = MatchJson(
+      vs,
+      R"({"coding":[{"system":"http://example.org","code":"x","display":"Cervicogenic headache, right"}]})");
   EXPECT_EQ(Ids(disp), (std::vector<std::string>{"cgh"}));
   EXPECT_EQ(disp[0].certainty, Certainty::kText);
 }
 
 TEST(TerminologyTest, CodeMatchWinsOverTextAndTextAddsOtherValueSets) {
   ValueSetIndex vs = Load();
-  auto m = MatchJson(vs, R"({"coding":[{"system":"http://snomed.info/sct","code":"279016001","display":"Cervicogenic headache"}],
+  auto m = MatchJson(
+      vs,
+      R"({"coding":[{"system":"http://snomed.info/sct","code":"279016001","display":"Cervicogenic headache"}],
                              "text":"cervicogenic headache, thunderclap onset"})");
   ASSERT_EQ(Ids(m), (std::vector<std::string>{"cgh", "headache_any", "thunderclap"}));
   for (const auto& x : m) {
@@ -199,7 +208,8 @@ TEST(TerminologyTest, CodeMatchWinsOverTextAndTextAddsOtherValueSets) {
 
 TEST(TerminologyTest, MatchInAndContains) {
   ValueSetIndex vs = Load();
-  auto doc = Parse(R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"C50.919"}]})");
+  auto doc =
+      Parse(R"({"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"C50.919"}]})");
   CodeableConceptView cc(&doc, nullptr, "Condition.code");
   EXPECT_TRUE(vs.Contains("cancer_history", cc));
   EXPECT_FALSE(vs.Contains("cgh", cc));
@@ -215,7 +225,8 @@ TEST(TerminologyTest, MatchInAndContains) {
 TEST(TerminologyTest, MalformedConceptReportsIssues) {
   ValueSetIndex vs = Load();
   IssueSink sink;
-  auto m = MatchJson(vs, R"({"coding":[{"system":"http://snomed.info/sct","code":279016001},7],"text":5})", &sink);
+  auto m = MatchJson(
+      vs, R"({"coding":[{"system":"http://snomed.info/sct","code":279016001},7],"text":5})", &sink);
   EXPECT_TRUE(m.empty());
   EXPECT_TRUE(testing::HasIssueAt(sink, "Condition.code.coding[0].code"));
   EXPECT_TRUE(testing::HasIssueAt(sink, "Condition.code.coding[1]"));
@@ -224,7 +235,8 @@ TEST(TerminologyTest, MalformedConceptReportsIssues) {
 
 TEST(TerminologyTest, MergesFilesAndRejectsDuplicateIds) {
   ValueSetIndex vs = Load();
-  auto extra = Parse(R"({"valueSets":[{"id":"nsaids","rxnormIngredients":[{"ingredient":"5640"}]}]})");
+  auto extra =
+      Parse(R"({"valueSets":[{"id":"nsaids","rxnormIngredients":[{"ingredient":"5640"}]}]})");
   ASSERT_TRUE(vs.AddFromJson(extra).ok());
   EXPECT_TRUE(vs.ContainsCode("nsaids", kRxNormSystem, "5640"));
   auto dup = Parse(R"({"valueSets":[{"id":"new_one"},{"id":"cgh"}]})");
@@ -262,14 +274,11 @@ TEST(TerminologyTest, LoadErrorsCarryJsonPointers) {
       {R"({"valueSets":[{"id":"a","icd10Prefixes":["Z8"]}]})", "/valueSets/0/icd10Prefixes/0"},
       {R"({"valueSets":[{"id":"a","icd10Prefixes":["285"]}]})", "/valueSets/0/icd10Prefixes/0"},
       {R"({"valueSets":[{"id":"a","icd10Ranges":[["C00"]]}]})", "/valueSets/0/icd10Ranges/0"},
-      {R"({"valueSets":[{"id":"a","icd10Ranges":[["C96","C00"]]}]})",
-       "/valueSets/0/icd10Ranges/0"},
+      {R"({"valueSets":[{"id":"a","icd10Ranges":[["C96","C00"]]}]})", "/valueSets/0/icd10Ranges/0"},
       {R"({"valueSets":[{"id":"a","icd10Ranges":[["C00","C96.1"]]}]})",
        "/valueSets/0/icd10Ranges/0"},
-      {R"({"valueSets":[{"id":"a","icd10Ranges":[["A00","Z99"]]}]})",
-       "/valueSets/0/icd10Ranges/0"},
-      {R"({"valueSets":[{"id":"a","icd10Ranges":[["C00",7]]}]})",
-       "/valueSets/0/icd10Ranges/0/1"},
+      {R"({"valueSets":[{"id":"a","icd10Ranges":[["A00","Z99"]]}]})", "/valueSets/0/icd10Ranges/0"},
+      {R"({"valueSets":[{"id":"a","icd10Ranges":[["C00",7]]}]})", "/valueSets/0/icd10Ranges/0/1"},
       {R"({"valueSets":[{"id":"a","rxnormIngredients":[{"products":["1"]}]}]})",
        "/valueSets/0/rxnormIngredients/0/ingredient"},
       {R"({"valueSets":[{"id":"a","rxnormIngredients":[{"ingredient":"1","products":[2]}]}]})",

@@ -35,22 +35,42 @@ struct Examples {
 };
 
 TEST(ViewsTest, AllHl7ExamplesWalkWithoutIssues) {
-  const char* names[] = {
-      "AllergyIntolerance-example.json", "AllergyIntolerance-fishallergy.json",
-      "AllergyIntolerance-medication.json", "AllergyIntolerance-nkda.json",
-      "Condition-example.json", "Condition-example2.json", "Condition-family-history.json",
-      "Condition-stroke.json", "Medication-med0316.json", "MedicationRequest-medrx002.json",
-      "MedicationRequest-medrx0302.json", "MedicationRequest-medrx0308.json",
-      "MedicationRequest-medrx0312.json", "MedicationRequest-medrx0327.json",
-      "MedicationStatement-example001.json", "MedicationStatement-example003.json",
-      "MedicationStatement-example004.json", "MedicationStatement-example005.json",
-      "Observation-blood-pressure-cancel.json", "Observation-blood-pressure.json",
-      "Observation-bmi.json", "Observation-body-height.json", "Observation-body-temperature.json",
-      "Observation-example.json", "Observation-glasgow.json", "Observation-heart-rate.json",
-      "Observation-respiratory-rate.json", "Patient-example.json", "Patient-mom.json",
-      "Patient-pat1.json", "Procedure-example.json", "Procedure-physical-therapy.json",
-      "ServiceRequest-di.json", "ServiceRequest-example.json",
-      "ServiceRequest-physical-therapy.json", "extra/Bundle-bundle-transaction.json"};
+  const char* names[] = {"AllergyIntolerance-example.json",
+                         "AllergyIntolerance-fishallergy.json",
+                         "AllergyIntolerance-medication.json",
+                         "AllergyIntolerance-nkda.json",
+                         "Condition-example.json",
+                         "Condition-example2.json",
+                         "Condition-family-history.json",
+                         "Condition-stroke.json",
+                         "Medication-med0316.json",
+                         "MedicationRequest-medrx002.json",
+                         "MedicationRequest-medrx0302.json",
+                         "MedicationRequest-medrx0308.json",
+                         "MedicationRequest-medrx0312.json",
+                         "MedicationRequest-medrx0327.json",
+                         "MedicationStatement-example001.json",
+                         "MedicationStatement-example003.json",
+                         "MedicationStatement-example004.json",
+                         "MedicationStatement-example005.json",
+                         "Observation-blood-pressure-cancel.json",
+                         "Observation-blood-pressure.json",
+                         "Observation-bmi.json",
+                         "Observation-body-height.json",
+                         "Observation-body-temperature.json",
+                         "Observation-example.json",
+                         "Observation-glasgow.json",
+                         "Observation-heart-rate.json",
+                         "Observation-respiratory-rate.json",
+                         "Patient-example.json",
+                         "Patient-mom.json",
+                         "Patient-pat1.json",
+                         "Procedure-example.json",
+                         "Procedure-physical-therapy.json",
+                         "ServiceRequest-di.json",
+                         "ServiceRequest-example.json",
+                         "ServiceRequest-physical-therapy.json",
+                         "extra/Bundle-bundle-transaction.json"};
   IssueSink sink;
   ResourceIndex index(&sink);
   for (const char* n : names) ASSERT_TRUE(index.AddJson(ReadHl7Example(n), n).ok()) << n;
@@ -134,8 +154,8 @@ TEST(ViewsTest, UnresolvedMedicationReferenceIsAWarningNotADrug) {
   Examples ex({"MedicationRequest-medrx002.json"});  // Medication/med0316 not supplied
   MedicationRequestView mr(ex.Get("MedicationRequest", "medrx002"), &ex.sink);
   EXPECT_FALSE(mr.MedicationCode(&ex.index));
-  EXPECT_TRUE(HasIssueAt(ex.sink, "MedicationRequest.medicationReference.reference",
-                         Severity::kWarning))
+  EXPECT_TRUE(
+      HasIssueAt(ex.sink, "MedicationRequest.medicationReference.reference", Severity::kWarning))
       << DumpIssues(ex.sink);
   EXPECT_EQ(ex.sink.error_count(), 0u);
 }

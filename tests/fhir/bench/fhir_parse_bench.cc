@@ -14,10 +14,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -98,8 +98,8 @@ const std::string& BundleText(Variant variant) {
       rapidjson::PrettyWriter<rapidjson::StringBuffer> pw(indented);
       pw.SetIndent(' ', 2);
       doc.Accept(pw);
-      std::cerr << "bundle: first " << kResources << " entries of " << f.filename().string()
-                << " (" << compact.GetSize() << " bytes compact, " << indented.GetSize()
+      std::cerr << "bundle: first " << kResources << " entries of " << f.filename().string() << " ("
+                << compact.GetSize() << " bytes compact, " << indented.GetSize()
                 << " bytes pretty)\n";
       return new std::pair<std::string, std::string>(compact.GetString(), indented.GetString());
     }
@@ -161,15 +161,25 @@ void BM_IndexOnlyParsedBundle200(benchmark::State& state) {
   state.counters["resources"] = kResources;
 }
 
-BENCHMARK(BM_ParseAndIndexBundle200)->Unit(benchmark::kMicrosecond)->Repetitions(15)
+BENCHMARK(BM_ParseAndIndexBundle200)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(15)
     ->ReportAggregatesOnly(true);
-BENCHMARK(BM_ParseAndIndexBundle200Pretty)->Unit(benchmark::kMicrosecond)->Repetitions(15)
+BENCHMARK(BM_ParseAndIndexBundle200Pretty)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(15)
     ->ReportAggregatesOnly(true);
-BENCHMARK(BM_ParseAndIndexClinical200)->Unit(benchmark::kMicrosecond)->Repetitions(15)
+BENCHMARK(BM_ParseAndIndexClinical200)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(15)
     ->ReportAggregatesOnly(true);
-BENCHMARK(BM_IndexOnlyParsedBundle200)->Unit(benchmark::kMicrosecond)->Repetitions(15)
+BENCHMARK(BM_IndexOnlyParsedBundle200)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(15)
     ->ReportAggregatesOnly(true);
-BENCHMARK(BM_RapidJsonParseOnly)->Unit(benchmark::kMicrosecond)->Repetitions(15)
+BENCHMARK(BM_RapidJsonParseOnly)
+    ->Unit(benchmark::kMicrosecond)
+    ->Repetitions(15)
     ->ReportAggregatesOnly(true);
 
 }  // namespace

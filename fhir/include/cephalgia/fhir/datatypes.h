@@ -50,7 +50,7 @@ class ElementView {
 
   std::optional<std::string_view> GetString(std::string_view key) const;
   std::optional<bool> GetBool(std::string_view key) const;
-  std::optional<double> GetNumber(std::string_view key) const;  // decimal
+  std::optional<double> GetNumber(std::string_view key) const;    // decimal
   std::optional<int64_t> GetInteger(std::string_view key) const;  // integer/positiveInt/...
   // Parses the member as a FHIR date/dateTime/instant; a bad value is a kError/kValue issue,
   // a dateTime without an offset a kWarning.
@@ -63,8 +63,7 @@ class ElementView {
   std::string ChildPath(std::string_view key) const;
   std::string ChildPath(std::string_view key, std::size_t index) const;
   // Reports an issue at `location` (nothing when sink is null).
-  void Report(Severity severity, IssueCode code, std::string location,
-              std::string message) const;
+  void Report(Severity severity, IssueCode code, std::string location, std::string message) const;
 
  protected:
   // Helpers for derived views: a child view of type V over member `key` (absent -> nullopt,
@@ -194,9 +193,7 @@ class TimingView : public ElementView {
   using ElementView::ElementView;
   std::vector<DateTime> events() const;  // event[] (bad values -> issues, skipped)
   std::optional<TimingRepeatView> repeat() const { return Child<TimingRepeatView>("repeat"); }
-  std::optional<CodeableConceptView> code() const {
-    return Child<CodeableConceptView>("code");
-  }
+  std::optional<CodeableConceptView> code() const { return Child<CodeableConceptView>("code"); }
 };
 
 // Dosage.doseAndRate[i].
@@ -281,10 +278,10 @@ class ChoiceView : public ElementView {
 
   std::optional<bool> boolean() const;
   std::optional<int64_t> integer() const;
-  std::optional<double> decimal() const;    // decimal or integer
+  std::optional<double> decimal() const;           // decimal or integer
   std::optional<std::string_view> string() const;  // string / code / uri-like primitives
-  std::optional<DateTime> date_time() const;  // date, dateTime, instant
-  std::optional<QuantityView> quantity() const;  // Quantity, Age, Duration
+  std::optional<DateTime> date_time() const;       // date, dateTime, instant
+  std::optional<QuantityView> quantity() const;    // Quantity, Age, Duration
   std::optional<CodeableConceptView> codeable_concept() const;
   std::optional<CodingView> coding() const;
   std::optional<RangeView> range() const;
@@ -316,8 +313,7 @@ std::vector<V> ElementView::Children(std::string_view key) const {
   for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
     const rapidjson::Value& e = (*arr)[i];
     if (!e.IsObject()) {
-      Report(Severity::kError, IssueCode::kStructure, ChildPath(key, i),
-             "expected a JSON object");
+      Report(Severity::kError, IssueCode::kStructure, ChildPath(key, i), "expected a JSON object");
       continue;
     }
     out.emplace_back(&e, sink_, ChildPath(key, i));

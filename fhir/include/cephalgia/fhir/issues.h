@@ -42,7 +42,7 @@ enum class IssueCode {
   kInformational,  // "informational"
 };
 
-std::string_view SeverityName(Severity s);   // "error" | "warning" | "information"
+std::string_view SeverityName(Severity s);    // "error" | "warning" | "information"
 std::string_view IssueCodeName(IssueCode c);  // FHIR issue-type code
 
 struct Issue {
@@ -73,8 +73,7 @@ class IssueSink {
     Add(Severity::kWarning, code, std::move(location), std::move(message));
   }
   void Info(std::string location, std::string message) {
-    Add(Severity::kInformation, IssueCode::kInformational, std::move(location),
-        std::move(message));
+    Add(Severity::kInformation, IssueCode::kInformational, std::move(location), std::move(message));
   }
 
   const std::vector<Issue>& issues() const { return issues_; }

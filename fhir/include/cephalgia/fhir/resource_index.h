@@ -109,8 +109,8 @@ class ResourceIndex {
   };
   void Walk(const rapidjson::Value& value, std::string_view origin, std::string location,
             std::string_view full_url, int depth);
-  void IndexResource(const rapidjson::Value& value, std::string_view origin,
-                     std::string location, std::string_view full_url, int depth);
+  void IndexResource(const rapidjson::Value& value, std::string_view origin, std::string location,
+                     std::string_view full_url, int depth);
   void IndexBundle(const IndexedResource& bundle, int depth);
   void ReportOutcome(const IndexedResource& outcome);
   std::string_view InternOrigin(std::string_view origin);

@@ -156,7 +156,7 @@ class ObservationView : public ResourceView {
 // medication[x] of MedicationRequest / MedicationStatement.
 struct MedicationChoice {
   std::optional<CodeableConceptView> codeable_concept;  // medicationCodeableConcept
-  std::optional<ReferenceView> reference;      // medicationReference
+  std::optional<ReferenceView> reference;               // medicationReference
 };
 
 class MedicationView : public ResourceView {
@@ -196,9 +196,7 @@ class MedicationRequestView : public MedicationUseView {
     return Children<CodeableConceptView>("category");
   }
   std::optional<bool> do_not_perform() const { return GetBool("doNotPerform"); }
-  std::optional<DateTime> authored_on() const {
-    return GetDate("authoredOn", DateKind::kDateTime);
-  }
+  std::optional<DateTime> authored_on() const { return GetDate("authoredOn", DateKind::kDateTime); }
   std::vector<DosageView> dosage_instruction() const {
     return Children<DosageView>("dosageInstruction");
   }
@@ -260,9 +258,7 @@ class ServiceRequestView : public ResourceView {
   std::optional<CodeableConceptView> code() const { return Child<CodeableConceptView>("code"); }
   std::optional<ReferenceView> subject() const { return Child<ReferenceView>("subject"); }
   ChoiceView occurrence() const { return ChoiceView::Find(*this, "occurrence"); }
-  std::optional<DateTime> authored_on() const {
-    return GetDate("authoredOn", DateKind::kDateTime);
-  }
+  std::optional<DateTime> authored_on() const { return GetDate("authoredOn", DateKind::kDateTime); }
   std::vector<CodeableConceptView> reason_code() const {
     return Children<CodeableConceptView>("reasonCode");
   }
@@ -280,9 +276,11 @@ class AllergyIntoleranceView : public ResourceView {
   std::optional<CodeableConceptView> verification_status() const {
     return Child<CodeableConceptView>("verificationStatus");
   }
-  std::optional<std::string_view> clinical_status_code() const;       // allergyintolerance-clinical
-  std::optional<std::string_view> verification_status_code() const;   // allergyintolerance-verification
-  std::optional<std::string_view> type() const { return GetString("type"); }  // allergy | intolerance
+  // Codes from allergyintolerance-clinical / allergyintolerance-verification (or the first code).
+  std::optional<std::string_view> clinical_status_code() const;
+  std::optional<std::string_view> verification_status_code() const;
+  // allergy | intolerance
+  std::optional<std::string_view> type() const { return GetString("type"); }
   // food | medication | environment | biologic
   std::vector<std::string_view> category() const { return StringArray("category"); }
   std::optional<std::string_view> criticality() const { return GetString("criticality"); }
@@ -320,9 +318,9 @@ class BundleEntryView : public ElementView {
   // The resource object (nullptr when absent; a non-object is an issue and nullptr).
   const rapidjson::Value* resource() const { return GetObject("resource"); }
   std::string resource_path() const { return ChildPath("resource"); }
-  std::optional<std::string_view> search_mode() const;  // search.mode: match|include|outcome
-  std::optional<std::string_view> request_method() const;  // request.method
-  std::optional<std::string_view> request_url() const;     // request.url
+  std::optional<std::string_view> search_mode() const;      // search.mode: match|include|outcome
+  std::optional<std::string_view> request_method() const;   // request.method
+  std::optional<std::string_view> request_url() const;      // request.url
   std::optional<std::string_view> response_status() const;  // response.status
 };
 

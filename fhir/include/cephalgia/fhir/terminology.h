@@ -34,8 +34,9 @@
 //
 // All members except "id" are optional; unknown members are an error (typos must not silently
 // empty a value set). Two optional extras for human readers are accepted and ignored:
-// "rxnormIngredients[].name" and, at the top level, "description" / "$schema". Each code must be a non-empty string; "codes[].system" must be a string
-// (any system is allowed: unknown systems are compared as written, minus a trailing slash).
+// "rxnormIngredients[].name" and, at the top level, "description" / "$schema". Each code must
+// be a non-empty string; "codes[].system" must be a string (any system is allowed: unknown
+// systems are compared as written, minus a trailing slash).
 // Load errors are kInvalidArgument with location = JSON Pointer, e.g.
 // "/valueSets/3/codes/1/system".
 //
@@ -92,7 +93,7 @@ bool SameCode(std::string_view system_a, std::string_view code_a, std::string_vi
               std::string_view code_b);
 
 struct ValueSetMatch {
-  std::string_view valueset_id;  // points into the ValueSetIndex
+  std::string_view valueset_id;                 // points into the ValueSetIndex
   Certainty certainty = Certainty::kConfirmed;  // kConfirmed (a code) or kText (a synonym)
   std::optional<CodingView> coding;  // the coding that matched (nullopt for a text match)
   std::string_view ingredient;       // RxNorm ingredient when matched through a product code
