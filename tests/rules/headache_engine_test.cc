@@ -574,7 +574,34 @@ TEST(HeadacheEvaluate, RunsTheCdsHooksSpecExamples) {
   }
 }
 
+// Record text is copied into card details whole: a long non-ASCII medicine name on a draft that
+// crosses the overuse limit must keep the answer valid UTF-8 and keep the day counts.
+TEST(HeadacheEvaluate, LongNonAsciiDraftTextKeepsTheAnswerValidUtf8) {
+  cephalgia::testing::GoldenCase c = LoadCase("605-order-sign-analgesic-crosses-overuse.json");
+  rapidjson::Document d = ParseOrDie(c.request_json);
+  std::string name = "Ibuprofen ";
+  for (int i = 0; i < 150; ++i) name += "\xC3\xA4";  // a-umlaut
+  bool changed = false;
+  for (auto& e : d["context"]["draftOrders"]["entry"].GetArray()) {
+    auto& r = e["resource"];
+    if (r.HasMember("medicationCodeableConcept")) {
+      r["medicationCodeableConcept"].RemoveMember("text");
+      r["medicationCodeableConcept"].AddMember("text", rapidjson::Value(name.c_str(), d.GetAllocator()), d.GetAllocator());
+      changed = true;
+    }
+  }
+  ASSERT_TRUE(changed);
+  auto response = EvaluateRequest(c.service, json::Serialize(d), c.now);
+  ASSERT_TRUE(response.ok());
+  ASSERT_TRUE(json::ParseUntrusted(*response).ok()) << "not valid UTF-8 JSON";
+  EXPECT_THAT(*response, HasSubstr("order_overuse_risk"));
+  EXPECT_THAT(*response, HasSubstr("days/month already"));
+  EXPECT_THAT(*response, HasSubstr(" across classes)."));
+}
+
 TEST(HeadacheEvaluate, RejectsUnknownServiceAndMissingPatient) {
+  EXPECT_EQ(EvaluateRequest("headache-patient-view", R"({"hook":"patient-view","context":{"patientId":"p1/../../admin"}})").status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(EvaluateRequest("nope", "{}").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(EvaluateRequest("headache-patient-view", "[1]").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(EvaluateRequest("headache-patient-view", R"({"hook":"patient-view","context":{}})").status().code(),

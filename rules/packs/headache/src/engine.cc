@@ -7,7 +7,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <set>
 #include <unordered_set>
 
@@ -280,14 +282,14 @@ class Evaluation {
     double projected = std::min(30.0, existing + add);
     double projected_all = std::min(30.0, all + add);
     if (projected >= oc.min_days_per_month || projected_all >= k_.overuse_combined_days) {
-      char buf[200];
-      std::snprintf(buf, sizeof buf,
-                    "%s: about %.0f days/month already, %s this order; limit %.0f for %s (%.0f across classes).",
-                    d.name.c_str(), existing,
-                    d.days_per_month ? ("about " + std::to_string(static_cast<int>(add + 0.5)) + " more days with").c_str()
-                                     : "unknown extra days with",
-                    oc.min_days_per_month, oc.display.c_str(), k_.overuse_combined_days);
-      return std::string(buf);
+      // Built as a std::string (never a fixed buffer): the medicine name comes from the record
+      // and may be long and non-ASCII; cutting it could split a UTF-8 character.
+      auto num = [](double v) { return std::to_string(static_cast<long long>(std::lround(v))); };
+      std::string s = d.name + ": about " + num(existing) + " days/month already, " +
+                      (d.days_per_month ? "about " + num(add) + " more days with" : std::string("unknown extra days with")) +
+                      " this order; limit " + num(oc.min_days_per_month) + " for " + oc.display + " (" +
+                      num(k_.overuse_combined_days) + " across classes).";
+      return s;
     }
     return std::nullopt;
   }
@@ -762,6 +764,13 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   if (context == nullptr) return InvalidArgument("context is required", "context");
   std::optional<std::string_view> patient_id = json::GetString(*context, "patientId");
   if (!patient_id || patient_id->empty()) return InvalidArgument("context.patientId is required", "context.patientId");
+  // A FHIR id ([A-Za-z0-9-.]{1,64}): it becomes `Patient/<id>` in every suggested resource, so a
+  // value with slashes or other characters must not pass through.
+  if (patient_id->size() > 64 || !std::all_of(patient_id->begin(), patient_id->end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
+      })) {
+    return InvalidArgument("context.patientId is not a FHIR id ([A-Za-z0-9-.]{1,64})", "context.patientId");
+  }
 
   fhir::ResourceIndex index(nullptr);
   std::vector<std::string> gaps;
