@@ -45,6 +45,7 @@ TEST(RedFlagTable, EveryFlagFiresAtItsTier) {
   const std::vector<Row> rows = {
       {"thunderclap_onset", "EMERGENCY", "1990-05-01", Cond(kSct, "95660002")},
       {"neurological_deficit", "EMERGENCY", "1990-05-01", Cond(kSct, "50582007")},
+      {"neurological_deficit", "EMERGENCY", "1990-05-01", Finding("aura_motor")},  // §a.5 policy
       {"fever_meningism", "EMERGENCY", "1990-05-01", fever_obs},
       {"systemic_symptoms", "URGENT", "1990-05-01", Cond(kSct, "89362005")},
       {"head_neck_trauma", "EMERGENCY", "1990-05-01", Cond(kSct, "110030002", R"(,"onsetDateTime":"2026-02-27")")},
