@@ -13,6 +13,7 @@
 #include <rapidjson/pointer.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -99,6 +100,8 @@ ServiceOptions DefaultOptions() {
 }
 
 Suite& GetSuite() {
+  // Built once and never destroyed: the packs' code must outlive every pointer into it, and the
+  // corpus (~175 evaluations) is shared by all tests.
   static Suite* suite = [] {
     auto* s = new Suite;
     auto report = plugin::LoadPackDirectory(CEPHALGIA_PACK_DIR, {}, s->registry);
@@ -778,7 +781,6 @@ Violations CheckPrefetchTemplate(const std::string& hook, const std::string& t) 
   // D33-D37, D39, I89: tokens delimited by {{ }}, only context.<token field> or user tokens.
   static const std::set<std::string> kUserTokens = {"userPractitionerId", "userPractitionerRoleId",
                                                     "userPatientId", "userRelatedPersonId"};
-  std::string rest = t;
   std::string without_tokens;
   std::size_t pos = 0;
   while (true) {
@@ -1662,6 +1664,11 @@ TEST_F(ConformanceTest, G79_MutatedPrefetchResourcesNeverCause500) {
       names.push_back(n);
       break;
     }
+  }
+  // CEPHALGIA_CONFORMANCE_FUZZ_ALL=1 mutates every golden case (minutes; for sanitizer runs).
+  if (const char* all = std::getenv("CEPHALGIA_CONFORMANCE_FUZZ_ALL"); all != nullptr && std::string(all) == "1") {
+    names.clear();
+    for (const auto& [n, s] : GetSuite().golden_services) names.push_back(n);
   }
   int runs = 0;
   for (const std::string& name : names) {
