@@ -88,8 +88,8 @@ Instant AddMonths(Instant t, int months) {
 
 Instant AddYears(Instant t, int years) {
   int64_t months = static_cast<int64_t>(years) * 12;
-  if (months > 12 * 10000) return DistantFuture();
-  if (months < -12 * 10000) return DistantPast();
+  if (months > int64_t{12} * 10000) return DistantFuture();
+  if (months < int64_t{-12} * 10000) return DistantPast();
   return AddMonths(t, static_cast<int>(months));
 }
 
