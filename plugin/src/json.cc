@@ -7,22 +7,49 @@
 
 namespace cephalgia::json {
 
+namespace {
+
+Status TooLarge(std::size_t size, std::size_t max_bytes) {
+  return Status(StatusCode::kPayloadTooLarge, "JSON body of " + std::to_string(size) +
+                                                  " bytes exceeds the limit of " +
+                                                  std::to_string(max_bytes) + " bytes");
+}
+
+Status ParseError(const rapidjson::Document& doc) {
+  return InvalidArgument(std::string("malformed JSON: ") +
+                             rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
+                             std::to_string(doc.GetErrorOffset()),
+                         "$");
+}
+
+}  // namespace
+
+Result<rapidjson::Document> ParseUntrustedInsitu(std::string_view text, std::string& buffer,
+                                                 std::size_t max_bytes) {
+  if (text.size() > max_bytes) return TooLarge(text.size(), max_bytes);
+  buffer.assign(text.data(), text.size());
+  buffer.push_back('\0');  // ParseInsitu reads a NUL-terminated buffer
+  rapidjson::Document doc;
+  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                              rapidjson::kParseValidateEncodingFlag | rapidjson::kParseInsituFlag;
+  doc.ParseInsitu<kFlags>(buffer.data());
+  if (doc.HasParseError()) return ParseError(doc);
+  // A NUL inside the body would end the in-situ parse early; refuse it like trailing garbage.
+  if (text.find('\0') != std::string_view::npos) {
+    return InvalidArgument("malformed JSON: NUL byte in the body", "$");
+  }
+  return doc;
+}
+
 Result<rapidjson::Document> ParseUntrusted(std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes) {
-    return Status(StatusCode::kPayloadTooLarge,
-                  "JSON body of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                      std::to_string(max_bytes) + " bytes");
+    return TooLarge(text.size(), max_bytes);
   }
   rapidjson::Document doc;
   constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
                               rapidjson::kParseValidateEncodingFlag;
   doc.Parse<kFlags>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    return InvalidArgument(std::string("malformed JSON: ") +
-                               rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
-                               std::to_string(doc.GetErrorOffset()),
-                           "$");
-  }
+  if (doc.HasParseError()) return ParseError(doc);
   // Trailing non-whitespace after the root value is refused by RapidJSON itself
   // (kParseErrorDocumentRootNotSingular), so no extra check is needed here.
   return doc;

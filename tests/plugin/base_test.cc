@@ -46,6 +46,20 @@ TEST(JsonTest, ParseUntrustedEnforcesTheLimitAndReportsTheOffset) {
   EXPECT_FALSE(bad_utf8.ok());
 }
 
+TEST(JsonTest, InsituParsingAppliesTheSameChecks) {
+  std::string buffer;
+  auto doc = json::ParseUntrustedInsitu(R"({"hook":"patient-view","n":[1,2]})", buffer);
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(json::GetString(*doc, "hook"), "patient-view");
+  EXPECT_EQ(json::ParseUntrustedInsitu(std::string(100, ' '), buffer, 10).status().code(),
+            StatusCode::kPayloadTooLarge);
+  EXPECT_FALSE(json::ParseUntrustedInsitu(R"({"a": })", buffer).ok());
+  EXPECT_FALSE(json::ParseUntrustedInsitu(std::string("{\"a\":1}\0{}", 10), buffer).ok())
+      << "a NUL byte must not hide trailing content";
+  EXPECT_FALSE(json::ParseUntrustedInsitu("{\"a\":\"\xff\"}", buffer).ok());
+  EXPECT_FALSE(json::ParseUntrustedInsitu(std::string(200000, '['), buffer, 1 << 20).ok());
+}
+
 TEST(JsonTest, TypedGettersNeverAssertOnTheWrongType) {
   auto doc = json::ParseUntrusted(R"({"s":"x","n":3,"b":true,"a":[1],"o":{},"d":2.0})");
   ASSERT_TRUE(doc.ok());

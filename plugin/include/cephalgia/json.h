@@ -34,6 +34,11 @@ inline constexpr std::size_t kDefaultMaxBytes = 1 << 20;  // 1 MiB
 Result<rapidjson::Document> ParseUntrusted(std::string_view text,
                                            std::size_t max_bytes = kDefaultMaxBytes);
 
+// Same checks, parsing in situ: `buffer` receives a copy of `text` and the document's strings
+// point into it, which saves an allocation per string. `buffer` must outlive the document.
+Result<rapidjson::Document> ParseUntrustedInsitu(std::string_view text, std::string& buffer,
+                                                 std::size_t max_bytes = kDefaultMaxBytes);
+
 // Member lookup that never asserts: nullptr when `object` is not an object or lacks `key`.
 const rapidjson::Value* Find(const rapidjson::Value& object, std::string_view key);
 
