@@ -57,6 +57,28 @@ const HookContext* FindHook(std::string_view hook) {
   return nullptr;
 }
 
+// FHIR `id`: [A-Za-z0-9\-\.]{1,64}. patientId and encounterId are substituted into FHIR URLs
+// (`Patient/{{context.patientId}}`), so anything else could change which resource is read.
+bool IsFhirId(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// `Type/id` as the CDS Hooks library's invariant ord-1 requires of userId and selections.
+bool IsTypeSlashId(std::string_view s) {
+  std::size_t slash = s.find('/');
+  if (slash == 0 || slash == std::string_view::npos) return false;
+  for (char c : s.substr(0, slash)) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
+  }
+  return IsFhirId(s.substr(slash + 1));
+}
+
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
@@ -173,12 +195,19 @@ Status ValidateHookRequest(const rapidjson::Value& request, std::string_view exp
         return InvalidArgument(where + " must be " + TypeName(field.type), where);
       }
     }
-    // Optional id fields still have to be strings when present.
-    for (std::string_view optional : {"encounterId", "userId"}) {
-      const rapidjson::Value* v = json::Find(*context, optional);
-      if (v != nullptr && !v->IsString()) {
-        return InvalidArgument("context." + std::string(optional) + " must be a string",
-                               "context." + std::string(optional));
+    // Ids go into FHIR URLs: they must be FHIR ids (and userId a `Type/id` reference).
+    for (std::string_view field : {"patientId", "encounterId"}) {
+      const rapidjson::Value* v = json::Find(*context, field);
+      if (v != nullptr && (!v->IsString() || !IsFhirId(json::AsStringView(*v)))) {
+        return InvalidArgument("context." + std::string(field) +
+                                   " must be a FHIR id ([A-Za-z0-9-.], at most 64 characters)",
+                               "context." + std::string(field));
+      }
+    }
+    if (const rapidjson::Value* user = json::Find(*context, "userId")) {
+      if (!user->IsString() || !IsTypeSlashId(json::AsStringView(*user))) {
+        return InvalidArgument("context.userId must be a reference such as Practitioner/123",
+                               "context.userId");
       }
     }
   }

@@ -127,6 +127,20 @@ TEST_F(CdsServiceTest, I88_MissingRequiredContextFieldIs400WithItsPath) {
   EXPECT_THAT(Issue(typed).first, HasSubstr("must be a non-empty string"));
 }
 
+TEST_F(CdsServiceTest, I90_IdsThatWouldChangeAFhirUrlAre400) {
+  for (const char* bad : {"../Observation", "1?_has=x", "a b", "p/1", ""}) {
+    HttpResponse r = Post("/cds-services/echo-patient-view",
+                          R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":")" +
+                              std::string(bad) + R"("}})");
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(Issue(r).second, "context.patientId") << bad;
+  }
+  HttpResponse user = Post("/cds-services/echo-patient-view",
+                           R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"1234","patientId":"p1"}})");
+  EXPECT_EQ(user.status, 400);
+  EXPECT_EQ(Issue(user).second, "context.userId");
+}
+
 TEST_F(CdsServiceTest, C28_FhirAuthorizationWithoutFhirServerIs400) {
   HttpResponse r = Post("/cds-services/echo-patient-view",
                         Request(R"(,"fhirAuthorization":{"access_token":"t","token_type":"Bearer"})"));
