@@ -775,14 +775,6 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   fhir::ResourceIndex index(nullptr);
   std::vector<std::string> gaps;
   const rapidjson::Value* prefetch = json::GetObject(doc, "prefetch");
-  for (const auto& [key, tmpl] : service->prefetch) {
-    if (prefetch == nullptr || json::Find(*prefetch, key) == nullptr) {
-      bool reported = false;
-      for (const auto& g : call.unavailable_prefetch) reported = reported || g.key == key;
-      for (const auto& g : call.partial_prefetch) reported = reported || g.key == key;
-      if (!reported) gaps.push_back("prefetch `" + key + "` (" + tmpl + ") was not sent");
-    }
-  }
   for (const auto& g : call.unavailable_prefetch) {
     gaps.push_back("prefetch `" + g.key + "` unavailable" + (g.reason.empty() ? "" : ": " + g.reason));
   }
@@ -794,6 +786,19 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
       if (m->value.IsNull()) continue;
       index.Add(m->value, std::string_view(m->name.GetString(), m->name.GetStringLength()));
     }
+  }
+  // A key the client did not send is a gap unless the host reported it already, or it is a
+  // read (`Patient/{{context.patientId}}`) whose resource came under another key name (as in
+  // the CDS Hooks spec's own example, which sends the Patient as `patientToGreet`).
+  for (const auto& [key, tmpl] : service->prefetch) {
+    if (prefetch != nullptr && json::Find(*prefetch, key) != nullptr) continue;
+    bool reported = false;
+    for (const auto& g : call.unavailable_prefetch) reported = reported || g.key == key;
+    for (const auto& g : call.partial_prefetch) reported = reported || g.key == key;
+    std::string_view read_type = std::string_view(tmpl).substr(0, tmpl.find('/'));
+    bool read_present = tmpl.find('?') == std::string::npos && tmpl.find('/') != std::string::npos &&
+                        !index.OfType(read_type).empty();
+    if (!reported && !read_present) gaps.push_back("prefetch `" + key + "` (" + tmpl + ") was not sent");
   }
   for (const fhir::IndexedResource* oo : index.operation_outcomes()) {
     gaps.push_back("prefetch `" + std::string(oo->origin) + "` returned an OperationOutcome (query failed)");
