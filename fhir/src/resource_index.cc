@@ -130,11 +130,54 @@ std::size_t FindInvalidUtf8OrNul(std::string_view text) {
   return n;
 }
 
-std::size_t ResourceIndex::TypeIdHash::operator()(
-    const std::pair<std::string_view, std::string_view>& k) const {
-  std::size_t h = std::hash<std::string_view>()(k.first);
-  return h ^
-         (std::hash<std::string_view>()(k.second) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+std::size_t ResourceIndex::RefTable::Hash(std::string_view a, std::string_view b) {
+  std::size_t h = std::hash<std::string_view>()(a);
+  if (!b.empty())
+    h ^= std::hash<std::string_view>()(b) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
+}
+
+void ResourceIndex::RefTable::Reserve(std::size_t n) {
+  std::size_t want = 16;
+  while (want < 2 * n) want *= 2;  // load factor at most 1/2
+  if (want <= slots_.size()) return;
+  std::vector<Entry> old = std::move(slots_);
+  slots_.assign(want, Entry());
+  for (const Entry& e : old) {
+    if (e.value == nullptr) continue;
+    std::size_t i = e.hash & (want - 1);
+    while (slots_[i].value != nullptr) i = (i + 1) & (want - 1);
+    slots_[i] = e;
+  }
+}
+
+const IndexedResource** ResourceIndex::RefTable::Slot(std::string_view a, std::string_view b) {
+  if (2 * (used_ + 1) > slots_.size()) Reserve(used_ + 1);
+  std::size_t h = Hash(a, b);
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    Entry& e = slots_[i];
+    if (e.value == nullptr) {
+      // Claimed now; the caller stores the value (a slot left null is reused by the next call).
+      e.hash = h;
+      e.a = a;
+      e.b = b;
+      ++used_;
+      return &e.value;
+    }
+    if (e.hash == h && e.a == a && e.b == b) return &e.value;
+  }
+}
+
+const IndexedResource* ResourceIndex::RefTable::Find(std::string_view a, std::string_view b) const {
+  if (slots_.empty()) return nullptr;
+  std::size_t h = Hash(a, b);
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    const Entry& e = slots_[i];
+    if (e.value == nullptr) return nullptr;
+    if (e.hash == h && e.a == a && e.b == b) return e.value;
+  }
 }
 
 ResourceIndex::ResourceIndex(IssueSink* sink) : sink_(sink) {}
@@ -267,9 +310,11 @@ void ResourceIndex::IndexResource(const Value& value, std::string_view origin, s
   bool is_bundle = resource_type == "Bundle";
   const IndexedResource** type_id_slot = nullptr;
   if (!id.empty()) {
-    auto [it, inserted] = by_type_id_.try_emplace(std::make_pair(resource_type, id), nullptr);
-    if (!inserted && !is_bundle) return;
-    if (inserted) type_id_slot = &it->second;
+    type_id_slot = by_type_id_.Slot(resource_type, id);
+    if (*type_id_slot != nullptr) {
+      if (!is_bundle) return;
+      type_id_slot = nullptr;  // keep the first Bundle under this id
+    }
   }
 
   IndexedResource& r = NewResource();
@@ -282,7 +327,10 @@ void ResourceIndex::IndexResource(const Value& value, std::string_view origin, s
   if (type_id_slot != nullptr) *type_id_slot = &r;
   all_.push_back(&r);
   TypeList(resource_type).push_back(&r);
-  if (!full_url.empty()) by_full_url_.emplace(full_url, &r);
+  if (!full_url.empty()) {
+    const IndexedResource** slot = by_full_url_.Slot(full_url, {});
+    if (*slot == nullptr) *slot = &r;
+  }
 
   if (is_bundle) {
     IndexBundle(r, depth);
@@ -312,8 +360,8 @@ void ResourceIndex::IndexBundle(const IndexedResource& bundle, int depth) {
   const std::string& base = bundle.location;
   std::size_t expected = all_.size() + entries->Size();
   all_.reserve(expected);
-  by_type_id_.reserve(expected);
-  by_full_url_.reserve(expected);
+  by_type_id_.Reserve(expected);
+  by_full_url_.Reserve(expected);
   std::string entry_path;
   for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
     const Value& entry = (*entries)[i];
@@ -394,18 +442,18 @@ std::span<const IndexedResource* const> ResourceIndex::OfType(
 
 const IndexedResource* ResourceIndex::Find(std::string_view resource_type,
                                            std::string_view id) const {
-  auto it = by_type_id_.find({resource_type, id});
-  return it == by_type_id_.end() ? nullptr : it->second;
+  if (resource_type.empty() || id.empty()) return nullptr;
+  return by_type_id_.Find(resource_type, id);
 }
 
 const IndexedResource* ResourceIndex::Resolve(std::string_view reference) const {
   if (reference.empty() || reference.front() == '#') return nullptr;
-  if (auto it = by_full_url_.find(reference); it != by_full_url_.end()) return it->second;
+  if (const IndexedResource* r = by_full_url_.Find(reference, {})) return r;
   if (reference.find('?') != std::string_view::npos) return nullptr;  // conditional reference
   std::string_view ref = reference;
   if (std::size_t h = ref.find("/_history/"); h != std::string_view::npos) {
     ref = ref.substr(0, h);
-    if (auto it = by_full_url_.find(ref); it != by_full_url_.end()) return it->second;
+    if (const IndexedResource* r = by_full_url_.Find(ref, {})) return r;
   }
   while (!ref.empty() && ref.back() == '/') ref.remove_suffix(1);
   std::size_t slash = ref.rfind('/');

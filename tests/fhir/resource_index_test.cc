@@ -415,6 +415,27 @@ TEST(ResourceIndexTest, RandomTypeMutationsNeverCrash) {
   EXPECT_GT(total_issues, 12u);
 }
 
+TEST(ResourceIndexTest, ManySingleResourcesStayResolvable) {
+  IssueSink sink;
+  ResourceIndex index(&sink);
+  EXPECT_EQ(index.Resolve("Patient/0"), nullptr);  // empty index
+  std::vector<rapidjson::Document> docs(1500);
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    std::string json = R"({"resourceType":")" + std::string(i % 2 ? "Condition" : "Observation") +
+                       R"(","id":"r)" + std::to_string(i) + R"("})";
+    docs[i].Parse(json.c_str());
+    index.Add(docs[i]);  // one at a time: the lookup tables grow as they go
+  }
+  EXPECT_EQ(index.size(), 1500u);
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    std::string ref = std::string(i % 2 ? "Condition" : "Observation") + "/r" + std::to_string(i);
+    ASSERT_EQ(index.Resolve(ref), index.all()[i]) << ref;
+  }
+  EXPECT_EQ(index.Resolve("Condition/r0"), nullptr);  // r0 is an Observation
+  EXPECT_EQ(index.Find("Observation", ""), nullptr);
+  EXPECT_TRUE(sink.empty());
+}
+
 TEST(ResourceIndexTest, BorrowedAndOwnedDocumentsAndMove) {
   auto borrowed = Parse(R"({"resourceType":"Patient","id":"b"})");
   IssueSink sink;

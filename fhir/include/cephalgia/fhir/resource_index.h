@@ -41,7 +41,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "cephalgia/fhir/issues.h"
@@ -104,9 +103,27 @@ class ResourceIndex {
   const IndexedResource* patient() const;
 
  private:
-  struct TypeIdHash {
-    std::size_t operator()(const std::pair<std::string_view, std::string_view>& k) const;
+  // Open-addressing hash table from one or two string_views (pointing into the indexed
+  // documents) to a resource: no allocation per entry, which matters at hundreds of resources
+  // per request.
+  class RefTable {
+   public:
+    // The slot for (a, b): found (value set) or empty (value null, to be filled by the caller).
+    const IndexedResource** Slot(std::string_view a, std::string_view b);
+    const IndexedResource* Find(std::string_view a, std::string_view b) const;
+    void Reserve(std::size_t n);
+
+   private:
+    struct Entry {
+      std::size_t hash = 0;
+      std::string_view a, b;
+      const IndexedResource* value = nullptr;
+    };
+    static std::size_t Hash(std::string_view a, std::string_view b);
+    std::vector<Entry> slots_;  // size is 0 or a power of two
+    std::size_t used_ = 0;
   };
+
   void Walk(const rapidjson::Value& value, std::string_view origin, std::string location,
             std::string_view full_url, int depth);
   void IndexResource(const rapidjson::Value& value, std::string_view origin, std::string location,
@@ -128,10 +145,8 @@ class ResourceIndex {
   std::vector<const IndexedResource*> all_;
   // A handful of types per request: a linear scan beats hashing the type name every time.
   std::vector<std::pair<std::string_view, std::vector<const IndexedResource*>>> by_type_;
-  std::unordered_map<std::string_view, const IndexedResource*> by_full_url_;
-  std::unordered_map<std::pair<std::string_view, std::string_view>, const IndexedResource*,
-                     TypeIdHash>
-      by_type_id_;
+  RefTable by_full_url_;  // (fullUrl, "")
+  RefTable by_type_id_;   // (resourceType, id)
 };
 
 }  // namespace cephalgia::fhir
