@@ -1250,6 +1250,18 @@ std::string AllDetails(const HttpResponse& r) {
   return out;
 }
 
+// True when a card of the answer has source.topic.code == topic.
+bool HasTopicCode(const HttpResponse& r, std::string_view topic) {
+  bool found = false;
+  rapidjson::Document doc = Parse(r.body);
+  ForEachCard(doc, [&](const rapidjson::Value& c, const std::string&) {
+    if (const rapidjson::Value* s = json::GetObject(c, "source")) {
+      if (const rapidjson::Value* t = json::GetObject(*s, "topic")) found = found || json::GetString(*t, "code") == topic;
+    }
+  });
+  return found;
+}
+
 // Replaces (or removes, when `value` is empty) prefetch key `key` of a golden request.
 std::string WithPrefetch(const std::string& body, const std::string& key, const std::string& value) {
   rapidjson::Document doc = Parse(body);
@@ -1394,16 +1406,6 @@ class SelfFetchTest : public ConformanceTest {
     doc.AddMember("fhirAuthorization", auth, a);
     return doc;
   }
-  static bool HasTopic(const HttpResponse& r, std::string_view topic) {
-    bool found = false;
-    rapidjson::Document doc = Parse(r.body);
-    ForEachCard(doc, [&](const rapidjson::Value& c, const std::string&) {
-      if (const rapidjson::Value* s = json::GetObject(c, "source")) {
-        if (const rapidjson::Value* t = json::GetObject(*s, "topic")) found = found || json::GetString(*t, "code") == topic;
-      }
-    });
-    return found;
-  }
   test::CannedHttpServer fhir_{Answer};
 };
 
@@ -1428,7 +1430,7 @@ TEST_F(SelfFetchTest, E44_TheNextPageIsFetchedWithTheTokenAndEvaluated) {
   const std::string target = std::string("/cds-services/") + kPatientView;
   HttpResponse r = service.Handle(MakeRequest("POST", target, json::Serialize(doc)));
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_TRUE(HasTopic(r, "thunderclap_onset")) << r.body;
+  EXPECT_TRUE(HasTopicCode(r, "thunderclap_onset")) << r.body;
   EXPECT_THAT(AllDetails(r), Not(HasSubstr("partial")));
   ASSERT_EQ(fhir_.requests().size(), 1u);
   EXPECT_EQ(fhir_.requests()[0].target, "/Condition?patient=p001&page=2");
@@ -1439,7 +1441,7 @@ TEST_F(SelfFetchTest, E44_TheNextPageIsFetchedWithTheTokenAndEvaluated) {
   doc.RemoveMember("fhirAuthorization");
   HttpResponse first_page_only = service.Handle(MakeRequest("POST", target, json::Serialize(doc)));
   ASSERT_EQ(first_page_only.status, 200);
-  EXPECT_FALSE(HasTopic(first_page_only, "thunderclap_onset"));
+  EXPECT_FALSE(HasTopicCode(first_page_only, "thunderclap_onset"));
 }
 
 // E43/E45: an OperationOutcome in place of an optional key is not data: the service fetches
@@ -1453,7 +1455,7 @@ TEST_F(SelfFetchTest, E43_AnOperationOutcomePrefetchIsFetchedAgain) {
   ASSERT_EQ(fhir_.requests().size(), 1u);
   EXPECT_EQ(fhir_.requests()[0].target, "/AllergyIntolerance?patient=p001");
   EXPECT_THAT(AllDetails(r), Not(HasSubstr("prefetch `allergies`")));
-  EXPECT_TRUE(HasTopic(r, "thunderclap_onset"));
+  EXPECT_TRUE(HasTopicCode(r, "thunderclap_onset"));
 }
 
 const std::set<std::string> kAllEightQueries = {
@@ -1492,6 +1494,55 @@ TEST_F(SelfFetchTest, E48_WithoutFhirAuthorizationNoAuthorizationHeaderIsSent) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(fhir_.requests().size(), 8u);
   for (const auto& q : fhir_.requests()) EXPECT_EQ(q.headers.count("authorization"), 0u) << q.target;
+}
+
+// E47/E49: a `next` link on another origin than fhirServer is not followed: the token never
+// leaves the EHR's origin, and the answer says the data is partial.
+TEST_F(SelfFetchTest, E49_ANextLinkOnAnotherOriginIsNotFollowedWithTheToken) {
+  test::CannedHttpServer other(Answer);
+  rapidjson::Document doc = Case001WithFhirServer();
+  auto& a = doc.GetAllocator();
+  rapidjson::Value& conditions = doc["prefetch"]["conditions"];
+  rapidjson::Value next(rapidjson::kObjectType);
+  next.AddMember("relation", "next", a);
+  next.AddMember("url", rapidjson::Value((other.origin() + "/Condition?patient=p001&page=2").c_str(), a), a);
+  if (!conditions.HasMember("link")) conditions.AddMember("link", rapidjson::Value(rapidjson::kArrayType), a);
+  conditions["link"].PushBack(next, a);
+  HttpResponse r = Call(json::Serialize(doc));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(other.requests().empty()) << "the token was sent to another origin";
+  EXPECT_THAT(AllDetails(r), HasSubstr("prefetch `conditions` partial"));
+}
+
+// E50/E81 with a FHIR server that fails: the required Patient is a 412 naming it (with an
+// OperationOutcome); an optional key that fails is a 200 whose answer names the gap.
+TEST_F(ConformanceTest, E50_AFailingFhirServerIs412ForThePatientAndAGapOtherwise) {
+  test::CannedHttpServer failing([](const test::CannedHttpServer::Request&) {
+    return test::CannedHttpServer::Response{500, "application/fhir+json",
+                                            R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception"}]})"};
+  });
+  fhir::FhirClientOptions options;
+  CurlFhirFetcher fetcher(options);
+  CdsService service(GetSuite().registry, DefaultOptions(), &fetcher);
+  rapidjson::Document doc = GoldenDoc("001-thunderclap-snomed");
+  auto& a = doc.GetAllocator();
+  doc.AddMember("fhirServer", rapidjson::Value(failing.origin().c_str(), a), a);
+  const std::string target = std::string("/cds-services/") + kPatientView;
+  // Optional key missing: fetched, fails, reported.
+  rapidjson::Document optional_missing;
+  optional_missing.CopyFrom(doc, optional_missing.GetAllocator());
+  optional_missing["prefetch"].RemoveMember("allergies");
+  HttpResponse gap = service.Handle(MakeRequest("POST", target, json::Serialize(optional_missing)));
+  ASSERT_EQ(gap.status, 200) << gap.body;
+  EXPECT_THAT(AllDetails(gap), HasSubstr("prefetch `allergies`"));
+  EXPECT_TRUE(HasTopicCode(gap, "thunderclap_onset"));
+  // Required Patient missing: 412 with an OperationOutcome naming prefetch.patient.
+  doc["prefetch"].RemoveMember("patient");
+  HttpResponse r = service.Handle(MakeRequest("POST", target, json::Serialize(doc)));
+  EXPECT_EQ(r.status, 412) << r.body;
+  Issue issue = IssueOf(r);
+  EXPECT_EQ(issue.expression, "prefetch.patient");
+  EXPECT_THAT(r.body, Not(HasSubstr("\"cards\"")));
 }
 
 // I90/D34: patientId is a bare FHIR id. One that is not (here it holds `/` and `..` segments)
