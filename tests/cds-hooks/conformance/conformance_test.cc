@@ -1800,11 +1800,7 @@ TEST_F(ConformanceTest, E42_EveryCaseWithAKeyMissingOrNullKeepsEveryShapeRule) {
         ASSERT_EQ(r.status, 200) << name << " " << key << "=" << value << ": " << r.body;
         rapidjson::Document resp = Parse(r.body);
         Violations v;
-        for (const NamedCheck& c : AllChecks()) {
-          // F65 is left to DISABLED_F65_AMissingMedicationListNeverGivesTwoRecommendedSuggestions
-          // until the pack bug it documents is fixed; every other rule is enforced here.
-          if (std::string(c.item) != "F65") c.check(resp, v);
-        }
+        for (const NamedCheck& c : AllChecks()) c.check(resp, v);
         EXPECT_THAT(v, IsEmpty()) << name << ": prefetch." << key << (*value ? " null" : " missing");
         ++runs;
       }
@@ -1813,15 +1809,11 @@ TEST_F(ConformanceTest, E42_EveryCaseWithAKeyMissingOrNullKeepsEveryShapeRule) {
   EXPECT_GE(runs, 170 * 7 * 2);
 }
 
-// F65 (cds-resp-1) when the medication list is missing or null.
-// DISABLED: headache pack bug (reported to the lead). In golden cases 214-step3-pain-management
-// and 217-step4-neurosurgeon-structural-lesion, with prefetch.medicationStatements missing or
-// null, several ladder steps apply at once; Evaluation::Ladder (rules/packs/headache/src/engine.cc)
-// gives each applicable step its own recommended suggestion (`CreateSuggestion(o,
-// !st.alternatives || first)`) while the card is serialised as `selectionBehavior: at-most-one`
-// (`c.alternatives`), e.g. the cervicogenic card recommends both "Acetaminophen as needed" and
-// "Refer to neurosurgery": two isRecommended under at-most-one (cds-resp-1, an error in 3.0).
-TEST_F(ConformanceTest, DISABLED_F65_AMissingMedicationListNeverGivesTwoRecommendedSuggestions) {
+// F65 (cds-resp-1) regression: with prefetch.medicationStatements missing or null in cases
+// 214 and 217, several ladder steps apply at once (a medicine and a referral). The card then
+// has one recommended suggestion per step, so it must be `any`, never `at-most-one` with two
+// recommendations (the pack used to do that; fixed in Evaluation::Ladder).
+TEST_F(ConformanceTest, F65_AMissingMedicationListNeverGivesTwoRecommendedSuggestions) {
   for (const char* name : {"214-step3-pain-management", "217-step4-neurosurgeon-structural-lesion"}) {
     for (const char* value : {"", "null"}) {
       HttpResponse r = Post(kPatientView, WithPrefetch(Golden(name), "medicationStatements", value));

@@ -220,6 +220,10 @@ class Evaluation {
       return "**Treatment ladder suppressed**: an EMERGENCY red flag must be handled first (knowledge.md §c.0).\n";
     }
     std::string d = "**Treatment ladder**\n";
+    // Alternatives within one step (acetaminophen or an NSAID) are "at most one"; suggestions
+    // from different steps that apply together (a medicine and a referral) can all be taken, so
+    // a card fed by several steps is "any" (cds-resp-1: at-most-one allows one recommendation).
+    int contributing_steps = 0;
     for (int si : ladder.steps) {
       const internal::LadderStep& st = k_.steps[si];
       bool applies = internal::Eval(st.when, env_);
@@ -235,8 +239,10 @@ class Evaluation {
         first = false;
         c->suggestions.push_back(std::move(s));
       }
-      if (st.alternatives) c->alternatives = true;
+      if (!first) ++contributing_steps;
+      if (st.alternatives && !first) c->alternatives = true;
     }
+    if (contributing_steps > 1) c->alternatives = false;
     return d;
   }
 
