@@ -40,9 +40,15 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
     std::string uuid, indicator, rule = "unknown";
   };
 
-  bool StartObject() { return Push(true); }
+  bool StartObject() {
+    if (frames_.empty()) root_is_object_ = true;
+    return Push(true);
+  }
   bool EndObject(rapidjson::SizeType) { return Pop(); }
-  bool StartArray() { return Push(false); }
+  bool StartArray() {
+    if (frames_.size() == 1 && frames_[0].key == "cards") saw_cards_ = true;
+    return Push(false);
+  }
   bool EndArray(rapidjson::SizeType) { return Pop(); }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     if (!frames_.empty()) frames_.back().key.assign(s, n);
@@ -63,6 +69,8 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
   bool Default() { return true; }  // numbers, booleans, null: nothing to read
 
   const std::vector<Card>& cards() const { return cards_; }
+  // The response is an object with a `cards` array (CDS Hooks: REQUIRED even when empty).
+  bool well_formed() const { return root_is_object_ && saw_cards_; }
 
  private:
   struct Frame {
@@ -88,18 +96,26 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
   }
   std::vector<Frame> frames_;
   std::vector<Card> cards_;
+  bool root_is_object_ = false;
+  bool saw_cards_ = false;
 };
 
-void CollectCards(std::string_view response_json, CallInfo& info,
-                  std::vector<std::pair<std::string, std::string>>& issued) {
+// Also the guard on what a pack hands back: a response that is not valid UTF-8 JSON with a
+// `cards` array is never relayed to the client (it is our failure: 500, not the client's).
+Status CollectCards(std::string_view response_json, CallInfo& info,
+                    std::vector<std::pair<std::string, std::string>>& issued) {
   CardScanner scanner;
   rapidjson::Reader reader;
   rapidjson::MemoryStream stream(response_json.data(), response_json.size());
-  if (!reader.Parse<rapidjson::kParseIterativeFlag>(stream, scanner)) return;
+  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  if (!reader.Parse<kFlags>(stream, scanner) || !scanner.well_formed()) {
+    return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");
+  }
   for (const CardScanner::Card& card : scanner.cards()) {
     info.cards.emplace_back(card.rule, card.indicator);
     if (!card.uuid.empty()) issued.emplace_back(card.uuid, card.rule);
   }
+  return Status::Ok();
 }
 
 bool IsLoopbackHost(std::string_view url) {
@@ -241,7 +257,8 @@ Result<std::string> CdsService::CallService(std::string_view service_id, std::st
   CallInfo local;
   CallInfo& out = info != nullptr ? *info : local;
   std::vector<std::pair<std::string, std::string>> issued;
-  CollectCards(response, out, issued);
+  CEPHALGIA_RETURN_IF_ERROR(CollectCards(response, out, issued).WithContext(
+      "pack " + entry->pack->descriptor().pack_id));
   if (hooks_.record_cards && !issued.empty()) hooks_.record_cards(service_id, hook_instance, issued);
   return response;
 }

@@ -264,6 +264,15 @@ TEST_F(CdsServiceTest, K108_AnOriginAllowlistIsReflectedOnlyForListedOrigins) {
   EXPECT_TRUE(strict.Handle(r).headers.empty());
 }
 
+TEST_F(CdsServiceTest, G79_ABrokenPackAnswerIsA500NeverRelayed) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"emit-invalid-json"},
+                            "prefetch":{"patient":{"resourceType":"Patient","id":"emit-invalid-json"}}})");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_THAT(Issue(r).first, HasSubstr("pack org.cephalgia.test.echo"));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("\xff")));
+}
+
 TEST_F(CdsServiceTest, HealthzAnswers) {
   HttpResponse r = Get("/healthz");
   EXPECT_EQ(r.status, 200);

@@ -52,6 +52,13 @@ class EchoPack final : public RulePack {
     if (request.HasParseError() || !request.IsObject()) {
       return cephalgia::InvalidArgument("request is not a JSON object");
     }
+    // Test hook for the host's output guard: a request for patient "emit-invalid-json" gets a
+    // broken answer back.
+    if (request.HasMember("context") && request["context"].IsObject() &&
+        request["context"].HasMember("patientId") && request["context"]["patientId"].IsString() &&
+        std::string(request["context"]["patientId"].GetString()) == "emit-invalid-json") {
+      return std::string("{\"cards\": [ {\"summary\": \"\xff\"");
+    }
     std::string keys;
     if (request.HasMember("prefetch") && request["prefetch"].IsObject()) {
       for (auto& m : request["prefetch"].GetObject()) {
