@@ -102,6 +102,10 @@ HttpResponse ErrorResponse(const Status& status) {
   // Checklist A.1: every body is JSON with Content-Type application/json (the default), even
   // though this one is a FHIR OperationOutcome.
   response.body = OperationOutcomeJson(status);
+  // RFC 6750 §3: a 401 for a bearer-token scheme names the scheme it wants.
+  if (status.code() == StatusCode::kUnauthenticated) {
+    response.SetHeader("WWW-Authenticate", "Bearer");
+  }
   return response;
 }
 

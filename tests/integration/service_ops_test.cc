@@ -96,6 +96,7 @@ TEST_F(AuthTest, J95_NoTokenIs401) {
   HttpResult r = HttpCall("GET", server_->url("/cds-services"));
   EXPECT_EQ(r.status, 401);
   EXPECT_THAT(r.body, HasSubstr("OperationOutcome"));
+  EXPECT_EQ(r.Header("WWW-Authenticate"), "Bearer");
 }
 
 TEST_F(AuthTest, J103_AnExpiredTokenIs401) {
