@@ -205,7 +205,17 @@ TEST(MetricsAndLogTest, MetricsCountRequestsAndCardsAndTheLogHoldsNoPatientData)
   std::string request = ThunderclapRequest();
   ASSERT_EQ(HttpCall("POST", (*server)->url("/cds-services/headache-patient-view"), request).status, 200);
   ASSERT_EQ(HttpCall("POST", (*server)->url("/cds-services/nope"), request).status, 404);
-  HttpResult metrics = HttpCall("GET", (*server)->url("/metrics"));
+  // Metrics and the access log are recorded when a response has been written, which can be a
+  // moment after the client has read it; scrape until the second exchange shows (at most 5 s).
+  HttpResult metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = HttpCall("GET", (*server)->url("/metrics"));
+    if (metrics.body.find(R"(status="404")") != std::string::npos &&
+        metrics.body.find(R"(rule_id="thunderclap_onset")") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   ASSERT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.Header("Content-Type"), HasSubstr("text/plain; version=0.0.4"));
   EXPECT_THAT(metrics.body, HasSubstr(R"(cephalgia_http_requests_total{route="/cds-services/{id}",service="headache-patient-view",status="200"} 1)"));
