@@ -112,6 +112,17 @@ CephalgiaServer::~CephalgiaServer() {
 
 std::string CephalgiaServer::Log() const { return ReadFile(log_path_); }
 
+std::string CephalgiaServer::WaitForLog(const std::string& text,
+                                        std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string log = Log();
+  while (log.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    log = Log();
+  }
+  return log;
+}
+
 int CephalgiaServer::StopWith(int signal) {
   if (exited_) return -1;
   ::kill(pid_, signal);

@@ -35,6 +35,10 @@ class CephalgiaServer {
   }
   // Everything the server has written to stderr so far (log lines).
   std::string Log() const;
+  // The log once it contains `text` (access lines are written after a response is sent, which
+  // can be just after the client has it), or the log as it is after `timeout`.
+  std::string WaitForLog(const std::string& text,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) const;
   // Sends `signal` and waits for the exit; returns the exit status (or 128+signal).
   int StopWith(int signal);
 

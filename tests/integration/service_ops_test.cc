@@ -89,7 +89,8 @@ TEST_F(AuthTest, J98_ATokenSignedByATrustedKeyForThisUrlSucceeds) {
   HttpResult call = HttpCall("POST", server_->url(path), ThunderclapRequest(),
                              {"Authorization: Bearer " + Token(server_->url(path))});
   EXPECT_EQ(call.status, 200) << call.body;
-  EXPECT_THAT(server_->Log(), HasSubstr(R"("clientIss":"https://ehr.test")"));
+  EXPECT_THAT(server_->WaitForLog(R"("clientIss":"https://ehr.test")"),
+              HasSubstr(R"("clientIss":"https://ehr.test")"));
 }
 
 TEST_F(AuthTest, J95_NoTokenIs401) {
