@@ -10,7 +10,8 @@
 
 #include "cephalgia/hooks/auth/base64url.h"
 #include "test_jwt_signer.h"
-#include "tiny_http_server.h"
+#include "canned_http_server.h"
+#include <mutex>
 
 namespace cephalgia::hooks::auth {
 namespace {
@@ -445,6 +446,36 @@ TEST_F(ClientAuthenticatorTest, CreateRefusesIncompleteRequiredConfig) {
 
 // --- jku (items 101-103) --------------------------------------------------------------------
 
+// A real HTTP listener on 127.0.0.1 serving one JWK Set (the shared test server of
+// tests/support), recording which paths were fetched.
+class JwksServer {
+ public:
+  JwksServer()
+      : server_([this](const test::CannedHttpServer::Request&) {
+          std::lock_guard<std::mutex> lock(mu_);
+          test::CannedHttpServer::Response r;
+          r.content_type = "application/json";
+          r.body = body_;
+          return r;
+        }) {}
+  std::string BaseUrl() const { return server_.origin(); }
+  void SetBody(std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    body_ = std::move(body);
+  }
+  std::vector<std::string> Paths() const {
+    std::vector<std::string> paths;
+    for (const auto& r : server_.requests()) paths.push_back(r.target);
+    return paths;
+  }
+  std::size_t RequestCount() const { return server_.requests().size(); }
+
+ private:
+  std::mutex mu_;
+  std::string body_;
+  test::CannedHttpServer server_;  // last: destroyed first, its thread calls the handler
+};
+
 class JkuTest : public ClientAuthenticatorTest {
  protected:
   void SetUp() override {
@@ -457,7 +488,7 @@ class JkuTest : public ClientAuthenticatorTest {
     return key.Sign(Header("ES384", key.kid(), R"(,"jku":")" + jku + "\""), c.Json());
   }
 
-  hooks::testing::TinyHttpServer server_;
+  JwksServer server_;
   TestSigningKey remote_ = TestSigningKey::EcP384("remote-1");
 };
 
