@@ -5,6 +5,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "cephalgia/json.h"
@@ -22,6 +23,8 @@ struct OptionSpec {
   Kind kind;
   const char* description;
   std::function<Status(ServeOptions&, const std::string&)> set;
+  // Repeatable options: the list they fill (flags replace the config file's list, not extend it).
+  std::vector<std::string> ServeOptions::*list = nullptr;
 };
 
 Result<long long> ParseInt(const std::string& text, const std::string& what, long long lo,
@@ -54,12 +57,14 @@ std::function<Status(ServeOptions&, const std::string&)> StringSetter(std::strin
   };
 }
 
-std::function<Status(ServeOptions&, const std::string&)> ListSetter(
-    std::vector<std::string> ServeOptions::*field) {
-  return [=](ServeOptions& o, const std::string& v) {
-    (o.*field).push_back(v);
-    return Status::Ok();
-  };
+OptionSpec ListOption(const char* flag, const char* key, const char* description,
+                      std::vector<std::string> ServeOptions::*list) {
+  return {flag, key, Kind::kStringList, description,
+          [=](ServeOptions& o, const std::string& v) {
+            (o.*list).push_back(v);
+            return Status::Ok();
+          },
+          list};
 }
 
 const std::vector<OptionSpec>& ServeSpecs() {
@@ -99,10 +104,10 @@ const std::vector<OptionSpec>& ServeSpecs() {
        }},
       {"--jwks", "jwks", Kind::kString, "JWK Set file of trusted client keys",
        StringSetter(&ServeOptions::jwks_file)},
-      {"--trusted-issuer", "trustedIssuers", Kind::kStringList, "trusted JWT iss (repeatable)",
-       ListSetter(&ServeOptions::trusted_issuers)},
-      {"--jku-allow", "jkuAllow", Kind::kStringList, "URL prefix a token's jku may have (repeatable)",
-       ListSetter(&ServeOptions::jku_allow)},
+      ListOption("--trusted-issuer", "trustedIssuers",
+                 "trusted JWT iss (repeatable)", &ServeOptions::trusted_issuers),
+      ListOption("--jku-allow", "jkuAllow",
+                 "URL prefix a token's jku may have (repeatable)", &ServeOptions::jku_allow),
       {"--external-base-url", "externalBaseUrl", Kind::kString,
        "this service's public base URL, for JWT aud (default http(s)://bind:port)",
        StringSetter(&ServeOptions::external_base_url)},
@@ -110,9 +115,8 @@ const std::vector<OptionSpec>& ServeSpecs() {
        StringSetter(&ServeOptions::tls_cert)},
       {"--tls-key", "tlsKey", Kind::kString, "PEM private key for --tls-cert",
        StringSetter(&ServeOptions::tls_key)},
-      {"--cors-origin", "corsOrigins", Kind::kStringList,
-       "allowed browser origin (repeatable; none: any origin, no credentials)",
-       ListSetter(&ServeOptions::cors_origins)},
+      ListOption("--cors-origin", "corsOrigins",
+                 "allowed browser origin (repeatable; none: any origin, no credentials)", &ServeOptions::cors_origins),
       {"--now", "now", Kind::kString, "pin the evaluation time (RFC 3339), for demos and tests",
        StringSetter(&ServeOptions::now)},
   };
@@ -224,7 +228,7 @@ Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args, bool* 
   }
   if (!options.config_file.empty()) CEPHALGIA_RETURN_IF_ERROR(ApplyConfigFile(options.config_file, options));
   // Lists given as flags replace the file's lists rather than append to them.
-  bool list_reset[64] = {};
+  std::set<const OptionSpec*> lists_reset;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -241,13 +245,7 @@ Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args, bool* 
     } else {
       CEPHALGIA_ASSIGN_OR_RETURN(value, TakeValue(args, i, arg, inline_value, has_inline));
     }
-    std::size_t index = static_cast<std::size_t>(spec - ServeSpecs().data());
-    if (spec->kind == Kind::kStringList && !list_reset[index]) {
-      list_reset[index] = true;
-      if (std::string(spec->flag) == "--trusted-issuer") options.trusted_issuers.clear();
-      if (std::string(spec->flag) == "--jku-allow") options.jku_allow.clear();
-      if (std::string(spec->flag) == "--cors-origin") options.cors_origins.clear();
-    }
+    if (spec->list != nullptr && lists_reset.insert(spec).second) (options.*(spec->list)).clear();
     CEPHALGIA_RETURN_IF_ERROR(spec->set(options, value));
   }
   return options;
