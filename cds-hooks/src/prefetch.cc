@@ -321,7 +321,6 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
       } else {
         prefetch.AddMember(key_name, copy, alloc);
       }
-      resolution.fetched.push_back(q.key);
     }
     resolution.modified = true;
   }

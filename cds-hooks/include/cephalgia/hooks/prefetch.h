@@ -77,7 +77,6 @@ struct PrefetchResolution {
   bool modified = false;  // request["prefetch"] was changed
   std::vector<PrefetchGapInfo> unavailable;
   std::vector<PrefetchGapInfo> partial;
-  std::vector<std::string> fetched;  // keys we fetched ourselves
   std::vector<std::string> fetch_error_kinds;  // for metrics, one per failed fetch
 };
 
