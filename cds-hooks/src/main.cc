@@ -112,14 +112,11 @@ int RunEvaluate(const std::vector<std::string>& args) {
   hooks::CurlFhirFetcher fetcher(fhir_options);
   hooks::CdsService service(registry, service_options, &fetcher);
 
-  std::string service_id = options->service;
-  Result<std::string> response = Status(StatusCode::kInternal, "unset");
-  if (service_id.empty()) {
-    auto chosen = service.ServiceIdForHook(body);
-    if (!chosen.ok()) response = chosen.status();
-    else service_id = *chosen;
-  }
-  if (!service_id.empty()) response = service.CallService(service_id, body);
+  Result<std::string> service_id = options->service.empty()
+                                       ? service.ServiceIdForHook(body)
+                                       : Result<std::string>(options->service);
+  Result<std::string> response =
+      service_id.ok() ? service.CallService(*service_id, body) : service_id.status();
   if (!response.ok()) {
     std::cout << hooks::OperationOutcomeJson(response.status()) << "\n";
     return ExitCodeFor(response.status());
