@@ -102,13 +102,15 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
 
 // Also the guard on what a pack hands back: a response that is not valid UTF-8 JSON with a
 // `cards` array is never relayed to the client (it is our failure: 500, not the client's).
-Status CollectCards(std::string_view response_json, CallInfo& info,
+Status CollectCards(const std::string& response_json, CallInfo& info,
                     std::vector<std::pair<std::string, std::string>>& issued) {
+  // The pack's answer is checked like a client's request: UTF-8 over the whole text, then the
+  // depth-limited parser (a NUL-free std::string is a NUL-terminated stream).
   CardScanner scanner;
-  rapidjson::Reader reader;
-  rapidjson::MemoryStream stream(response_json.data(), response_json.size());
-  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  if (!reader.Parse<kFlags>(stream, scanner) || !scanner.well_formed()) {
+  rapidjson::StringStream stream(response_json.c_str());
+  if (json::FindInvalidUtf8OrNul(response_json) != response_json.size() ||
+      !json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok() ||
+      !scanner.well_formed()) {
     return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");
   }
   for (const CardScanner::Card& card : scanner.cards()) {

@@ -32,9 +32,6 @@ inline std::string_view JsonTypeName(const rapidjson::Value& v) {
   return "an unknown type";
 }
 
-// The offset of the first byte that makes `text` invalid UTF-8 or is NUL; text.size() if none.
-std::size_t FindInvalidUtf8OrNul(std::string_view text);
-
 // Parses `text`; an error is a kError/kValue issue at `location`, an assumed-UTC dateTime a
 // kWarning.
 std::optional<DateTime> ParseDateReporting(std::string_view text, DateKind kind,

@@ -3,11 +3,13 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <functional>
 
 #include "cephalgia/fhir/resources.h"
+#include "cephalgia/json.h"
 #include "json_names.h"
 
 namespace cephalgia::fhir {
@@ -24,111 +26,7 @@ const Value* Member(const Value& object, std::string_view key) {
   return it == object.MemberEnd() ? nullptr : &it->value;
 }
 
-// Forwards SAX events to a Document, refusing nesting deeper than `max_depth` (returning false
-// stops RapidJSON's recursive parser before it recurses further).
-class DepthLimitedHandler {
- public:
-  struct Outcome {
-    rapidjson::ParseResult result;
-    bool too_deep = false;
-  };
-  DepthLimitedHandler(rapidjson::Document& doc, int max_depth) : doc_(doc), max_(max_depth) {}
-  bool too_deep() const { return too_deep_; }
-
-  bool Null() { return doc_.Null(); }
-  bool Bool(bool b) { return doc_.Bool(b); }
-  bool Int(int i) { return doc_.Int(i); }
-  bool Uint(unsigned u) { return doc_.Uint(u); }
-  bool Int64(int64_t i) { return doc_.Int64(i); }
-  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
-  bool Double(double d) { return doc_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
-    return doc_.RawNumber(s, n, copy);
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
-  bool StartObject() { return Enter() && doc_.StartObject(); }
-  bool EndObject(rapidjson::SizeType members) {
-    --depth_;
-    return doc_.EndObject(members);
-  }
-  bool StartArray() { return Enter() && doc_.StartArray(); }
-  bool EndArray(rapidjson::SizeType elements) {
-    --depth_;
-    return doc_.EndArray(elements);
-  }
-
- private:
-  bool Enter() {
-    if (++depth_ > max_) {
-      too_deep_ = true;
-      return false;
-    }
-    return true;
-  }
-  rapidjson::Document& doc_;
-  int max_;
-  int depth_ = 0;
-  bool too_deep_ = false;
-};
-
 }  // namespace
-
-std::size_t FindInvalidUtf8OrNul(std::string_view text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  std::size_t i = 0;
-  auto clean = [](uint64_t w) { return (w & kHigh) == 0 && ((w - kOnes) & ~w & kHigh) == 0; };
-  while (i < n) {
-    // 32 bytes per step while they are plain ASCII without NUL (the common case for FHIR).
-    while (i + 32 <= n) {
-      uint64_t w[4];
-      std::memcpy(w, s + i, 32);
-      uint64_t high = (w[0] | w[1] | w[2] | w[3]) & kHigh;
-      uint64_t zero = ((w[0] - kOnes) & ~w[0]) | ((w[1] - kOnes) & ~w[1]) |
-                      ((w[2] - kOnes) & ~w[2]) | ((w[3] - kOnes) & ~w[3]);
-      if (high != 0 || (zero & kHigh) != 0) break;
-      i += 32;
-    }
-    if (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, s + i, 8);
-      // All ASCII and no zero byte: skip the word.
-      if (clean(w)) {
-        i += 8;
-        continue;
-      }
-    }
-    unsigned char c = s[i];
-    if (c == 0) return i;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len;
-    uint32_t min;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-      return i;
-    }
-    if (i + len > n) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    i += len;
-  }
-  return n;
-}
 
 std::size_t ResourceIndex::RefTable::Hash(std::string_view a, std::string_view b) {
   std::size_t h = std::hash<std::string_view>()(a);
@@ -201,7 +99,7 @@ Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
   // silently drop the rest). Checking the whole text up front is stricter than RapidJSON's
   // per-string kParseValidateEncodingFlag and several times faster (8 ASCII bytes per step),
   // which is most of what keeps a 200-resource bundle inside its time budget.
-  if (std::size_t bad = FindInvalidUtf8OrNul(text); bad != text.size()) {
+  if (std::size_t bad = json::FindInvalidUtf8OrNul(text); bad != text.size()) {
     Status s = InvalidArgument(
         "JSON text is not valid UTF-8 or contains a NUL byte at byte " + std::to_string(bad),
         where);
@@ -216,25 +114,19 @@ Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
   // limit rather than kParseIterativeFlag: the same guarantee that deep nesting cannot exhaust
   // the stack (deeper than kMaxJsonDepth is refused), for about 25% less parse time on FHIR
   // bundles. Trailing non-whitespace is refused (kParseErrorDocumentRootNotSingular).
-  DepthLimitedHandler::Outcome outcome;
-  auto generate = [&buffer, &outcome](rapidjson::Document& target) {
-    DepthLimitedHandler handler(target, kMaxJsonDepth);
+  Status parsed;
+  bool too_deep = false;
+  auto generate = [&](rapidjson::Document& target) {
     rapidjson::InsituStringStream stream(buffer.get());
-    rapidjson::Reader reader;
-    outcome.result = reader.Parse<rapidjson::kParseInsituFlag>(stream, handler);
-    outcome.too_deep = handler.too_deep();
-    return !outcome.result.IsError();
+    parsed = json::ParseCheckedText<rapidjson::kParseInsituFlag>(stream, target, kMaxJsonDepth,
+                                                                   &too_deep);
+    return parsed.ok();
   };
   doc->Populate(generate);
-  if (outcome.result.IsError()) {
-    std::string what =
-        outcome.too_deep
-            ? "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"
-            : std::string("malformed JSON: ") + rapidjson::GetParseError_En(outcome.result.Code());
-    Status s = InvalidArgument(what + " at byte " + std::to_string(outcome.result.Offset()), where);
+  if (!parsed.ok()) {
+    Status s = InvalidArgument(parsed.message(), where);
     if (sink_ != nullptr) {
-      sink_->Error(outcome.too_deep ? IssueCode::kTooCostly : IssueCode::kStructure, where,
-                   s.message());
+      sink_->Error(too_deep ? IssueCode::kTooCostly : IssueCode::kStructure, where, s.message());
     }
     return s;
   }
@@ -417,8 +309,9 @@ void ResourceIndex::ReportOutcome(const IndexedResource& outcome) {
 }
 
 IndexedResource& ResourceIndex::NewResource() {
-  if (chunk_used_ == kChunk) {
-    chunks_.push_back(std::make_unique<IndexedResource[]>(kChunk));
+  if (chunk_used_ == chunk_capacity_) {
+    chunk_capacity_ = chunk_capacity_ == 0 ? kFirstChunk : std::min(2 * chunk_capacity_, kMaxChunk);
+    chunks_.push_back(std::make_unique<IndexedResource[]>(chunk_capacity_));
     chunk_used_ = 0;
   }
   return chunks_.back()[chunk_used_++];

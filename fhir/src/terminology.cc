@@ -92,15 +92,27 @@ std::string_view CanonicalSystem(std::string_view uri) {
   return StripSlash(uri);
 }
 
-std::string NormalizeCode(CodeSystem system, std::string_view code) {
+namespace {
+
+// NormalizeCode, appended to `out` (lookups reuse one buffer instead of allocating per coding).
+void AppendNormalizedCode(CodeSystem system, std::string_view code, std::string* out) {
   code = Trim(code);
-  if (system != CodeSystem::kIcd10) return std::string(code);
-  std::string out;
-  out.reserve(code.size());
+  if (system != CodeSystem::kIcd10) {
+    out->append(code);
+    return;
+  }
   for (char c : code) {
     if (c == '.' || IsSpace(c)) continue;
-    out.push_back(Upper(c));
+    out->push_back(Upper(c));
   }
+}
+
+}  // namespace
+
+std::string NormalizeCode(CodeSystem system, std::string_view code) {
+  std::string out;
+  out.reserve(code.size());
+  AppendNormalizedCode(system, code, &out);
   return out;
 }
 
@@ -125,14 +137,19 @@ struct StringHash {
 template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
-// Lookup key of a system + code: one letter for the known systems, else the canonical URI.
-std::string CodeKey(std::string_view system, std::string_view code) {
-  CodeSystem cs = IdentifySystem(system);
+// Lookup key of a system + code: one letter for the known systems, else the canonical URI;
+// written into `key` (cleared first). The normalised code is the part after the first '|'.
+void CodeKeyInto(CodeSystem cs, std::string_view system, std::string_view code, std::string* key) {
   // Known systems are keyed by their enum value (one byte), others by their URI.
-  std::string key(1, static_cast<char>('0' + static_cast<int>(cs)));
-  if (cs == CodeSystem::kOther) key.append(StripSlash(system));
-  key.push_back('|');
-  key.append(NormalizeCode(cs, code));
+  key->assign(1, static_cast<char>('0' + static_cast<int>(cs)));
+  if (cs == CodeSystem::kOther) key->append(StripSlash(system));
+  key->push_back('|');
+  AppendNormalizedCode(cs, code, key);
+}
+
+std::string CodeKey(std::string_view system, std::string_view code) {
+  std::string key;
+  CodeKeyInto(IdentifySystem(system), system, code, &key);
   return key;
 }
 
@@ -141,20 +158,36 @@ bool IsWordByte(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || u >= 0x80;
 }
 
-// Lower-cased words of `text` (ASCII case folding; other bytes kept).
-std::vector<std::string> Words(std::string_view text) {
-  std::vector<std::string> out;
-  std::string cur;
+// Lower-cased words of a text (ASCII case folding; other bytes kept): `lowered` holds them back
+// to back and `words` views into it. Reused across lookups so matching allocates nothing.
+struct WordList {
+  std::string lowered;
+  std::vector<std::string_view> words;
+};
+
+void SplitWords(std::string_view text, WordList* out) {
+  out->lowered.clear();
+  out->words.clear();
+  out->lowered.reserve(text.size());  // at most text.size() bytes: the views never dangle
+  std::size_t start = 0;
+  bool in_word = false;
   for (char c : text) {
     if (IsWordByte(c)) {
-      cur.push_back(Lower(c));
-    } else if (!cur.empty()) {
-      out.push_back(std::move(cur));
-      cur.clear();
+      if (!in_word) start = out->lowered.size();
+      in_word = true;
+      out->lowered.push_back(Lower(c));
+    } else if (in_word) {
+      out->words.emplace_back(out->lowered.data() + start, out->lowered.size() - start);
+      in_word = false;
     }
   }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
+  if (in_word) out->words.emplace_back(out->lowered.data() + start, out->lowered.size() - start);
+}
+
+std::vector<std::string> Words(std::string_view text) {
+  WordList list;
+  SplitWords(text, &list);
+  return {list.words.begin(), list.words.end()};
 }
 
 bool IsAlnumUpper(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }
@@ -255,13 +288,16 @@ struct ValueSetIndex::Impl {
 
   // Code-level members of one coding, appended to `out` as (vs, ingredient).
   void LookupCode(std::string_view system, std::string_view code, std::vector<Member>* out) const {
-    if (auto it = codes.find(CodeKey(system, code)); it != codes.end()) {
+    thread_local std::string key;
+    CodeSystem cs = IdentifySystem(system);
+    CodeKeyInto(cs, system, code, &key);
+    if (auto it = codes.find(key); it != codes.end()) {
       out->insert(out->end(), it->second.begin(), it->second.end());
     }
-    if (IdentifySystem(system) == CodeSystem::kIcd10 && !icd_prefixes.empty()) {
-      std::string n = NormalizeCode(CodeSystem::kIcd10, code);
+    if (cs == CodeSystem::kIcd10 && !icd_prefixes.empty()) {
+      std::string_view n = std::string_view(key).substr(key.find('|') + 1);
       for (std::size_t len = 3; len <= std::min<std::size_t>(n.size(), 7); ++len) {
-        auto it = icd_prefixes.find(std::string_view(n).substr(0, len));
+        auto it = icd_prefixes.find(n.substr(0, len));
         if (it == icd_prefixes.end()) continue;
         for (uint32_t vs : it->second) out->push_back({vs, -1});
       }
@@ -271,7 +307,9 @@ struct ValueSetIndex::Impl {
   // Synonyms found in `text`, as (synonym index).
   void LookupText(std::string_view text, std::vector<uint32_t>* out) const {
     if (synonyms.empty()) return;
-    std::vector<std::string> words = Words(text);
+    thread_local WordList list;
+    SplitWords(text, &list);
+    const std::vector<std::string_view>& words = list.words;
     for (std::size_t i = 0; i < words.size(); ++i) {
       auto it = first_word.find(words[i]);
       if (it == first_word.end()) continue;

@@ -1,8 +1,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "cephalgia/json.h"
 #include "cephalgia/status.h"
@@ -39,11 +41,69 @@ TEST(JsonTest, ParseUntrustedEnforcesTheLimitAndReportsTheOffset) {
   EXPECT_THAT(bad.status().message(), HasSubstr("at byte 6"));
   auto trailing = json::ParseUntrusted(R"({"a":1} x)");
   EXPECT_FALSE(trailing.ok());
-  // Deep nesting does not exhaust the stack (iterative parser).
+  // Deep nesting does not exhaust the stack: refused past the depth limit, with the reason.
   std::string deep(200000, '[');
-  EXPECT_FALSE(json::ParseUntrusted(deep, 1 << 20).ok());
+  auto too_deep = json::ParseUntrusted(deep, 1 << 20);
+  ASSERT_FALSE(too_deep.ok());
+  EXPECT_THAT(too_deep.status().message(), HasSubstr("nested deeper than 256 levels"));
+  std::string at_limit = std::string(json::kMaxNestingDepth, '[') + std::string(json::kMaxNestingDepth, ']');
+  EXPECT_TRUE(json::ParseUntrusted(at_limit).ok()) << "exactly the limit is allowed";
   auto bad_utf8 = json::ParseUntrusted("{\"a\":\"\xff\"}");
-  EXPECT_FALSE(bad_utf8.ok());
+  ASSERT_FALSE(bad_utf8.ok());
+  EXPECT_THAT(bad_utf8.status().message(), HasSubstr("invalid UTF-8 or a NUL byte at byte 6"));
+  EXPECT_FALSE(json::ParseUntrusted("{\"a\":\"\xC0\xAF\"}").ok()) << "overlong form";
+  EXPECT_FALSE(json::ParseUntrusted("{\"a\":\"\xED\xA0\x80\"}").ok()) << "UTF-16 surrogate";
+  EXPECT_FALSE(json::ParseUntrusted(std::string("{\"a\":1}\0", 8)).ok()) << "NUL byte";
+  // Strings are copied: the document outlives the text it was parsed from.
+  std::string text = R"({"k":"v\u00e9\n","n":1.5})";
+  auto doc = json::ParseUntrusted(text);
+  text.assign(text.size(), 'x');
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(json::GetString(*doc, "k"), "v\xC3\xA9\n");
+  EXPECT_EQ(json::GetNumber(*doc, "n"), 1.5);
+}
+
+TEST(JsonTest, StringWriterWritesWhatRapidJsonsWriterWrites) {
+  std::vector<std::string> texts = {"", "plain", "exactly8", "a bit longer than sixteen bytes",
+                                    "quote \" inside", "back\\slash", "tab\there", "nl\n",
+                                    std::string("nul\0byte", 8), "caf\xC3\xA9 \xE2\x9C\x93", "del\x7F",
+                                    std::string(40, 'a') + "\x1f", std::string(23, 'b') + "\"",
+                                    "# Markdown\n\n- line one\r\n- line\ttwo \b\f end"};
+  std::string every_byte;  // 0x00..0xFF in order: every escape RapidJSON knows, in every position
+  for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+  texts.push_back(every_byte);
+  texts.push_back(every_byte.substr(5) + every_byte.substr(0, 5));
+  for (const std::string& t : texts) {
+    rapidjson::StringBuffer expected_buffer, actual_buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> expected(expected_buffer);
+    json::StringWriter actual(actual_buffer);
+    // The same text as a key, an object value, array elements and through Accept().
+    rapidjson::Document doc(rapidjson::kObjectType);
+    doc.AddMember(json::MakeString(t, doc.GetAllocator()), json::MakeString(t, doc.GetAllocator()),
+                  doc.GetAllocator());
+    expected.StartArray();
+    actual.StartArray();
+    expected.StartObject();
+    actual.StartObject();
+    expected.Key(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    actual.Key(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    expected.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    actual.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    expected.EndObject();
+    actual.EndObject();
+    expected.String(t);
+    actual.String(t);
+    doc.Accept(expected);
+    doc.Accept(actual);
+    expected.EndArray();
+    actual.EndArray();
+    EXPECT_EQ(std::string(actual_buffer.GetString()), std::string(expected_buffer.GetString()))
+        << "text: " << t;
+    bool needs_escape = std::any_of(t.begin(), t.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\';
+    });
+    EXPECT_EQ(json::IsPlainJsonString(t), !needs_escape) << "text: " << t;
+  }
 }
 
 TEST(JsonTest, InsituParsingAppliesTheSameChecks) {

@@ -9,16 +9,19 @@
 //   CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseUntrusted(body, kMaxBodyBytes));
 //   std::optional<std::string_view> hook = GetString(doc, "hook");
 //
-// ParseUntrusted enforces a size limit and uses the iterative parser, so deeply nested input
-// cannot exhaust the stack, and validates UTF-8.
+// ParseUntrusted enforces a size limit, refuses nesting deeper than kMaxNestingDepth (so deeply
+// nested input cannot exhaust the stack or build a document that later recursion trips over),
+// and validates UTF-8 over the whole text before parsing.
 #pragma once
 
 #include <rapidjson/document.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +31,102 @@
 namespace cephalgia::json {
 
 inline constexpr std::size_t kDefaultMaxBytes = 1 << 20;  // 1 MiB
+
+// Deeper JSON is refused. FHIR resources nest a few dozen levels at most, even inside a CDS Hooks
+// request's prefetch Bundles; 256 leaves room and bounds the recursive parser's stack use.
+inline constexpr int kMaxNestingDepth = 256;
+
+// Offset of the first byte of `text` that is not well-formed UTF-8 (RFC 3629: no overlong forms,
+// surrogates or code points above U+10FFFF) or is NUL; text.size() when there is none. One pass,
+// eight ASCII bytes per step: several times faster than RapidJSON's per-character
+// kParseValidateEncodingFlag, which also disables its SIMD string scanning. A NUL is refused
+// because it would silently end a NUL-terminated (in-situ) parse early.
+std::size_t FindInvalidUtf8OrNul(std::string_view text);
+
+// Forwards SAX events to `Target` (a document or any RapidJSON handler) and stops the parse
+// (returns false) once nesting goes deeper than `max_depth`. With it the recursive parser, which
+// is faster than kParseIterativeFlag, is as safe against deep input as the iterative one.
+template <typename Target>
+class DepthLimitedHandler {
+ public:
+  DepthLimitedHandler(Target& target, int max_depth) : target_(target), max_(max_depth) {}
+  bool too_deep() const { return too_deep_; }
+
+  bool Null() { return target_.Null(); }
+  bool Bool(bool b) { return target_.Bool(b); }
+  bool Int(int i) { return target_.Int(i); }
+  bool Uint(unsigned u) { return target_.Uint(u); }
+  bool Int64(int64_t i) { return target_.Int64(i); }
+  bool Uint64(uint64_t u) { return target_.Uint64(u); }
+  bool Double(double d) { return target_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return target_.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return target_.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return target_.Key(s, n, copy); }
+  bool StartObject() { return Enter() && target_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return target_.EndObject(members);
+  }
+  bool StartArray() { return Enter() && target_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return target_.EndArray(elements);
+  }
+
+ private:
+  bool Enter() {
+    if (++depth_ > max_) {
+      too_deep_ = true;
+      return false;
+    }
+    return true;
+  }
+  Target& target_;
+  int max_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
+// The InvalidArgument status for a failed parse (RapidJSON's message and byte offset, or the
+// depth limit), located at "$".
+Status ParseFailure(const rapidjson::ParseResult& result, bool too_deep, int max_depth);
+
+// Runs RapidJSON's recursive SAX parser with `kFlags` over `stream` behind the depth limit,
+// feeding `handler`. The caller has checked the text with FindInvalidUtf8OrNul. `too_deep`, when
+// given, tells whether a failure was the depth limit.
+template <unsigned kFlags, typename Stream, typename Handler>
+Status ParseCheckedText(Stream& stream, Handler& handler, int max_depth = kMaxNestingDepth,
+                        bool* too_deep = nullptr) {
+  DepthLimitedHandler<Handler> limited(handler, max_depth);
+  rapidjson::Reader reader;
+  rapidjson::ParseResult result = reader.Parse<kFlags>(stream, limited);
+  if (too_deep != nullptr) *too_deep = limited.too_deep();
+  if (result.IsError()) return ParseFailure(result, limited.too_deep(), max_depth);
+  return Status::Ok();
+}
+
+// Parses `text` into `doc` (any GenericDocument, e.g. one on pool allocators) in situ:
+// `buffer` receives a NUL-terminated copy and the document's strings point into it, so it must
+// outlive the document. UTF-8 and NUL bytes are checked first; deeper than `max_depth` and
+// trailing content are refused. No size limit: callers apply theirs.
+template <typename Document, typename Buffer>
+Status ParseInsituInto(Document& doc, std::string_view text, Buffer& buffer,
+                       int max_depth = kMaxNestingDepth) {
+  if (std::size_t bad = FindInvalidUtf8OrNul(text); bad != text.size()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "malformed JSON: invalid UTF-8 or a NUL byte at byte " + std::to_string(bad), "$");
+  }
+  buffer.assign(text.data(), text.data() + text.size());
+  buffer.push_back('\0');
+  Status status;
+  auto generate = [&](Document& target) {
+    rapidjson::InsituStringStream stream(buffer.data());
+    status = ParseCheckedText<rapidjson::kParseInsituFlag>(stream, target, max_depth);
+    return status.ok();
+  };
+  doc.Populate(generate);
+  return status;
+}
 
 // Parses `text` as JSON. Fails with kPayloadTooLarge over `max_bytes` and with kInvalidArgument
 // (message names the RapidJSON error and byte offset) on malformed input.
@@ -56,6 +155,48 @@ inline std::string_view AsStringView(const rapidjson::Value& v) {
 
 // Serialises a value compactly.
 std::string Serialize(const rapidjson::Value& value);
+
+// True when `s` can go between quotes as it is: no '"', '\\' or control character (the only
+// bytes RapidJSON's Writer escapes by default; other bytes, UTF-8 included, pass through).
+bool IsPlainJsonString(std::string_view s);
+
+// Appends `s` to `out` as a quoted JSON string, escaped byte for byte as RapidJSON's Writer
+// escapes it: plain runs are copied whole, found eight bytes at a time.
+void AppendQuotedJsonString(std::string_view s, std::string* out);
+
+// A RapidJSON Writer into a StringBuffer that produces exactly the same text, but writes each
+// string (value or key) by copying its plain runs whole instead of RapidJSON's per-character
+// escape-and-transcode loop, which was the largest single cost of serialising cards with long
+// Markdown details. Use it wherever a rapidjson::Writer<rapidjson::StringBuffer> would go,
+// including value.Accept(writer).
+class StringWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+ public:
+  using Base = rapidjson::Writer<rapidjson::StringBuffer>;
+  explicit StringWriter(rapidjson::StringBuffer& out) : Base(out) {}
+
+  bool String(const char* s, rapidjson::SizeType length, bool copy = false) {
+    (void)copy;
+    return WriteQuoted(std::string_view(s, length));
+  }
+  bool String(const char* s) { return WriteQuoted(s); }
+  bool String(const std::string& s) { return WriteQuoted(s); }
+  bool Key(const char* s, rapidjson::SizeType length, bool copy = false) {
+    (void)copy;
+    return WriteQuoted(std::string_view(s, length));
+  }
+  bool Key(const char* s) { return WriteQuoted(s); }
+  bool Key(const std::string& s) { return WriteQuoted(s); }
+
+ private:
+  bool WriteQuoted(std::string_view s) {
+    Prefix(rapidjson::kStringType);
+    thread_local std::string quoted;
+    quoted.clear();
+    AppendQuotedJsonString(s, &quoted);
+    std::memcpy(os_->Push(quoted.size()), quoted.data(), quoted.size());
+    return EndValue(true);
+  }
+};
 
 // Builds a string value that owns a copy of `s` in `alloc`.
 inline rapidjson::Value MakeString(std::string_view s, rapidjson::Document::AllocatorType& alloc) {

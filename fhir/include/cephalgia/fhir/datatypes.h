@@ -9,7 +9,8 @@
 // accessor checks the JSON type before reading; malformed content is reported to the sink with
 // its path (e.g. `Observation.valueQuantity.value`) and the accessor returns nullopt/empty.
 // Absent elements are simply nullopt and produce no issue. The sink may be null (issues are
-// then dropped). Views are cheap to copy (the path is one std::string).
+// then dropped and child views carry no path). Views are cheap to copy (the path is one
+// std::string).
 //
 //   CodeableConceptView code = condition.code();
 //   for (const CodingView& c : code.codings()) {
@@ -59,7 +60,8 @@ class ElementView {
   const rapidjson::Value* GetObject(std::string_view key) const;
   const rapidjson::Value* GetArray(std::string_view key) const;
 
-  // Paths of children: `path.key`, `path.key[i]`.
+  // Paths of children: `path.key`, `path.key[i]`. Empty when the view has no sink: paths exist
+  // to locate issues, and a view whose issues are dropped skips building them.
   std::string ChildPath(std::string_view key) const;
   std::string ChildPath(std::string_view key, std::size_t index) const;
   // Reports an issue at `location` (nothing when sink is null).

@@ -138,10 +138,14 @@ class ResourceIndex {
   std::vector<std::unique_ptr<char[]>> owned_buffers_;  // in-situ parsed texts (AddJson)
   std::vector<std::unique_ptr<rapidjson::Document>> owned_docs_;
   std::deque<std::string> origins_;  // stable storage for origin labels
-  // Resources live in fixed-size chunks so pointers stay valid as more are added.
-  static constexpr std::size_t kChunk = 256;
+  // Resources live in chunks so pointers stay valid as more are added. Chunks double from
+  // kFirstChunk to kMaxChunk: a hook request indexes a few dozen resources, and constructing
+  // (then destroying) hundreds of unused slots per request showed in its profile.
+  static constexpr std::size_t kFirstChunk = 16;
+  static constexpr std::size_t kMaxChunk = 256;
   std::vector<std::unique_ptr<IndexedResource[]>> chunks_;
-  std::size_t chunk_used_ = kChunk;
+  std::size_t chunk_capacity_ = 0;
+  std::size_t chunk_used_ = 0;
   std::vector<const IndexedResource*> all_;
   // A handful of types per request: a linear scan beats hashing the type name every time.
   std::vector<std::pair<std::string_view, std::vector<const IndexedResource*>>> by_type_;

@@ -2,7 +2,6 @@
 // the order-sign checks. Everything clinical comes from the compiled knowledge; this file only
 // knows the shape of a CDS Hooks response.
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -102,7 +101,7 @@ class Evaluation {
     std::size_t estimate = 256;
     for (const Card& c : cards_) estimate += c.detail.size() + 1024 + 1024 * c.suggestions.size();
     rapidjson::StringBuffer sb(nullptr, estimate);
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    json::StringWriter w(sb);
     w.StartObject();
     w.Key("cards");
     w.StartArray();
@@ -513,7 +512,7 @@ class Evaluation {
     return s;
   }
 
-  using W = rapidjson::Writer<rapidjson::StringBuffer>;
+  using W = json::StringWriter;
   static void Str(W& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
   static void KV(W& w, const char* key, std::string_view value) {
     w.Key(key);
@@ -744,8 +743,8 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   }
 
   // Parsed in situ into per-thread buffers that are reused across calls: the request is parsed
-  // on every evaluation and this keeps the allocator out of the hot path (same flags as
-  // json::ParseUntrusted: iterative, UTF-8 validated, size-capped).
+  // on every evaluation and this keeps the allocator out of the hot path (same checks as
+  // json::ParseUntrusted: UTF-8 and NUL checked up front, depth-limited, size-capped).
   if (call.request_json.size() > kMaxRequestBytes) {
     return Status(StatusCode::kPayloadTooLarge, "request of " + std::to_string(call.request_json.size()) +
                                                     " bytes exceeds the limit of " + std::to_string(kMaxRequestBytes));
@@ -753,18 +752,11 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   thread_local std::vector<char> text;
   thread_local std::unique_ptr<char[]> value_buffer(new char[kValueBufferBytes]);
   thread_local std::unique_ptr<char[]> parse_buffer(new char[kParseBufferBytes]);
-  text.assign(call.request_json.begin(), call.request_json.end());
-  text.push_back('\0');
   rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer.get(), kValueBufferBytes);
   rapidjson::MemoryPoolAllocator<> parse_alloc(parse_buffer.get(), kParseBufferBytes);
   rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>> doc(
       &value_alloc, kParseBufferBytes, &parse_alloc);
-  doc.ParseInsitu<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data());
-  if (doc.HasParseError()) {
-    return InvalidArgument(std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                               " at byte " + std::to_string(doc.GetErrorOffset()),
-                           "$");
-  }
+  CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituInto(doc, call.request_json, text));
   if (!doc.IsObject()) return InvalidArgument("the CDS Hooks request must be a JSON object", "$");
   const rapidjson::Value* context = json::GetObject(doc, "context");
   if (context == nullptr) return InvalidArgument("context is required", "context");
