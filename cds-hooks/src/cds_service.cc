@@ -105,11 +105,16 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
 Status CollectCards(const std::string& response_json, CallInfo& info,
                     std::vector<std::pair<std::string, std::string>>& issued) {
   // The pack's answer is checked like a client's request: UTF-8 over the whole text, then the
-  // depth-limited parser (a NUL-free std::string is a NUL-terminated stream).
+  // depth-limited parser, in situ over a reused copy (the scanner reads strings where they lie
+  // instead of RapidJSON copying each one first).
+  if (json::FindInvalidUtf8OrNul(response_json) != response_json.size()) {
+    return Internal("the rule pack returned a response that is not valid UTF-8");
+  }
+  thread_local std::string buffer;
+  buffer.assign(response_json);
   CardScanner scanner;
-  rapidjson::StringStream stream(response_json.c_str());
-  if (json::FindInvalidUtf8OrNul(response_json) != response_json.size() ||
-      !json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok() ||
+  rapidjson::InsituStringStream stream(buffer.data());
+  if (!json::ParseCheckedText<rapidjson::kParseInsituFlag>(stream, scanner).ok() ||
       !scanner.well_formed()) {
     return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");
   }

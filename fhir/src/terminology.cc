@@ -158,36 +158,56 @@ bool IsWordByte(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || u >= 0x80;
 }
 
-// Lower-cased words of a text (ASCII case folding; other bytes kept): `lowered` holds them back
-// to back and `words` views into it. Reused across lookups so matching allocates nothing.
-struct WordList {
-  std::string lowered;
-  std::vector<std::string_view> words;
-};
-
-void SplitWords(std::string_view text, WordList* out) {
-  out->lowered.clear();
-  out->words.clear();
-  out->lowered.reserve(text.size());  // at most text.size() bytes: the views never dangle
-  std::size_t start = 0;
-  bool in_word = false;
-  for (char c : text) {
-    if (IsWordByte(c)) {
-      if (!in_word) start = out->lowered.size();
-      in_word = true;
-      out->lowered.push_back(Lower(c));
-    } else if (in_word) {
-      out->words.emplace_back(out->lowered.data() + start, out->lowered.size() - start);
-      in_word = false;
-    }
-  }
-  if (in_word) out->words.emplace_back(out->lowered.data() + start, out->lowered.size() - start);
+// FNV-1a over the lower-cased bytes of a word: the same value whether computed from a stored
+// (lower-case) synonym word or on the fly from text as it appears in a record.
+uint64_t WordHash(std::string_view word) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : word) h = (h ^ static_cast<unsigned char>(Lower(c))) * 0x100000001b3ULL;
+  return h;
 }
 
+// The words of a text (runs of IsWordByte) as spans of the original text with their WordHash,
+// found in one pass without copying: most words of a record's text start no synonym, and are
+// rejected by their hash alone.
+struct WordSpan {
+  std::string_view raw;  // as in the text (any case)
+  uint64_t hash;
+};
+
+void ScanWords(std::string_view text, std::vector<WordSpan>* out) {
+  out->clear();
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p != end) {
+    while (p != end && !IsWordByte(*p)) ++p;
+    if (p == end) break;
+    const char* start = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; p != end && IsWordByte(*p); ++p) h = (h ^ static_cast<unsigned char>(Lower(*p))) * 0x100000001b3ULL;
+    out->push_back({std::string_view(start, static_cast<std::size_t>(p - start)), h});
+  }
+}
+
+// `raw` equals the lower-case `word` under ASCII case folding.
+bool EqualsFolded(std::string_view raw, std::string_view word) {
+  if (raw.size() != word.size()) return false;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (Lower(raw[i]) != word[i]) return false;
+  }
+  return true;
+}
+
+// Lower-cased words of `text` (ASCII case folding; other bytes kept).
 std::vector<std::string> Words(std::string_view text) {
-  WordList list;
-  SplitWords(text, &list);
-  return {list.words.begin(), list.words.end()};
+  std::vector<WordSpan> spans;
+  ScanWords(text, &spans);
+  std::vector<std::string> out;
+  out.reserve(spans.size());
+  for (const WordSpan& w : spans) {
+    std::string& word = out.emplace_back(w.raw);
+    for (char& c : word) c = Lower(c);
+  }
+  return out;
 }
 
 bool IsAlnumUpper(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }
@@ -247,7 +267,8 @@ struct ValueSetIndex::Impl {
   std::deque<std::string> ingredients;
   StringMap<int32_t> ingredient_ids;
   std::deque<Synonym> synonyms;
-  StringMap<std::vector<uint32_t>> first_word;  // first word -> indices into synonyms
+  // First word's WordHash -> indices into synonyms (a hash collision only costs a comparison).
+  std::unordered_map<uint64_t, std::vector<uint32_t>> first_word;
 
   void AddMember(const std::string& key, uint32_t vs, int32_t ingredient) {
     std::vector<Member>& list = codes[key];
@@ -281,7 +302,7 @@ struct ValueSetIndex::Impl {
     for (const std::string& text : s.synonyms) {
       Synonym syn{Words(text), vs, text};
       uint32_t idx = static_cast<uint32_t>(synonyms.size());
-      first_word[syn.words.front()].push_back(idx);
+      first_word[WordHash(syn.words.front())].push_back(idx);
       synonyms.push_back(std::move(syn));
     }
   }
@@ -307,17 +328,16 @@ struct ValueSetIndex::Impl {
   // Synonyms found in `text`, as (synonym index).
   void LookupText(std::string_view text, std::vector<uint32_t>* out) const {
     if (synonyms.empty()) return;
-    thread_local WordList list;
-    SplitWords(text, &list);
-    const std::vector<std::string_view>& words = list.words;
+    thread_local std::vector<WordSpan> words;
+    ScanWords(text, &words);
     for (std::size_t i = 0; i < words.size(); ++i) {
-      auto it = first_word.find(words[i]);
+      auto it = first_word.find(words[i].hash);
       if (it == first_word.end()) continue;
       for (uint32_t idx : it->second) {
         const Synonym& s = synonyms[idx];
         if (i + s.words.size() > words.size()) continue;
         bool all = true;
-        for (std::size_t k = 1; k < s.words.size() && all; ++k) all = words[i + k] == s.words[k];
+        for (std::size_t k = 0; k < s.words.size() && all; ++k) all = EqualsFolded(words[i + k].raw, s.words[k]);
         if (all) out->push_back(idx);
       }
     }

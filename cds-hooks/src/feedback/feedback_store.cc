@@ -141,6 +141,7 @@ struct FeedbackStore::Impl {
   std::uint64_t enqueued = 0;  // cards accepted into the queue, ever
   std::uint64_t written = 0;   // cards taken out of the queue and handled (written or failed)
   bool stop = false;
+  int flush_waiters = 0;  // Flush() calls waiting: the writer must not linger
   Status last_error;
   std::atomic<std::uint64_t> dropped{0};
   std::thread writer;
@@ -186,6 +187,9 @@ void FeedbackStore::Impl::WriterLoop() {
       std::unique_lock lock(q_mu);
       q_cv.wait(lock, [&] { return stop || !queue.empty(); });
       if (queue.empty()) return;  // stop requested and everything drained
+      q_cv.wait_for(lock, options.issued_linger, [&] {
+        return stop || flush_waiters > 0 || queue.size() >= options.issued_batch_size;
+      });
       const std::size_t n = std::min(queue.size(), options.issued_batch_size);
       batch.assign(std::make_move_iterator(queue.begin()),
                    std::make_move_iterator(queue.begin() + static_cast<std::ptrdiff_t>(n)));
@@ -287,26 +291,34 @@ bool FeedbackStore::RecordIssuedCards(std::string_view service_id, std::string_v
                                       std::vector<IssuedCard> cards, Clock::time_point issued_at) {
   if (cards.empty()) return true;
   const std::string at = metrics::FormatRfc3339Millis(issued_at);
+  bool wake = false;
   {
     std::lock_guard lock(impl_->q_mu);
     if (impl_->stop || impl_->queue.size() + cards.size() > impl_->options.issued_queue_capacity) {
       impl_->dropped.fetch_add(cards.size(), std::memory_order_relaxed);
       return false;
     }
+    // Wake the writer only when it has something new to decide: the queue was empty (it sleeps
+    // until work arrives) or a batch is now full (it stops lingering). Not once per request.
+    wake = impl_->queue.empty();
     for (IssuedCard& card : cards) {
       impl_->queue.push_back(QueuedCard{std::string(service_id), std::string(hook_instance),
                                         std::move(card.card_uuid), std::move(card.rule_id), at});
     }
     impl_->enqueued += cards.size();
+    wake = wake || impl_->queue.size() >= impl_->options.issued_batch_size;
   }
-  impl_->q_cv.notify_one();
+  if (wake) impl_->q_cv.notify_one();
   return true;
 }
 
 Status FeedbackStore::Flush() {
   std::unique_lock lock(impl_->q_mu);
   const std::uint64_t target = impl_->enqueued;
+  ++impl_->flush_waiters;
+  impl_->q_cv.notify_one();  // the writer stops lingering
   impl_->written_cv.wait(lock, [&] { return impl_->written >= target; });
+  --impl_->flush_waiters;
   return impl_->last_error;
 }
 

@@ -134,6 +134,25 @@ TEST_F(FeedbackStoreTest, DestructorDrainsTheQueue) {
   EXPECT_EQ(Count("issued_cards"), 100);
 }
 
+// Group commit: the writer lingers for more cards, but neither Flush() (behind /admin/feedback)
+// nor closing the store waits out the linger.
+TEST_F(FeedbackStoreTest, FlushAndCloseDoNotWaitOutTheGroupCommitLinger) {
+  const auto started = std::chrono::steady_clock::now();
+  {
+    auto store = OpenStore({.issued_queue_capacity = 100000,
+                            .issued_batch_size = 1000,
+                            .issued_linger = std::chrono::minutes(5)});
+    ASSERT_TRUE(store->RecordIssuedCards("svc", "h1", {{"a1", "rule.a"}, {"a2", "rule.a"}}));
+    ASSERT_TRUE(store->RecordIssuedCards("svc", "h2", {{"b1", "rule.b"}}));
+    ASSERT_TRUE(store->Flush().ok());
+    EXPECT_EQ(Count("issued_cards"), 3);
+    ASSERT_TRUE(store->RecordIssuedCards("svc", "h3", {{"c1", "rule.c"}}));
+  }  // the destructor drains the card recorded after the flush
+  EXPECT_EQ(Count("issued_cards"), 4);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::minutes(1))
+      << "Flush() or close waited for the linger";
+}
+
 TEST_F(FeedbackStoreTest, FullQueueDropsAndCountsInsteadOfBlocking) {
   auto store = OpenStore({.issued_queue_capacity = 5, .issued_batch_size = 5});
   // 6 cards in one call never fit, whatever the writer thread has done meanwhile.
