@@ -102,20 +102,13 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
 
 // Also the guard on what a pack hands back: a response that is not valid UTF-8 JSON with a
 // `cards` array is never relayed to the client (it is our failure: 500, not the client's).
-Status CollectCards(const std::string& response_json, CallInfo& info,
+Status CollectCards(std::string_view response_json, CallInfo& info,
                     std::vector<std::pair<std::string, std::string>>& issued) {
-  // The pack's answer is checked like a client's request: UTF-8 over the whole text, then the
-  // depth-limited parser, in situ over a reused copy (the scanner reads strings where they lie
-  // instead of RapidJSON copying each one first).
-  if (json::FindInvalidUtf8OrNul(response_json) != response_json.size()) {
-    return Internal("the rule pack returned a response that is not valid UTF-8");
-  }
+  // Checked like a client's request (UTF-8, depth limit), parsed in situ over a reused copy so
+  // the scanner reads strings where they lie.
   thread_local std::string buffer;
-  buffer.assign(response_json);
   CardScanner scanner;
-  rapidjson::InsituStringStream stream(buffer.data());
-  if (!json::ParseCheckedText<rapidjson::kParseInsituFlag>(stream, scanner).ok() ||
-      !scanner.well_formed()) {
+  if (!json::ParseInsituWith(scanner, response_json, buffer).ok() || !scanner.well_formed()) {
     return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");
   }
   for (const CardScanner::Card& card : scanner.cards()) {

@@ -160,9 +160,14 @@ bool IsWordByte(char c) {
 
 // FNV-1a over the lower-cased bytes of a word: the same value whether computed from a stored
 // (lower-case) synonym word or on the fly from text as it appears in a record.
+constexpr uint64_t kWordHashSeed = 0xcbf29ce484222325ULL;  // FNV-1a offset basis
+uint64_t WordHashStep(uint64_t h, char c) {
+  return (h ^ static_cast<unsigned char>(Lower(c))) * 0x100000001b3ULL;  // FNV-1a prime
+}
+
 uint64_t WordHash(std::string_view word) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (char c : word) h = (h ^ static_cast<unsigned char>(Lower(c))) * 0x100000001b3ULL;
+  uint64_t h = kWordHashSeed;
+  for (char c : word) h = WordHashStep(h, c);
   return h;
 }
 
@@ -182,8 +187,8 @@ void ScanWords(std::string_view text, std::vector<WordSpan>* out) {
     while (p != end && !IsWordByte(*p)) ++p;
     if (p == end) break;
     const char* start = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; p != end && IsWordByte(*p); ++p) h = (h ^ static_cast<unsigned char>(Lower(*p))) * 0x100000001b3ULL;
+    uint64_t h = kWordHashSeed;
+    for (; p != end && IsWordByte(*p); ++p) h = WordHashStep(h, *p);
     out->push_back({std::string_view(start, static_cast<std::size_t>(p - start)), h});
   }
 }

@@ -74,6 +74,13 @@ std::size_t FindInvalidUtf8OrNul(std::string_view text) {
   return n;
 }
 
+Status CheckUtf8(std::string_view text) {
+  if (std::size_t bad = FindInvalidUtf8OrNul(text); bad != text.size()) {
+    return InvalidArgument("malformed JSON: invalid UTF-8 or a NUL byte at byte " + std::to_string(bad), "$");
+  }
+  return Status::Ok();
+}
+
 Status ParseFailure(const rapidjson::ParseResult& result, bool too_deep, int max_depth) {
   std::string what = too_deep ? "JSON nested deeper than " + std::to_string(max_depth) + " levels"
                               : std::string("malformed JSON: ") + rapidjson::GetParseError_En(result.Code());
@@ -90,9 +97,7 @@ Result<rapidjson::Document> ParseUntrustedInsitu(std::string_view text, std::str
 
 Result<rapidjson::Document> ParseUntrusted(std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes) return TooLarge(text.size(), max_bytes);
-  if (std::size_t bad = FindInvalidUtf8OrNul(text); bad != text.size()) {
-    return InvalidArgument("malformed JSON: invalid UTF-8 or a NUL byte at byte " + std::to_string(bad), "$");
-  }
+  CEPHALGIA_RETURN_IF_ERROR(CheckUtf8(text));
   // The strings are copied into the document, so the NUL-terminated copy (which lets RapidJSON
   // scan strings with SIMD) can go when this returns.
   std::string terminated(text);
@@ -186,8 +191,6 @@ std::size_t PlainPrefix(std::string_view s) {
 }
 
 }  // namespace
-
-bool IsPlainJsonString(std::string_view s) { return PlainPrefix(s) == s.size(); }
 
 void AppendQuotedJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";

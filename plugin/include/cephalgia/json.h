@@ -105,23 +105,32 @@ Status ParseCheckedText(Stream& stream, Handler& handler, int max_depth = kMaxNe
   return Status::Ok();
 }
 
-// Parses `text` into `doc` (any GenericDocument, e.g. one on pool allocators) in situ:
-// `buffer` receives a NUL-terminated copy and the document's strings point into it, so it must
-// outlive the document. UTF-8 and NUL bytes are checked first; deeper than `max_depth` and
-// trailing content are refused. No size limit: callers apply theirs.
-template <typename Document, typename Buffer>
-Status ParseInsituInto(Document& doc, std::string_view text, Buffer& buffer,
-                       int max_depth = kMaxNestingDepth) {
-  if (std::size_t bad = FindInvalidUtf8OrNul(text); bad != text.size()) {
-    return Status(StatusCode::kInvalidArgument,
-                  "malformed JSON: invalid UTF-8 or a NUL byte at byte " + std::to_string(bad), "$");
-  }
+// OK when `text` is well-formed UTF-8 without NUL bytes; else the InvalidArgument naming the
+// first bad byte, located at "$".
+Status CheckUtf8(std::string_view text);
+
+// Parses `text` in situ with any SAX `handler`: `buffer` (a std::string or std::vector<char>)
+// receives a NUL-terminated copy, and strings reach the handler pointing into it. UTF-8 and NUL
+// bytes are checked first; deeper than `max_depth` and trailing content are refused; `too_deep`,
+// when given, tells whether a failure was the depth limit. No size limit: callers apply theirs.
+template <typename Handler, typename Buffer>
+Status ParseInsituWith(Handler& handler, std::string_view text, Buffer& buffer,
+                       int max_depth = kMaxNestingDepth, bool* too_deep = nullptr) {
+  CEPHALGIA_RETURN_IF_ERROR(CheckUtf8(text));
   buffer.assign(text.data(), text.data() + text.size());
   buffer.push_back('\0');
+  rapidjson::InsituStringStream stream(buffer.data());
+  return ParseCheckedText<rapidjson::kParseInsituFlag>(stream, handler, max_depth, too_deep);
+}
+
+// ParseInsituWith into `doc` (any GenericDocument, e.g. one on pool allocators): the document's
+// strings point into `buffer`, so it must outlive the document.
+template <typename Document, typename Buffer>
+Status ParseInsituInto(Document& doc, std::string_view text, Buffer& buffer,
+                       int max_depth = kMaxNestingDepth, bool* too_deep = nullptr) {
   Status status;
   auto generate = [&](Document& target) {
-    rapidjson::InsituStringStream stream(buffer.data());
-    status = ParseCheckedText<rapidjson::kParseInsituFlag>(stream, target, max_depth);
+    status = ParseInsituWith(target, text, buffer, max_depth, too_deep);
     return status.ok();
   };
   doc.Populate(generate);
@@ -155,10 +164,6 @@ inline std::string_view AsStringView(const rapidjson::Value& v) {
 
 // Serialises a value compactly.
 std::string Serialize(const rapidjson::Value& value);
-
-// True when `s` can go between quotes as it is: no '"', '\\' or control character (the only
-// bytes RapidJSON's Writer escapes by default; other bytes, UTF-8 included, pass through).
-bool IsPlainJsonString(std::string_view s);
 
 // Appends `s` to `out` as a quoted JSON string, escaped byte for byte as RapidJSON's Writer
 // escapes it: plain runs are copied whole, found eight bytes at a time.

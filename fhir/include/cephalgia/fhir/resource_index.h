@@ -135,7 +135,8 @@ class ResourceIndex {
   std::vector<const IndexedResource*>& TypeList(std::string_view resource_type);
 
   IssueSink* sink_;
-  std::vector<std::unique_ptr<char[]>> owned_buffers_;  // in-situ parsed texts (AddJson)
+  // In-situ parsed texts (AddJson); moving a vector keeps its bytes where they are.
+  std::vector<std::vector<char>> owned_buffers_;
   std::vector<std::unique_ptr<rapidjson::Document>> owned_docs_;
   std::deque<std::string> origins_;  // stable storage for origin labels
   // Resources live in chunks so pointers stay valid as more are added. Chunks double from
