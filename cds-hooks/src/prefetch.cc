@@ -196,11 +196,21 @@ PrefetchState ClassifyPrefetchValue(const rapidjson::Value* value, std::string* 
   return PrefetchState::kSatisfied;
 }
 
-Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
-                                           const plugin::ServiceDescriptor& service,
-                                           FhirFetcher* fetcher,
-                                           std::string_view no_fetch_reason) {
-  PrefetchResolution resolution;
+namespace {
+
+bool IsRequired(const plugin::ServiceDescriptor& service, const std::string& key) {
+  for (const auto& r : service.required_prefetch) {
+    if (r == key) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
+                                  const plugin::ServiceDescriptor& service) {
+  PrefetchPlan plan;
+  PrefetchResolution& resolution = plan.known;
   auto& alloc = request.GetAllocator();
   if (json::Find(request, "prefetch") == nullptr) {
     request.AddMember("prefetch", rapidjson::Value(rapidjson::kObjectType), alloc);
@@ -210,20 +220,12 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
   const rapidjson::Value* context = json::GetObject(request, "context");
   if (context == nullptr) context = &kEmptyObject;
   std::optional<std::string_view> fhir_server = json::GetString(request, "fhirServer");
-  std::optional<std::string> token;
+  if (fhir_server) plan.fhir_server = std::string(*fhir_server);
   if (const rapidjson::Value* auth = json::GetObject(request, "fhirAuthorization")) {
-    if (auto t = json::GetString(*auth, "access_token")) token = std::string(*t);
+    if (auto t = json::GetString(*auth, "access_token")) plan.bearer_token = std::string(*t);
   }
+  auto is_required = [&](const std::string& key) { return IsRequired(service, key); };
 
-  auto is_required = [&](const std::string& key) {
-    for (const auto& r : service.required_prefetch) {
-      if (r == key) return true;
-    }
-    return false;
-  };
-
-  std::vector<FetchQuery> queries;
-  std::vector<bool> is_continuation;
   for (const auto& [key, query_template] : service.prefetch) {
     std::string next;
     PrefetchState state = ClassifyPrefetchValue(json::Find(prefetch, key), &next);
@@ -254,8 +256,8 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
       continue;
     }
     if (state == PrefetchState::kPaged) {
-      queries.push_back({key, next});
-      is_continuation.push_back(true);
+      plan.queries.push_back({key, next});
+      plan.is_continuation.push_back(true);
       continue;
     }
     auto url = ExpandPrefetchTemplate(query_template, *context);
@@ -264,10 +266,22 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
       resolution.unavailable.push_back({key, why + "; " + url.status().message()});
       continue;
     }
-    queries.push_back({key, std::move(*url)});
-    is_continuation.push_back(false);
+    plan.queries.push_back({key, std::move(*url)});
+    plan.is_continuation.push_back(false);
   }
+  return plan;
+}
+
+Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
+                                            const plugin::ServiceDescriptor& service,
+                                            PrefetchPlan plan, FhirFetcher* fetcher,
+                                            std::string_view no_fetch_reason) {
+  PrefetchResolution resolution = std::move(plan.known);
+  const std::vector<FetchQuery>& queries = plan.queries;
+  const std::vector<bool>& is_continuation = plan.is_continuation;
   if (queries.empty()) return resolution;
+  auto is_required = [&](const std::string& key) { return IsRequired(service, key); };
+  auto& alloc = request.GetAllocator();
   if (fetcher == nullptr) {
     for (std::size_t i = 0; i < queries.size(); ++i) {
       if (!is_continuation[i] && is_required(queries[i].key)) {
@@ -282,7 +296,8 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
     return resolution;
   }
 
-  std::vector<FetchResult> results = fetcher->FetchAll(*fhir_server, token, queries);
+  rapidjson::Value& prefetch = request["prefetch"];
+  std::vector<FetchResult> results = fetcher->FetchAll(plan.fhir_server, plan.bearer_token, queries);
   for (std::size_t i = 0; i < queries.size(); ++i) {
     const FetchQuery& q = queries[i];
     FetchResult* result = nullptr;
@@ -325,6 +340,14 @@ Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
     resolution.modified = true;
   }
   return resolution;
+}
+
+Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
+                                           const plugin::ServiceDescriptor& service,
+                                           FhirFetcher* fetcher,
+                                           std::string_view no_fetch_reason) {
+  CEPHALGIA_ASSIGN_OR_RETURN(PrefetchPlan plan, PlanPrefetch(request, service));
+  return CompletePrefetch(request, service, std::move(plan), fetcher, no_fetch_reason);
 }
 
 }  // namespace cephalgia::hooks

@@ -80,6 +80,30 @@ struct PrefetchResolution {
   std::vector<std::string> fetch_error_kinds;  // for metrics, one per failed fetch
 };
 
+// What completing a request's prefetch takes, worked out without fetching: the queries to run
+// and the gaps already known. A caller learns from it whether completing will block on the
+// FHIR server before it commits a thread to that.
+struct PrefetchPlan {
+  PrefetchResolution known;  // gaps found without fetching
+  std::vector<FetchQuery> queries;
+  std::vector<bool> is_continuation;  // per query: the next page of a paged prefetch value
+  std::string fhir_server;
+  std::optional<std::string> bearer_token;
+};
+
+// First half of ResolvePrefetch: kFailedPrecondition when a required key is already known to be
+// unobtainable (null, or missing with no fhirServer).
+Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
+                                  const plugin::ServiceDescriptor& service);
+
+// Second half: runs the plan's queries with `fetcher` (null: nothing is fetched and
+// `no_fetch_reason` is given for every gap) and merges the results into request["prefetch"].
+Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
+                                            const plugin::ServiceDescriptor& service,
+                                            PrefetchPlan plan, FhirFetcher* fetcher,
+                                            std::string_view no_fetch_reason =
+                                                "FHIR fetching is not available");
+
 // Completes request["prefetch"] in place for `service`. `fetcher` may be null: then nothing is
 // fetched and `no_fetch_reason` says why in every gap reported. Returns kFailedPrecondition
 // naming the key and the reason when a required key can be neither found nor fetched.
