@@ -204,25 +204,51 @@ Result<std::string> CdsService::ServiceIdForHook(std::string_view body) const {
   return found;
 }
 
-Result<std::string> CdsService::CallService(std::string_view service_id, std::string_view body,
-                                            CallInfo* info) const {
+// A service call between its two halves: parsed and validated, its prefetch plan known. The
+// request document's strings point into `buffer`, so the two move together.
+struct CdsService::PreparedCall {
+  const plugin::ServiceEntry* entry = nullptr;
+  std::string service_id;
+  // The request text, handed to the pack untouched when the prefetch was not changed. Empty for
+  // a deferred call (the caller's body may be gone by then): the document is re-serialised.
+  std::string_view body;
+  std::string buffer;
+  rapidjson::Document request;
+  std::string hook_instance;
+  std::string fetch_refusal;  // why the request's fhirServer may not be used; empty when it may
+  PrefetchPlan plan;
+};
+
+Result<std::unique_ptr<CdsService::PreparedCall>> CdsService::PrepareCall(
+    std::string_view service_id, std::string_view body, CallInfo* info) const {
   const plugin::ServiceEntry* entry = registry_.FindService(service_id);
   if (entry == nullptr) {
     return NotFound("no CDS service with id '" + std::string(service_id) +
                     "'; GET /cds-services lists the services");
   }
-  std::string request_buffer;  // the in-situ parsed copy the request's strings point into
-  CEPHALGIA_ASSIGN_OR_RETURN(
-      rapidjson::Document request,
-      json::ParseUntrustedInsitu(body, request_buffer, options_.max_body_bytes));
-  CEPHALGIA_RETURN_IF_ERROR(ValidateHookRequest(request, entry->descriptor->hook));
-  std::string hook_instance(json::GetString(request, "hookInstance").value_or(""));
-  if (info != nullptr) info->hook_instance = hook_instance;
+  auto call = std::make_unique<PreparedCall>();
+  call->entry = entry;
+  call->service_id = std::string(service_id);
+  CEPHALGIA_ASSIGN_OR_RETURN(call->request,
+                             json::ParseUntrustedInsitu(body, call->buffer, options_.max_body_bytes));
+  CEPHALGIA_RETURN_IF_ERROR(ValidateHookRequest(call->request, entry->descriptor->hook));
+  call->hook_instance = std::string(json::GetString(call->request, "hookInstance").value_or(""));
+  if (info != nullptr) info->hook_instance = call->hook_instance;
+  call->fetch_refusal = FhirServerRefusal(call->request);
+  CEPHALGIA_ASSIGN_OR_RETURN(call->plan, PlanPrefetch(call->request, *entry->descriptor));
+  return call;
+}
 
-  std::string refusal = FhirServerRefusal(request);
-  auto resolution = refusal.empty()
-                        ? ResolvePrefetch(request, *entry->descriptor, fetcher_)
-                        : ResolvePrefetch(request, *entry->descriptor, nullptr, refusal);
+bool CdsService::WillFetch(const PreparedCall& call) const {
+  return !call.plan.queries.empty() && fetcher_ != nullptr && call.fetch_refusal.empty();
+}
+
+Result<std::string> CdsService::FinishCall(PreparedCall& call, CallInfo* info) const {
+  const plugin::ServiceEntry* entry = call.entry;
+  auto resolution = call.fetch_refusal.empty()
+                        ? CompletePrefetch(call.request, *entry->descriptor, std::move(call.plan), fetcher_)
+                        : CompletePrefetch(call.request, *entry->descriptor, std::move(call.plan),
+                                           nullptr, call.fetch_refusal);
   if (!resolution.ok()) return resolution.status();
   if (info != nullptr) info->fetch_error_kinds = resolution->fetch_error_kinds;
 
@@ -243,24 +269,34 @@ Result<std::string> CdsService::CallService(std::string_view service_id, std::st
   add_gaps("unavailablePrefetch", resolution->unavailable);
   add_gaps("partialPrefetch", resolution->partial);
 
-  // Re-serialise only when we changed the prefetch; otherwise hand the body over untouched.
+  // Re-serialise only when we changed the request; otherwise hand the body over untouched.
   std::string completed;
-  std::string_view request_json = body;
-  if (resolution->modified) {
-    completed = json::Serialize(request);
+  std::string_view request_json = call.body;
+  if (resolution->modified || call.body.empty()) {
+    completed = json::Serialize(call.request);
     request_json = completed;
   }
   CEPHALGIA_ASSIGN_OR_RETURN(
       std::string response,
-      entry->pack->Evaluate(service_id, request_json, json::Serialize(options)));
+      entry->pack->Evaluate(call.service_id, request_json, json::Serialize(options)));
 
   CallInfo local;
   CallInfo& out = info != nullptr ? *info : local;
   std::vector<std::pair<std::string, std::string>> issued;
   CEPHALGIA_RETURN_IF_ERROR(CollectCards(response, out, issued).WithContext(
       "pack " + entry->pack->descriptor().pack_id));
-  if (hooks_.record_cards && !issued.empty()) hooks_.record_cards(service_id, hook_instance, issued);
+  if (hooks_.record_cards && !issued.empty()) {
+    hooks_.record_cards(call.service_id, call.hook_instance, issued);
+  }
   return response;
+}
+
+Result<std::string> CdsService::CallService(std::string_view service_id, std::string_view body,
+                                            CallInfo* info) const {
+  CEPHALGIA_ASSIGN_OR_RETURN(std::unique_ptr<PreparedCall> call,
+                             PrepareCall(service_id, body, info));
+  call->body = body;
+  return FinishCall(*call, info);
 }
 
 void CdsService::ApplyCors(const HttpRequest& request, HttpResponse& response,
@@ -289,21 +325,35 @@ void CdsService::ApplyCors(const HttpRequest& request, HttpResponse& response,
 HttpResponse CdsService::Handle(const HttpRequest& request, CallInfo* info) const {
   CallInfo local;
   CallInfo& call = info != nullptr ? *info : local;
-  bool preflight = request.method == "OPTIONS";
-  HttpResponse response;
-  if (preflight) {
-    // A browser asks before every credentialed or JSON call (checklist §K): answer on any path.
-    response.status = 204;
-    response.content_type.clear();
-    call.route = "OPTIONS";
-  } else {
-    response = Route(request, call);
-  }
-  ApplyCors(request, response, preflight);
-  return response;
+  HttpOutcome outcome = Serve(request, call);
+  return outcome.deferred() ? outcome.blocking(request, call) : std::move(outcome.response);
 }
 
-HttpResponse CdsService::Route(const HttpRequest& request, CallInfo& info) const {
+HttpOutcome CdsService::Serve(const HttpRequest& request, CallInfo& info) const {
+  bool preflight = request.method == "OPTIONS";
+  if (preflight) {
+    // A browser asks before every credentialed or JSON call (checklist §K): answer on any path.
+    HttpResponse response;
+    response.status = 204;
+    response.content_type.clear();
+    info.route = "OPTIONS";
+    ApplyCors(request, response, /*preflight=*/true);
+    return response;
+  }
+  HttpOutcome outcome = Route(request, info);
+  if (!outcome.deferred()) {
+    ApplyCors(request, outcome.response, /*preflight=*/false);
+    return outcome;
+  }
+  return HttpOutcome([this, work = std::move(outcome.blocking)](const HttpRequest& req,
+                                                                 CallInfo& call_info) {
+    HttpResponse response = work(req, call_info);
+    ApplyCors(req, response, /*preflight=*/false);
+    return response;
+  });
+}
+
+HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info) const {
   std::string_view path = request.Path();
   const std::string& method = request.method;
 
@@ -378,15 +428,31 @@ HttpResponse CdsService::Route(const HttpRequest& request, CallInfo& info) const
     if (!hooks_.store_feedback) {
       return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
     }
-    if (Status s = hooks_.store_feedback(id, request.body); !s.ok()) return ErrorResponse(s);
-    return JsonResponse(200, "{}");
+    // The 200 means the feedback is on disk: a durable write, so it runs off the I/O threads.
+    return HttpOutcome([this, service = std::string(id)](const HttpRequest& req, CallInfo&) {
+      if (Status s = hooks_.store_feedback(service, req.body); !s.ok()) return ErrorResponse(s);
+      return JsonResponse(200, "{}");
+    });
   }
   info.route = "/cds-services/{id}";
   if (method != "POST") return ErrorResponse(MethodNotAllowed(method, path, "POST"));
   if (Status s = authenticate(); !s.ok()) return ErrorResponse(s);
-  auto response = CallService(id, request.body, &info);
-  if (!response.ok()) return ErrorResponse(response.status());
-  return JsonResponse(200, std::move(*response));
+  auto prepared = PrepareCall(id, request.body, &info);
+  if (!prepared.ok()) return ErrorResponse(prepared.status());
+  std::unique_ptr<PreparedCall> call = std::move(*prepared);
+  if (!WillFetch(*call)) {
+    call->body = request.body;
+    auto response = FinishCall(*call, &info);
+    if (!response.ok()) return ErrorResponse(response.status());
+    return JsonResponse(200, std::move(*response));
+  }
+  // Missing prefetch to fetch from the EHR's FHIR server: up to the fetch deadline of blocking.
+  std::shared_ptr<PreparedCall> deferred(std::move(call));
+  return HttpOutcome([this, deferred](const HttpRequest&, CallInfo& call_info) {
+    auto response = FinishCall(*deferred, &call_info);
+    if (!response.ok()) return ErrorResponse(response.status());
+    return JsonResponse(200, std::move(*response));
+  });
 }
 
 }  // namespace cephalgia::hooks

@@ -74,6 +74,9 @@ const std::vector<OptionSpec>& ServeSpecs() {
        IntSetter(&ServeOptions::port, "--port", 0, 65535)},
       {"--threads", "threads", Kind::kInt, "I/O threads (0: one per core)",
        IntSetter(&ServeOptions::threads, "--threads", 0, 256)},
+      {"--blocking-threads", "blockingThreads", Kind::kInt,
+       "threads for calls that fetch from the FHIR server and for feedback writes",
+       IntSetter(&ServeOptions::blocking_threads, "--blocking-threads", 1, 256)},
       {"--plugins", "plugins", Kind::kString, "directory of rule packs (*.so)",
        StringSetter(&ServeOptions::plugins)},
       {"--data-dir", "dataDir", Kind::kString, "directory for the feedback database",
@@ -306,6 +309,8 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
   --bind ADDR              address to listen on (default 127.0.0.1)
   --port N                 TCP port (default 8080; 0 picks a free one)
   --threads N              I/O threads (default: one per core)
+  --blocking-threads N     threads for calls that must fetch from the FHIR server and for
+                           feedback writes, so they never stall an I/O thread (default 4)
   --plugins DIR            directory of rule packs (default: the built-in pack directory)
   --data-dir DIR           where the feedback database lives (default ./data)
   --config FILE            JSON config file; unknown keys are refused; flags override it

@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 8080;
   int threads = 0;  // 0: one per core
+  int blocking_threads = 4;  // deferred work: FHIR fetches, durable feedback writes
   std::string plugins;  // empty: the built-in pack directory
   std::string data_dir = "./data";
   std::string config_file;

@@ -216,6 +216,7 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.bind_address = options->bind;
   server_options.port = options->port;
   server_options.threads = threads;
+  server_options.blocking_threads = options->blocking_threads;
   server_options.max_body_bytes = options->max_body_bytes;
   server_options.max_connections = options->max_connections;
   server_options.tls_certificate_file = options->tls_cert;
@@ -254,7 +255,7 @@ int RunServe(const std::vector<std::string>& args) {
   hooks::HttpServer server(
       server_options,
       [&service](const hooks::HttpRequest& request, hooks::CallInfo& info) {
-        return service.Handle(request, &info);
+        return service.Serve(request, info);
       },
       observe);
   server_ptr = &server;
@@ -267,7 +268,7 @@ int RunServe(const std::vector<std::string>& args) {
   if (external_base.empty()) external_base = local;
   while (!external_base.empty() && external_base.back() == '/') external_base.pop_back();
   Log(LogLevel::kInfo, "listening",
-      local + " threads=" + std::to_string(threads) + " services=" +
+      local + " threads=" + std::to_string(threads) + " blocking_threads=" + std::to_string(options->blocking_threads) + " services=" +
           std::to_string(registry.services().size()) + " audience-base=" + external_base);
   server.Run(/*handle_signals=*/true);
   if (Status flushed = store.Flush(); !flushed.ok()) {

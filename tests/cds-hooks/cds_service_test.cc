@@ -5,6 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "cephalgia/hooks/fhir_fetcher.h"
 #include "cephalgia/json.h"
 
 extern "C" const cephalgia_rule_pack_v1* cephalgia_static_pack_echo(const cephalgia_host_api*);
@@ -220,6 +228,100 @@ TEST_F(CdsServiceTest, C27_PlainHttpFhirServerOffLoopbackIsNotUsed) {
                               Request(R"(,"fhirServer":"http://ehr.example.org/fhir")"));
   EXPECT_EQ(missing.status, 412);
   EXPECT_THAT(Issue(missing).first, HasSubstr("is plain http"));
+}
+
+std::string ResponseHeader(const HttpResponse& response, const std::string& name) {
+  for (const auto& [n, v] : response.headers) {
+    if (n == name) return v;
+  }
+  return "";
+}
+
+// Serve splits Handle for the server: a call answered from its prefetch is immediate; a call
+// that must fetch from the FHIR server, and a feedback write, come back as deferred work (run
+// off the I/O threads), and running that work gives the same answer Handle gives. The fetcher
+// is the real libcurl one, aimed at a loopback port nothing listens on.
+TEST_F(CdsServiceTest, ServeDefersOnlyWhatMayBlock) {
+  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(probe);  // the port is now closed: connections are refused at once
+  std::string fhir_server = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/fhir";
+
+  fhir::FhirClientOptions fetch_options;
+  fetch_options.deadline = std::chrono::milliseconds(2000);
+  CurlFhirFetcher fetcher(fetch_options);
+  ServiceOptions options;
+  options.fixed_now = "2026-03-01T10:00:00Z";
+  int feedback_writes = 0;
+  ServiceHooks hooks;
+  hooks.store_feedback = [&](std::string_view, std::string_view) {
+    ++feedback_writes;
+    return Status::Ok();
+  };
+  CdsService service(registry_, options, &fetcher, hooks);
+  auto post = [](std::string path, std::string body) {
+    HttpRequest r;
+    r.method = "POST";
+    r.target = std::move(path);
+    r.headers = {{"Content-Type", "application/json"}, {"Origin", "https://ehr.test"}};
+    r.body = std::move(body);
+    return r;
+  };
+
+  HttpRequest complete = post("/cds-services/echo-patient-view",
+                              Request(R"(,"fhirServer":")" + fhir_server + R"(",
+      "prefetch":{"patient":{"resourceType":"Patient","id":"p1"},
+                  "conditions":{"resourceType":"Bundle","type":"searchset","entry":[]}})"));
+  CallInfo info;
+  HttpOutcome immediate = service.Serve(complete, info);
+  ASSERT_FALSE(immediate.deferred()) << "nothing to fetch: answered on the I/O thread";
+  EXPECT_EQ(immediate.response.status, 200) << immediate.response.body;
+  EXPECT_EQ(ResponseHeader(immediate.response, "Access-Control-Allow-Origin"), "*");
+
+  HttpRequest missing = post("/cds-services/echo-patient-view",
+                             Request(R"(,"fhirServer":")" + fhir_server + R"(",
+      "prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})"));
+  CallInfo deferred_info;
+  HttpOutcome deferred = service.Serve(missing, deferred_info);
+  ASSERT_TRUE(deferred.deferred()) << "the conditions must be fetched: that may block";
+  EXPECT_EQ(deferred_info.hook_instance, "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea");
+  HttpResponse answered = deferred.blocking(missing, deferred_info);
+  EXPECT_EQ(answered.status, 200) << answered.body;
+  EXPECT_THAT(answered.body, HasSubstr("unavailable:conditions;"));
+  EXPECT_EQ(ResponseHeader(answered, "Access-Control-Allow-Origin"), "*") << "CORS on deferred answers too";
+  EXPECT_FALSE(deferred_info.fetch_error_kinds.empty());
+  HttpResponse handled = service.Handle(missing);
+  EXPECT_EQ(handled.status, answered.status);
+  // The same answer (card uuids are fresh on every call).
+  EXPECT_THAT(handled.body, HasSubstr("keys=patient gaps=unavailable:conditions; "));
+  EXPECT_THAT(answered.body, HasSubstr("keys=patient gaps=unavailable:conditions; "));
+
+  // A required key that cannot be fetched: still a 412, from the deferred step.
+  HttpRequest required = post("/cds-services/echo-patient-view",
+                              Request(R"(,"fhirServer":")" + fhir_server + R"(")"));
+  CallInfo required_info;
+  HttpOutcome required_outcome = service.Serve(required, required_info);
+  ASSERT_TRUE(required_outcome.deferred());
+  EXPECT_EQ(required_outcome.blocking(required, required_info).status, 412);
+
+  // Bad requests are refused at once, without a trip to the blocking pool.
+  CallInfo bad_info;
+  HttpOutcome bad = service.Serve(post("/cds-services/echo-patient-view", "{"), bad_info);
+  ASSERT_FALSE(bad.deferred());
+  EXPECT_EQ(bad.response.status, 400);
+
+  HttpRequest feedback = post("/cds-services/echo-patient-view/feedback", R"({"feedback":[]})");
+  CallInfo feedback_info;
+  HttpOutcome stored = service.Serve(feedback, feedback_info);
+  ASSERT_TRUE(stored.deferred()) << "a durable write may block";
+  EXPECT_EQ(feedback_writes, 0) << "nothing is written before the deferred step runs";
+  EXPECT_EQ(stored.blocking(feedback, feedback_info).status, 200);
+  EXPECT_EQ(feedback_writes, 1);
 }
 
 TEST_F(CdsServiceTest, BodyOverTheLimitIs413) {

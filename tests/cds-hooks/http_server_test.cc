@@ -13,7 +13,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
+#include <vector>
 
 namespace cephalgia::hooks {
 namespace {
@@ -53,6 +56,15 @@ CurlResult Call(CURL* curl, const std::string& url, const std::string* post_body
   if (ct != nullptr) r.content_type = ct;
   curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &r.new_connections);
   return r;
+}
+
+// One GET on a fresh connection from a thread of its own; `out` is filled before it ends.
+std::thread CallInBackground(std::string url, CurlResult& out) {
+  return std::thread([url = std::move(url), &out] {
+    CURL* c = curl_easy_init();
+    out = Call(c, url);
+    curl_easy_cleanup(c);
+  });
 }
 
 // Runs an HttpServer on its own thread for one test.
@@ -204,17 +216,121 @@ TEST_F(HttpServerTest, StopFinishesTheInFlightRequestThenReturns) {
     return EchoHandler(req, info);
   });
   CurlResult result;
-  std::thread client([&] {
-    CURL* c = curl_easy_init();
-    result = Call(c, server.url("/slow"));
-    curl_easy_cleanup(c);
-  });
+  std::thread client = CallInBackground(server.url("/slow"), result);
   while (!in_handler) std::this_thread::sleep_for(5ms);
   server.server().Stop();
   client.join();
   EXPECT_EQ(result.status, 200) << "the in-flight request must complete during shutdown";
   server.thread().join();  // Run() returned: the server drained and stopped
   EXPECT_LT(ConnectRaw(server.server().port()), 0) << "no longer accepting";
+}
+
+// Each I/O thread runs its own io_context and connections are dealt out in turn: two slow
+// requests on two connections run at the same time, on two different threads.
+TEST_F(HttpServerTest, TwoConnectionsAreServedInParallelOnTwoThreads) {
+  std::mutex mutex;
+  std::set<std::thread::id> handler_threads;
+  std::atomic<int> inside{0};
+  std::atomic<int> most_inside{0};
+  RunningServer server(TestOptions(), [&](const HttpRequest& req, CallInfo& info) {
+    int now_inside = ++inside;
+    for (int seen = most_inside.load(); now_inside > seen && !most_inside.compare_exchange_weak(seen, now_inside);) {
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      handler_threads.insert(std::this_thread::get_id());
+    }
+    std::this_thread::sleep_for(300ms);
+    --inside;
+    return EchoHandler(req, info);
+  });
+  CurlResult results[2];
+  std::thread clients[2];
+  for (int i = 0; i < 2; ++i) {
+    clients[i] = CallInBackground(server.url("/slow"), results[i]);
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(results[0].status, 200);
+  EXPECT_EQ(results[1].status, 200);
+  EXPECT_EQ(most_inside.load(), 2) << "the two requests were served one after the other";
+  EXPECT_EQ(handler_threads.size(), 2u);
+}
+
+// Work the handler defers (a FHIR fetch, in the service) runs on the blocking pool: with a
+// single I/O thread, a second connection is answered while the first one's work is blocked.
+TEST_F(HttpServerTest, DeferredWorkDoesNotStallTheOtherConnectionsOfItsIoThread) {
+  HttpServerOptions options = TestOptions();
+  options.threads = 1;
+  std::atomic<bool> blocked{false};
+  std::atomic<bool> release{false};
+  std::atomic<bool> slow_done{false};
+  RunningServer server(options, [&](const HttpRequest& req, CallInfo& info) -> HttpOutcome {
+    if (req.target != "/slow") return EchoHandler(req, info);
+    return HttpOutcome([&](const HttpRequest& deferred_req, CallInfo& deferred_info) {
+      blocked = true;
+      for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
+      HttpResponse r = EchoHandler(deferred_req, deferred_info);
+      r.body = "slow:" + deferred_req.method;  // the request object is still the client's
+      slow_done = true;
+      return r;
+    });
+  });
+  CurlResult slow;
+  std::thread client = CallInBackground(server.url("/slow"), slow);
+  while (!blocked) std::this_thread::sleep_for(5ms);
+  CurlResult fast = Call(curl_, server.url("/fast"));
+  bool slow_still_blocked = !slow_done;  // the work waits (up to 5 s) for `release`
+  release = true;
+  client.join();
+  EXPECT_EQ(fast.status, 200);
+  EXPECT_TRUE(slow_still_blocked);
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body, "slow:GET");
+}
+
+TEST_F(HttpServerTest, StopFinishesInFlightDeferredWorkThenReturns) {
+  std::atomic<bool> in_work{false};
+  RunningServer server(TestOptions(), [&](const HttpRequest&, CallInfo&) -> HttpOutcome {
+    return HttpOutcome([&](const HttpRequest& req, CallInfo& info) {
+      in_work = true;
+      std::this_thread::sleep_for(500ms);
+      return EchoHandler(req, info);
+    });
+  });
+  CurlResult result;
+  std::thread client = CallInBackground(server.url("/deferred"), result);
+  while (!in_work) std::this_thread::sleep_for(5ms);
+  server.server().Stop();
+  client.join();
+  EXPECT_EQ(result.status, 200) << "the deferred request must complete during shutdown";
+  server.thread().join();
+}
+
+// Stop() reaches the connections of every I/O thread: idle keep-alive connections, spread over
+// both threads, are closed at once and Run() returns long before the 10 s drain timeout.
+TEST_F(HttpServerTest, StopClosesIdleConnectionsOnEveryThreadAndReturns) {
+  RunningServer server(TestOptions(), EchoHandler);
+  std::vector<int> fds;
+  for (int i = 0; i < 4; ++i) {
+    int fd = ConnectRaw(server.server().port());
+    ASSERT_GE(fd, 0);
+    std::string req = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_GT(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), 0);
+    char buf[512];
+    ASSERT_GT(::recv(fd, buf, sizeof(buf), 0), 0) << "connection " << i << " got no answer";
+    fds.push_back(fd);
+  }
+  ASSERT_EQ(server.server().open_connections(), 4u);
+  auto start = std::chrono::steady_clock::now();
+  server.server().Stop();
+  server.thread().join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  for (int fd : fds) {
+    char buf[64];
+    EXPECT_LE(::recv(fd, buf, sizeof(buf), 0), 0) << "an idle connection was left open";
+    ::close(fd);
+  }
+  EXPECT_EQ(server.server().open_connections(), 0u);
 }
 
 TEST_F(HttpServerTest, J93_ServesHttpsWithTheGivenCertificate) {

@@ -2,6 +2,18 @@
 // owns one connection and does only I/O, and the RequestHandler (a plain function) decides what
 // each request means. Every Asio call uses the error_code overload: I/O errors close the
 // connection; they are never exceptions.
+//
+// Threading (after the "io_context per thread" designs of Beast's fast examples and userver):
+//  - I/O contexts: one io_context per I/O thread, each run by exactly that thread. A connection
+//    is assigned to one when accepted and stays there, so its handlers are serialised without a
+//    strand and no two threads share a scheduler queue. Measured on this 2-core host with a
+//    fixed-body handler: one shared io_context run by two threads with a strand per connection
+//    took 122 us of CPU per request; two contexts of one thread each take 38-53 us.
+//  - the control context, run by the thread that calls Run(): the acceptor, the signals and the
+//    drain timer, so accepting never waits behind a request being evaluated.
+//  - the blocking pool: work the handler says may block (a FHIR fetch, a durable feedback write;
+//    see HttpOutcome) runs there, so a slow EHR FHIR server never stalls the other connections of
+//    an I/O thread. The response is written back on the connection's own I/O context.
 #include "cephalgia/hooks/http_server.h"
 
 #include <openssl/ssl.h>
@@ -9,6 +21,7 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -29,8 +42,12 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// The concrete executor type rather than Asio's type-erased any_io_executor: every handler
+// dispatch through the type-erased one copied a shared executor object.
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using PlainStream = beast::basic_stream<tcp, Executor>;
+using TlsStream = beast::ssl_stream<PlainStream>;
 
 // Lets the server ask every live session to wind down.
 class SessionBase {
@@ -47,25 +64,49 @@ class HttpServer::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         observer_(std::move(observer)),
-        ioc_(std::max(1, options_.threads)),
-        acceptor_(net::make_strand(ioc_)),
-        signals_(ioc_),
-        drain_timer_(ioc_) {}
+        control_(1),
+        contexts_(MakeContexts(std::max(1, options_.threads))),
+        blocking_pool_(static_cast<std::size_t>(std::max(1, options_.blocking_threads))),
+        acceptor_(control_),
+        signals_(control_),
+        drain_timer_(control_) {}
+  ~Impl() {
+    // Pending handlers hold sessions, whose destructors post to the control context: destroy
+    // them (with the I/O contexts and the blocking pool's queued work) while it still exists.
+    blocking_pool_.stop();
+    blocking_pool_.join();
+    contexts_.clear();
+  }
+
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int count) {
+    std::vector<std::unique_ptr<net::io_context>> contexts;
+    // Concurrency hint 1: each context is run by one thread, so Asio may skip cross-thread work.
+    for (int i = 0; i < count; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+    return contexts;
+  }
 
   Status Listen();
   void Run(bool handle_signals);
   void Stop();
 
   void DoAccept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, Socket socket);
   void Register(const std::shared_ptr<SessionBase>& session);
   void SessionClosed();
+  // Lets every I/O context's run() return once it has no more work.
+  void ReleaseContexts();
+  void StopContexts();
 
   HttpServerOptions options_;
   RequestHandler handler_;
   ExchangeObserver observer_;
-  net::io_context ioc_;
-  tcp::acceptor acceptor_;
+  net::io_context control_;  // declared first: destroyed last (see ~Impl)
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  net::thread_pool blocking_pool_;
+  // Keeps each I/O context's run() going while it has no connection; released at shutdown.
+  std::vector<net::executor_work_guard<Executor>> work_guards_;
+  std::size_t next_context_ = 0;  // round-robin assignment of accepted connections
+  net::basic_socket_acceptor<tcp, Executor> acceptor_;
   net::signal_set signals_;
   net::steady_timer drain_timer_;
   std::unique_ptr<ssl::context> tls_;
@@ -87,7 +128,7 @@ template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   template <class... Args>
-  Session(HttpServer::Impl& server, tcp::socket&& socket, Args&&... args)
+  Session(HttpServer::Impl& server, Socket&& socket, Args&&... args)
       : server_(server), stream_(std::move(socket), std::forward<Args>(args)...) {
     beast::error_code ec;
     auto endpoint = Lowest(stream_).socket().remote_endpoint(ec);
@@ -96,7 +137,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   ~Session() override { server_.SessionClosed(); }
 
   void Start() {
-    // Run on the connection's strand: every handler of this session is serialised there.
+    // Run on the connection's own io_context: one thread runs it, so every handler of this
+    // session is serialised there.
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&Session::OnStart, this->shared_from_this()));
   }
@@ -165,21 +207,38 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     busy_ = true;
     started_ = std::chrono::steady_clock::now();
     http::request<http::string_body> beast_request = parser_->release();
-    HttpRequest request;
-    request.method = std::string(beast_request.method_string());
-    request.target = std::string(beast_request.target());
-    request.remote_address = remote_;
+    request_ = HttpRequest{};
+    request_.method = std::string(beast_request.method_string());
+    request_.target = std::string(beast_request.target());
+    request_.remote_address = remote_;
     for (const auto& field : beast_request) {
-      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
-    request.body = std::move(beast_request.body());
+    request_.body = std::move(beast_request.body());
     record_ = ExchangeRecord{};
-    record_.method = request.method;
-    record_.bytes_in = request.body.size();
+    record_.method = request_.method;
+    record_.bytes_in = request_.body.size();
     record_.remote_address = remote_;
-    HttpResponse response = server_.handler_(request, record_.info);
-    bool keep_alive = beast_request.keep_alive() && !stopping_ && !server_.stopping_;
-    Send(std::move(response), keep_alive, beast_request.version());
+    bool client_keep_alive = beast_request.keep_alive();
+    unsigned version = beast_request.version();
+    HttpOutcome outcome = server_.handler_(request_, record_.info);
+    if (!outcome.deferred()) return Reply(std::move(outcome.response), client_keep_alive, version);
+    // Work that may block runs on the blocking pool; the session waits (busy, no read pending)
+    // and writes the answer back on its own I/O context.
+    net::post(server_.blocking_pool_, [self = this->shared_from_this(), work = std::move(outcome.blocking),
+                                       client_keep_alive, version]() mutable {
+      HttpResponse response = work(self->request_, self->record_.info);
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), response = std::move(response), client_keep_alive,
+                           version]() mutable {
+        self->Reply(std::move(response), client_keep_alive, version);
+      });
+    });
+  }
+
+  void Reply(HttpResponse response, bool client_keep_alive, unsigned version) {
+    bool keep_alive = client_keep_alive && !stopping_ && !server_.stopping_;
+    Send(std::move(response), keep_alive, version);
   }
 
   // The request could not be read whole: answer once, then close (the stream is out of sync).
@@ -235,6 +294,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  HttpRequest request_;  // the exchange in progress; deferred work reads it on the blocking pool
   std::string remote_;
   ExchangeRecord record_;
   std::chrono::steady_clock::time_point started_;
@@ -277,12 +337,13 @@ Status HttpServer::Impl::Listen() {
 }
 
 void HttpServer::Impl::DoAccept() {
-  // Each connection gets its own strand.
-  acceptor_.async_accept(net::make_strand(ioc_),
-                         beast::bind_front_handler(&Impl::OnAccept, this));
+  // The next connection lives on the next context in turn.
+  net::io_context& target = *contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % contexts_.size();
+  acceptor_.async_accept(target.get_executor(), beast::bind_front_handler(&Impl::OnAccept, this));
 }
 
-void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::OnAccept(beast::error_code ec, Socket socket) {
   if (stopping_) return;
   if (!ec) {
     if (connections_.load() >= options_.max_connections) {
@@ -318,13 +379,21 @@ void HttpServer::Impl::Register(const std::shared_ptr<SessionBase>& session) {
 
 void HttpServer::Impl::SessionClosed() {
   if (connections_.fetch_sub(1) == 1 && stopping_) {
-    net::post(ioc_, [this] { drain_timer_.cancel(); });
+    net::post(control_, [this] { drain_timer_.cancel(); });
   }
+}
+
+void HttpServer::Impl::ReleaseContexts() {
+  for (auto& guard : work_guards_) guard.reset();
+}
+
+void HttpServer::Impl::StopContexts() {
+  for (auto& context : contexts_) context->stop();
 }
 
 void HttpServer::Impl::Stop() {
   if (stopping_.exchange(true)) return;
-  net::post(ioc_, [this] {
+  net::post(control_, [this] {
     beast::error_code ec;
     acceptor_.close(ec);
     signals_.cancel(ec);
@@ -336,10 +405,12 @@ void HttpServer::Impl::Stop() {
       }
     }
     for (auto& s : live) s->Shutdown();
-    if (connections_.load() == 0) return;
+    if (connections_.load() == 0) return ReleaseContexts();
     drain_timer_.expires_after(options_.drain_timeout);
     drain_timer_.async_wait([this](beast::error_code wait_ec) {
-      if (!wait_ec) ioc_.stop();  // in-flight requests did not finish in time
+      // Cancelled: the last connection closed. Expired: in-flight requests did not finish in time.
+      if (wait_ec) return ReleaseContexts();
+      StopContexts();
     });
   });
 }
@@ -352,10 +423,15 @@ void HttpServer::Impl::Run(bool handle_signals) {
       if (!ec) Stop();
     });
   }
+  for (auto& context : contexts_) work_guards_.emplace_back(context->get_executor());
   std::vector<std::thread> threads;
-  for (int i = 1; i < options_.threads; ++i) threads.emplace_back([this] { ioc_.run(); });
-  ioc_.run();
+  for (auto& context : contexts_) threads.emplace_back([c = context.get()] { c->run(); });
+  // Returns once Stop() has closed the acceptor and every connection closed (or the drain timed
+  // out, in which case the drain timer has stopped the I/O contexts already).
+  control_.run();
+  ReleaseContexts();
   for (auto& t : threads) t.join();
+  blocking_pool_.join();  // deferred work still running finishes (bounded by its own deadline)
 }
 
 HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler, ExchangeObserver observer)

@@ -1,7 +1,9 @@
 // File: cds_service.h
 //
 // The CDS Hooks service as a plain function of the request: `Handle(HttpRequest) -> HttpResponse`.
-// It routes, applies CORS, builds discovery from the loaded packs, validates service calls,
+// `Serve` is the same function split in two for the server: what can be answered without
+// blocking is answered at once; work that may block (a FHIR fetch, a durable feedback write)
+// comes back as a deferred step the server runs off its I/O threads. It routes, applies CORS, builds discovery from the loaded packs, validates service calls,
 // completes prefetch (fetching what is missing), calls the owning pack and maps every error to
 // an HTTP status in one place (http_message.h). The Beast transport and the `evaluate` CLI both
 // call into it, so HTTP and the command line give the same answers.
@@ -62,6 +64,20 @@ struct ServiceHooks {
   std::function<std::string()> metrics_text;           // GET /metrics
 };
 
+// The answer to one request, or, when producing it may block (a FHIR fetch for missing
+// prefetch, a durable feedback write), the work that produces it. The server runs `blocking`
+// on a pool of its own so a slow EHR FHIR server never stalls other connections' I/O thread;
+// `request` and `info` are the same objects `Serve` was given, kept alive by the server.
+struct HttpOutcome {
+  HttpOutcome(HttpResponse r) : response(std::move(r)) {}  // NOLINT: most answers are immediate
+  explicit HttpOutcome(std::function<HttpResponse(const HttpRequest&, CallInfo&)> work)
+      : blocking(std::move(work)) {}
+  bool deferred() const { return static_cast<bool>(blocking); }
+
+  HttpResponse response;  // when not deferred
+  std::function<HttpResponse(const HttpRequest& request, CallInfo& info)> blocking;
+};
+
 class CdsService {
  public:
   // `registry` and `fetcher` must outlive the service; `fetcher` may be null (no FHIR fetching).
@@ -70,6 +86,10 @@ class CdsService {
 
   // Everything an HTTP request can mean. Never throws; a client's mistake is a 4xx.
   HttpResponse Handle(const HttpRequest& request, CallInfo* info = nullptr) const;
+
+  // Handle, split for a server: an immediate answer, or a deferred step that may block (see
+  // HttpOutcome). Running the deferred step gives exactly what Handle gives.
+  HttpOutcome Serve(const HttpRequest& request, CallInfo& info) const;
 
   // POST /cds-services/{id} without HTTP: validate, complete prefetch, evaluate. Returns the
   // response JSON or a Status whose code maps to the HTTP status.
@@ -83,7 +103,13 @@ class CdsService {
   const std::string& discovery_json() const { return discovery_json_; }
 
  private:
-  HttpResponse Route(const HttpRequest& request, CallInfo& info) const;
+  struct PreparedCall;  // a parsed, validated service call whose prefetch plan is known
+  HttpOutcome Route(const HttpRequest& request, CallInfo& info) const;
+  Result<std::unique_ptr<PreparedCall>> PrepareCall(std::string_view service_id,
+                                                    std::string_view body, CallInfo* info) const;
+  // Whether finishing `call` will fetch from the FHIR server (and so may block).
+  bool WillFetch(const PreparedCall& call) const;
+  Result<std::string> FinishCall(PreparedCall& call, CallInfo* info) const;
   void ApplyCors(const HttpRequest& request, HttpResponse& response, bool preflight) const;
   std::string NowRfc3339() const;
   // Why the request's fhirServer may not be used for fetching; empty when it may.

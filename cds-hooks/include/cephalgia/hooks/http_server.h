@@ -7,7 +7,7 @@
 // rule pack header.
 //
 //   HttpServer server(options, [&](const HttpRequest& req, CallInfo& info) {
-//     return service.Handle(req, &info); }, on_complete);
+//     return service.Serve(req, info); }, on_complete);
 //   CEPHALGIA_RETURN_IF_ERROR(server.Listen());   // binds; port() is known after this
 //   server.Run();                                  // blocks until Stop() and the drain finish
 #pragma once
@@ -27,7 +27,8 @@ namespace cephalgia::hooks {
 struct HttpServerOptions {
   std::string bind_address = "127.0.0.1";
   uint16_t port = 8080;  // 0 picks a free port
-  int threads = 1;
+  int threads = 1;           // I/O threads, one io_context each
+  int blocking_threads = 4;  // run deferred work that may block (FHIR fetches, durable writes)
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds read_timeout{15};   // a request (headers and body) must arrive within it
@@ -50,7 +51,9 @@ struct ExchangeRecord {
   CallInfo info;
 };
 
-using RequestHandler = std::function<HttpResponse(const HttpRequest&, CallInfo&)>;
+// Returns the answer, or work that may block, which the server runs on its blocking pool (a
+// handler returning a plain HttpResponse converts to an immediate HttpOutcome).
+using RequestHandler = std::function<HttpOutcome(const HttpRequest&, CallInfo&)>;
 using ExchangeObserver = std::function<void(const ExchangeRecord&)>;
 
 class HttpServer {
