@@ -1,8 +1,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cephalgia/json.h"
@@ -140,6 +142,33 @@ TEST(UuidTest, GeneratesDistinctRfc4122Version4Uuids) {
   EXPECT_EQ(seen.size(), 1000u);
   EXPECT_FALSE(IsRfc4122Uuid("not-a-uuid"));
   EXPECT_FALSE(IsRfc4122Uuid("123e4567-e89b-12d3-c456-426614174000"));  // wrong variant
+}
+
+// Version 7: distinct, RFC variant, the current Unix millisecond in the first 48 bits, and so
+// ordered by time as text (what makes them cheap to index).
+TEST(UuidTest, GeneratesDistinctTimeOrderedVersion7Uuids) {
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const long long before = now_ms();
+  std::set<std::string> seen;
+  std::string first = NewUuidV7();
+  for (int i = 0; i < 1000; ++i) {
+    std::string u = NewUuidV7();
+    ASSERT_TRUE(IsRfc4122Uuid(u)) << u;
+    EXPECT_EQ(u[14], '7');
+    seen.insert(u);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::string later = NewUuidV7();
+  const long long after = now_ms();
+  EXPECT_EQ(seen.size(), 1000u);
+  const long long stamped = std::stoll(first.substr(0, 8) + first.substr(9, 4), nullptr, 16);
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, after);
+  EXPECT_LT(first, later) << "a uuid made 2 ms later sorts after";
 }
 
 }  // namespace

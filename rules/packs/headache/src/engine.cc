@@ -587,7 +587,8 @@ class Evaluation {
 
   void WriteCard(W& w, const Card& c) {
     w.StartObject();
-    KV(w, "uuid", NewUuidV4());
+    // Time-ordered: the host stores and indexes every card uuid it issues (uuid.h says why).
+    KV(w, "uuid", NewUuidV7());
     KV(w, "summary", c.summary);
     KV(w, "detail", c.detail);
     KV(w, "indicator", c.indicator);
@@ -608,7 +609,7 @@ class Evaluation {
       for (const Suggestion& s : c.suggestions) {
         w.StartObject();
         KV(w, "label", s.label);
-        KV(w, "uuid", NewUuidV4());
+        KV(w, "uuid", NewUuidV7());
         w.Key("isRecommended");
         w.Bool(s.recommended);
         w.Key("actions");
