@@ -340,7 +340,7 @@ HttpOutcome CdsService::Serve(const HttpRequest& request, CallInfo& info) const 
     ApplyCors(request, response, /*preflight=*/true);
     return response;
   }
-  HttpOutcome outcome = Route(request, info);
+  HttpOutcome outcome = Route(request, info, /*may_defer=*/true);
   if (!outcome.deferred()) {
     ApplyCors(request, outcome.response, /*preflight=*/false);
     return outcome;
@@ -353,7 +353,7 @@ HttpOutcome CdsService::Serve(const HttpRequest& request, CallInfo& info) const 
   });
 }
 
-HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info) const {
+HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool may_defer) const {
   std::string_view path = request.Path();
   const std::string& method = request.method;
 
@@ -389,6 +389,15 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info) const 
   std::string_view rest = path.substr(kServicesPrefix.size());
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+
+  // Verifying this client's token may fetch its key set over the network: take the whole call
+  // off the I/O thread.
+  if (may_defer && hooks_.authenticate && hooks_.authenticate_may_block &&
+      hooks_.authenticate_may_block(request.Header("Authorization"))) {
+    return HttpOutcome([this](const HttpRequest& req, CallInfo& call_info) {
+      return std::move(Route(req, call_info, /*may_defer=*/false).response);
+    });
+  }
 
   // Client authentication covers discovery, service and feedback calls alike (checklist 95).
   auto authenticate = [&]() -> Status {
@@ -429,10 +438,12 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info) const 
       return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
     }
     // The 200 means the feedback is on disk: a durable write, so it runs off the I/O threads.
-    return HttpOutcome([this, service = std::string(id)](const HttpRequest& req, CallInfo&) {
+    auto store = [this, service = std::string(id)](const HttpRequest& req, CallInfo&) {
       if (Status s = hooks_.store_feedback(service, req.body); !s.ok()) return ErrorResponse(s);
       return JsonResponse(200, "{}");
-    });
+    };
+    if (!may_defer) return store(request, info);
+    return HttpOutcome(std::move(store));
   }
   info.route = "/cds-services/{id}";
   if (method != "POST") return ErrorResponse(MethodNotAllowed(method, path, "POST"));
@@ -440,7 +451,7 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info) const 
   auto prepared = PrepareCall(id, request.body, &info);
   if (!prepared.ok()) return ErrorResponse(prepared.status());
   std::unique_ptr<PreparedCall> call = std::move(*prepared);
-  if (!WillFetch(*call)) {
+  if (!may_defer || !WillFetch(*call)) {
     call->body = request.body;
     auto response = FinishCall(*call, &info);
     if (!response.ok()) return ErrorResponse(response.status());

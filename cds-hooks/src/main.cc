@@ -188,6 +188,9 @@ int RunServe(const std::vector<std::string>& args) {
                                  std::chrono::system_clock::now()));
     return client.iss;
   };
+  service_hooks.authenticate_may_block = [&](std::string_view authorization) {
+    return (*authenticator)->MayFetchKeys(authorization, std::chrono::system_clock::now());
+  };
   service_hooks.store_feedback = [&store](std::string_view service_id, std::string_view body) {
     auto items = hooks::feedback::ValidateFeedback(body);
     if (!items.ok()) return items.status();

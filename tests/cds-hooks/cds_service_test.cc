@@ -324,6 +324,52 @@ TEST_F(CdsServiceTest, ServeDefersOnlyWhatMayBlock) {
   EXPECT_EQ(feedback_writes, 1);
 }
 
+// A client whose key set may have to be fetched (a jku not yet cached) is verified off the I/O
+// threads: the whole call is deferred, and runs to the same answer.
+TEST_F(CdsServiceTest, ServeDefersACallWhoseAuthenticationMayFetchKeys) {
+  ServiceOptions options;
+  options.fixed_now = "2026-03-01T10:00:00Z";
+  ServiceHooks hooks;
+  int verified = 0;
+  hooks.authenticate = [&](std::string_view authorization, std::string_view) -> Result<std::string> {
+    ++verified;
+    if (authorization == "Bearer bad") return Status(StatusCode::kUnauthenticated, "bad token");
+    return std::string("https://ehr.test");
+  };
+  hooks.authenticate_may_block = [](std::string_view authorization) {
+    return authorization != "Bearer cached";
+  };
+  CdsService service(registry_, options, nullptr, hooks);
+  auto discovery = [](std::string token) {
+    HttpRequest r;
+    r.method = "GET";
+    r.target = "/cds-services";
+    r.headers = {{"Authorization", std::move(token)}};
+    return r;
+  };
+  CallInfo cached_info;
+  HttpOutcome cached = service.Serve(discovery("Bearer cached"), cached_info);
+  ASSERT_FALSE(cached.deferred());
+  EXPECT_EQ(cached.response.status, 200);
+  EXPECT_EQ(verified, 1);
+
+  HttpRequest fresh = discovery("Bearer fresh");
+  CallInfo fresh_info;
+  HttpOutcome deferred = service.Serve(fresh, fresh_info);
+  ASSERT_TRUE(deferred.deferred());
+  EXPECT_EQ(verified, 1) << "not verified on the I/O thread";
+  HttpResponse answered = deferred.blocking(fresh, fresh_info);
+  EXPECT_EQ(answered.status, 200);
+  EXPECT_EQ(fresh_info.client_iss, "https://ehr.test");
+  EXPECT_EQ(ResponseHeader(answered, "Access-Control-Allow-Origin"), "*");
+
+  HttpRequest bad = discovery("Bearer bad");
+  CallInfo bad_info;
+  HttpOutcome refused = service.Serve(bad, bad_info);
+  ASSERT_TRUE(refused.deferred());
+  EXPECT_EQ(refused.blocking(bad, bad_info).status, 401);
+}
+
 TEST_F(CdsServiceTest, BodyOverTheLimitIs413) {
   HttpResponse r = Post("/cds-services/echo-patient-view", std::string(70 * 1024, ' '));
   EXPECT_EQ(r.status, 413);

@@ -233,6 +233,27 @@ std::size_t ClientAuthenticator::jku_fetch_count() const {
   return impl_->fetches.load(std::memory_order_relaxed);
 }
 
+bool ClientAuthenticator::MayFetchKeys(std::string_view authorization_header,
+                                       Clock::time_point now) const {
+  if (impl_->config.mode == AuthMode::kOff) return false;
+  std::string_view value = Trim(authorization_header);
+  const std::size_t space = value.find(' ');
+  if (space == std::string_view::npos) return false;
+  const std::string_view token = Trim(value.substr(space + 1));
+  const std::size_t dot = token.find('.');
+  if (token.size() > kMaxTokenBytes || dot == std::string_view::npos) return false;
+  auto header = DecodeJsonSegment(token.substr(0, dot));
+  if (!header.ok()) return false;  // Verify denies it without fetching
+  const std::optional<std::string_view> kid = json::GetString(*header, "kid");
+  const std::optional<std::string_view> jku = json::GetString(*header, "jku");
+  if (!kid || !jku || impl_->configured.Find(std::string(*kid)) != nullptr) return false;
+  std::lock_guard lock(impl_->jku_mu);
+  auto entry = impl_->jku_cache.find(*jku);
+  if (entry == impl_->jku_cache.end() || !entry->second.set) return true;
+  const bool stale = now - entry->second.fetched_at >= impl_->config.jku_cache_ttl;
+  return stale || entry->second.set->Find(std::string(*kid)) == nullptr;
+}
+
 Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorization_header,
                                                    std::string_view expected_audience,
                                                    Clock::time_point now) {

@@ -501,6 +501,30 @@ TEST_F(JkuTest, Item101_KeysFromAnAllowlistedJkuAreFetchedAndCached) {
   EXPECT_EQ(auth->jku_fetch_count(), 1u);
 }
 
+// The service defers a call off its I/O threads when verifying it may fetch keys: true before
+// the jku's set is cached, false once it holds the kid, true again for a kid it lacks or when
+// the cached set is stale; false for configured keys, tokens without jku, and auth off.
+TEST_F(JkuTest, MayFetchKeysOnlyWhenTheKeyIsNotAtHand) {
+  auto auth = Make();
+  const std::string jku = server_.BaseUrl() + "/allowed/jwks.json";
+  const std::string bearer = "Bearer " + Token(remote_, jku);
+  EXPECT_TRUE(auth->MayFetchKeys(bearer, kNow));
+  EXPECT_EQ(server_.RequestCount(), 0u) << "asking fetches nothing";
+  ASSERT_EQ(Reason(*auth, Token(remote_, jku)), "");
+  EXPECT_FALSE(auth->MayFetchKeys(bearer, kNow));
+  TestSigningKey rotated = TestSigningKey::EcP384("remote-2");
+  EXPECT_TRUE(auth->MayFetchKeys("Bearer " + Token(rotated, jku), kNow));
+  EXPECT_TRUE(auth->MayFetchKeys(bearer, kNow + config_.jku_cache_ttl));
+  EXPECT_FALSE(auth->MayFetchKeys("Bearer " + remote_.Sign(Header("ES384", remote_.kid()), Claims().Json()), kNow))
+      << "no jku: nothing to fetch";
+  EXPECT_FALSE(auth->MayFetchKeys("", kNow));
+  EXPECT_FALSE(auth->MayFetchKeys("Bearer not.a.token", kNow));
+  config_.jwks_file = jwks_path_;  // ec-1 is configured: its jku is never needed
+  EXPECT_FALSE(Make()->MayFetchKeys("Bearer " + Token(ec_, jku), kNow));
+  config_.mode = AuthMode::kOff;
+  EXPECT_FALSE(Make()->MayFetchKeys(bearer, kNow));
+}
+
 TEST_F(JkuTest, Item103_UnknownKidRefetchesOnceThenRateLimits) {
   auto auth = Make();
   const std::string jku = server_.BaseUrl() + "/allowed/jwks.json";

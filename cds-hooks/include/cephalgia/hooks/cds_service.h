@@ -54,6 +54,9 @@ struct ServiceHooks {
   // (empty when authentication is off) or kUnauthenticated with a short reason.
   std::function<Result<std::string>(std::string_view authorization, std::string_view path)>
       authenticate;
+  // Whether `authenticate` might block on the network for this Authorization header (a key set
+  // to fetch from the token's jku): then the call is deferred off the I/O threads.
+  std::function<bool(std::string_view authorization)> authenticate_may_block;
   // Feedback: (service id, body) -> OK or an error for the client.
   std::function<Status(std::string_view service_id, std::string_view body)> store_feedback;
   // Cards issued by a successful call: (service id, hookInstance, [(card uuid, rule id)]).
@@ -104,7 +107,8 @@ class CdsService {
 
  private:
   struct PreparedCall;  // a parsed, validated service call whose prefetch plan is known
-  HttpOutcome Route(const HttpRequest& request, CallInfo& info) const;
+  // `may_defer` false: everything runs here and the outcome is never deferred.
+  HttpOutcome Route(const HttpRequest& request, CallInfo& info, bool may_defer) const;
   Result<std::unique_ptr<PreparedCall>> PrepareCall(std::string_view service_id,
                                                     std::string_view body, CallInfo* info) const;
   // Whether finishing `call` will fetch from the FHIR server (and so may block).

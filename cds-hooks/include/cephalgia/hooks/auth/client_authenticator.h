@@ -131,6 +131,12 @@ class ClientAuthenticator {
   Result<VerifiedClient> Verify(std::string_view authorization_header,
                                 std::string_view expected_audience, Clock::time_point now);
 
+  // Whether verifying this header might fetch a key set from the token's `jku` (a network call
+  // of up to the jku fetch timeout): the token names a jku and a kid that is neither configured
+  // nor in a fresh cached set. Cheap (decodes the JOSE header only) and conservative: true does
+  // not mean the key will be fetched, only that it may be. False in kOff mode.
+  bool MayFetchKeys(std::string_view authorization_header, Clock::time_point now) const;
+
   // How many jku fetches were attempted (for tests and metrics).
   std::size_t jku_fetch_count() const;
 
