@@ -228,6 +228,7 @@ int RunServe(const std::vector<std::string>& args) {
   service_hooks.metrics_text = [&metrics, &server_ptr]() {
     if (server_ptr != nullptr) {
       metrics.OpenConnections().Set(static_cast<std::int64_t>(server_ptr->open_connections()));
+      metrics.DeferredInProgress().Set(static_cast<std::int64_t>(server_ptr->deferred_in_progress()));
     }
     return metrics.RenderPrometheusText();
   };

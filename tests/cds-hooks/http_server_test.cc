@@ -280,12 +280,14 @@ TEST_F(HttpServerTest, DeferredWorkDoesNotStallTheOtherConnectionsOfItsIoThread)
   while (!blocked) std::this_thread::sleep_for(5ms);
   CurlResult fast = Call(curl_, server.url("/fast"));
   bool slow_still_blocked = !slow_done;  // the work waits (up to 5 s) for `release`
+  EXPECT_EQ(server.server().deferred_in_progress(), 1u);
   release = true;
   client.join();
   EXPECT_EQ(fast.status, 200);
   EXPECT_TRUE(slow_still_blocked);
   EXPECT_EQ(slow.status, 200);
   EXPECT_EQ(slow.body, "slow:GET");
+  EXPECT_EQ(server.server().deferred_in_progress(), 0u);
 }
 
 TEST_F(HttpServerTest, StopFinishesInFlightDeferredWorkThenReturns) {

@@ -112,6 +112,7 @@ class HttpServer::Impl {
   std::unique_ptr<ssl::context> tls_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> connections_{0};
+  std::atomic<std::size_t> deferred_{0};
   std::mutex sessions_mutex_;
   std::vector<std::weak_ptr<SessionBase>> sessions_;
   uint16_t port_ = 0;
@@ -225,9 +226,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!outcome.deferred()) return Reply(std::move(outcome.response), client_keep_alive, version);
     // Work that may block runs on the blocking pool; the session waits (busy, no read pending)
     // and writes the answer back on its own I/O context.
+    server_.deferred_.fetch_add(1);
     net::post(server_.blocking_pool_, [self = this->shared_from_this(), work = std::move(outcome.blocking),
                                        client_keep_alive, version]() mutable {
       HttpResponse response = work(self->request_, self->record_.info);
+      self->server_.deferred_.fetch_sub(1);
       auto executor = self->stream_.get_executor();
       net::post(executor, [self = std::move(self), response = std::move(response), client_keep_alive,
                            version]() mutable {
@@ -442,5 +445,6 @@ uint16_t HttpServer::port() const { return impl_->port_; }
 void HttpServer::Run(bool handle_signals) { impl_->Run(handle_signals); }
 void HttpServer::Stop() { impl_->Stop(); }
 std::size_t HttpServer::open_connections() const { return impl_->connections_.load(); }
+std::size_t HttpServer::deferred_in_progress() const { return impl_->deferred_.load(); }
 
 }  // namespace cephalgia::hooks

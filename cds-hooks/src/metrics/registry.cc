@@ -191,6 +191,7 @@ struct Registry::Impl {
   Family<Counter> cards;
   Family<Counter> fhir_errors;
   Gauge open_connections;
+  Gauge deferred_in_progress;
 };
 
 Registry::Registry(std::size_t max_series_per_family)
@@ -209,6 +210,7 @@ Counter& Registry::Cards(std::string_view service, std::string_view rule_id,
 }
 Counter& Registry::FhirFetchErrors(std::string_view kind) { return impl_->fhir_errors.Get({kind}); }
 Gauge& Registry::OpenConnections() { return impl_->open_connections; }
+Gauge& Registry::DeferredInProgress() { return impl_->deferred_in_progress; }
 
 void Registry::RecordRequest(std::string_view route, std::string_view service, int status,
                              std::chrono::nanoseconds duration) {
@@ -249,6 +251,10 @@ std::string Registry::RenderPrometheusText() const {
                  "Failed FHIR fetches (fallback for missing prefetch), by kind.", impl_->fhir_errors);
   Header(out, "cephalgia_http_open_connections", "gauge", "HTTP connections currently open.");
   out += "cephalgia_http_open_connections " + std::to_string(impl_->open_connections.value()) + "\n";
+  Header(out, "cephalgia_deferred_calls_in_progress", "gauge",
+         "Calls on the blocking pool (FHIR fetches, feedback writes, jku key fetches), queued or running.");
+  out += "cephalgia_deferred_calls_in_progress " +
+         std::to_string(impl_->deferred_in_progress.value()) + "\n";
   return out;
 }
 

@@ -122,8 +122,10 @@ TEST(MetricsRegistryTest, EmptyRegistryDeclaresEveryFamily) {
   EXPECT_EQ(e.type.at("cephalgia_cards_total"), "counter");
   EXPECT_EQ(e.type.at("cephalgia_fhir_fetch_errors_total"), "counter");
   EXPECT_EQ(e.type.at("cephalgia_http_open_connections"), "gauge");
-  EXPECT_EQ(e.help.size(), 5u);
+  EXPECT_EQ(e.type.at("cephalgia_deferred_calls_in_progress"), "gauge");
+  EXPECT_EQ(e.help.size(), 6u);
   EXPECT_EQ(e.Value("cephalgia_http_open_connections", {}), 0);
+  EXPECT_EQ(e.Value("cephalgia_deferred_calls_in_progress", {}), 0);
 }
 
 TEST(MetricsRegistryTest, RequestsAndHistogramRenderAsPrometheusExpects) {

@@ -72,6 +72,8 @@ class HttpServer {
   // Thread-safe and idempotent: stop accepting, let in-flight requests finish, close idle ones.
   void Stop();
   std::size_t open_connections() const;
+  // Deferred work handed to the blocking pool that is queued or running.
+  std::size_t deferred_in_progress() const;
 
   class Impl;  // implementation detail (public only so that the session type can name it)
 

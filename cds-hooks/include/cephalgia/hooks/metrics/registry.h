@@ -102,6 +102,9 @@ class Registry {
   Counter& Cards(std::string_view service, std::string_view rule_id, std::string_view indicator);
   Counter& FhirFetchErrors(std::string_view kind);
   Gauge& OpenConnections();
+  // Calls handed to the blocking pool (FHIR fetches, feedback writes, jku verification) that have
+  // not been answered yet: queued or running. Near --blocking-threads means calls are waiting.
+  Gauge& DeferredInProgress();
 
   // The whole registry in Prometheus text exposition format 0.0.4: for each family a HELP and a
   // TYPE line, then its series sorted by labels; label values escaped (\\, \", \n).
