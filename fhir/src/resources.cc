@@ -56,7 +56,9 @@ ResourceView::ResourceView(const Value& json, IssueSink* sink, std::string path)
     : ElementView(&json, sink, path.empty() ? DefaultPath(json) : std::move(path)) {}
 
 ResourceView::ResourceView(const IndexedResource& resource, IssueSink* sink)
-    : ElementView(resource.json, sink, resource.location) {}
+    // Paths only serve issues: a view without a sink does not copy the location (it was the
+    // pack's most frequent temporary allocation, one per view of an indexed resource).
+    : ElementView(resource.json, sink, sink != nullptr ? resource.location : std::string()) {}
 
 std::optional<DateTime> ResourceView::last_updated() const {
   const Value* meta = GetObject("meta");

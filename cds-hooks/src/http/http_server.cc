@@ -279,6 +279,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     record_.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started_);
     if (server_.observer_) server_.observer_(record_);
+    request_ = HttpRequest{};  // an idle keep-alive connection holds no request body
     if (ec || !keep_alive || stopping_) return DoClose();
     DoRead();
   }
