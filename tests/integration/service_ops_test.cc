@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "auth/test_jwt_signer.h"
+#include "canned_http_server.h"
 #include "cephalgia/json.h"
 #include "cephalgia/uuid.h"
 #include "cephalgia_process.h"
@@ -229,6 +231,63 @@ TEST(MetricsAndLogTest, MetricsCountRequestsAndCardsAndTheLogHoldsNoPatientData)
   std::string log = (*server)->Log();
   EXPECT_THAT(log, HasSubstr(R"("type":"access")"));
   EXPECT_THAT(log, Not(HasSubstr(patient_id))) << "the access log must not carry patient ids";
+  fs::remove_all(dir);
+}
+
+// An EHR's slow FHIR server delays only the calls that must fetch from it. With one I/O thread,
+// a call without prefetch waits on a FHIR server that answers after 1.5 s, while a call with full
+// prefetch on another connection is answered at once; the metrics show the deferred call.
+TEST(DeferredFetchTest, ASlowFhirServerDelaysOnlyTheCallsThatFetch) {
+  std::atomic<int> fhir_requests{0};
+  CannedHttpServer slow_fhir([&](const CannedHttpServer::Request&) {
+    ++fhir_requests;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    CannedHttpServer::Response r;
+    r.body = R"({"resourceType":"Bundle","type":"searchset","entry":[]})";
+    return r;
+  });
+  fs::path dir = TempDir("cephalgia-deferred");
+  auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--data-dir", dir.string(),
+                                        "--now", "2026-03-01T10:00:00Z", "--threads", "1"});
+  ASSERT_TRUE(server.ok());
+  const std::string url = (*server)->url("/cds-services/headache-patient-view");
+  const std::string prefetched = ThunderclapRequest();
+  auto doc = json::ParseUntrusted(prefetched, 8 << 20);
+  ASSERT_TRUE(doc.ok());
+  doc->RemoveMember("prefetch");
+  doc->AddMember("fhirServer", json::MakeString(slow_fhir.origin() + "/fhir", doc->GetAllocator()),
+                 doc->GetAllocator());
+  const std::string needs_fetch = json::Serialize(*doc);
+
+  using Clock = std::chrono::steady_clock;
+  std::atomic<bool> slow_done{false};
+  HttpResult slow;
+  Clock::duration slow_took{};
+  std::thread slow_client([&] {
+    auto start = Clock::now();
+    slow = HttpCall("POST", url, needs_fetch);
+    slow_took = Clock::now() - start;
+    slow_done = true;
+  });
+  for (int i = 0; i < 200 && fhir_requests == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GT(fhir_requests.load(), 0) << "the call without prefetch never reached the FHIR server";
+
+  auto start = Clock::now();
+  HttpResult fast = HttpCall("POST", url, prefetched);
+  auto fast_took = Clock::now() - start;
+  HttpResult metrics = HttpCall("GET", (*server)->url("/metrics"));
+  bool slow_still_waiting = !slow_done;
+  slow_client.join();
+
+  EXPECT_EQ(fast.status, 200) << fast.body;
+  EXPECT_THAT(fast.body, HasSubstr("thunderclap_onset"));
+  EXPECT_TRUE(slow_still_waiting) << "the prefetched call waited for the fetching one";
+  EXPECT_LT(fast_took, std::chrono::milliseconds(1000));
+  EXPECT_THAT(metrics.body, HasSubstr("cephalgia_deferred_calls_in_progress 1"));
+  // The fetching call itself is answered within its 2 s deadline: with its data or a 412.
+  EXPECT_TRUE(slow.status == 200 || slow.status == 412) << slow.status << " " << slow.body;
+  EXPECT_GE(slow_took, std::chrono::milliseconds(1400));
+  EXPECT_LT(slow_took, std::chrono::milliseconds(4000));
   fs::remove_all(dir);
 }
 
