@@ -209,8 +209,8 @@ Result<std::string> CdsService::ServiceIdForHook(std::string_view body) const {
 struct CdsService::PreparedCall {
   const plugin::ServiceEntry* entry = nullptr;
   std::string service_id;
-  // The request text, handed to the pack untouched when the prefetch was not changed. Empty for
-  // a deferred call (the caller's body may be gone by then): the document is re-serialised.
+  // The request text, handed to the pack untouched when the prefetch was not changed. Set by
+  // whoever finishes the call, from a body that lives until then.
   std::string_view body;
   std::string buffer;
   rapidjson::Document request;
@@ -272,7 +272,7 @@ Result<std::string> CdsService::FinishCall(PreparedCall& call, CallInfo* info) c
   // Re-serialise only when we changed the request; otherwise hand the body over untouched.
   std::string completed;
   std::string_view request_json = call.body;
-  if (resolution->modified || call.body.empty()) {
+  if (resolution->modified) {
     completed = json::Serialize(call.request);
     request_json = completed;
   }
@@ -451,18 +451,17 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
   auto prepared = PrepareCall(id, request.body, &info);
   if (!prepared.ok()) return ErrorResponse(prepared.status());
   std::unique_ptr<PreparedCall> call = std::move(*prepared);
-  if (!may_defer || !WillFetch(*call)) {
-    call->body = request.body;
-    auto response = FinishCall(*call, &info);
+  auto answer = [this](PreparedCall& prepared, const HttpRequest& req, CallInfo& call_info) {
+    prepared.body = req.body;  // the server keeps the request alive until it has answered
+    auto response = FinishCall(prepared, &call_info);
     if (!response.ok()) return ErrorResponse(response.status());
     return JsonResponse(200, std::move(*response));
-  }
+  };
+  if (!may_defer || !WillFetch(*call)) return answer(*call, request, info);
   // Missing prefetch to fetch from the EHR's FHIR server: up to the fetch deadline of blocking.
   std::shared_ptr<PreparedCall> deferred(std::move(call));
-  return HttpOutcome([this, deferred](const HttpRequest&, CallInfo& call_info) {
-    auto response = FinishCall(*deferred, &call_info);
-    if (!response.ok()) return ErrorResponse(response.status());
-    return JsonResponse(200, std::move(*response));
+  return HttpOutcome([answer, deferred](const HttpRequest& req, CallInfo& call_info) {
+    return answer(*deferred, req, call_info);
   });
 }
 

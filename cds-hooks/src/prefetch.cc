@@ -256,8 +256,7 @@ Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
       continue;
     }
     if (state == PrefetchState::kPaged) {
-      plan.queries.push_back({key, next});
-      plan.is_continuation.push_back(true);
+      plan.queries.push_back({key, next, /*next_page=*/true});
       continue;
     }
     auto url = ExpandPrefetchTemplate(query_template, *context);
@@ -266,8 +265,7 @@ Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
       resolution.unavailable.push_back({key, why + "; " + url.status().message()});
       continue;
     }
-    plan.queries.push_back({key, std::move(*url)});
-    plan.is_continuation.push_back(false);
+    plan.queries.push_back({key, std::move(*url), /*next_page=*/false});
   }
   return plan;
 }
@@ -278,19 +276,18 @@ Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
                                             std::string_view no_fetch_reason) {
   PrefetchResolution resolution = std::move(plan.known);
   const std::vector<FetchQuery>& queries = plan.queries;
-  const std::vector<bool>& is_continuation = plan.is_continuation;
   if (queries.empty()) return resolution;
   auto is_required = [&](const std::string& key) { return IsRequired(service, key); };
   auto& alloc = request.GetAllocator();
   if (fetcher == nullptr) {
     for (std::size_t i = 0; i < queries.size(); ++i) {
-      if (!is_continuation[i] && is_required(queries[i].key)) {
+      if (!queries[i].next_page && is_required(queries[i].key)) {
         return FailedPrecondition("required prefetch '" + queries[i].key +
                                       "' is missing and cannot be fetched: " +
                                       std::string(no_fetch_reason),
                                   "prefetch." + queries[i].key);
       }
-      (is_continuation[i] ? resolution.partial : resolution.unavailable)
+      (queries[i].next_page ? resolution.partial : resolution.unavailable)
           .push_back({queries[i].key, std::string(no_fetch_reason)});
     }
     return resolution;
@@ -311,7 +308,7 @@ Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
             result->error_kind.empty() ? std::string(StatusCodeName(result->status.code()))
                                        : result->error_kind);
       }
-      if (is_continuation[i]) {
+      if (queries[i].next_page) {
         resolution.partial.push_back({q.key, "remaining pages could not be fetched: " + reason});
         continue;
       }
@@ -325,7 +322,7 @@ Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
     }
     if (result->partial) resolution.partial.push_back({q.key, result->partial_reason});
     rapidjson::Value key_name(q.key.c_str(), alloc);
-    if (is_continuation[i]) {
+    if (queries[i].next_page) {
       rapidjson::Value& existing = prefetch[key_name];
       AppendEntries(existing, result->document, alloc);
       RemoveNextLink(existing);
@@ -340,14 +337,6 @@ Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
     resolution.modified = true;
   }
   return resolution;
-}
-
-Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
-                                           const plugin::ServiceDescriptor& service,
-                                           FhirFetcher* fetcher,
-                                           std::string_view no_fetch_reason) {
-  CEPHALGIA_ASSIGN_OR_RETURN(PrefetchPlan plan, PlanPrefetch(request, service));
-  return CompletePrefetch(request, service, std::move(plan), fetcher, no_fetch_reason);
 }
 
 }  // namespace cephalgia::hooks

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -230,18 +231,19 @@ TEST_F(HttpServerTest, StopFinishesTheInFlightRequestThenReturns) {
 TEST_F(HttpServerTest, TwoConnectionsAreServedInParallelOnTwoThreads) {
   std::mutex mutex;
   std::set<std::thread::id> handler_threads;
-  std::atomic<int> inside{0};
-  std::atomic<int> most_inside{0};
+  int inside = 0;
+  int most_inside = 0;
   RunningServer server(TestOptions(), [&](const HttpRequest& req, CallInfo& info) {
-    int now_inside = ++inside;
-    for (int seen = most_inside.load(); now_inside > seen && !most_inside.compare_exchange_weak(seen, now_inside);) {
-    }
     {
       std::lock_guard<std::mutex> lock(mutex);
+      most_inside = std::max(most_inside, ++inside);
       handler_threads.insert(std::this_thread::get_id());
     }
     std::this_thread::sleep_for(300ms);
-    --inside;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      --inside;
+    }
     return EchoHandler(req, info);
   });
   CurlResult results[2];
@@ -252,7 +254,7 @@ TEST_F(HttpServerTest, TwoConnectionsAreServedInParallelOnTwoThreads) {
   for (auto& c : clients) c.join();
   EXPECT_EQ(results[0].status, 200);
   EXPECT_EQ(results[1].status, 200);
-  EXPECT_EQ(most_inside.load(), 2) << "the two requests were served one after the other";
+  EXPECT_EQ(most_inside, 2) << "the two requests were served one after the other";
   EXPECT_EQ(handler_threads.size(), 2u);
 }
 

@@ -233,16 +233,30 @@ std::size_t ClientAuthenticator::jku_fetch_count() const {
   return impl_->fetches.load(std::memory_order_relaxed);
 }
 
+namespace {
+
+// The compact JWS of "Bearer <token>" (scheme case-insensitive, whitespace trimmed), or the
+// denial: no bearer token, or one that is empty or longer than kMaxTokenBytes.
+Result<std::string_view> BearerToken(std::string_view authorization_header) {
+  std::string_view value = Trim(authorization_header);
+  const std::size_t space = value.find(' ');
+  if (space == std::string_view::npos || !EqualsIgnoreCase(value.substr(0, space), "Bearer")) {
+    return Deny("missing bearer token");
+  }
+  const std::string_view token = Trim(value.substr(space + 1));
+  if (token.empty() || token.size() > kMaxTokenBytes) return Deny("malformed token");
+  return token;
+}
+
+}  // namespace
+
 bool ClientAuthenticator::MayFetchKeys(std::string_view authorization_header,
                                        Clock::time_point now) const {
   if (impl_->config.mode == AuthMode::kOff) return false;
-  std::string_view value = Trim(authorization_header);
-  const std::size_t space = value.find(' ');
-  if (space == std::string_view::npos) return false;
-  const std::string_view token = Trim(value.substr(space + 1));
-  const std::size_t dot = token.find('.');
-  if (token.size() > kMaxTokenBytes || dot == std::string_view::npos) return false;
-  auto header = DecodeJsonSegment(token.substr(0, dot));
+  const Result<std::string_view> token = BearerToken(authorization_header);
+  const std::size_t dot = token.ok() ? token->find('.') : std::string_view::npos;
+  if (dot == std::string_view::npos) return false;
+  auto header = DecodeJsonSegment(token->substr(0, dot));
   if (!header.ok()) return false;  // Verify denies it without fetching
   const std::optional<std::string_view> kid = json::GetString(*header, "kid");
   const std::optional<std::string_view> jku = json::GetString(*header, "jku");
@@ -261,14 +275,7 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
   if (config.mode == AuthMode::kOff) return VerifiedClient{};
 
   // 1. "Bearer <compact JWS>".
-  std::string_view value = Trim(authorization_header);
-  if (value.empty()) return Deny("missing bearer token");
-  const std::size_t space = value.find(' ');
-  if (space == std::string_view::npos || !EqualsIgnoreCase(value.substr(0, space), "Bearer")) {
-    return Deny("missing bearer token");
-  }
-  const std::string_view token = Trim(value.substr(space + 1));
-  if (token.empty() || token.size() > kMaxTokenBytes) return Deny("malformed token");
+  CEPHALGIA_ASSIGN_OR_RETURN(const std::string_view token, BearerToken(authorization_header));
   const std::size_t dot1 = token.find('.');
   const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {

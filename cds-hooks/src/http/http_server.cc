@@ -93,8 +93,6 @@ class HttpServer::Impl {
   void OnAccept(beast::error_code ec, Socket socket);
   void Register(const std::shared_ptr<SessionBase>& session);
   void SessionClosed();
-  // Lets every I/O context's run() return once it has no more work.
-  void ReleaseContexts();
   void StopContexts();
 
   HttpServerOptions options_;
@@ -387,10 +385,6 @@ void HttpServer::Impl::SessionClosed() {
   }
 }
 
-void HttpServer::Impl::ReleaseContexts() {
-  for (auto& guard : work_guards_) guard.reset();
-}
-
 void HttpServer::Impl::StopContexts() {
   for (auto& context : contexts_) context->stop();
 }
@@ -409,12 +403,11 @@ void HttpServer::Impl::Stop() {
       }
     }
     for (auto& s : live) s->Shutdown();
-    if (connections_.load() == 0) return ReleaseContexts();
+    if (connections_.load() == 0) return;
     drain_timer_.expires_after(options_.drain_timeout);
     drain_timer_.async_wait([this](beast::error_code wait_ec) {
       // Cancelled: the last connection closed. Expired: in-flight requests did not finish in time.
-      if (wait_ec) return ReleaseContexts();
-      StopContexts();
+      if (!wait_ec) StopContexts();
     });
   });
 }
@@ -433,7 +426,7 @@ void HttpServer::Impl::Run(bool handle_signals) {
   // Returns once Stop() has closed the acceptor and every connection closed (or the drain timed
   // out, in which case the drain timer has stopped the I/O contexts already).
   control_.run();
-  ReleaseContexts();
+  work_guards_.clear();  // each I/O context's run() returns once its connections are gone
   for (auto& t : threads) t.join();
   blocking_pool_.join();  // deferred work still running finishes (bounded by its own deadline)
 }

@@ -43,10 +43,11 @@ std::string_view PrefetchStateName(PrefetchState state);
 PrefetchState ClassifyPrefetchValue(const rapidjson::Value* value, std::string* next_url);
 
 // One FHIR query the host needs: `url` is relative to fhirServer (`Condition?patient=1`) or an
-// absolute `next` link of a paged Bundle.
+// absolute `next` link of a paged Bundle (`next_page`: its results extend the prefetched value).
 struct FetchQuery {
   std::string key;
   std::string url;
+  bool next_page = false;
 };
 
 struct FetchResult {
@@ -86,31 +87,24 @@ struct PrefetchResolution {
 struct PrefetchPlan {
   PrefetchResolution known;  // gaps found without fetching
   std::vector<FetchQuery> queries;
-  std::vector<bool> is_continuation;  // per query: the next page of a paged prefetch value
   std::string fhir_server;
   std::optional<std::string> bearer_token;
 };
 
-// First half of ResolvePrefetch: kFailedPrecondition when a required key is already known to be
-// unobtainable (null, or missing with no fhirServer).
+// Completing request["prefetch"] for `service` is PlanPrefetch then CompletePrefetch, so a caller
+// can decide where to run the second half. PlanPrefetch returns kFailedPrecondition naming the
+// key when a required key is already known to be unobtainable (null, or missing with no
+// fhirServer).
 Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
                                   const plugin::ServiceDescriptor& service);
 
-// Second half: runs the plan's queries with `fetcher` (null: nothing is fetched and
-// `no_fetch_reason` is given for every gap) and merges the results into request["prefetch"].
+// Runs the plan's queries with `fetcher` (null: nothing is fetched and `no_fetch_reason` is
+// given for every gap) and merges the results into request["prefetch"]. kFailedPrecondition
+// naming the key and the reason when a required key can be neither found nor fetched.
 Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
                                             const plugin::ServiceDescriptor& service,
                                             PrefetchPlan plan, FhirFetcher* fetcher,
                                             std::string_view no_fetch_reason =
                                                 "FHIR fetching is not available");
-
-// Completes request["prefetch"] in place for `service`. `fetcher` may be null: then nothing is
-// fetched and `no_fetch_reason` says why in every gap reported. Returns kFailedPrecondition
-// naming the key and the reason when a required key can be neither found nor fetched.
-Result<PrefetchResolution> ResolvePrefetch(rapidjson::Document& request,
-                                           const plugin::ServiceDescriptor& service,
-                                           FhirFetcher* fetcher,
-                                           std::string_view no_fetch_reason =
-                                               "FHIR fetching is not available");
 
 }  // namespace cephalgia::hooks

@@ -109,14 +109,7 @@ class Evaluation {
     w.EndArray();
     // The knowledge version is in every response, also one without cards (CDS Hooks reserves
     // `extension` on every object for exactly this).
-    w.Key("extension");
-    w.StartObject();
-    w.Key(k_.extension_key.c_str());
-    w.StartObject();
-    KV(w, "knowledgeVersion", k_.knowledge_version);
-    KV(w, "packVersion", k_.pack_version);
-    w.EndObject();
-    w.EndObject();
+    WriteVersionExtension(w, /*rule_id=*/{});
     w.EndObject();
     return std::string(sb.GetString(), sb.GetSize());
   }
@@ -636,14 +629,19 @@ class Evaluation {
       for (const internal::Coding& r : k_.override_reasons) WriteCoding(w, r);
       w.EndArray();
     }
+    WriteVersionExtension(w, c.rule_id);
+    w.EndObject();
+  }
+
+  // "extension": {<pack key>: {knowledgeVersion, packVersion[, ruleId]}}.
+  void WriteVersionExtension(W& w, std::string_view rule_id) {
     w.Key("extension");
     w.StartObject();
     w.Key(k_.extension_key.c_str());
     w.StartObject();
     KV(w, "knowledgeVersion", k_.knowledge_version);
     KV(w, "packVersion", k_.pack_version);
-    KV(w, "ruleId", c.rule_id);
-    w.EndObject();
+    if (!rule_id.empty()) KV(w, "ruleId", rule_id);
     w.EndObject();
     w.EndObject();
   }
