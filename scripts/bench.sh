@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-10}
-bash scripts/setup.sh >/dev/null
+bash scripts/setup.sh --test >/dev/null
 bash scripts/build.sh -DCEPHALGIA_BUILD_TESTS=ON -DCEPHALGIA_BUILD_BENCHMARKS=ON >/dev/null
 bash tests/fhir-server/install.sh >/dev/null
 b=build

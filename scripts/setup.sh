@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
-# Installs what Cephalgia needs to build, run and test, from Debian 12 packages only.
+# Installs what Cephalgia needs from Debian 12 packages only. Run as root (or with sudo).
+#   bash scripts/setup.sh          what building and serving need (the serve command)
+#   bash scripts/setup.sh --test   that, plus what building and running the tests need (the test
+#                                  command): GoogleTest, Google Benchmark, wrk, and npm, with
+#                                  which tests/fhir-server/install.sh installs the test FHIR
+#                                  server and, if the system's Node is missing or too old, a
+#                                  pinned Node from the npm registry (never used by `serve`)
 # Idempotent: packages already installed are left alone, and apt-get runs only when something
-# is missing. Run as root (or with sudo available).
+# is missing.
 set -euo pipefail
+
+with_tests=0
+case "${1:-}" in
+  "") ;;
+  --test) with_tests=1 ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential cmake pkg-config git ca-certificates
   rapidjson-dev libcurl4-openssl-dev libboost-dev libboost-system-dev
   libssl-dev openssl libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  curl wrk
+  curl
 )
-# The test FHIR server runs on Node.js; keep a newer Node if the machine already has one.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  packages+=(nodejs npm)
+test_packages=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  wrk
+)
+# npm (it brings Debian's nodejs 18, which only runs npm itself) installs the test FHIR server's
+# packages and the pinned Node that runs it; keep the machine's own npm if it has one.
+if ! command -v npm >/dev/null 2>&1; then
+  test_packages+=(npm)
 fi
+if ((with_tests)); then packages+=("${test_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,7 +7,7 @@
 // for deadline tests, and loading the shared sample data with their ids kept.
 //
 // Usage (the C++ fixture tests/support/fhir_test_server.cc runs this for you):
-//   node --experimental-websocket server.mjs --token T [--port 0] [--samples DIR] [--delay-ms N]
+//   node server.mjs --token T [--port 0] [--samples DIR] [--delay-ms N]
 //        [--exit-on-stdin-close]
 // Options may also come from the environment: FHIR_TEST_TOKEN, FHIR_TEST_PORT, FHIR_TEST_SAMPLES,
 // FHIR_TEST_DELAY_MS.

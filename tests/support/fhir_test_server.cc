@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -32,7 +35,7 @@ bool IsDirectory(const std::string& path) {
 }
 
 // `node` on PATH, as the shell would find it; empty if there is none.
-std::string FindNode() {
+std::string NodeOnPath() {
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
   std::string dir;
@@ -76,7 +79,105 @@ std::string DescribeExit(pid_t pid) {
   return "ended";
 }
 
+// What `node --version` prints ("v22.23.3"), or an error; bounded to 10 s.
+Result<std::string> RunNodeVersion(const std::string& node) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return Internal(ErrnoText("pipe2"));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::string arg0 = node;
+  std::string arg1 = "--version";
+  char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, node.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    return Internal(std::string("cannot run it: ") + std::strerror(rc));
+  }
+  std::string text;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd pfd{out[0], POLLIN, 0};
+    const int n = poll(&pfd, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    char buf[128];
+    const ssize_t got = read(out[0], buf, sizeof(buf));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0 || text.size() > 256) break;
+    text.append(buf, static_cast<size_t>(got));
+  }
+  close(out[0]);
+  StopChild(pid);  // reaps it; a node that hangs on --version is killed
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty() || text.front() != 'v')
+    return Internal("`" + node + " --version` printed no version");
+  return text;
+}
+
+// RunNodeVersion, once per path for the life of the test process.
+Result<std::string> NodeVersion(const std::string& node) {
+  static std::mutex mutex;
+  static std::map<std::string, Result<std::string>> versions;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = versions.find(node);
+  if (it == versions.end()) it = versions.emplace(node, RunNodeVersion(node)).first;
+  return it->second;
+}
+
 }  // namespace
+
+bool FhirTestServer::NodeVersionFits(std::string_view version) {
+  if (!version.empty() && version.front() == 'v') version.remove_prefix(1);
+  int major = -1;
+  int minor = -1;
+  const char* end = version.data() + version.size();
+  auto [after_major, major_error] = std::from_chars(version.data(), end, major);
+  if (major_error != std::errc() || after_major == end || *after_major != '.') return false;
+  auto [after_minor, minor_error] = std::from_chars(after_major + 1, end, minor);
+  if (minor_error != std::errc()) return false;
+  return (major == 22 && minor >= 18) || (major == 24 && minor >= 2) || major > 24;
+}
+
+Result<std::string> FhirTestServer::FindNode() {
+  const std::string wanted = "Node.js ^22.18.0 || >=24.2.0 (Medplum 5.2.13's engines)";
+  auto describe = [](const std::string& node) {
+    Result<std::string> version = NodeVersion(node);
+    return version.ok() ? node + " is " + *version : node + ": " + version.status().message();
+  };
+  if (const char* chosen = std::getenv("CEPHALGIA_TEST_NODE"); chosen != nullptr && *chosen) {
+    Result<std::string> version = NodeVersion(chosen);
+    if (version.ok() && NodeVersionFits(*version)) return std::string(chosen);
+    return FailedPrecondition("the test FHIR server needs " + wanted +
+                              "; CEPHALGIA_TEST_NODE=" + describe(chosen));
+  }
+  std::string found;
+  const std::string on_path = NodeOnPath();
+  if (on_path.empty()) {
+    found = "no node on PATH";
+  } else {
+    Result<std::string> version = NodeVersion(on_path);
+    if (version.ok() && NodeVersionFits(*version)) return on_path;
+    found = describe(on_path);
+  }
+  const std::string pinned = std::string(CEPHALGIA_TEST_NODE_PREFIX) + "/node_modules/.bin/node";
+  if (IsExecutable(pinned)) {
+    Result<std::string> version = NodeVersion(pinned);
+    if (version.ok() && NodeVersionFits(*version)) return pinned;
+    found += ", " + describe(pinned);
+  } else {
+    found += ", and the pinned Node is not installed";
+  }
+  return FailedPrecondition("the test FHIR server needs " + wanted + "; " + found +
+                            ". Run: " + InstallCommand());
+}
 
 std::string FhirTestServerOptions::DefaultSamplesDir() {
   return std::string(CEPHALGIA_SHARED_DIR) + "/fhir-samples";
@@ -86,9 +187,7 @@ std::string FhirTestServer::ServerDir() {
   return std::string(CEPHALGIA_SOURCE_DIR) + "/tests/fhir-server";
 }
 
-std::string FhirTestServer::InstallCommand() {
-  return "bash " + ServerDir() + "/install.sh";
-}
+std::string FhirTestServer::InstallCommand() { return "bash " + ServerDir() + "/install.sh"; }
 
 FhirTestServer::FhirTestServer(pid_t pid, int stdin_fd, int port)
     : pid_(pid),
@@ -103,12 +202,9 @@ FhirTestServer::~FhirTestServer() {
 
 Result<std::unique_ptr<FhirTestServer>> FhirTestServer::Start(
     const std::string& token, const FhirTestServerOptions& options) {
-  const std::string node = FindNode();
-  if (node.empty()) {
-    return FailedPrecondition(
-        "the test FHIR server needs Node.js 20+ and npm, and `node` is not on PATH. Install them "
-        "(Debian: apt-get install nodejs npm), then run: " + InstallCommand());
-  }
+  Result<std::string> found_node = FindNode();
+  if (!found_node.ok()) return found_node.status();
+  const std::string node = *found_node;
   const std::string dir = ServerDir();
   if (!IsDirectory(dir + "/node_modules/@medplum/fhir-router")) {
     return FailedPrecondition("the test FHIR server's npm dependencies are not installed (" + dir +
@@ -129,8 +225,8 @@ Result<std::unique_ptr<FhirTestServer>> FhirTestServer::Start(
     return Internal(ErrnoText("pipe2"));
   }
 
-  std::vector<std::string> args = {node, "--experimental-websocket", dir + "/server.mjs",
-                                   "--port", "0", "--token", token, "--exit-on-stdin-close"};
+  std::vector<std::string> args = {node,  dir + "/server.mjs",    "--port", "0", "--token",
+                                   token, "--exit-on-stdin-close"};
   if (!options.samples_dir.empty()) {
     args.push_back("--samples");
     args.push_back(options.samples_dir);
@@ -167,8 +263,8 @@ Result<std::unique_ptr<FhirTestServer>> FhirTestServer::Start(
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      failure = "did not report its port within " + std::to_string(options.start_timeout.count()) +
-                " ms";
+      failure =
+          "did not report its port within " + std::to_string(options.start_timeout.count()) + " ms";
       break;
     }
     pollfd pfd{out_pipe[0], POLLIN, 0};

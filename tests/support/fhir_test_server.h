@@ -11,8 +11,8 @@
 //   ASSERT_TRUE(server.ok()) << server.status().ToString();   // says what to install if needed
 //   FhirClient client((*server)->base_url(), "test-token");
 //
-// Missing node or missing node_modules is an error whose message says exactly what to run; tests
-// must fail with it, not skip.
+// Missing node, a Node too old for Medplum, or missing node_modules is an error whose message says
+// exactly what to run; tests must fail with it, not skip.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cephalgia/status.h"
 
@@ -38,8 +39,8 @@ struct FhirTestServerOptions {
 
 class FhirTestServer {
  public:
-  // Spawns `node --experimental-websocket server.mjs --port 0 --token <token> ...` and waits until
-  // it reports its port.
+  // Checks the Node (FindNode), spawns `node server.mjs --port 0 --token <token> ...` and waits
+  // until it reports its port.
   static Result<std::unique_ptr<FhirTestServer>> Start(const std::string& token,
                                                        const FhirTestServerOptions& options = {});
 
@@ -57,6 +58,14 @@ class FhirTestServer {
   // installs its dependencies.
   static std::string ServerDir();
   static std::string InstallCommand();
+
+  // The Node.js that runs the server, by the rule of tests/fhir-server/install.sh:
+  // $CEPHALGIA_TEST_NODE if set; else `node` on PATH if it fits; else the pinned Node that
+  // install.sh puts in <source>/.tools/node (CEPHALGIA_TEST_NODE_PREFIX, set by CMake). PATH is
+  // never changed. An error of one line (what was found, what fits, what to run) if none fits.
+  static Result<std::string> FindNode();
+  // Medplum 5.2.13's "engines": ^22.18.0 || >=24.2.0. `version` as Node prints it, "v22.23.3".
+  static bool NodeVersionFits(std::string_view version);
 
  private:
   FhirTestServer(pid_t pid, int stdin_fd, int port);
