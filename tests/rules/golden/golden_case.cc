@@ -293,6 +293,20 @@ std::vector<std::string> CheckGoldenCase(const Value& case_json, const Value& re
             if (std::find(codes.begin(), codes.end(), S(&code)) == codes.end()) problem += " no suggestion " + S(&code) + ";";
           }
         }
+        if (const Value* any = json::GetArray(w, "suggestionCodesAnyOf"); any != nullptr && !any->Empty()) {
+          bool found = false;
+          for (const Value& code : any->GetArray()) {
+            found = found || std::find(codes.begin(), codes.end(), S(&code)) != codes.end();
+          }
+          if (!found) problem += " none of suggestionCodesAnyOf suggested;";
+        }
+        if (const Value* not_here = json::GetArray(w, "noSuggestionCodes")) {
+          for (const Value& code : not_here->GetArray()) {
+            if (std::find(codes.begin(), codes.end(), S(&code)) != codes.end()) {
+              problem += " suggests " + S(&code) + ";";
+            }
+          }
+        }
         std::string detail = S(json::Find(c, "detail"));
         if (const Value* dc = json::GetArray(w, "detailContains")) {
           for (const Value& sub : dc->GetArray()) {
