@@ -295,6 +295,7 @@ const char kTopHelp[] =
 Usage:
   cephalgia serve [options]            run the CDS Hooks HTTP service
   cephalgia evaluate [options] FILE|-  answer one CDS Hooks request from a file or stdin
+  cephalgia context [--lexicon F] FILE|-  judge concepts in sentences (negation, time, experiencer)
   cephalgia --version                  print the version
   cephalgia <command> --help           options of a command
 )";

@@ -23,6 +23,7 @@
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
 #include "cli_options.h"
+#include "context_command.h"
 #include "log.h"
 
 #ifndef CEPHALGIA_DEFAULT_PACK_DIR
@@ -306,6 +307,7 @@ int main(int argc, char** argv) {
     }
     if (command == "serve") return RunServe(rest);
     if (command == "evaluate") return RunEvaluate(rest);
+    if (command == "context") return RunContext(rest);
   } catch (const std::exception& e) {
     // Start-up code may throw (allocation, filesystem); report it instead of aborting.
     Log(LogLevel::kError, "startup_failed", e.what());

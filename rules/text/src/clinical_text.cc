@@ -1,0 +1,730 @@
+#include "cephalgia/text/clinical_text.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "engine.h"
+
+namespace cephalgia::text {
+namespace detail {
+
+extern const char kContextLexiconJson[];
+extern const std::size_t kContextLexiconJsonSize;
+
+namespace {
+
+struct Token {
+  std::uint32_t begin = 0, end = 0;
+  std::int32_t word = kUnknownWord;
+  std::uint16_t flags = 0;
+};
+
+struct Match {
+  std::uint32_t start = 0, end = 0;  // token indexes [start, end)
+  std::int32_t pattern = 0;
+};
+
+// Per-thread scratch space, reused from call to call: FindMentions allocates only when a
+// sentence is longer than any seen before on this thread.
+struct Scratch {
+  std::vector<Token> tokens;
+  std::vector<Match> matches;   // everything the automaton found in the sentence
+  std::vector<Match> rules;     // triggers, pseudo-triggers, terminations, valid headings
+  std::vector<Match> concepts;  // concept phrases, then the mentions kept
+  std::vector<std::pair<std::uint32_t, std::uint8_t>> sections;  // (first token, section)
+  std::vector<std::uint8_t> forward, backward, stop_forward, stop_backward;
+  std::vector<std::pair<int, std::uint32_t>> last_end;  // per concept: end of its last mention
+};
+
+int KindRank(PatternKind kind) {
+  switch (kind) {
+    case PatternKind::kHeading:
+      return 0;
+    case PatternKind::kPseudo:
+      return 1;
+    case PatternKind::kTrigger:
+      return 2;
+    case PatternKind::kTermination:
+      return 3;
+    case PatternKind::kConcept:
+      return 4;
+  }
+  return 5;
+}
+
+// A heading found by its form rather than listed ("EXAMINATION PERFORMED:"): neutral.
+constexpr std::int32_t kGenericHeading = -1;
+const PatternInfo& GenericHeadingInfo() {
+  static const PatternInfo info = [] {
+    PatternInfo i;
+    i.kind = PatternKind::kHeading;
+    i.categories = 0;
+    return i;
+  }();
+  return info;
+}
+
+// ConText over one sentence: the automaton's matches, section headings, trigger scopes.
+class SentenceJudge {
+ public:
+  SentenceJudge(const Engine& engine, Scratch& scratch) : engine_(engine), s_(scratch) {}
+
+  // Finds every phrase in the sentence and applies its headings. `section` is the section
+  // context in force before the sentence; the one after it is section_after().
+  void Run(std::uint8_t section) {
+    section_before_ = section;
+    prepared_ = false;
+    s_.matches.clear();
+    s_.rules.clear();
+    s_.concepts.clear();
+    s_.sections.clear();
+    const std::vector<Token>& tokens = s_.tokens;
+    const Automaton& automaton = engine_.automaton;
+    std::int32_t state = 0;
+    for (std::uint32_t t = 0; t < tokens.size(); ++t) {
+      if (tokens[t].flags & kPunctBefore) state = 0;
+      state = automaton.Step(state, tokens[t].word);
+      if (state == 0) continue;
+      automaton.ForEachOutput(state, [&](std::int32_t p) {
+        std::uint32_t length = engine_.patterns[static_cast<std::size_t>(p)].length;
+        s_.matches.push_back({t + 1 - length, t + 1, p});
+      });
+    }
+    bool has_trigger = false;
+    for (const Match& m : s_.matches) {
+      const PatternInfo& info = Info(m);
+      if (info.kind == PatternKind::kConcept) {
+        s_.concepts.push_back(m);
+      } else if (info.kind == PatternKind::kHeading) {
+        if (IsHeading(m)) s_.rules.push_back(m);
+      } else {
+        has_trigger = has_trigger || info.kind == PatternKind::kTrigger;
+        s_.rules.push_back(m);
+      }
+    }
+    FindGenericHeadings(has_trigger);
+    // Section changes, in token order.
+    for (const Match& m : s_.rules) {
+      const PatternInfo& info = Info(m);
+      if (info.kind == PatternKind::kHeading) s_.sections.emplace_back(m.end, info.categories);
+    }
+    std::sort(s_.sections.begin(), s_.sections.end());
+  }
+
+  std::uint8_t section_after() const {
+    return s_.sections.empty() ? section_before_ : s_.sections.back().second;
+  }
+
+  std::uint8_t SectionAt(std::uint32_t token) const {
+    std::uint8_t section = section_before_;
+    for (const auto& [first, value] : s_.sections) {
+      if (first > token) break;
+      section = value;
+    }
+    return section;
+  }
+
+  // The context of the words [start, end) of the sentence.
+  Context Judge(std::uint32_t start, std::uint32_t end) {
+    if (!prepared_) Prepare();
+    std::uint8_t categories = SectionAt(start);
+    if (start < s_.forward.size()) categories |= s_.forward[start];
+    if (end >= 1 && end - 1 < s_.backward.size()) categories |= s_.backward[end - 1];
+    Context context;
+    if (categories & kNegated) context.negation = Negation::kNegated;
+    if (categories & kUncertain) context.uncertain = true;
+    if (categories & kHypothetical) {
+      context.temporality = Temporality::kHypothetical;
+    } else if (categories & kHistorical) {
+      context.temporality = Temporality::kHistorical;
+    }
+    if (categories & kOther) context.experiencer = Experiencer::kOther;
+    return context;
+  }
+
+  // Concept mentions: at one start the longest phrase wins (every concept with a phrase of that
+  // length), and a concept's words are never reported twice. Leaves them in s_.concepts.
+  void SelectMentions() {
+    auto& concepts = s_.concepts;
+    std::sort(concepts.begin(), concepts.end(), [](const Match& a, const Match& b) {
+      if (a.start != b.start) return a.start < b.start;
+      if (a.end != b.end) return a.end > b.end;
+      return a.pattern < b.pattern;
+    });
+    s_.last_end.clear();
+    std::size_t kept = 0;
+    std::uint32_t longest_end = 0;
+    for (std::size_t k = 0; k < concepts.size(); ++k) {
+      const Match m = concepts[k];
+      if (k == 0 || concepts[k - 1].start != m.start) longest_end = m.end;  // sorted longest first
+      if (m.end < longest_end) continue;  // a shorter phrase where a longer one starts
+      int id = Info(m).concept_id;
+      auto it = std::find_if(s_.last_end.begin(), s_.last_end.end(),
+                             [id](const auto& entry) { return entry.first == id; });
+      if (it != s_.last_end.end()) {
+        if (m.start < it->second) continue;
+        it->second = m.end;
+      } else {
+        s_.last_end.emplace_back(id, m.end);
+      }
+      concepts[kept++] = m;
+    }
+    concepts.resize(kept);
+  }
+
+  const PatternInfo& Info(const Match& m) const {
+    return m.pattern < 0 ? GenericHeadingInfo()
+                         : engine_.patterns[static_cast<std::size_t>(m.pattern)];
+  }
+
+ private:
+  // A listed heading counts when a colon follows it and it opens a line or sentence, or is
+  // written in capitals ("... 1250 HOURS CLINICAL HISTORY: ...").
+  bool IsHeading(const Match& m) const {
+    const std::vector<Token>& tokens = s_.tokens;
+    if (!(tokens[m.end - 1].flags & kColonAfter)) return false;
+    if (tokens[m.start].flags & kSegmentStart) return true;
+    // Inside a longer run of capitals ("HOSPITAL COURSE & PLAN:") it is not this heading; the
+    // run is a heading of its own (FindGenericHeadings).
+    if (m.start > 0 && (tokens[m.start - 1].flags & kUpper)) return false;
+    bool upper = true, titled = true;
+    for (std::uint32_t t = m.start; t < m.end; ++t) {
+      upper = upper && (tokens[t].flags & kUpper);
+      titled = titled && (tokens[t].flags & (kUpper | kCapitalized));
+    }
+    // In capitals, or in title case right after punctuation ("{Not Entered}  Menstrual History:").
+    return upper || (titled && (tokens[m.start].flags & kPunctBefore));
+  }
+
+  // Any other heading ("EXAMINATION PERFORMED:", "Extremities:") ends the section before it and
+  // is neutral: a run of up to eight words in capitals before a colon, or up to three words
+  // opening a line or sentence. Not when a trigger is among its words ("Denies: fever").
+  void FindGenericHeadings(bool has_trigger) {
+    const std::vector<Token>& tokens = s_.tokens;
+    const std::size_t listed = s_.rules.size();
+    for (std::uint32_t t = 0; t < tokens.size(); ++t) {
+      if (!(tokens[t].flags & kColonAfter)) continue;
+      std::uint32_t first = t;
+      bool found = false;
+      if (tokens[t].flags & kUpper) {
+        while (first > 0 && t - first < 7 && (tokens[first - 1].flags & kUpper) &&
+               !(tokens[first].flags & kSegmentStart)) {
+          --first;
+        }
+        found = true;
+      } else {
+        // Up to three words opening a line or sentence, or title-case words after punctuation.
+        bool titled = (tokens[t].flags & kCapitalized) != 0;
+        while (first > 0 && t - first < 2 &&
+               !(tokens[first].flags & (kSegmentStart | kPunctBefore))) {
+          --first;
+          titled = titled && (tokens[first].flags & (kCapitalized | kUpper));
+        }
+        found = (tokens[first].flags & kSegmentStart) ||
+                (titled && (tokens[first].flags & kPunctBefore));
+      }
+      if (!found) continue;
+      bool covered = false;
+      for (std::size_t k = 0; k < listed && !covered; ++k) {
+        const Match& m = s_.rules[k];
+        PatternKind kind = Info(m).kind;
+        bool overlaps = m.start <= t && m.end > first;
+        if (kind == PatternKind::kHeading && m.end - 1 == t) covered = true;
+        if (has_trigger && kind == PatternKind::kTrigger && overlaps) covered = true;
+      }
+      if (covered) continue;
+      s_.rules.push_back({first, t + 1, kGenericHeading});
+    }
+  }
+
+  // Drops phrases inside longer ones, then spreads every trigger over its scope.
+  void Prepare() {
+    prepared_ = true;
+    const std::size_t n = s_.tokens.size();
+    auto& rules = s_.rules;
+    std::sort(rules.begin(), rules.end(), [&](const Match& a, const Match& b) {
+      if (a.start != b.start) return a.start < b.start;
+      if (a.end != b.end) return a.end > b.end;
+      return KindRank(Kind(a)) < KindRank(Kind(b));
+    });
+    std::size_t kept = 0;
+    std::uint32_t max_end = 0;
+    for (const Match& m : rules) {
+      if (kept > 0 && m.end <= max_end) continue;  // inside a longer phrase
+      max_end = std::max(max_end, m.end);
+      rules[kept++] = m;
+    }
+    rules.resize(kept);
+    s_.forward.assign(n, 0);
+    s_.backward.assign(n, 0);
+    s_.stop_forward.assign(n, 0);
+    s_.stop_backward.assign(n, 0);
+    for (const Match& m : rules) {
+      PatternKind kind = Kind(m);
+      if (kind == PatternKind::kTermination) {
+        std::uint8_t categories = Info(m).categories;
+        s_.stop_forward[m.start] |= categories;
+        s_.stop_backward[m.end - 1] |= categories;
+      } else if (kind == PatternKind::kHeading) {
+        // Nothing before a heading reaches past it, and nothing after it reaches back beyond
+        // it; a backward trigger may reach the heading itself ("Meningism: none").
+        s_.stop_forward[m.start] |= kAllCategories;
+        if (m.start > 0) s_.stop_backward[m.start - 1] |= kAllCategories;
+      }
+    }
+    for (const Match& m : rules) {
+      if (Kind(m) != PatternKind::kTrigger) continue;
+      const PatternInfo& info = Info(m);
+      const std::uint8_t category = info.categories;
+      if (info.direction & kForward) {
+        const std::size_t limit = std::min<std::size_t>(n, m.end + info.max_scope);
+        for (std::size_t t = m.end; t < limit; ++t) {
+          if (s_.stop_forward[t] & category) break;
+          s_.forward[t] |= category;
+        }
+      }
+      if (info.direction & kBackward) {
+        const std::size_t limit =
+            m.start > info.max_scope_backward ? m.start - info.max_scope_backward : 0;
+        for (std::size_t t = m.start; t > limit; --t) {
+          if (s_.stop_backward[t - 1] & category) break;
+          s_.backward[t - 1] |= category;
+        }
+      }
+    }
+  }
+
+  PatternKind Kind(const Match& m) const { return Info(m).kind; }
+
+  const Engine& engine_;
+  Scratch& s_;
+  std::uint8_t section_before_ = 0;
+  bool prepared_ = false;
+};
+
+// Feeds the scanner's words to a sentence buffer as word ids and hands each finished sentence
+// to `on_sentence(blank_line)`.
+template <typename OnSentence>
+class TokenSink {
+ public:
+  TokenSink(const Engine& engine, std::vector<Token>& tokens, OnSentence on_sentence)
+      : vocabulary_(engine.vocabulary), tokens_(tokens), on_sentence_(on_sentence) {}
+
+  bool IsCompound(std::string_view s) const { return vocabulary_.Contains(s); }
+  bool stopped() const { return stopped_; }
+  void Stop() { stopped_ = true; }
+
+  void OnWord(const WordEvent& event) {
+    static constexpr char kYearKey[16] = "{year}";  // zero-padded
+    // The scanner's word is followed by eight zero bytes (see Scan).
+    std::pair<const std::int32_t*, std::size_t> ids =
+        vocabulary_.FindPadded((event.flags & kYear) ? std::string_view(kYearKey, 6) : event.lower);
+    if (ids.second == 0 && (event.flags & kSigned)) {
+      ids = vocabulary_.FindPadded(event.lower.substr(1));
+    }
+    if (ids.second == 0) {
+      tokens_.push_back({event.begin, event.end, kUnknownWord, event.flags});
+      return;
+    }
+    for (std::size_t k = 0; k < ids.second; ++k) {
+      std::uint16_t flags = event.flags;
+      if (k > 0) flags &= static_cast<std::uint16_t>(~(kPunctBefore | kSegmentStart));
+      tokens_.push_back({event.begin, event.end, ids.first[k], flags});
+    }
+  }
+  void OnSentenceEnd(bool blank_line) {
+    on_sentence_(blank_line);
+    tokens_.clear();
+  }
+
+ private:
+  const Vocabulary& vocabulary_;
+  std::vector<Token>& tokens_;
+  OnSentence on_sentence_;
+  bool stopped_ = false;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
+}  // namespace detail
+
+// ---- Names --------------------------------------------------------------------------------
+
+std::string_view NegationName(Negation value) {
+  return value == Negation::kNegated ? "Negated" : "Affirmed";
+}
+std::string_view TemporalityName(Temporality value) {
+  switch (value) {
+    case Temporality::kHistorical:
+      return "Historical";
+    case Temporality::kHypothetical:
+      return "Hypothetical";
+    case Temporality::kRecent:
+      break;
+  }
+  return "Recent";
+}
+std::string_view ExperiencerName(Experiencer value) {
+  return value == Experiencer::kOther ? "Other" : "Patient";
+}
+
+// ---- ContextRules -------------------------------------------------------------------------
+
+ContextRules::ContextRules(std::shared_ptr<const detail::RulesData> data,
+                           std::shared_ptr<const detail::Engine> engine)
+    : data_(std::move(data)), engine_(std::move(engine)) {}
+ContextRules::~ContextRules() = default;
+
+Result<std::shared_ptr<const ContextRules>> ContextRules::FromJsonText(std::string_view json) {
+  CEPHALGIA_ASSIGN_OR_RETURN(std::shared_ptr<const detail::RulesData> data,
+                             detail::ParseRulesJson(json));
+  CEPHALGIA_ASSIGN_OR_RETURN(std::shared_ptr<const detail::Engine> engine,
+                             detail::BuildEngine(data, {}));
+  return std::shared_ptr<const ContextRules>(new ContextRules(std::move(data), std::move(engine)));
+}
+
+std::string_view ContextRules::DefaultJsonText() {
+  return std::string_view(detail::kContextLexiconJson, detail::kContextLexiconJsonSize);
+}
+
+std::shared_ptr<const ContextRules> ContextRules::Default() {
+  static const std::shared_ptr<const ContextRules> rules = [] {
+    auto loaded = FromJsonText(DefaultJsonText());
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "cephalgia: the embedded context lexicon is broken: %s\n",
+                   loaded.status().ToString().c_str());
+      std::abort();
+    }
+    return *loaded;
+  }();
+  return rules;
+}
+
+std::string_view ContextRules::version() const { return data_->version; }
+
+std::size_t ContextRules::trigger_count() const {
+  std::size_t count = 0;
+  for (const auto& term : data_->terms) count += term.info.kind != detail::PatternKind::kHeading;
+  return count;
+}
+std::size_t ContextRules::heading_count() const { return data_->terms.size() - trigger_count(); }
+
+std::shared_ptr<const ContextRules> ContextRules::NegationOnly() const {
+  auto data = std::make_shared<detail::RulesData>(*data_);
+  data->version += "+negation-only";
+  std::vector<detail::TermSpec> kept;
+  for (detail::TermSpec term : data->terms) {
+    switch (term.info.kind) {
+      case detail::PatternKind::kTrigger:
+        if (term.info.categories != detail::kNegated) continue;
+        break;
+      case detail::PatternKind::kTermination:
+        if (!(term.info.categories & detail::kNegated)) continue;
+        term.info.categories = detail::kNegated;
+        break;
+      case detail::PatternKind::kPseudo:
+        break;
+      default:
+        continue;
+    }
+    kept.push_back(std::move(term));
+  }
+  data->terms = std::move(kept);
+  auto engine = detail::BuildEngine(data, {});
+  if (!engine.ok()) return nullptr;  // cannot happen: a subset of valid rules
+  return std::shared_ptr<const ContextRules>(new ContextRules(std::move(data), *engine));
+}
+
+// ---- ConceptLexicon -----------------------------------------------------------------------
+
+ConceptLexicon::Builder::Builder(std::shared_ptr<const ContextRules> rules)
+    : rules_(std::move(rules)) {}
+
+void ConceptLexicon::Builder::Add(int concept_id, std::string_view phrase) {
+  phrases_.emplace_back(concept_id, std::string(phrase));
+}
+
+Result<ConceptLexicon> ConceptLexicon::Builder::Build() && {
+  if (rules_ == nullptr) return InvalidArgument("a concept lexicon needs context rules");
+  CEPHALGIA_ASSIGN_OR_RETURN(std::shared_ptr<const detail::Engine> engine,
+                             detail::BuildEngine(rules_->data_ptr(), phrases_));
+  std::size_t size = engine->concept_phrases;
+  return ConceptLexicon(rules_, std::move(engine), size);
+}
+
+ConceptLexicon::ConceptLexicon(std::shared_ptr<const ContextRules> rules,
+                               std::shared_ptr<const detail::Engine> engine, std::size_t size)
+    : rules_(std::move(rules)), engine_(std::move(engine)), size_(size) {}
+
+std::size_t ConceptLexicon::size() const { return size_; }
+
+// ---- FindMentions / JudgeSpan -------------------------------------------------------------
+
+void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vector<Mention>* out) {
+  const detail::Engine* engine = lexicon.engine();
+  if (engine == nullptr || text.empty()) return;
+  detail::Scratch& scratch = detail::ThreadScratch();
+  scratch.tokens.clear();
+  detail::SentenceJudge judge(*engine, scratch);
+  std::uint8_t section = 0;
+  auto on_sentence = [&](bool blank_line) {
+    if (!scratch.tokens.empty()) {
+      judge.Run(section);
+      if (!scratch.concepts.empty()) {
+        judge.SelectMentions();
+        for (const detail::Match& m : scratch.concepts) {
+          Mention mention;
+          mention.concept_id = judge.Info(m).concept_id;
+          mention.begin = scratch.tokens[m.start].begin;
+          mention.end = scratch.tokens[m.end - 1].end;
+          mention.context = judge.Judge(m.start, m.end);
+          out->push_back(mention);
+        }
+      }
+      section = judge.section_after();
+    }
+    if (blank_line) section = 0;
+  };
+  detail::TokenSink<decltype(on_sentence)&> sink(*engine, scratch.tokens, on_sentence);
+  detail::Scan(text, *engine->rules, sink);
+}
+
+Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
+                  const ContextRules& rules) {
+  const detail::Engine& engine = rules.engine();
+  detail::Scratch scratch;
+  detail::SentenceJudge judge(engine, scratch);
+  std::uint8_t section = 0;
+  Context result;
+  bool done = false;
+  auto on_sentence = [&](bool blank_line) {
+    if (done) return;
+    if (!scratch.tokens.empty()) {
+      judge.Run(section);
+      // The words of the span, if the span begins in this sentence.
+      std::uint32_t first = 0;
+      while (first < scratch.tokens.size() && scratch.tokens[first].end <= begin) ++first;
+      if (first < scratch.tokens.size()) {
+        std::uint32_t last = first;
+        while (last < scratch.tokens.size() && scratch.tokens[last].begin < end) ++last;
+        if (last > first) {
+          result = judge.Judge(first, last);
+        } else {
+          std::uint8_t s = judge.SectionAt(first);
+          if (s & detail::kHistorical) result.temporality = Temporality::kHistorical;
+          if (s & detail::kHypothetical) result.temporality = Temporality::kHypothetical;
+          if (s & detail::kOther) result.experiencer = Experiencer::kOther;
+        }
+        done = true;
+        return;
+      }
+      section = judge.section_after();
+    }
+    if (blank_line) section = 0;
+  };
+  detail::TokenSink<decltype(on_sentence)&> sink(engine, scratch.tokens, on_sentence);
+  detail::Scan(text, *engine.rules, sink);
+  return result;
+}
+
+// ---- FindPhrase ---------------------------------------------------------------------------
+
+namespace {
+
+struct StringToken {
+  std::size_t begin = 0, end = 0;
+  std::string word;
+  std::size_t sentence = 0;
+};
+
+// Normal-form words with their byte ranges and sentence numbers (the slow, general path used
+// to find one phrase; FindMentions uses the automaton).
+struct StringTokenSink {
+  const detail::RulesData& rules;
+  std::vector<StringToken>* tokens;
+  std::size_t sentence = 0;
+  bool IsCompound(std::string_view s) const {
+    return rules.abbreviations.find(std::string(s)) != rules.abbreviations.end();
+  }
+  bool stopped() const { return false; }
+  void OnWord(const detail::WordEvent& event) {
+    std::string word(event.lower);
+    if ((event.flags & detail::kSigned) &&
+        rules.abbreviations.find(word) == rules.abbreviations.end()) {
+      word.erase(0, 1);
+    }
+    if (auto it = rules.spelling.find(word); it != rules.spelling.end()) word = it->second;
+    if (auto it = rules.abbreviations.find(word); it != rules.abbreviations.end()) {
+      for (const std::string& w : it->second)
+        tokens->push_back({event.begin, event.end, w, sentence});
+      return;
+    }
+    tokens->push_back({event.begin, event.end, std::move(word), sentence});
+  }
+  void OnSentenceEnd(bool) { ++sentence; }
+};
+
+std::vector<StringToken> StringTokens(std::string_view text, const detail::RulesData& rules) {
+  std::vector<StringToken> tokens;
+  StringTokenSink sink{rules, &tokens};
+  detail::Scan(text, rules, sink);
+  return tokens;
+}
+
+// Occurrences of the first `count` words of `phrase` in `tokens`, non-overlapping.
+std::vector<std::pair<std::size_t, std::size_t>> Occurrences(const std::vector<StringToken>& tokens,
+                                                             const std::vector<StringToken>& phrase,
+                                                             std::size_t count, bool first_only) {
+  std::vector<std::pair<std::size_t, std::size_t>> found;
+  if (count == 0 || count > phrase.size()) return found;
+  for (std::size_t i = 0; i + count <= tokens.size();) {
+    bool match = true;
+    for (std::size_t k = 0; k < count && match; ++k) {
+      match = tokens[i + k].word == phrase[k].word && tokens[i + k].sentence == tokens[i].sentence;
+    }
+    if (!match) {
+      ++i;
+      continue;
+    }
+    found.emplace_back(tokens[i].begin, tokens[i + count - 1].end);
+    if (first_only) break;
+    i += count;
+  }
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::size_t, std::size_t>> FindPhraseAll(std::string_view text,
+                                                               std::string_view phrase,
+                                                               const ContextRules& rules) {
+  std::vector<StringToken> words = StringTokens(phrase, rules.data());
+  return Occurrences(StringTokens(text, rules.data()), words, words.size(), false);
+}
+
+std::optional<std::pair<std::size_t, std::size_t>> FindPhrase(std::string_view text,
+                                                              std::string_view phrase,
+                                                              const ContextRules& rules) {
+  std::vector<StringToken> words = StringTokens(phrase, rules.data());
+  auto found = Occurrences(StringTokens(text, rules.data()), words, words.size(), true);
+  if (found.empty()) return std::nullopt;
+  return found.front();
+}
+
+std::optional<PartialMatch> FindPhrasePrefix(std::string_view text, std::string_view phrase,
+                                             const ContextRules& rules) {
+  std::vector<StringToken> words = StringTokens(phrase, rules.data());
+  std::vector<StringToken> tokens = StringTokens(text, rules.data());
+  for (std::size_t count = words.size(); count >= 1; --count) {
+    auto found = Occurrences(tokens, words, count, true);
+    if (!found.empty()) {
+      return PartialMatch{found.front().first, found.front().second, count, words.size()};
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- Quote --------------------------------------------------------------------------------
+
+namespace {
+
+bool IsBlankByte(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+// Appends text[begin, end) with every run of blanks collapsed to one space.
+void AppendCollapsed(std::string_view text, std::size_t begin, std::size_t end, std::string* out) {
+  bool blank = false;
+  for (std::size_t i = begin; i < end; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (IsBlankByte(c) || c < 0x20 || c == 0x7F) {
+      blank = true;
+      continue;
+    }
+    if (blank && !out->empty() && out->back() != ' ') out->push_back(' ');
+    blank = false;
+    out->push_back(static_cast<char>(c));
+  }
+}
+
+// The longest prefix of `s` of at most `max_bytes` that does not cut a UTF-8 character.
+std::size_t Utf8Prefix(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return s.size();
+  std::size_t cut = max_bytes;
+  while (cut > 0 && IsContinuation(static_cast<unsigned char>(s[cut]))) --cut;
+  return cut;
+}
+
+// text[i] ends a sentence (a '.', '!' or '?' before a blank or the end, ';', a line break).
+bool EndsSentence(std::string_view text, std::size_t i) {
+  unsigned char c = static_cast<unsigned char>(text[i]);
+  if (c == ';' || c == '\n') return true;
+  if (c != '.' && c != '!' && c != '?') return false;
+  return i + 1 == text.size() || IsBlankByte(static_cast<unsigned char>(text[i + 1]));
+}
+
+}  // namespace
+
+std::string Quote(std::string_view text, const Mention& m, std::size_t max_bytes) {
+  std::size_t begin = std::min(m.begin, text.size());
+  std::size_t end = std::min(std::max(m.end, begin), text.size());
+  // Whole characters only, whatever the span says.
+  while (begin < end && IsContinuation(static_cast<unsigned char>(text[begin]))) ++begin;
+  while (end < text.size() && IsContinuation(static_cast<unsigned char>(text[end]))) ++end;
+  std::string core;
+  AppendCollapsed(text, begin, end, &core);
+  if (core.size() >= max_bytes) {
+    core.resize(Utf8Prefix(core, max_bytes));
+    while (!core.empty() && core.back() == ' ') core.pop_back();
+    return core;
+  }
+  // Widen by whole words, at most three either side, within the sentence and the budget.
+  constexpr int kWordsEachSide = 3;
+  std::size_t left = begin, right = end;
+  auto fits = [&](std::size_t l, std::size_t r) {
+    std::string candidate;
+    AppendCollapsed(text, l, r, &candidate);
+    return candidate.size() <= max_bytes;
+  };
+  for (int step = 0; step < kWordsEachSide; ++step) {
+    // One word to the right: blanks, then non-blank bytes.
+    std::size_t r = right;
+    while (r < text.size() && IsBlankByte(static_cast<unsigned char>(text[r])) && text[r] != '\n')
+      ++r;
+    std::size_t word_start = r;
+    while (r < text.size() && !IsBlankByte(static_cast<unsigned char>(text[r]))) {
+      if (EndsSentence(text, r)) {
+        ++r;  // keep the sentence's final mark, stop there
+        break;
+      }
+      ++r;
+    }
+    bool right_grew =
+        r > word_start && (right == end || !EndsSentence(text, right - 1)) && fits(left, r);
+    if (right_grew) right = r;
+    // One word to the left.
+    std::size_t l = left;
+    while (l > 0 && IsBlankByte(static_cast<unsigned char>(text[l - 1])) && text[l - 1] != '\n')
+      --l;
+    std::size_t word_end = l;
+    while (l > 0 && !IsBlankByte(static_cast<unsigned char>(text[l - 1])) &&
+           !EndsSentence(text, l - 1)) {
+      --l;
+    }
+    bool left_grew = l < word_end && fits(l, right);
+    if (left_grew) left = l;
+    if (!right_grew && !left_grew) break;
+  }
+  std::string quote;
+  AppendCollapsed(text, left, right, &quote);
+  return quote;
+}
+
+}  // namespace cephalgia::text

@@ -1,0 +1,218 @@
+// File: engine.h (private)
+//
+// The machinery behind clinical_text.h:
+//   Scanner     one pass over the bytes: words (lower-cased ASCII, UTF-8 kept), their flags
+//               (punctuation before, colon after, capitals, line start), sentence ends.
+//   RulesData   the parsed context lexicon (triggers, pseudo-triggers, terminations, section
+//               headings, spelling and abbreviation tables).
+//   Vocabulary  normalised word -> word ids (a British spelling or an abbreviation maps to the
+//               ids of its normal form, so the text is normalised by one hash lookup per word).
+//   Automaton   Aho-Corasick over word ids: every trigger, heading and concept phrase at once.
+//   Engine      the three together, built once and shared read-only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "cephalgia/status.h"
+#include "cephalgia/text/clinical_text.h"
+
+namespace cephalgia::text::detail {
+
+// ConText categories, as bits so a token's scope can hold several.
+enum Category : std::uint8_t {
+  kNegated = 1,
+  kHistorical = 2,
+  kHypothetical = 4,
+  kOther = 8,  // experiencer other than the patient
+  kUncertain = 16,
+  kAllCategories = 31,
+};
+enum Direction : std::uint8_t { kForward = 1, kBackward = 2, kBothDirections = 3 };
+
+enum class PatternKind : std::uint8_t { kTrigger, kPseudo, kTermination, kHeading, kConcept };
+
+// What a phrase of the automaton means.
+struct PatternInfo {
+  PatternKind kind = PatternKind::kConcept;
+  std::uint8_t categories = 0;  // trigger: its category; termination: what it ends; heading:
+                                // the section's context (0 = a neutral heading)
+  std::uint8_t direction = 0;   // trigger only
+  std::uint16_t max_scope = 0;  // trigger only, in words after it
+  std::uint16_t max_scope_backward = 0;  // trigger only, in words before it
+  std::uint16_t length = 0;              // in words
+  int concept_id = -1;                   // concept only
+};
+
+// One term of the lexicon as written, with its meaning.
+struct TermSpec {
+  std::string text;
+  PatternInfo info;
+};
+
+struct RulesData {
+  std::string version;
+  std::vector<TermSpec> terms;  // triggers, pseudo-triggers, terminations, headings
+  std::unordered_map<std::string, std::string> spelling;  // variant -> normal form (one word)
+  std::unordered_map<std::string, std::vector<std::string>> abbreviations;  // -> words
+  std::vector<std::string> no_split_abbreviations;  // "dr", "e.g": a period after them goes on
+};
+
+Result<std::shared_ptr<const RulesData>> ParseRulesJson(std::string_view json);
+
+// ---- Scanner ------------------------------------------------------------------------------
+
+enum WordFlag : std::uint16_t {
+  kPunctBefore = 1,    // punctuation (not a hyphen) between this word and the previous one
+  kColonAfter = 2,     // the next character after optional blanks is ':'
+  kUpper = 4,          // has letters, none lower case ("FINDINGS")
+  kCapitalized = 8,    // first character an upper-case letter
+  kSegmentStart = 16,  // first word of a sentence or of a line
+  kYear = 32,          // four digits 1900-2099
+  kSigned = 64,        // written with a leading '+' or '-' ("-ve")
+};
+
+inline constexpr std::size_t kMaxWordBytes = 48;  // longer words are never in a vocabulary
+
+struct WordEvent {
+  std::uint32_t begin = 0, end = 0;  // bytes in the text
+  std::string_view lower;            // lower-cased (ASCII), possessive "'s" dropped
+  std::uint16_t flags = 0;
+};
+
+// Calls sink.OnWord(const WordEvent&), sink.OnSentenceEnd(bool blank_line) and asks
+// sink.IsCompound(std::string_view) whether "s/p"-like forms are one word; stops early once
+// sink.stopped() is true. Linear in the text.
+template <typename Sink>
+void Scan(std::string_view text, const RulesData& rules, Sink& sink);
+
+// ---- Vocabulary ---------------------------------------------------------------------------
+
+inline constexpr std::int32_t kUnknownWord = -1;
+
+class Vocabulary {
+ public:
+  // Word ids the key stands for (one for a plain word, several for an expanded abbreviation);
+  // empty when unknown.
+  std::pair<const std::int32_t*, std::size_t> Find(std::string_view key) const;
+  // The same for a key followed in memory by at least eight zero bytes (the scanner's buffer):
+  // hashed and compared eight bytes at a time without copying.
+  std::pair<const std::int32_t*, std::size_t> FindPadded(std::string_view key) const;
+  bool Contains(std::string_view key) const { return Find(key).second != 0; }
+
+  // Build-time.
+  std::int32_t Intern(std::string_view word);  // the id of a normal-form word
+  void AddAlias(std::string_view key, const std::vector<std::int32_t>& ids);
+  std::int32_t size() const { return next_id_; }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint64_t prefix = 0;  // the key's first eight bytes, zero-padded
+    std::uint32_t key_offset = 0;
+    std::uint16_t key_len = 0;
+    std::uint16_t id_count = 0;  // 0: empty slot
+    std::uint32_t id_offset = 0;
+  };
+  Slot* Probe(std::string_view key, std::uint64_t hash);
+  const Slot* Probe(std::string_view key, std::uint64_t hash) const;
+  void Grow();
+  std::vector<Slot> slots_ = std::vector<Slot>(64);
+  std::size_t used_ = 0;
+  std::string keys_;
+  std::vector<std::int32_t> ids_;
+  std::int32_t next_id_ = 0;
+};
+
+std::uint64_t HashWord(std::string_view s);
+// HashWord of a key followed by at least eight zero bytes.
+std::uint64_t HashPaddedWord(const char* data, std::size_t size);
+
+// ---- Automaton ----------------------------------------------------------------------------
+
+class Automaton {
+ public:
+  // Build-time: patterns are word-id sequences (no unknown words).
+  void Build(const std::vector<std::vector<std::int32_t>>& patterns, std::int32_t vocabulary_size);
+
+  std::int32_t Step(std::int32_t state, std::int32_t word) const {
+    if (word < 0) return 0;
+    while (state != 0) {
+      const Node& node = nodes_[static_cast<std::size_t>(state)];
+      // States are numbered breadth first, so a node's children are consecutive states, their
+      // edge words sorted: search that small range.
+      const std::int32_t* words = edge_word_.data();
+      std::uint32_t lo = node.first_child, hi = node.first_child + node.child_count;
+      while (hi - lo > 8) {
+        std::uint32_t mid = lo + (hi - lo) / 2;
+        if (words[mid] <= word) {
+          lo = mid;
+        } else {
+          hi = mid;
+        }
+      }
+      for (std::uint32_t k = lo; k < hi; ++k) {
+        if (words[k] == word) return static_cast<std::int32_t>(k);
+      }
+      state = node.fail;
+    }
+    return root_next_[static_cast<std::size_t>(word)];
+  }
+  // Calls f(pattern index) for every pattern ending at `state`.
+  template <typename F>
+  void ForEachOutput(std::int32_t state, F&& f) const {
+    const Node* node = &nodes_[static_cast<std::size_t>(state)];
+    if (node->out_count == 0) {
+      if (node->dict_link == 0) return;
+      node = &nodes_[static_cast<std::size_t>(node->dict_link)];
+    }
+    while (true) {
+      for (std::uint32_t k = 0; k < node->out_count; ++k) f(outputs_[node->out_start + k]);
+      if (node->dict_link == 0) return;
+      node = &nodes_[static_cast<std::size_t>(node->dict_link)];
+    }
+  }
+
+ private:
+  struct Node {
+    std::int32_t fail = 0;
+    std::int32_t dict_link = 0;  // next state on the failure chain with outputs, or 0
+    std::uint32_t first_child = 0;
+    std::uint32_t child_count = 0;
+    std::uint32_t out_start = 0;
+    std::uint32_t out_count = 0;
+  };
+  std::vector<std::int32_t> root_next_;  // word -> depth-1 state (0: none)
+  std::vector<Node> nodes_;
+  std::vector<std::int32_t> edge_word_;  // per state: the word of the edge into it
+  std::vector<std::int32_t> outputs_;
+};
+
+// ---- Engine -------------------------------------------------------------------------------
+
+struct Engine {
+  std::shared_ptr<const RulesData> rules;
+  Vocabulary vocabulary;
+  Automaton automaton;
+  std::vector<PatternInfo> patterns;
+  std::size_t concept_phrases = 0;
+};
+
+// The words of a phrase after normalisation (spelling, abbreviations, possessives), as the
+// vocabulary would see them ("{year}" for a year).
+std::vector<std::string> NormalizePhraseWords(std::string_view phrase, const RulesData& rules);
+
+// Builds the vocabulary and automaton of the rules' terms plus `concepts` (id, phrase).
+Result<std::shared_ptr<const Engine>> BuildEngine(
+    std::shared_ptr<const RulesData> rules,
+    const std::vector<std::pair<int, std::string>>& concepts);
+
+}  // namespace cephalgia::text::detail
+
+#include "scanner_inl.h"

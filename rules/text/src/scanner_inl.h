@@ -1,0 +1,361 @@
+// File: scanner_inl.h (private; included by engine.h)
+//
+// The one pass over the bytes of a text. Words are runs of ASCII letters and digits and of
+// non-ASCII UTF-8 characters (kept byte for byte), with an apostrophe between letters
+// ("don't") and a period or comma between digits ("38.5") kept inside. A hyphen between two
+// words is a plain word break; other punctuation is a break that phrases do not cross.
+//
+// Sentences end at '.', '!' or '?' followed by a blank, at ';', at a blank line, and at a line
+// break unless the next line goes on in lower case (a wrapped line). A period does not end a
+// sentence after a listed abbreviation ("Dr.", "e.g."), after a single capital ("H. pylori"), or
+// inside a number ("38.5"). A '?' before a word or after a blank is the "uncertain" marker
+// ("?SAH"), a word of its own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace cephalgia::text::detail {
+namespace scan_internal {
+
+enum : std::uint8_t { kClassLower = 1, kClassUpper = 2, kClassDigit = 4 };
+struct ByteTables {
+  std::uint8_t cls[256] = {};
+  char lower[256] = {};
+  constexpr ByteTables() {
+    for (int c = 0; c < 256; ++c) {
+      lower[c] = static_cast<char>(c);
+      if (c >= 'a' && c <= 'z') cls[c] = kClassLower;
+      if (c >= '0' && c <= '9') cls[c] = kClassDigit;
+      if (c >= 'A' && c <= 'Z') {
+        cls[c] = kClassUpper;
+        lower[c] = static_cast<char>(c + 32);
+      }
+    }
+  }
+};
+inline constexpr ByteTables kBytes{};
+
+inline bool IsAsciiAlnum(unsigned char c) { return kBytes.cls[c] != 0; }
+inline bool IsBlank(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+inline bool IsBlankOrNewline(unsigned char c) { return IsBlank(c) || c == '\n'; }
+
+// Length of a UTF-8 sequence at s[i] that separates words: U+0080-U+00BF (no-break space, °,
+// ±, «, ...) and the General Punctuation block U+2000-U+207F (dashes, quotes, ellipsis,
+// spaces). 0 when s[i] does not start one.
+inline std::size_t SeparatorLength(const unsigned char* s, std::size_t i, std::size_t n) {
+  unsigned char c = s[i];
+  if (c == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0xBF) return 2;
+  if (c == 0xE2 && i + 2 < n && (s[i + 1] == 0x80 || s[i + 1] == 0x81)) return 3;
+  return 0;
+}
+inline bool IsNoBreakSpace(const unsigned char* s, std::size_t i, std::size_t n) {
+  return s[i] == 0xC2 && i + 1 < n && s[i + 1] == 0xA0;
+}
+inline bool IsRightSingleQuote(const unsigned char* s, std::size_t i, std::size_t n) {
+  return s[i] == 0xE2 && i + 2 < n && s[i + 1] == 0x80 && s[i + 2] == 0x99;
+}
+// Bytes of the UTF-8 character whose lead byte is c (1 for ASCII or a stray byte).
+inline std::size_t CharLength(unsigned char c) {
+  if (c >= 0xF0 && c <= 0xF7) return 4;
+  if (c >= 0xE0) return c <= 0xEF ? 3 : 1;
+  if (c >= 0xC0) return 2;
+  return 1;
+}
+inline bool IsWordStart(const unsigned char* s, std::size_t i, std::size_t n) {
+  unsigned char c = s[i];
+  if (IsAsciiAlnum(c)) return true;
+  return c >= 0x80 && SeparatorLength(s, i, n) == 0;
+}
+// The byte just before position i ends a word (for "-ve" after a word being a hyphen).
+inline bool EndsWord(const unsigned char* s, std::size_t i) {
+  if (i == 0) return false;
+  unsigned char c = s[i - 1];
+  return IsAsciiAlnum(c) || c >= 0x80;
+}
+
+}  // namespace scan_internal
+
+template <typename Sink>
+void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
+  using namespace scan_internal;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  char buf[kMaxWordBytes + 16];
+  std::uint16_t pending = kSegmentStart;
+  bool words_in_sentence = false;
+  std::size_t i = 0;
+
+  auto end_sentence = [&](bool blank_line) {
+    if (words_in_sentence || blank_line) sink.OnSentenceEnd(blank_line);
+    words_in_sentence = false;
+    pending = kSegmentStart;
+  };
+
+  // A period at s[i] ends a sentence?
+  auto period_ends_sentence = [&](std::size_t at) {
+    std::size_t j = at + 1;
+    while (j < n && (s[j] == ')' || s[j] == '"' || s[j] == ']' || s[j] == '\'')) ++j;
+    if (j < n && !IsBlankOrNewline(s[j])) return false;
+    std::size_t b = at;
+    while (b > 0 && at - b < 12 && (IsAsciiAlnum(s[b - 1]) || s[b - 1] == '.')) --b;
+    if (b == at) return true;
+    if (at - b == 1 && s[b] >= 'A' && s[b] <= 'Z') return false;  // an initial
+    char word[16];
+    std::size_t len = 0;
+    for (std::size_t k = b; k < at && len < sizeof(word); ++k) {
+      unsigned char c = s[k];
+      word[len++] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    std::string_view w(word, len);
+    for (const std::string& abbreviation : rules.no_split_abbreviations) {
+      if (abbreviation == w) return false;
+    }
+    return true;
+  };
+
+  auto scan_word = [&](char sign) {
+    const std::size_t begin = i - (sign != 0 ? 1 : 0);
+    std::size_t len = 0;
+    if (sign != 0) buf[len++] = sign;
+    bool has_upper = false, has_lower = false, all_digits = true, overflow = false;
+    const bool capitalized = s[i] >= 'A' && s[i] <= 'Z';
+    std::size_t digits = 0;
+    auto put = [&](char c) {
+      if (len < kMaxWordBytes) {
+        buf[len++] = c;
+      } else {
+        overflow = true;
+      }
+    };
+    std::uint8_t classes = 0;
+    while (i < n) {
+      unsigned char c = s[i];
+      // The common case first: a run of ASCII letters and digits.
+      if (std::uint8_t cls = kBytes.cls[c]; cls != 0) {
+        std::size_t j = i;
+        do {
+          if (len < kMaxWordBytes) {
+            buf[len++] = kBytes.lower[c];
+          } else {
+            overflow = true;
+          }
+          classes |= cls;
+          digits += cls == kClassDigit;
+          c = ++j < n ? s[j] : 0;
+          cls = kBytes.cls[c];
+        } while (j < n && cls != 0);
+        i = j;
+        has_upper = has_upper || (classes & kClassUpper);
+        has_lower = has_lower || (classes & kClassLower);
+        all_digits = all_digits && !(classes & (kClassUpper | kClassLower));
+        continue;
+      }
+      if (c >= 0x80) {
+        if (IsRightSingleQuote(s, i, n) && i + 3 < n && IsAsciiAlnum(s[i + 3])) {
+          put('\'');
+          all_digits = false;
+          i += 3;
+          continue;
+        }
+        if (SeparatorLength(s, i, n) != 0) break;
+        std::size_t cl = CharLength(c);
+        if (i + cl > n) cl = n - i;
+        for (std::size_t k = 0; k < cl; ++k) put(static_cast<char>(s[i + k]));
+        all_digits = false;
+        i += cl;
+        continue;
+      }
+      if (c == '\'' && i + 1 < n && IsAsciiAlnum(s[i + 1])) {
+        put('\'');
+        all_digits = false;
+        ++i;
+        continue;
+      }
+      if ((c == '.' || c == ',') && all_digits && digits > 0 && i + 1 < n && s[i + 1] >= '0' &&
+          s[i + 1] <= '9') {
+        put(static_cast<char>(c));
+        ++i;
+        continue;
+      }
+      break;
+    }
+    // "s/p", "w/o", "h/o", "w/": one word when the lexicon lists it.
+    if (i < n && s[i] == '/' && len <= 8 && !overflow) {
+      std::size_t j = i + 1, k = j;
+      while (k < n && k - j < 8 && IsAsciiAlnum(s[k])) ++k;
+      if (k == n || !IsAsciiAlnum(s[k])) {
+        char candidate[kMaxWordBytes + 16];
+        std::size_t cl = len;
+        for (std::size_t m = 0; m < len; ++m) candidate[m] = buf[m];
+        candidate[cl++] = '/';
+        for (std::size_t m = j; m < k; ++m) {
+          unsigned char c = s[m];
+          candidate[cl++] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        if (k > j && sink.IsCompound(std::string_view(candidate, cl))) {
+          for (std::size_t m = 0; m < cl; ++m) buf[m] = candidate[m];
+          len = cl;
+          i = k;
+        } else if (sink.IsCompound(std::string_view(candidate, len + 1))) {
+          buf[len++] = '/';
+          i = j;
+        }
+      }
+    }
+    if (len >= 3 && buf[len - 2] == '\'' && buf[len - 1] == 's') len -= 2;  // possessive
+    std::uint16_t flags = pending;
+    pending = 0;
+    if (has_upper && !has_lower) flags |= kUpper;
+    if (capitalized) flags |= kCapitalized;
+    if (sign != 0) flags |= kSigned;
+    if (all_digits && sign == 0 && len == 4 &&
+        ((buf[0] == '1' && buf[1] == '9') || (buf[0] == '2' && buf[1] == '0'))) {
+      flags |= kYear;
+    }
+    {
+      std::size_t j = i;
+      while (j < n && IsBlank(s[j])) ++j;
+      if (j < n && s[j] == ':' &&
+          !(all_digits && j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '9')) {
+        flags |= kColonAfter;
+      }
+    }
+    WordEvent event;
+    event.begin = static_cast<std::uint32_t>(begin);
+    event.end = static_cast<std::uint32_t>(i);
+    // An over-long word keeps a key no vocabulary holds (longer than any entry).
+    if (overflow) {
+      buf[kMaxWordBytes] = '~';
+      len = kMaxWordBytes + 1;
+    }
+    std::memset(buf + len, 0, 8);  // the padding Vocabulary::FindPadded reads
+    event.lower = std::string_view(buf, len);
+    event.flags = flags;
+    sink.OnWord(event);
+    words_in_sentence = true;
+  };
+
+  while (i < n) {
+    if (sink.stopped()) return;
+    const unsigned char c = s[i];
+    if (IsAsciiAlnum(c)) {
+      scan_word(0);
+      continue;
+    }
+    if (IsBlank(c)) {
+      ++i;
+      continue;
+    }
+    if (c == '\n') {
+      std::size_t j = i;
+      int newlines = 0;
+      while (j < n && IsBlankOrNewline(s[j])) {
+        if (s[j] == '\n') ++newlines;
+        ++j;
+      }
+      if (newlines >= 2) {
+        end_sentence(true);
+      } else {
+        std::size_t p = i;
+        while (p > 0 && IsBlank(s[p - 1])) --p;
+        bool wrapped = (j < n && s[j] >= 'a' && s[j] <= 'z') || (p > 0 && s[p - 1] == ',');
+        if (!wrapped) end_sentence(false);
+      }
+      i = j;
+      continue;
+    }
+    if (c >= 0x80) {
+      std::size_t sl = SeparatorLength(s, i, n);
+      if (sl == 0) {
+        scan_word(0);
+        continue;
+      }
+      if (!IsNoBreakSpace(s, i, n)) pending |= kPunctBefore;
+      i += sl;
+      continue;
+    }
+    switch (c) {
+      case '-':
+      case '+': {
+        const bool after_word = EndsWord(s, i);
+        const bool before_word = i + 1 < n && IsWordStart(s, i + 1, n);
+        if (!after_word && before_word && i + 1 < n && IsAsciiAlnum(s[i + 1])) {
+          ++i;
+          scan_word(static_cast<char>(c));
+          continue;
+        }
+        if (!(c == '-' && after_word && before_word)) pending |= kPunctBefore;
+        ++i;
+        continue;
+      }
+      case '.':
+        if (period_ends_sentence(i)) {
+          end_sentence(false);
+        } else {
+          pending |= kPunctBefore;
+        }
+        ++i;
+        continue;
+      case '!': {
+        if (i + 1 == n || IsBlankOrNewline(s[i + 1])) {
+          end_sentence(false);
+        } else {
+          pending |= kPunctBefore;
+        }
+        ++i;
+        continue;
+      }
+      case '?': {
+        const bool after_blank = i == 0 || IsBlankOrNewline(s[i - 1]) || s[i - 1] == '(';
+        const bool before_word = i + 1 < n && IsWordStart(s, i + 1, n);
+        if (after_blank || before_word) {
+          WordEvent event;
+          event.begin = static_cast<std::uint32_t>(i);
+          event.end = static_cast<std::uint32_t>(i + 1);
+          buf[0] = '?';
+          std::memset(buf + 1, 0, 8);
+          event.lower = std::string_view(buf, 1);
+          event.flags = static_cast<std::uint16_t>(pending | kPunctBefore);
+          pending = 0;
+          sink.OnWord(event);
+          words_in_sentence = true;
+        } else if (i + 1 == n || IsBlankOrNewline(s[i + 1])) {
+          end_sentence(false);
+        } else {
+          pending |= kPunctBefore;
+        }
+        ++i;
+        continue;
+      }
+      case ';':
+        end_sentence(false);
+        ++i;
+        continue;
+      case ')': {
+        // "1) ... 2) ...": an item number (one or two digits after a blank, no '(' before it)
+        // starts a new statement.
+        std::size_t b = i;
+        while (b > 0 && i - b < 3 && s[b - 1] >= '0' && s[b - 1] <= '9') --b;
+        if (b < i && i - b <= 2 && (b == 0 || IsBlankOrNewline(s[b - 1]))) {
+          end_sentence(false);
+        } else {
+          pending |= kPunctBefore;
+        }
+        ++i;
+        continue;
+      }
+      default:
+        pending |= kPunctBefore;
+        ++i;
+        continue;
+    }
+  }
+  if (words_in_sentence) sink.OnSentenceEnd(false);
+}
+
+}  // namespace cephalgia::text::detail

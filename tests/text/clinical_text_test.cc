@@ -1,0 +1,499 @@
+// Hand-written sentences for every part of the clinical text module: the embedded lexicon and
+// its validation, each ConText category, pseudo-triggers, termination, section headings,
+// sentence and word boundaries, normalisation, longest match, Quote, threads.
+#include "cephalgia/text/clinical_text.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cephalgia/json.h"
+#include "cephalgia/text/context_table.h"
+
+namespace cephalgia::text {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+enum ConceptId {
+  kHeadache = 1,
+  kPapilledema,
+  kNeckStiffness,
+  kFever,
+  kSah,
+  kMigraine,
+  kMigraineWithAura,
+  kHeadInjury,
+  kMyelopathy,
+  kNeckPain,
+  kAneurysm,
+  kWeakness,
+  kIbuprofen,
+  kConcussion,
+};
+
+const ConceptLexicon& Lexicon() {
+  static const ConceptLexicon lexicon = [] {
+    ConceptLexicon::Builder builder(ContextRules::Default());
+    builder.Add(kHeadache, "headache");
+    builder.Add(kPapilledema, "papilledema");
+    builder.Add(kPapilledema, "swollen optic discs");
+    builder.Add(kNeckStiffness, "neck stiffness");
+    builder.Add(kNeckStiffness, "meningism");
+    builder.Add(kFever, "fever");
+    builder.Add(kSah, "subarachnoid hemorrhage");
+    builder.Add(kMigraine, "migraine");
+    builder.Add(kMigraineWithAura, "migraine with aura");
+    builder.Add(kHeadInjury, "head injury");
+    builder.Add(kMyelopathy, "myelopathy");
+    builder.Add(kNeckPain, "neck pain");
+    builder.Add(kNeckPain, "pain");
+    builder.Add(kAneurysm, "aneurysm");
+    builder.Add(kWeakness, "weakness");
+    builder.Add(kIbuprofen, "ibuprofen");
+    builder.Add(kConcussion, "concussion");
+    auto built = std::move(builder).Build();
+    EXPECT_TRUE(built.ok()) << built.status().ToString();
+    return std::move(*built);
+  }();
+  return lexicon;
+}
+
+std::vector<Mention> Find(std::string_view text) {
+  std::vector<Mention> mentions;
+  FindMentions(text, Lexicon(), &mentions);
+  return mentions;
+}
+
+// The context of the only mention of `id` in `text` (fails when there is not exactly one).
+Context Of(std::string_view text, int id) {
+  std::vector<Mention> found;
+  for (const Mention& m : Find(text)) {
+    if (m.concept_id == id) found.push_back(m);
+  }
+  EXPECT_EQ(found.size(), 1u) << "concept " << id << " in: " << text;
+  if (found.empty()) return Context{};
+  // JudgeSpan must agree with FindMentions.
+  Context judged = JudgeSpan(text, found[0].begin, found[0].end, *ContextRules::Default());
+  EXPECT_EQ(judged, found[0].context) << text;
+  return found[0].context;
+}
+
+bool Negated(std::string_view text, int id) { return Of(text, id).negation == Negation::kNegated; }
+Temporality TimeOf(std::string_view text, int id) { return Of(text, id).temporality; }
+
+// ---- The lexicon as data ---------------------------------------------------------------------
+
+TEST(ContextRulesTest, EmbeddedLexiconLoads) {
+  auto rules = ContextRules::Default();
+  ASSERT_NE(rules, nullptr);
+  EXPECT_FALSE(rules->version().empty());
+  EXPECT_GT(rules->trigger_count(), 300u);
+  EXPECT_GT(rules->heading_count(), 50u);
+  // The embedded text is the JSON file itself, and loads again on its own.
+  auto again = ContextRules::FromJsonText(ContextRules::DefaultJsonText());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->version(), rules->version());
+}
+
+TEST(ContextRulesTest, EveryGroupHasACitation) {
+  auto doc = json::ParseUntrusted(ContextRules::DefaultJsonText(), 4 << 20);
+  ASSERT_TRUE(doc.ok());
+  for (const char* key :
+       {"triggers", "pseudo_triggers", "terminations", "sections", "spelling", "abbreviations"}) {
+    const rapidjson::Value* groups = json::GetArray(*doc, key);
+    ASSERT_NE(groups, nullptr) << key;
+    for (const auto& group : groups->GetArray()) {
+      auto citation = json::GetString(group, "citation");
+      ASSERT_TRUE(citation.has_value()) << key;
+      EXPECT_GT(citation->size(), 20u) << key;
+    }
+  }
+}
+
+std::string ReplaceOnce(std::string s, const std::string& from, const std::string& to) {
+  std::size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+TEST(ContextRulesTest, ErrorsNameTheJsonPointer) {
+  const std::string good(ContextRules::DefaultJsonText());
+  struct Case {
+    std::string json, pointer;
+  };
+  std::vector<Case> cases = {
+      {ReplaceOnce(good, "\"version\"", "\"versoin\""), "/versoin"},
+      {ReplaceOnce(good, "\"direction\": \"forward\"", "\"direction\": \"sideways\""),
+       "/triggers/0/direction"},
+      {ReplaceOnce(good, "\"category\": \"negated\"", "\"category\": \"denied\""),
+       "/triggers/0/category"},
+      {ReplaceOnce(good, "\"terms\": [\n        \"no\"", "\"terms\": [\n        \"\""),
+       "/triggers/0/terms/0"},
+      {ReplaceOnce(good, "\"negated\": 10", "\"negated\": 0"), "/scopes/negated"},
+      {ReplaceOnce(good, "\"haemorrhage\": \"hemorrhage\"", "\"haemorrhage\": \"two words\""),
+       "/spelling/0/variants/haemorrhage"},
+      {ReplaceOnce(good, "\"s/p\": \"status post\"", "\"s/p\": \"\""),
+       "/abbreviations/0/expansions/s~1p"},
+      {ReplaceOnce(good, "\"context\": \"historical\"", "\"context\": \"past\""),
+       "/sections/0/context"},
+  };
+  for (const Case& c : cases) {
+    auto loaded = ContextRules::FromJsonText(c.json);
+    ASSERT_FALSE(loaded.ok()) << c.pointer;
+    EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(loaded.status().location(), c.pointer) << loaded.status().ToString();
+    EXPECT_THAT(loaded.status().message(), HasSubstr(c.pointer));
+  }
+  // A missing citation, and the same phrase twice.
+  auto no_citation = ContextRules::FromJsonText(
+      ReplaceOnce(good, "\"citation\": \"Chapman WW", "\"quote\": \"Chapman WW"));
+  ASSERT_FALSE(no_citation.ok());
+  EXPECT_THAT(no_citation.status().message(), HasSubstr("/triggers/0/"));
+  auto twice =
+      ContextRules::FromJsonText(ReplaceOnce(good, "\"denies\",", "\"denies\", \"Denies\","));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(twice.status().message(), HasSubstr("listed twice"));
+  EXPECT_FALSE(ContextRules::FromJsonText("{").ok());
+}
+
+TEST(ConceptLexiconTest, BuilderRefusesBadPhrases) {
+  {
+    ConceptLexicon::Builder builder(ContextRules::Default());
+    builder.Add(1, "  ...  ");
+    auto built = std::move(builder).Build();
+    ASSERT_FALSE(built.ok());
+    EXPECT_THAT(built.status().message(), HasSubstr("has no words"));
+  }
+  {
+    ConceptLexicon::Builder builder(ContextRules::Default());
+    builder.Add(-3, "headache");
+    EXPECT_FALSE(std::move(builder).Build().ok());
+  }
+  {
+    ConceptLexicon::Builder builder(ContextRules::Default());
+    builder.Add(1, "headache");
+    builder.Add(1, "Headache");  // the same phrase once normalised
+    builder.Add(2, "headache");
+    auto built = std::move(builder).Build();
+    ASSERT_TRUE(built.ok());
+    EXPECT_EQ(built->size(), 2u);
+  }
+  ConceptLexicon empty;
+  std::vector<Mention> none;
+  FindMentions("headache", empty, &none);
+  EXPECT_TRUE(none.empty());
+}
+
+// ---- Negation ----------------------------------------------------------------------------
+
+TEST(NegationTest, ForwardTriggers) {
+  EXPECT_TRUE(Negated("No papilledema.", kPapilledema));
+  EXPECT_TRUE(Negated("She denies fever.", kFever));
+  EXPECT_TRUE(Negated("Alert, without neck stiffness.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Negative for meningism.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Absence of fever on arrival.", kFever));
+  EXPECT_TRUE(Negated("Fundi: no evidence of papilledema", kPapilledema));
+  EXPECT_TRUE(Negated("He doesn't have a headache", kHeadache));
+  EXPECT_TRUE(Negated("Denies any fever, chills, rigors or headache.", kHeadache));
+  EXPECT_FALSE(Negated("Severe headache since this morning.", kHeadache));
+}
+
+TEST(NegationTest, BackwardTriggers) {
+  EXPECT_TRUE(Negated("Subarachnoid haemorrhage was ruled out.", kSah));
+  EXPECT_TRUE(Negated("Her headache has resolved.", kHeadache));
+  EXPECT_TRUE(Negated("Meningism: none", kNeckStiffness));
+  EXPECT_TRUE(Negated("Neck stiffness is absent.", kNeckStiffness));
+}
+
+TEST(NegationTest, NegatedTitleIsNotAnAffirmedFinding) {
+  // The ICD-10-CM title of M47.812 (issue 11).
+  EXPECT_TRUE(
+      Negated("Spondylosis without myelopathy or radiculopathy, cervical region", kMyelopathy));
+  EXPECT_TRUE(Negated("Fell off a bicycle, no direct head injury.", kHeadInjury));
+}
+
+TEST(NegationTest, PseudoTriggersDoNotNegate) {
+  EXPECT_FALSE(Negated("No increase in headache frequency this month.", kHeadache));
+  EXPECT_FALSE(Negated("Not only headache but also vomiting.", kHeadache));
+  EXPECT_FALSE(Negated("Gram negative rods; fever persists.", kFever));
+  EXPECT_FALSE(Negated("No change in treatment of the migraine.", kMigraine));
+  EXPECT_FALSE(Negated("No relief with ibuprofen.", kIbuprofen));
+}
+
+TEST(NegationTest, TerminationEndsTheScope) {
+  EXPECT_TRUE(Negated("No fever but neck stiffness.", kFever));
+  EXPECT_FALSE(Negated("No fever but neck stiffness.", kNeckStiffness));
+  EXPECT_FALSE(Negated("Denies fever, however reports headache.", kHeadache));
+  EXPECT_FALSE(Negated("No fever; headache worse.", kHeadache));
+  EXPECT_FALSE(Negated("Negative for fever, positive for neck stiffness.", kNeckStiffness));
+}
+
+TEST(NegationTest, ScopeIsBoundedInWords) {
+  // The default negation scope is ten words after the trigger.
+  EXPECT_TRUE(Negated("No one two three four five six seven eight nine headache", kHeadache));
+  EXPECT_FALSE(Negated("No one two three four five six seven eight nine ten headache", kHeadache));
+}
+
+// ---- Temporality, experiencer, uncertainty ---------------------------------------------------
+
+TEST(TemporalityTest, Historical) {
+  EXPECT_EQ(TimeOf("History of migraine.", kMigraine), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("Concussion in 2019, fully recovered.", kConcussion), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("Whiplash and a head injury 3 years ago.", kHeadInjury),
+            Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("s/p head injury, on no medication", kHeadInjury), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("h/o migraine", kMigraine), Temporality::kHistorical);
+  // The present ends a historical scope.
+  EXPECT_EQ(TimeOf("History of migraine, presents with new neck stiffness.", kNeckStiffness),
+            Temporality::kRecent);
+  // A duration is not history.
+  EXPECT_EQ(TimeOf("Two-day history of headache.", kHeadache), Temporality::kRecent);
+  EXPECT_EQ(TimeOf("History of present illness: headache for two days.", kHeadache),
+            Temporality::kRecent);
+}
+
+TEST(TemporalityTest, Hypothetical) {
+  EXPECT_EQ(TimeOf("Return if fever or neck stiffness develops.", kFever),
+            Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf("Should she develop weakness, call 911.", kWeakness),
+            Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf("Advised to report any new weakness.", kWeakness), Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf("Watch for fever.", kFever), Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf("Headache for a week.", kHeadache), Temporality::kRecent);
+}
+
+TEST(ExperiencerTest, OtherPeople) {
+  EXPECT_EQ(Of("Mother had a subarachnoid haemorrhage at 45.", kSah).experiencer,
+            Experiencer::kOther);
+  Context family = Of("Family history of aneurysm.", kAneurysm);
+  EXPECT_EQ(family.experiencer, Experiencer::kOther);
+  EXPECT_FALSE(family.CurrentForPatient());
+  EXPECT_EQ(Of("FH: aneurysm in her sister.", kAneurysm).experiencer, Experiencer::kOther);
+  // The patient again: a mention of the patient ends the scope.
+  EXPECT_EQ(Of("Her mother brought her in with a headache.", kHeadache).experiencer,
+            Experiencer::kPatient);
+  EXPECT_EQ(Of("Worst headache of her life.", kHeadache).experiencer, Experiencer::kPatient);
+}
+
+TEST(UncertaintyTest, UncertainStaysAffirmed) {
+  for (const char* text :
+       {"Possible papilledema on fundoscopy.", "Cannot exclude papilledema.", "?papilledema",
+        "Papilledema not excluded.", "Concern for papilledema.", "Rule out papilledema."}) {
+    Context c = Of(text, kPapilledema);
+    EXPECT_EQ(c.negation, Negation::kAffirmed) << text;
+    EXPECT_TRUE(c.uncertain) << text;
+    EXPECT_TRUE(c.CurrentForPatient()) << text;
+  }
+  EXPECT_FALSE(Of("Papilledema.", kPapilledema).uncertain);
+}
+
+// ---- Sections ------------------------------------------------------------------------------
+
+TEST(SectionTest, HeadingsSetTheContextUntilTheNextHeading) {
+  const std::string note =
+      "Family history: migraine in mother. Aneurysm.\n"
+      "Past medical history: concussion.\n"
+      "Exam: papilledema, neck stiffness.\n"
+      "Plan: MRI brain; return if fever.\n";
+  auto mentions = Find(note);
+  std::map<int, Context> by_concept;
+  for (const Mention& m : mentions) by_concept[m.concept_id] = m.context;
+  EXPECT_EQ(by_concept[kMigraine].experiencer, Experiencer::kOther);
+  EXPECT_EQ(by_concept[kAneurysm].experiencer, Experiencer::kOther);  // next sentence, same section
+  EXPECT_EQ(by_concept[kConcussion].temporality, Temporality::kHistorical);
+  EXPECT_EQ(by_concept[kConcussion].experiencer, Experiencer::kPatient);
+  EXPECT_TRUE(by_concept[kPapilledema].CurrentForPatient());
+  EXPECT_TRUE(by_concept[kNeckStiffness].CurrentForPatient());
+  EXPECT_EQ(by_concept[kFever].temporality, Temporality::kHypothetical);
+}
+
+TEST(SectionTest, AbbreviatedAndCapitalHeadings) {
+  EXPECT_EQ(TimeOf("PMH: migraine.", kMigraine), Temporality::kHistorical);
+  EXPECT_EQ(Of("FH: aneurysm", kAneurysm).experiencer, Experiencer::kOther);
+  EXPECT_EQ(TimeOf("SOCIAL HISTORY: head injury at work.", kHeadInjury), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("Return precautions: fever, weakness.", kWeakness), Temporality::kHypothetical);
+  // Any other heading ends the section, listed or not.
+  EXPECT_EQ(TimeOf("PMH: migraine.\nNEURO EXAM: weakness of the left arm.", kWeakness),
+            Temporality::kRecent);
+  // A blank line ends it too.
+  EXPECT_EQ(Of("Family history: aneurysm.\n\nWorst headache of life.", kHeadache).experiencer,
+            Experiencer::kPatient);
+  // "Denies:" is a trigger, not a heading.
+  EXPECT_TRUE(Negated("Denies: fever, chills.", kFever));
+}
+
+// ---- Sentences and words ------------------------------------------------------------------
+
+TEST(BoundaryTest, SentenceEnds) {
+  EXPECT_FALSE(Negated("No fever. Neck stiffness present.", kNeckStiffness));
+  EXPECT_FALSE(Negated("No fever! Headache.", kHeadache));
+  EXPECT_FALSE(Negated("Any fever? Headache yes.", kHeadache));
+  EXPECT_FALSE(Negated("No fever\nHeadache since Monday", kHeadache));
+  // A wrapped line goes on.
+  EXPECT_TRUE(Negated("No fever or\nheadache", kHeadache));
+  // "Dr.", "e.g." and decimals do not end a sentence.
+  auto rules = ContextRules::Default();
+  EXPECT_TRUE(FindPhrase("Seen by Dr. Smith today", "dr smith", *rules).has_value());
+  EXPECT_TRUE(FindPhrase("triggers, e.g. wine", "e g wine", *rules).has_value());
+  EXPECT_TRUE(FindPhrase("Temp 38.5 C", "38.5 c", *rules).has_value());
+  EXPECT_TRUE(Negated("Temp 38.5 without neck stiffness.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Seen by Dr. Jones, no papilledema.", kPapilledema));
+  // Numbered items are separate statements.
+  EXPECT_EQ(TimeOf("1) s/p craniotomy 2) headache", kHeadache), Temporality::kRecent);
+  // A phrase never crosses a sentence end.
+  EXPECT_FALSE(FindPhrase("Stiff neck. Pain in the arm.", "neck pain", *rules).has_value());
+  EXPECT_TRUE(Find("Stiff neck. Pain in the arm.").size() == 1);  // "pain" alone
+}
+
+TEST(BoundaryTest, WholeWordsOnly) {
+  // "pain" is a phrase of kNeckPain; it must not match inside "painful" or "painkillers".
+  for (const Mention& m : Find("Painful painkillers, headaches, premigraine")) {
+    ADD_FAILURE() << "unexpected mention of concept " << m.concept_id;
+  }
+  auto rules = ContextRules::Default();
+  EXPECT_FALSE(FindPhrase("headinjury", "head injury", *rules).has_value());
+  EXPECT_TRUE(FindPhrase("HEAD-INJURY", "head injury", *rules).has_value());
+  // Punctuation between words is a break for lexicon phrases.
+  EXPECT_TRUE(Find("neck, stiffness").empty());
+  EXPECT_EQ(Find("neck-stiffness").size(), 1u);
+}
+
+TEST(NormalisationTest, SpellingAndAbbreviations) {
+  EXPECT_EQ(Find("Papilloedema bilaterally").size(), 1u);
+  EXPECT_EQ(Find("SUBARACHNOID HAEMORRHAGE").size(), 1u);
+  EXPECT_EQ(Find("CT: SAH in the basal cisterns").front().concept_id, kSah);  // "SAH"
+  EXPECT_TRUE(Negated("-ve for meningism", kNeckStiffness));
+  EXPECT_FALSE(Negated("+ve for meningism", kNeckStiffness));
+  EXPECT_TRUE(Negated("Pt can't recall any head injury", kHeadInjury));
+}
+
+TEST(MatchTest, LongestPhraseAtAPositionAndNoDoubleReport) {
+  auto mentions = Find("Migraine with aura since age 20.");
+  ASSERT_EQ(mentions.size(), 1u);
+  EXPECT_EQ(mentions[0].concept_id, kMigraineWithAura);
+  // "neck pain" and "pain" are both kNeckPain: reported once.
+  mentions = Find("Neck pain, worse on rotation.");
+  ASSERT_EQ(mentions.size(), 1u);
+  EXPECT_EQ(mentions[0].concept_id, kNeckPain);
+  // Byte ranges are the matched words in the original text, in text order.
+  const std::string text = "Headache.  No  FEVER.";
+  mentions = Find(text);
+  ASSERT_EQ(mentions.size(), 2u);
+  EXPECT_EQ(text.substr(mentions[0].begin, mentions[0].end - mentions[0].begin), "Headache");
+  EXPECT_EQ(text.substr(mentions[1].begin, mentions[1].end - mentions[1].begin), "FEVER");
+  EXPECT_THAT(std::vector<int>({mentions[0].concept_id, mentions[1].concept_id}),
+              ElementsAre(kHeadache, kFever));
+}
+
+// ---- Quote ---------------------------------------------------------------------------------
+
+TEST(QuoteTest, ShortSpanWithAFewWordsAround) {
+  const std::string text = "Fundi:   no\tpapilloedema.  Mother had SAH.";
+  auto mentions = Find(text);
+  ASSERT_FALSE(mentions.empty());
+  EXPECT_EQ(mentions[0].concept_id, kPapilledema);
+  EXPECT_EQ(Quote(text, mentions[0]), "Fundi: no papilloedema.");
+  EXPECT_EQ(Quote(text, mentions[0], 12), "papilloedema");
+}
+
+TEST(QuoteTest, NeverCutsAUtf8CharacterAndKeepsToTheLimit) {
+  // Multi-byte characters all around and inside the span.
+  const std::string text =
+      "Cefalée intense — céphalée en coup de tonnerre; névralgie, raideur de la nuque et fièvre "
+      "à 39 °C, photophobie ✓ Kopfschmerz 头痛 headache ñandú ü";
+  std::vector<Mention> mentions;
+  FindMentions(text, Lexicon(), &mentions);
+  ASSERT_EQ(mentions.size(), 1u);  // "headache"
+  for (std::size_t limit = 1; limit <= 80; ++limit) {
+    for (Mention m :
+         {mentions[0], Mention{kFever, 0, text.size(), {}}, Mention{kFever, 1, 40, {}}}) {
+      std::string quote = Quote(text, m, limit);
+      EXPECT_LE(quote.size(), limit);
+      EXPECT_EQ(json::FindInvalidUtf8OrNul(quote), quote.size()) << limit << ": " << quote;
+      EXPECT_EQ(quote.find("  "), std::string::npos);
+    }
+  }
+}
+
+// ---- Baseline and threads ------------------------------------------------------------------
+
+TEST(BaselineTest, NegationOnlyKeepsOnlyNegation) {
+  auto negex = ContextRules::Default()->NegationOnly();
+  ASSERT_NE(negex, nullptr);
+  const std::string text = "Family history of aneurysm; no fever.";
+  auto at = FindPhrase(text, "aneurysm", *negex);
+  ASSERT_TRUE(at.has_value());
+  Context c = JudgeSpan(text, at->first, at->second, *negex);
+  EXPECT_TRUE(c.CurrentForPatient());
+  at = FindPhrase(text, "fever", *negex);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(JudgeSpan(text, at->first, at->second, *negex).negation, Negation::kNegated);
+}
+
+TEST(ThreadTest, OneLexiconManyThreads) {
+  std::string note;
+  for (int k = 0; k < 200; ++k) {
+    note +=
+        "History of migraine. No fever but neck stiffness. Mother had SAH. Return if "
+        "weakness.\n";
+  }
+  const std::vector<Mention> expected = Find(note);
+  ASSERT_EQ(expected.size(), 200u * 5);
+  std::vector<std::thread> threads;
+  std::vector<int> same(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        std::vector<Mention> got;
+        FindMentions(note, Lexicon(), &got);
+        bool equal = got.size() == expected.size();
+        for (std::size_t k = 0; equal && k < got.size(); ++k) {
+          equal = got[k].begin == expected[k].begin && got[k].context == expected[k].context &&
+                  got[k].concept_id == expected[k].concept_id;
+        }
+        same[t] += equal;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_THAT(same, ElementsAre(20, 20, 20, 20));
+}
+
+// ---- The table of `cephalgia context` ------------------------------------------------------
+
+TEST(ContextTableTest, HeaderAndColumns) {
+  auto table = ParseContextTable("note\tid\tsentence\tconcept\r\n\nx\t7\tNo fever.\tfever\r\n");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  ASSERT_EQ(table->rows.size(), 1u);
+  EXPECT_EQ(table->rows[0].field(table->id_column), "7");
+  EXPECT_EQ(table->rows[0].line, 3u);
+  EXPECT_FALSE(ParseContextTable("").ok());
+  EXPECT_THAT(ParseContextTable("id\tsentence\n1\tx\n").status().message(), HasSubstr("concept"));
+  EXPECT_THAT(ParseContextTable("id\tconcept\tsentence\n1\tx\n").status().message(),
+              HasSubstr("line 2"));
+}
+
+TEST(ContextTableTest, LocatesTheMarkedOccurrence) {
+  auto rules = ContextRules::Default();
+  // The kit marks its concept in capitals; and the exact spelling wins.
+  const std::string sentence = "Chest pain now, unlike the CHEST PAIN he had before.";
+  LocatedConcept at = LocateConcept(sentence, "chest pain", *rules);
+  EXPECT_EQ(at.how, LocatedConcept::How::kExact);
+  EXPECT_EQ(sentence.substr(at.begin, at.end - at.begin), "CHEST PAIN");
+  at = LocateConcept("History of PE'S; not PE.", "PE", *rules);
+  EXPECT_EQ(at.begin, 21u);
+  at = LocateConcept("No soft tissue masses seen", "soft tissue masses seen here", *rules);
+  EXPECT_EQ(at.how, LocatedConcept::How::kPartial);
+  EXPECT_EQ(at.words_matched, 4u);
+  EXPECT_EQ(LocateConcept("nothing", "fever", *rules).how, LocatedConcept::How::kNotFound);
+  EXPECT_EQ(JudgeLocated("nothing", LocatedConcept{}, *rules), Context{});
+}
+
+}  // namespace
+}  // namespace cephalgia::text
