@@ -49,8 +49,11 @@ TEST(RedFlagTable, EveryFlagFiresAtItsTier) {
       {"fever_meningism", "EMERGENCY", "1990-05-01", fever_obs},
       {"systemic_symptoms", "URGENT", "1990-05-01", Cond(kSct, "89362005")},
       {"head_neck_trauma", "EMERGENCY", "1990-05-01", Cond(kSct, "110030002", R"(,"onsetDateTime":"2026-02-27")")},
-      {"head_neck_trauma", "URGENT", "1990-05-01", Cond(kSct, "39848009", R"(,"onsetDateTime":"2025-03-01")")},
-      {"new_onset_after_50", "URGENT", "1960-05-01", Cond(kSct, "25064002", R"(,"onsetDateTime":"2026-02-01")")},
+      // §0.1 (b): the headache (CGH since 2024-01-10) began within 3 months after the whiplash.
+      {"head_neck_trauma", "URGENT", "1990-05-01", Cond(kSct, "39848009", R"(,"onsetDateTime":"2023-11-01")")},
+      // §0.1: a new headache at 50 or later; the CGH since 2024 makes a plain headache code not new,
+      // so the row records the new headache as such.
+      {"new_onset_after_50", "URGENT", "1960-05-01", Cond("urn:cephalgia:finding", "new_headache", R"(,"onsetDateTime":"2026-02-01")")},
       {"cancer_history", "URGENT", "1990-05-01", Cond(kIcd, "Z85.3")},
       {"immunosuppression", "URGENT", "1990-05-01", Cond(kSct, "86406008")},
       {"progressive_or_refractory", "URGENT", "1990-05-01", Finding("headache_progressive")},

@@ -31,7 +31,8 @@ namespace {
 
 constexpr std::size_t kMaxRequestBytes = std::size_t{64} << 20;
 constexpr std::string_view kDraftOrigin = "context.draftOrders";
-constexpr std::size_t kValueBufferBytes = 256 * 1024;  // per thread; larger requests fall back to malloc
+constexpr std::size_t kValueBufferBytes =
+    256 * 1024;  // per thread; larger requests fall back to malloc
 constexpr std::size_t kParseBufferBytes = 16 * 1024;
 
 struct Action {
@@ -56,13 +57,15 @@ struct Card {
 
 std::string_view CertaintyText(fhir::Certainty c) {
   switch (c) {
-    case fhir::Certainty::kConfirmed: return "confirmed";
-    case fhir::Certainty::kProvisional: return "provisional";
-    case fhir::Certainty::kText: return "from text, lower certainty";
+    case fhir::Certainty::kConfirmed:
+      return "confirmed";
+    case fhir::Certainty::kProvisional:
+      return "provisional";
+    case fhir::Certainty::kText:
+      return "from text, lower certainty";
   }
   return "";
 }
-
 
 // Per-evaluation state shared by the card builders.
 class Evaluation {
@@ -71,8 +74,12 @@ class Evaluation {
   // keys the request simply did not carry), which alone justifies a data_incomplete card.
   Evaluation(const Knowledge& k, Facts facts, std::string patient_id, std::string now_text,
              std::vector<std::string> gaps, bool host_reported_gaps)
-      : k_(k), facts_(std::move(facts)), patient_id_(std::move(patient_id)),
-        now_text_(std::move(now_text)), gaps_(std::move(gaps)), host_reported_gaps_(host_reported_gaps) {
+      : k_(k),
+        facts_(std::move(facts)),
+        patient_id_(std::move(patient_id)),
+        now_text_(std::move(now_text)),
+        gaps_(std::move(gaps)),
+        host_reported_gaps_(host_reported_gaps) {
     criterion_cache_.assign(k_.criteria.size(), -1);
     diagnoses_.assign(k_.diagnoses.size(), 0);
     env_.knowledge = &k_;
@@ -81,18 +88,38 @@ class Evaluation {
     env_.diagnoses = &diagnoses_;
   }
 
+  // knowledge.md §0: the service speaks only about a current headache. A closed gate answers
+  // with no card at all (no red flag, safety or "data incomplete" card): history alone is not a
+  // reason to interrupt a clinician who opened an unrelated chart.
+  bool GateOpen() {
+    gate_trace_.clear();
+    bool open = internal::EvalTraced(k_.relevance.gate, env_, &gate_trace_);
+    return open;
+  }
+
   void PatientView() {
+    if (!GateOpen()) return;
     RedFlags(/*emit=*/true);
-    Classify(/*emit=*/true);
-    Safety();
-    if (cards_.empty() && host_reported_gaps_) DataIncompleteCard();
+    bool emergency = env_.max_red_flag_tier >= static_cast<int>(internal::Tier::kEmergency);
+    // Under an EMERGENCY red flag the emergency is the message (§c.0, §e.4); the classification
+    // and its ladder are still evaluated, so an order-sign check stays consistent, but not shown.
+    bool show_classification =
+        !(k_.has_classification_suppress && internal::Eval(k_.classification_suppress, env_));
+    Classify(/*emit=*/show_classification);
+    if (!(k_.has_safety_suppress && internal::Eval(k_.safety_suppress, env_))) Safety();
+    if (cards_.empty() && host_reported_gaps_ && !emergency) DataIncompleteCard();
   }
 
   void OrderSign() {
+    if (!GateOpen()) return;
     RedFlags(/*emit=*/false);
     Classify(/*emit=*/false);
+    // One card per draft order: the first rule (in order-sign.json order) that applies speaks
+    // for it, so an opioid draft is not also an overuse card.
     for (const internal::DraftOrder& d : facts_.drafts) {
-      for (const internal::OrderSignRule& r : k_.order_sign_rules) CheckDraft(d, r);
+      for (const internal::OrderSignRule& r : k_.order_sign_rules) {
+        if (CheckDraft(d, r)) break;
+      }
     }
   }
 
@@ -119,23 +146,31 @@ class Evaluation {
   void RedFlags(bool emit) {
     for (const internal::RedFlag& f : k_.red_flags) {
       if (!internal::Eval(f.when, env_)) continue;
-      bool escalated = f.has_escalation && internal::Eval(f.escalation_when, env_);
-      internal::Tier tier = escalated ? internal::Tier::kEmergency : f.tier;
+      const internal::RedFlagVariant* variant = nullptr;
+      for (const internal::RedFlagVariant& v : f.variants) {
+        if (internal::Eval(v.when, env_)) {
+          variant = &v;
+          break;
+        }
+      }
+      // A variant may raise the tier, never lower it (a red flag is never weakened).
+      internal::Tier tier = variant != nullptr ? std::max(variant->tier, f.tier) : f.tier;
       env_.max_red_flag_tier = std::max(env_.max_red_flag_tier, static_cast<int>(tier));
       if (!emit) continue;
       const internal::TierDef& td = k_.tiers[static_cast<int>(tier)];
       Card c;
       c.rule_id = f.id;
       c.topic_display = f.title;
-      c.summary = escalated ? f.escalation_summary : f.summary;
+      c.summary = variant != nullptr ? variant->summary : f.summary;
       c.indicator = td.indicator;
       c.priority = td.priority;
       c.reason_text = "Red flag: " + f.title + " (" + td.label + ")";
       std::vector<TraceLine> trace;
       internal::EvalTraced(f.when, env_, &trace);
-      if (escalated) internal::EvalTraced(f.escalation_when, env_, &trace);
+      if (variant != nullptr) internal::EvalTraced(variant->when, env_, &trace);
       std::string d = "**Red flag: " + f.title + "** (" + td.label + ")\n\n" + f.detail + "\n\n";
-      d += "**Evidence**\n" + RenderTrace(trace, &c.reason_refs);
+      if (variant != nullptr && !variant->detail.empty()) d += variant->detail + "\n\n";
+      d += "**Evidence**\n" + RenderTrace(trace, &c.reason_refs) + GateEvidence();
       std::vector<int> orders = td.always_orders;
       auto add = [&orders](const std::vector<int>& more) {
         for (int o : more) {
@@ -143,7 +178,7 @@ class Evaluation {
         }
       };
       add(f.orders);
-      if (escalated) add(f.escalation_orders);
+      if (variant != nullptr) add(variant->orders);
       for (int o : orders) c.suggestions.push_back(CreateSuggestion(o, true));
       c.detail = d + Footer(f.citations);
       cards_.push_back(std::move(c));
@@ -172,13 +207,14 @@ class Evaluation {
       internal::EvalTraced(dx.explicit_dx, env_, &trace);
       std::vector<TraceLine> crit;
       internal::EvalTraced(dx.criteria, env_, &crit);
-      std::string d = "**" + dx.title + "** (" +
-                      (explicit_dx ? std::string("clinician-coded diagnosis") : std::string("criteria met")) +
-                      ")\n\n" + dx.detail + "\n\n**Clinician-coded diagnosis**\n" +
-                      RenderTrace(trace, &c.reason_refs) + "\n**ICHD-3 criteria**\n" +
-                      RenderTrace(crit, explicit_dx ? nullptr : &c.reason_refs);
+      std::string d =
+          "**" + dx.title + "** (" +
+          (explicit_dx ? std::string("clinician-coded diagnosis") : std::string("criteria met")) +
+          ")\n\n" + dx.detail + "\n\n**Clinician-coded diagnosis**\n" +
+          RenderTrace(trace, &c.reason_refs) + "\n**ICHD-3 criteria**\n" +
+          RenderTrace(crit, explicit_dx ? nullptr : &c.reason_refs);
       d += "\n" + Ladder(dx, &c);
-      c.detail = d + Footer(dx.citations);
+      c.detail = d + GateEvidence() + Footer(dx.citations);
       cards_.push_back(std::move(c));
     }
     if (!any && emit && internal::Eval(k_.undetermined.when, env_)) UndeterminedCard();
@@ -195,21 +231,26 @@ class Evaluation {
     for (int f : u.deciding_findings) {
       const internal::FindingState& s = facts_.findings[f];
       d += "- " + k_.findings[f].display + ": ";
-      if (s.present) d += "present (" + EvidenceList(s) + ")";
-      else if (s.absent) d += "documented absent (" + EvidenceList(s) + ")";
-      else d += "**not documented**";
+      if (s.present)
+        d += "present (" + EvidenceList(s) + ")";
+      else if (s.absent)
+        d += "documented absent (" + EvidenceList(s) + ")";
+      else
+        d += "**not documented**";
       d += "\n";
     }
-    c.detail = d + Footer(u.citations);
+    c.detail = d + GateEvidence() + Footer(u.citations);
     cards_.push_back(std::move(c));
   }
 
   // Appends the ladder's suggestions to `c`; returns the Markdown describing the steps.
   std::string Ladder(const internal::Diagnosis& dx, Card* c) {
     const internal::Ladder& ladder = k_.ladders[dx.ladder];
-    if (ladder.steps.empty()) return "**Treatment**: no medicine or referral is suggested for this diagnosis.\n";
+    if (ladder.steps.empty())
+      return "**Treatment**: no medicine or referral is suggested for this diagnosis.\n";
     if (internal::Eval(k_.ladder_suppress, env_)) {
-      return "**Treatment ladder suppressed**: an EMERGENCY red flag must be handled first (knowledge.md §c.0).\n";
+      return "**Treatment ladder suppressed**: an EMERGENCY red flag must be handled first "
+             "(knowledge.md §c.0).\n";
     }
     std::string d = "**Treatment ladder**\n";
     // Alternatives within one step (acetaminophen or an NSAID) are "at most one"; suggestions
@@ -219,7 +260,8 @@ class Evaluation {
     for (int si : ladder.steps) {
       const internal::LadderStep& st = k_.steps[si];
       bool applies = internal::Eval(st.when, env_);
-      d += std::string("- ") + (applies ? "[x] " : "[ ] ") + st.title + (applies ? " (applies)" : " (not now)") + "\n";
+      d += std::string("- ") + (applies ? "[x] " : "[ ] ") + st.title +
+           (applies ? " (applies)" : " (not now)") + "\n";
       if (!applies) continue;
       bool first = true;
       for (int o : st.orders) {
@@ -249,8 +291,9 @@ class Evaluation {
       c.indicator = k_.safety_indicator;
       std::vector<TraceLine> trace;
       internal::EvalTraced(s.when, env_, &trace);
-      std::string d = "**" + s.title + "**\n\n" + s.detail + "\n\n**Reason**\n" + RenderTrace(trace, nullptr);
-      c.detail = d + Footer(s.citations);
+      std::string d =
+          "**" + s.title + "**\n\n" + s.detail + "\n\n**Reason**\n" + RenderTrace(trace, nullptr);
+      c.detail = d + GateEvidence() + Footer(s.citations);
       cards_.push_back(std::move(c));
     }
   }
@@ -261,8 +304,10 @@ class Evaluation {
     c.topic_display = "Patient data incomplete";
     c.summary = "Headache rules ran on incomplete data: some findings may be missing";
     c.indicator = "info";
-    c.detail = "No headache card fired, but part of the patient record was not available, so a red flag or contraindication may be missing.\n\n" +
-               Footer({});
+    c.detail =
+        "No headache card fired, but part of the patient record was not available, so a red flag "
+        "or contraindication may be missing.\n\n" +
+        Footer({});
     cards_.push_back(std::move(c));
   }
 
@@ -284,25 +329,40 @@ class Evaluation {
       // and may be long and non-ASCII; cutting it could split a UTF-8 character.
       auto num = [](double v) { return std::to_string(static_cast<long long>(std::lround(v))); };
       std::string s = d.name + ": about " + num(existing) + " days/month already, " +
-                      (d.days_per_month ? "about " + num(add) + " more days with" : std::string("unknown extra days with")) +
-                      " this order; limit " + num(oc.min_days_per_month) + " for " + oc.display + " (" +
-                      num(k_.overuse_combined_days) + " across classes).";
+                      (d.days_per_month ? "about " + num(add) + " more days with"
+                                        : std::string("unknown extra days with")) +
+                      " this order; limit " + num(oc.min_days_per_month) + " for " + oc.display +
+                      " (" + num(k_.overuse_combined_days) + " across classes).";
       return s;
     }
     return std::nullopt;
   }
 
-  void CheckDraft(const internal::DraftOrder& d, const internal::OrderSignRule& r) {
+  // Whether the current use of acute headache medicines has already lasted `days` (a new
+  // course alone cannot reach the > 3 months ICHD-3 8.2 needs).
+  bool ExistingUseLasted(int days) const {
+    for (const internal::MedUse& u : facts_.med_uses) {
+      if (u.current && u.overuse_class >= 0 && u.duration_days && *u.duration_days >= days)
+        return true;
+    }
+    return false;
+  }
+
+  // Emits the card of rule `r` for draft `d` when it applies; returns whether it did.
+  bool CheckDraft(const internal::DraftOrder& d, const internal::OrderSignRule& r) {
     std::string why;
     if (r.draft_value_set >= 0) {
-      if (std::find(d.value_sets.begin(), d.value_sets.end(), r.draft_value_set) == d.value_sets.end()) return;
+      if (std::find(d.value_sets.begin(), d.value_sets.end(), r.draft_value_set) ==
+          d.value_sets.end())
+        return false;
     }
     if (r.draft_overuse) {
+      if (r.existing_use_min_days > 0 && !ExistingUseLasted(r.existing_use_min_days)) return false;
       std::optional<std::string> p = OveruseProjection(d);
-      if (!p) return;
+      if (!p) return false;
       why = *p;
     }
-    if (r.has_when && !internal::Eval(r.when, env_)) return;
+    if (r.has_when && !internal::Eval(r.when, env_)) return false;
     Card c;
     c.rule_id = r.id;
     c.topic_display = r.title;
@@ -310,8 +370,9 @@ class Evaluation {
     c.indicator = r.indicator;
     c.priority = "routine";
     c.reason_text = r.title;
-    std::string d_text = "**" + r.title + "**\n\nDraft order: " + (d.ref.empty() ? d.resource_type + " without id" : d.ref) +
-                         " (" + d.name + ")\n\n" + r.detail + "\n";
+    std::string d_text = "**" + r.title + "**\n\nDraft order: " +
+                         (d.ref.empty() ? d.resource_type + " without id" : d.ref) + " (" + d.name +
+                         ")\n\n" + r.detail + "\n";
     if (!why.empty()) d_text += "\n" + why + "\n";
     if (r.has_when) {
       std::vector<TraceLine> trace;
@@ -346,8 +407,9 @@ class Evaluation {
       c.suggestions.push_back(std::move(s));
     }
     if (c.suggestions.size() > 1) c.alternatives = true;
-    c.detail = d_text + Footer(r.citations);
+    c.detail = d_text + GateEvidence() + Footer(r.citations);
     cards_.push_back(std::move(c));
+    return true;
   }
 
   // Orders of the ladder steps that apply now (the diagnoses' ladders, else the first ladder).
@@ -378,14 +440,16 @@ class Evaluation {
   std::optional<std::string> Blocked(int order) {
     const internal::OrderDef& o = k_.orders[order];
     for (const internal::Restriction& r : k_.restrictions) {
-      if (!k_.value_sets.ContainsCode(k_.value_set_ids[r.value_set], o.code.system, o.code.code)) continue;
+      if (!k_.value_sets.ContainsCode(k_.value_set_ids[r.value_set], o.code.system, o.code.code))
+        continue;
       bool applies = true;
       if (r.has_when) applies = internal::Eval(r.when, env_);
       if (applies && r.has_unless) applies = !internal::Eval(r.unless, env_);
       if (applies) return r.reason;
     }
     if (o.active_value_set >= 0 && facts_.active_value_sets[o.active_value_set]) {
-      return "the patient already has an active " + k_.value_set_ids[o.active_value_set] + " order or medicine";
+      return "the patient already has an active " + k_.value_set_ids[o.active_value_set] +
+             " order or medicine";
     }
     std::string key = std::string(fhir::CanonicalSystem(o.code.system)) + "|" +
                       fhir::NormalizeCode(fhir::IdentifySystem(o.code.system), o.code.code);
@@ -411,24 +475,46 @@ class Evaluation {
           actions.push_back(std::move(a));
         }
         // A replacement whose create action was blocked is dropped whole; a plain delete stays.
-        if (actions.empty() || (dropped_create && actions.size() == 1 && actions[0].is_delete && s.actions.size() > 1)) continue;
+        if (actions.empty() ||
+            (dropped_create && actions.size() == 1 && actions[0].is_delete && s.actions.size() > 1))
+          continue;
         s.actions = std::move(actions);
         kept.push_back(std::move(s));
       }
-      if (!kept.empty() && std::none_of(kept.begin(), kept.end(), [](const Suggestion& s) { return s.recommended; })) {
+      if (!kept.empty() && std::none_of(kept.begin(), kept.end(),
+                                        [](const Suggestion& s) { return s.recommended; })) {
         kept[0].recommended = true;
       }
       c.suggestions = std::move(kept);
       if (!removed.empty()) {
         std::size_t footer = c.detail.rfind("\n---\n");
         std::string block = "\n**Not suggested (safety rules)**\n" + removed;
-        if (footer == std::string::npos) c.detail += block;
-        else c.detail.insert(footer, block);
+        if (footer == std::string::npos)
+          c.detail += block;
+        else
+          c.detail.insert(footer, block);
       }
     }
   }
 
   // ---- rendering ---------------------------------------------------------------------------
+  // What opened the relevance gate (§0: every card names it).
+  std::string GateEvidence() const {
+    std::string out;
+    std::set<int> seen;
+    for (const TraceLine& line : gate_trace_) {
+      if (!line.met) continue;
+      for (int f : line.findings) {
+        const internal::FindingState& s = facts_.findings[f];
+        if (!s.present || !seen.insert(f).second) continue;
+        if (!out.empty()) out += "; ";
+        out += EvidenceList(s);
+      }
+    }
+    if (out.empty()) return {};
+    return "\n**Current headache** (why this service speaks): " + out + "\n";
+  }
+
   std::string EvidenceList(const internal::FindingState& s) const {
     std::string out;
     std::size_t n = 0;
@@ -445,7 +531,8 @@ class Evaluation {
     return out;
   }
 
-  std::string RenderTrace(const std::vector<TraceLine>& trace, std::vector<std::string>* refs) const {
+  std::string RenderTrace(const std::vector<TraceLine>& trace,
+                          std::vector<std::string>* refs) const {
     std::string out;
     for (const TraceLine& line : trace) {
       out.append(static_cast<std::size_t>(line.depth) * 2, ' ');
@@ -466,8 +553,10 @@ class Evaluation {
           }
         }
       }
-      if (!ev.empty()) out += ": " + ev;
-      else if (!line.met) out += ": not documented";
+      if (!ev.empty())
+        out += ": " + ev;
+      else if (!line.met)
+        out += ": not documented";
       out += "\n";
     }
     return out;
@@ -489,8 +578,8 @@ class Evaluation {
         d += "\n";
       }
     }
-    d += "\n---\n_" + k_.source_label + ", knowledge base " + k_.pack_id + " " + k_.knowledge_version +
-         ", evaluated at " + now_text_ + "._";
+    d += "\n---\n_" + k_.source_label + ", knowledge base " + k_.pack_id + " " +
+         k_.knowledge_version + ", evaluated at " + now_text_ + "._";
     return d;
   }
 
@@ -506,7 +595,9 @@ class Evaluation {
   }
 
   using W = json::StringWriter;
-  static void Str(W& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+  static void Str(W& w, std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  }
   static void KV(W& w, const char* key, std::string_view value) {
     w.Key(key);
     Str(w, value);
@@ -560,7 +651,8 @@ class Evaluation {
       w.EndObject();
     }
     if (any_ref) w.EndArray();
-    std::string note = o.note.empty() ? "Suggested by " + k_.source_label + " (" + c.rule_id + ")" : o.note;
+    std::string note =
+        o.note.empty() ? "Suggested by " + k_.source_label + " (" + c.rule_id + ")" : o.note;
     w.Key("note");
     w.StartArray();
     w.StartObject();
@@ -657,6 +749,7 @@ class Evaluation {
   internal::EvalEnv env_;
   std::vector<Card> cards_;
   std::unordered_set<int> suggested_;
+  std::vector<TraceLine> gate_trace_;
 };
 
 }  // namespace
@@ -733,7 +826,9 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   std::string now_text;
   if (!call.now.empty()) {
     Result<fhir::DateTime> parsed = fhir::DateTime::Parse(call.now, fhir::DateKind::kDateTime);
-    if (!parsed.ok()) return InvalidArgument("option 'now' is not a FHIR dateTime: " + parsed.status().message(), "now");
+    if (!parsed.ok())
+      return InvalidArgument("option 'now' is not a FHIR dateTime: " + parsed.status().message(),
+                             "now");
     now = parsed->start();
     now_text = call.now;
   } else {
@@ -745,35 +840,40 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   // on every evaluation and this keeps the allocator out of the hot path (same checks as
   // json::ParseUntrusted: UTF-8 and NUL checked up front, depth-limited, size-capped).
   if (call.request_json.size() > kMaxRequestBytes) {
-    return Status(StatusCode::kPayloadTooLarge, "request of " + std::to_string(call.request_json.size()) +
-                                                    " bytes exceeds the limit of " + std::to_string(kMaxRequestBytes));
+    return Status(StatusCode::kPayloadTooLarge,
+                  "request of " + std::to_string(call.request_json.size()) +
+                      " bytes exceeds the limit of " + std::to_string(kMaxRequestBytes));
   }
   thread_local std::vector<char> text;
   thread_local std::unique_ptr<char[]> value_buffer(new char[kValueBufferBytes]);
   thread_local std::unique_ptr<char[]> parse_buffer(new char[kParseBufferBytes]);
   rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer.get(), kValueBufferBytes);
   rapidjson::MemoryPoolAllocator<> parse_alloc(parse_buffer.get(), kParseBufferBytes);
-  rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>> doc(
-      &value_alloc, kParseBufferBytes, &parse_alloc);
+  rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                             rapidjson::MemoryPoolAllocator<>>
+      doc(&value_alloc, kParseBufferBytes, &parse_alloc);
   CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituInto(doc, call.request_json, text));
   if (!doc.IsObject()) return InvalidArgument("the CDS Hooks request must be a JSON object", "$");
   const rapidjson::Value* context = json::GetObject(doc, "context");
   if (context == nullptr) return InvalidArgument("context is required", "context");
   std::optional<std::string_view> patient_id = json::GetString(*context, "patientId");
-  if (!patient_id || patient_id->empty()) return InvalidArgument("context.patientId is required", "context.patientId");
+  if (!patient_id || patient_id->empty())
+    return InvalidArgument("context.patientId is required", "context.patientId");
   // A FHIR id ([A-Za-z0-9-.]{1,64}): it becomes `Patient/<id>` in every suggested resource, so a
   // value with slashes or other characters must not pass through.
   if (patient_id->size() > 64 || !std::all_of(patient_id->begin(), patient_id->end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
       })) {
-    return InvalidArgument("context.patientId is not a FHIR id ([A-Za-z0-9-.]{1,64})", "context.patientId");
+    return InvalidArgument("context.patientId is not a FHIR id ([A-Za-z0-9-.]{1,64})",
+                           "context.patientId");
   }
 
   fhir::ResourceIndex index(nullptr);
   std::vector<std::string> gaps;
   const rapidjson::Value* prefetch = json::GetObject(doc, "prefetch");
   for (const auto& g : call.unavailable_prefetch) {
-    gaps.push_back("prefetch `" + g.key + "` unavailable" + (g.reason.empty() ? "" : ": " + g.reason));
+    gaps.push_back("prefetch `" + g.key + "` unavailable" +
+                   (g.reason.empty() ? "" : ": " + g.reason));
   }
   for (const auto& g : call.partial_prefetch) {
     gaps.push_back("prefetch `" + g.key + "` partial" + (g.reason.empty() ? "" : ": " + g.reason));
@@ -793,24 +893,31 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
     for (const auto& g : call.unavailable_prefetch) reported = reported || g.key == key;
     for (const auto& g : call.partial_prefetch) reported = reported || g.key == key;
     std::string_view read_type = std::string_view(tmpl).substr(0, tmpl.find('/'));
-    bool read_present = tmpl.find('?') == std::string::npos && tmpl.find('/') != std::string::npos &&
-                        !index.OfType(read_type).empty();
-    if (!reported && !read_present) gaps.push_back("prefetch `" + key + "` (" + tmpl + ") was not sent");
+    bool read_present = tmpl.find('?') == std::string::npos &&
+                        tmpl.find('/') != std::string::npos && !index.OfType(read_type).empty();
+    if (!reported && !read_present)
+      gaps.push_back("prefetch `" + key + "` (" + tmpl + ") was not sent");
   }
   for (const fhir::IndexedResource* oo : index.operation_outcomes()) {
-    gaps.push_back("prefetch `" + std::string(oo->origin) + "` returned an OperationOutcome (query failed)");
+    gaps.push_back("prefetch `" + std::string(oo->origin) +
+                   "` returned an OperationOutcome (query failed)");
   }
   if (service->order_sign) {
-    if (const rapidjson::Value* drafts = json::Find(*context, "draftOrders"); drafts != nullptr && drafts->IsObject()) {
+    if (const rapidjson::Value* drafts = json::Find(*context, "draftOrders");
+        drafts != nullptr && drafts->IsObject()) {
       index.Add(*drafts, kDraftOrigin);
     }
   }
-  Facts facts = internal::ExtractFacts(k, index, now, service->order_sign ? kDraftOrigin : std::string_view());
+  Facts facts = internal::ExtractFacts(k, index, now,
+                                       service->order_sign ? kDraftOrigin : std::string_view());
   bool host_gaps = !call.unavailable_prefetch.empty() || !call.partial_prefetch.empty() ||
                    !index.operation_outcomes().empty();
-  Evaluation eval(k, std::move(facts), std::string(*patient_id), now_text, std::move(gaps), host_gaps);
-  if (service->order_sign) eval.OrderSign();
-  else eval.PatientView();
+  Evaluation eval(k, std::move(facts), std::string(*patient_id), now_text, std::move(gaps),
+                  host_gaps);
+  if (service->order_sign)
+    eval.OrderSign();
+  else
+    eval.PatientView();
   return eval.Serialize();
 }
 

@@ -11,6 +11,7 @@
 
 #include "cephalgia/fhir/resources.h"
 #include "cephalgia/fhir/terminology.h"
+#include "cephalgia/text/clinical_text.h"
 #include "knowledge.h"
 
 namespace cephalgia::rules::internal {
@@ -22,7 +23,43 @@ using fhir::Instant;
 struct VsHit {
   int value_set;
   Certainty certainty;
+  bool historical = false;  // a text mention of the past ("history of ...", "in 2009")
+  bool uncertain = false;   // a text mention hedged ("possible ...", "cannot exclude ...")
+  std::string quote;        // text mentions: the matched words, a short span
 };
+
+// The note[].text strings of a resource (Annotation), in order.
+template <typename Fn>
+void ForEachNote(const rapidjson::Value* resource, Fn&& fn) {
+  if (resource == nullptr || !resource->IsObject()) return;
+  auto it = resource->FindMember("note");
+  if (it == resource->MemberEnd() || !it->value.IsArray()) return;
+  for (const rapidjson::Value& n : it->value.GetArray()) {
+    if (!n.IsObject()) continue;
+    auto t = n.FindMember("text");
+    if (t != n.MemberEnd() && t->value.IsString())
+      fn(std::string_view(t->value.GetString(), t->value.GetStringLength()));
+  }
+}
+
+bool HasCategory(const std::vector<fhir::CodeableConceptView>& categories, std::string_view code) {
+  for (const fhir::CodeableConceptView& cc : categories) {
+    for (const fhir::CodingView& c : cc.codings()) {
+      if (auto v = c.code(); v && *v == code) return true;
+    }
+  }
+  return false;
+}
+
+std::string Lower(std::string_view s);
+
+// Text matches are "from text"; a hedged one says "possible" and quotes the words it read.
+std::string TextNote(const VsHit& hit) {
+  std::string n = hit.uncertain ? "possible, from text" : "from text";
+  if (!hit.quote.empty()) n += " \u201c" + hit.quote + "\u201d";
+  if (hit.historical) n += ", described as past";
+  return n;
+}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -72,7 +109,8 @@ std::optional<Instant> Start(const std::optional<fhir::Interval>& i) {
 
 class Extractor {
  public:
-  Extractor(const Knowledge& k, const fhir::ResourceIndex& index, Instant now, std::string_view draft_origin)
+  Extractor(const Knowledge& k, const fhir::ResourceIndex& index, Instant now,
+            std::string_view draft_origin)
       : k_(k), index_(index), now_(now), draft_origin_(draft_origin) {
     f_.findings.resize(k.findings.size());
     f_.active_value_sets.assign(k.value_set_ids.size(), 0);
@@ -83,6 +121,7 @@ class Extractor {
     ReadPatient();
     ReadConditions();
     ReadObservations();
+    ReadEncounters();
     ReadMedications("MedicationRequest");
     ReadMedications("MedicationStatement");
     ReadOrders("ServiceRequest");
@@ -101,22 +140,83 @@ class Extractor {
     return !draft_origin_.empty() && r.origin == draft_origin_;
   }
 
-  // Value sets the concept belongs to, with the text exclusions of findings.json applied.
-  std::vector<VsHit> Match(const fhir::CodeableConceptView& cc) const {
+  // knowledge.md §0.2: a record dated after the evaluation time does not exist yet for this
+  // decision (a replayed or back-dated evaluation).
+  bool InFuture(const std::optional<Instant>& t) const { return t && *t > now_; }
+
+  // Value sets the concept belongs to by one of its codes (no text).
+  std::vector<VsHit> CodeHits(const fhir::CodeableConceptView& cc) const {
     std::vector<VsHit> hits;
-    std::string lowered;
     for (const fhir::ValueSetMatch& m : k_.value_sets.Match(cc)) {
+      if (m.certainty == Certainty::kText) continue;
       int vs = k_.ValueSet(m.valueset_id);
-      if (vs < 0) continue;
-      if (m.certainty == Certainty::kText && !k_.text_exclusions[vs].empty()) {
-        if (lowered.empty()) lowered = Lower(ConceptText(cc));
-        bool excluded = false;
-        for (const std::string& phrase : k_.text_exclusions[vs]) {
-          if (lowered.find(phrase) != std::string::npos) excluded = true;
-        }
-        if (excluded) continue;
+      if (vs >= 0) hits.push_back({vs, m.certainty});
+    }
+    return hits;
+  }
+
+  // Concepts that narrative text affirms about the patient (knowledge.md §e.2): ConText drops
+  // negated, hypothetical and other people's mentions, since text never asserts an absence;
+  // past ones are kept and flagged. The phrases of findings.json's text exclusions ("screening",
+  // "aspirin 81") cancel a mention when they stand in its sentence.
+  void TextHits(std::string_view text, std::vector<VsHit>* hits) {
+    if (text.empty() || !k_.lexicon) return;
+    mentions_.clear();
+    text::FindMentions(text, *k_.lexicon, &mentions_);
+    for (const text::Mention& m : mentions_) {
+      const text::Context& c = m.context;
+      if (c.negation == text::Negation::kNegated || c.experiencer == text::Experiencer::kOther ||
+          c.temporality == text::Temporality::kHypothetical) {
+        continue;
       }
-      hits.push_back({vs, m.certainty});
+      int vs = m.concept_id;
+      if (vs < 0 || vs >= static_cast<int>(k_.value_set_ids.size())) continue;
+      if (Excluded(text, m, vs)) continue;
+      bool historical = c.temporality == text::Temporality::kHistorical;
+      auto same = std::find_if(hits->begin(), hits->end(),
+                               [vs](const VsHit& h) { return h.value_set == vs; });
+      if (same != hits->end()) {
+        // A code match stands; a current mention beats a past one, a definite one a hedged one.
+        if (same->certainty != Certainty::kText) continue;
+        if (same->historical && !historical)
+          *same = {vs, Certainty::kText, false, c.uncertain, text::Quote(text, m)};
+        else if (same->uncertain && !c.uncertain && same->historical == historical)
+          same->uncertain = false;
+        continue;
+      }
+      hits->push_back({vs, Certainty::kText, historical, c.uncertain, text::Quote(text, m)});
+    }
+  }
+
+  bool Excluded(std::string_view text, const text::Mention& m, int vs) const {
+    const std::vector<std::string>& phrases = k_.text_exclusions[vs];
+    if (phrases.empty()) return false;
+    // The sentence around the mention: from the previous sentence end to the next one.
+    std::size_t from = m.begin, to = m.end;
+    while (from > 0 && text[from - 1] != '.' && text[from - 1] != ';' && text[from - 1] != '\n')
+      --from;
+    while (to < text.size() && text[to] != '.' && text[to] != ';' && text[to] != '\n') ++to;
+    std::string window = Lower(text.substr(from, to - from));
+    for (const std::string& phrase : phrases) {
+      if (window.find(phrase) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // A coded concept: its codes, and its words only where no code was recognised (a display of
+  // a recognised code is not read again, §e.2) or where code.text says more than the displays.
+  std::vector<VsHit> ConceptHits(const fhir::CodeableConceptView& cc) {
+    std::vector<VsHit> hits = CodeHits(cc);
+    if (hits.empty()) {
+      TextHits(ConceptText(cc), &hits);
+      return hits;
+    }
+    if (auto t = cc.text(); t && !t->empty()) {
+      bool is_display = false;
+      for (const fhir::CodingView& c : cc.codings()) {
+        if (auto d = c.display(); d && Lower(*d) == Lower(*t)) is_display = true;
+      }
+      if (!is_display) TextHits(*t, &hits);
     }
     return hits;
   }
@@ -137,7 +237,8 @@ class Extractor {
   void MarkAbsent(int finding, std::string ref) {
     FindingState& s = f_.findings[finding];
     s.absent = true;
-    if (s.evidence.size() < 8) s.evidence.push_back({std::move(ref), "documented absent", Certainty::kConfirmed});
+    if (s.evidence.size() < 8)
+      s.evidence.push_back({std::move(ref), "documented absent", Certainty::kConfirmed});
   }
 
   void ReadPatient() {
@@ -151,6 +252,11 @@ class Extractor {
       f_.age = age.min_years;
     }
     if (auto g = pv.gender()) f_.sex = std::string(*g);
+    // §0.2: a deceased patient gets no cards (deceasedBoolean, or a date not after now).
+    if (auto d = pv.deceased(); d && d->deceased && (!d->when || d->when->start() <= now_)) {
+      for (int si : k_.deceased_sources)
+        Mark(k_.sources[si].finding, Ref(*p), "deceased", Certainty::kConfirmed);
+    }
   }
 
   int64_t DaysAgo(Instant t) const { return fhir::DaysBetween(t, now_); }
@@ -161,6 +267,7 @@ class Extractor {
       fhir::StatusAssessment a;
       std::vector<VsHit> hits;
       std::optional<Instant> onset;
+      std::optional<Instant> latest;  // the latest of onset, recordedDate, abatement
     };
     std::vector<Rec> recs;
     for (const fhir::IndexedResource* r : index_.OfType("Condition")) {
@@ -169,34 +276,62 @@ class Extractor {
       fhir::StatusAssessment a = fhir::AssessCondition(cv);
       if (a.relevance == fhir::Relevance::kIgnore) continue;
       auto code = cv.code();
-      if (!code) continue;
-      std::vector<VsHit> hits = Match(*code);
+      std::vector<VsHit> hits;
+      if (code) hits = ConceptHits(*code);
+      ForEachNote(r->json, [&](std::string_view note) { TextHits(note, &hits); });
       if (hits.empty()) continue;
       std::optional<Instant> onset = Start(cv.onset().ToInterval(birth_));
-      if (!onset) {
-        if (auto rd = cv.recorded_date()) onset = rd->start();
+      std::optional<Instant> recorded;
+      if (auto rd = cv.recorded_date()) recorded = rd->start();
+      if (InFuture(onset) || InFuture(recorded)) continue;
+      if (!onset) onset = recorded;
+      std::optional<Instant> latest = onset;
+      if (recorded && (!latest || *recorded > *latest)) latest = recorded;
+      if (auto ab = Start(cv.abatement().ToInterval(birth_));
+          ab && !InFuture(ab) && (!latest || *ab > *latest))
+        latest = ab;
+      recs.push_back({r, a, std::move(hits), onset, latest});
+    }
+    // The first recorded onset per value set: "the headache's onset" (§0.1) is that of its
+    // earliest record, not of this year's encounter diagnosis.
+    std::vector<std::optional<Instant>> earliest(k_.value_set_ids.size());
+    for (const Rec& rec : recs) {
+      if (!rec.onset) continue;
+      for (const VsHit& hit : rec.hits) {
+        std::optional<Instant>& e = earliest[hit.value_set];
+        if (!e || *rec.onset < *e) e = rec.onset;
       }
-      recs.push_back({r, a, std::move(hits), onset});
     }
     for (const Rec& rec : recs) {
-      bool current = rec.a.relevance == fhir::Relevance::kCurrent;
       for (const VsHit& hit : rec.hits) {
+        // A mention of the past in the record's words makes that finding history.
+        bool current = rec.a.relevance == fhir::Relevance::kCurrent && !hit.historical;
         for (int si : k_.sources_by_value_set[hit.value_set]) {
           const FindingSource& src = k_.sources[si];
           if (src.kind != SourceKind::kCondition) continue;
           if (src.coded_only && hit.certainty == Certainty::kText) continue;
           if (src.scope == Scope::kCurrent && !current) continue;
           if (src.scope == Scope::kHistory && current) continue;
+          std::optional<Instant> onset = src.earliest_onset ? earliest[hit.value_set] : rec.onset;
+          if (src.earliest_onset && !onset) onset = rec.onset;
           std::string note = current ? "active" : "history (resolved/inactive/remission)";
+          if (src.recorded_within_days) {
+            if (!rec.latest || DaysAgo(*rec.latest) > *src.recorded_within_days) continue;
+            note += ", recorded " + std::to_string(DaysAgo(*rec.latest)) + " days ago";
+          }
           if (src.onset_within_days) {
-            // An injury without a date is treated as recent: missing data must not hide an emergency.
-            if (rec.onset && DaysAgo(*rec.onset) > *src.onset_within_days) continue;
-            note += rec.onset ? ", onset " + std::to_string(DaysAgo(*rec.onset)) + " days ago" : ", onset date not recorded";
+            // A record without any date is treated as recent: missing data must not hide an
+            // emergency.
+            if (onset && DaysAgo(*onset) > *src.onset_within_days) continue;
+            note += onset ? ", onset " + std::to_string(DaysAgo(*onset)) + " days ago"
+                          : ", onset date not recorded";
           }
           if (src.onset_age_above) {
             std::optional<int> age_at_onset;
-            if (birth_ && rec.onset) age_at_onset = fhir::AgeAt(*birth_, *rec.onset).min_years;
-            else if (!rec.onset) age_at_onset = f_.age;
+            if (birth_ && onset)
+              age_at_onset = fhir::AgeAt(*birth_, *onset).min_years;
+            else if (!onset)
+              age_at_onset = f_.age;
             if (!age_at_onset || !(*age_at_onset > *src.onset_age_above)) continue;
             note += ", onset at age " + std::to_string(*age_at_onset);
           }
@@ -206,16 +341,52 @@ class Extractor {
             for (const Rec& other : recs) {
               if (!other.onset) continue;
               for (const VsHit& oh : other.hits) {
-                if (oh.value_set != src.onset_after_value_set) continue;
+                if (oh.value_set != src.onset_after_value_set || oh.historical) continue;
                 int64_t gap = fhir::DaysBetween(*other.onset, *rec.onset);
                 if (gap >= 0 && gap <= src.onset_after_days) related = true;
               }
             }
             if (!related) continue;
-            note += ", began within " + std::to_string(src.onset_after_days) + " days after a neck injury";
+            note += ", began within " + std::to_string(src.onset_after_days) + " days after " +
+                    k_.value_set_ids[src.onset_after_value_set];
           }
-          if (hit.certainty == Certainty::kText) note += ", recognised from text";
+          if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
           Mark(src.finding, Ref(*rec.r), note, fhir::Weakest(rec.a.certainty, hit.certainty));
+        }
+      }
+    }
+  }
+
+  // Encounter.reasonCode (why the patient came, §0): a headache here opens the gate.
+  void ReadEncounters() {
+    for (const fhir::IndexedResource* r : index_.OfType("Encounter")) {
+      if (IsDraftOrigin(*r)) continue;
+      fhir::EncounterView ev(*r, nullptr);
+      auto status = ev.status();
+      if (status && (*status == "entered-in-error" || *status == "cancelled")) continue;
+      std::optional<Instant> when;
+      if (auto period = ev.period()) {
+        if (auto start = period->start()) when = start->start();
+        if (auto end = period->end()) when = end->start();
+      }
+      if (InFuture(when)) continue;
+      std::vector<VsHit> hits;
+      for (const fhir::CodeableConceptView& cc : ev.reason_code()) {
+        std::vector<VsHit> more = ConceptHits(cc);
+        hits.insert(hits.end(), more.begin(), more.end());
+      }
+      for (const VsHit& hit : hits) {
+        if (hit.historical) continue;
+        for (int si : k_.sources_by_value_set[hit.value_set]) {
+          const FindingSource& src = k_.sources[si];
+          if (src.kind != SourceKind::kEncounter) continue;
+          if (src.coded_only && hit.certainty == Certainty::kText) continue;
+          if (src.recorded_within_days && (!when || DaysAgo(*when) > *src.recorded_within_days))
+            continue;
+          std::string note = "reason for the visit";
+          if (when) note += ", " + std::to_string(DaysAgo(*when)) + " days ago";
+          if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
+          Mark(src.finding, Ref(*r), note, hit.certainty);
         }
       }
     }
@@ -235,30 +406,41 @@ class Extractor {
     return *a >= *b;
   }
 
+  // An Observation counts through its code (its value and interpretation decide, §0.2) and
+  // through what its narrative says (valueString, note, ... §e.1). The name of a laboratory test
+  // or a vital sign is never read as a finding ("HIV 1+2 antibody" is not HIV).
   void ReadObservations() {
     for (const fhir::IndexedResource* r : index_.OfType("Observation")) {
       if (IsDraftOrigin(*r)) continue;
       fhir::ObservationView ov(*r, nullptr);
       fhir::StatusAssessment a = fhir::AssessObservation(ov);
       if (a.relevance == fhir::Relevance::kIgnore) continue;
-      auto code = ov.code();
-      if (!code) continue;
-      std::vector<VsHit> hits = Match(*code);
-      if (hits.empty()) continue;
       std::optional<Instant> date = Start(ov.effective().ToInterval(birth_));
       if (!date) {
         if (auto issued = ov.issued()) date = issued->start();
       }
+      if (InFuture(date)) continue;
+      std::vector<fhir::CodeableConceptView> categories = ov.category();
+      bool measurement =
+          HasCategory(categories, "laboratory") || HasCategory(categories, "vital-signs");
+      auto code = ov.code();
+      std::vector<VsHit> hits;
+      if (code) hits = measurement ? CodeHits(*code) : ConceptHits(*code);
+      std::vector<VsHit> narrative = NarrativeHits(ov);
+      if (hits.empty() && narrative.empty()) continue;
       std::optional<fhir::Polarity> polarity;
       for (const VsHit& hit : hits) {
         for (int si : k_.sources_by_value_set[hit.value_set]) {
           const FindingSource& src = k_.sources[si];
           if (src.kind != SourceKind::kObservation) continue;
           if (src.coded_only && hit.certainty == Certainty::kText) continue;
-          if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days) continue;
+          if (hit.historical && !src.history_mentions) continue;
+          if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days)
+            continue;
+          if (src.tied_to_value_set >= 0 && !TiedTo(ov, src.tied_to_value_set)) continue;
           Certainty c = fhir::Weakest(a.certainty, hit.certainty);
           if (src.quantity || src.component_value_set >= 0 || src.trend_days > 0) {
-            if (src.trend_days > 0) {
+            if (src.trend_days > 0 || src.highest_within_hours) {
               series_.push_back({si, r, date});
             } else if (Newer(date, latest_[si].date) || latest_[si].r == nullptr) {
               latest_[si] = {r, date, c};
@@ -276,14 +458,68 @@ class Extractor {
             continue;
           }
           if (!polarity) polarity = fhir::ObservationPolarity(ov);
+          // A measurement with a number and no interpretation asserts nothing by its name.
+          if (measurement && *polarity == fhir::Polarity::kPresent && ov.value().quantity() &&
+              ov.interpretation().empty())
+            continue;
           if (*polarity == fhir::Polarity::kPresent) {
-            Mark(src.finding, Ref(*r), hit.certainty == Certainty::kText ? "observation (recognised from text)" : "observation", c);
+            std::string note =
+                hit.certainty == Certainty::kText ? "observation, " + TextNote(hit) : "observation";
+            Mark(src.finding, Ref(*r), note, c);
           } else if (*polarity == fhir::Polarity::kAbsent) {
             MarkAbsent(src.finding, Ref(*r));
           }
         }
       }
+      // What the narrative affirms stands on its own: it needs no value.
+      for (const VsHit& hit : narrative) {
+        for (int si : k_.sources_by_value_set[hit.value_set]) {
+          const FindingSource& src = k_.sources[si];
+          if (src.kind != SourceKind::kObservation || src.coded_only) continue;
+          if (src.quantity || src.component_value_set >= 0 || src.trend_days > 0 ||
+              src.answer_value_set >= 0)
+            continue;
+          if (hit.historical && !src.history_mentions) continue;
+          if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days)
+            continue;
+          std::string note = "written in " +
+                             (code ? ConceptName(*code) : std::string("an observation")) + ", " +
+                             TextNote(hit);
+          if (date) note += ", " + std::to_string(DaysAgo(*date)) + " days ago";
+          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty));
+        }
+      }
     }
+  }
+
+  // The narrative parts of an Observation (knowledge.md §e.1).
+  std::vector<VsHit> NarrativeHits(const fhir::ObservationView& ov) {
+    std::vector<VsHit> hits;
+    fhir::ChoiceView value = ov.value();
+    if (auto str = value.string(); str && value.codeable_concept() == std::nullopt)
+      TextHits(*str, &hits);
+    if (auto cc = value.codeable_concept()) {
+      if (auto t = cc->text()) TextHits(*t, &hits);
+    }
+    ForEachNote(ov.json(), [&](std::string_view note) { TextHits(note, &hits); });
+    for (const fhir::ObservationComponentView& comp : ov.components()) {
+      fhir::ChoiceView cv = comp.value();
+      if (auto str = cv.string(); str && cv.codeable_concept() == std::nullopt && !cv.quantity())
+        TextHits(*str, &hits);
+    }
+    return hits;
+  }
+
+  // Whether an Observation belongs to the concepts of `vs` (its code, body site or notes name
+  // them), e.g. a generic 0-10 pain score recorded for the headache.
+  bool TiedTo(const fhir::ObservationView& ov, int vs) {
+    const std::string& id = k_.value_set_ids[vs];
+    if (auto code = ov.code(); code && k_.value_sets.MatchIn(id, *code)) return true;
+    if (auto site = ov.body_site(); site && k_.value_sets.MatchIn(id, *site)) return true;
+    std::vector<VsHit> hits;
+    ForEachNote(ov.json(), [&](std::string_view note) { TextHits(note, &hits); });
+    return std::any_of(hits.begin(), hits.end(),
+                       [vs](const VsHit& h) { return h.value_set == vs && !h.historical; });
   }
 
   // The numeric value of an observation (or of its component in `component_vs`) with its unit.
@@ -304,7 +540,8 @@ class Extractor {
     if (component_vs < 0) return read(ov.value());
     for (const fhir::ObservationComponentView& comp : ov.components()) {
       auto cc = comp.code();
-      if (cc && k_.value_sets.MatchIn(k_.value_set_ids[component_vs], *cc)) return read(comp.value());
+      if (cc && k_.value_sets.MatchIn(k_.value_set_ids[component_vs], *cc))
+        return read(comp.value());
     }
     return std::nullopt;
   }
@@ -312,6 +549,42 @@ class Extractor {
   static bool UnitOk(const Threshold& t, const std::string& unit) {
     if (t.units.empty() || unit.empty()) return true;
     return std::find(t.units.begin(), t.units.end(), unit) != t.units.end();
+  }
+
+  // The most extreme reading (highest for ">", lowest for "<") within the window before the
+  // most recent reading of series_[from, to) (sorted by date): a blood pressure of 150/95
+  // yesterday still counts when today's is 130/85 (§e.3).
+  void EvaluateHighest(const FindingSource& src, std::size_t from, std::size_t to) {
+    const Threshold& t = src.component_value_set >= 0 ? src.component : *src.quantity;
+    std::optional<Instant> newest;
+    for (std::size_t i = from; i < to; ++i) {
+      if (series_[i].date && (!newest || *series_[i].date > *newest)) newest = series_[i].date;
+    }
+    bool want_high = t.op == CompareOp::kGt || t.op == CompareOp::kGe;
+    std::optional<std::pair<double, std::string>> best;
+    const fhir::IndexedResource* best_r = nullptr;
+    for (std::size_t i = from; i < to; ++i) {
+      const SeriesPoint& p = series_[i];
+      if (newest && p.date &&
+          std::chrono::duration_cast<std::chrono::hours>(*newest - *p.date).count() >
+              *src.highest_within_hours)
+        continue;
+      if (newest && !p.date) continue;
+      auto v = NumericValue(*p.r, src.component_value_set);
+      if (!v || !UnitOk(t, v->second)) continue;
+      if (!best || (want_high ? v->first > best->first : v->first < best->first)) {
+        best = v;
+        best_r = p.r;
+      }
+    }
+    if (best && Compare(best->first, t.op, t.value)) {
+      Mark(src.finding, Ref(*best_r),
+           (want_high ? "highest value of " : "lowest value of ") +
+               std::to_string(*src.highest_within_hours) + " h " + Num(best->first) +
+               (best->second.empty() ? "" : " " + best->second) + " " +
+               std::string(CompareOpText(t.op)) + " " + Num(t.value),
+           Certainty::kConfirmed);
+    }
   }
 
   void EvaluateLatest() {
@@ -324,8 +597,8 @@ class Extractor {
       if (!v || !UnitOk(t, v->second)) continue;
       if (Compare(v->first, t.op, t.value)) {
         Mark(src.finding, Ref(*cand.r),
-             "most recent value " + Num(v->first) + (v->second.empty() ? "" : " " + v->second) + " " +
-                 std::string(CompareOpText(t.op)) + " " + Num(t.value),
+             "most recent value " + Num(v->first) + (v->second.empty() ? "" : " " + v->second) +
+                 " " + std::string(CompareOpText(t.op)) + " " + Num(t.value),
              cand.certainty);
       }
     }
@@ -337,6 +610,12 @@ class Extractor {
     for (std::size_t i = 0; i < series_.size();) {
       std::size_t j = i;
       const FindingSource& src = k_.sources[series_[i].source];
+      if (src.highest_within_hours) {
+        while (j < series_.size() && series_[j].source == series_[i].source) ++j;
+        EvaluateHighest(src, i, j);
+        i = j;
+        continue;
+      }
       std::optional<std::pair<double, const fhir::IndexedResource*>> first, last;
       for (; j < series_.size() && series_[j].source == series_[i].source; ++j) {
         if (!series_[j].date || DaysAgo(*series_[j].date) > src.trend_days) continue;
@@ -351,8 +630,8 @@ class Extractor {
                              : first->first - last->first < *src.trend_improvement_below;
       }
       if (met) {
-        std::string note = "changed from " + Num(first->first) + " to " + Num(last->first) + " within " +
-                           std::to_string(src.trend_days) + " days";
+        std::string note = "changed from " + Num(first->first) + " to " + Num(last->first) +
+                           " within " + std::to_string(src.trend_days) + " days";
         Mark(src.finding, Ref(*first->second), note, Certainty::kConfirmed);
         Mark(src.finding, Ref(*last->second), note, Certainty::kConfirmed);
       }
@@ -384,6 +663,18 @@ class Extractor {
     return -1;
   }
 
+  // §0.2: an "active" MedicationRequest authored long ago, with no refills and no validity
+  // period covering now, is a status nobody closed, not current use.
+  bool StaleRequest(const fhir::MedicationRequestView& mr,
+                    const std::optional<Instant>& authored) const {
+    if (!authored || DaysAgo(*authored) <= k_.relevance.stale_medication_request_days) return false;
+    if (auto repeats = mr.dispense_repeats_allowed(); repeats && *repeats > 0) return false;
+    if (auto validity = mr.dispense_validity_period()) {
+      if (auto iv = validity->ToInterval(); iv && iv->Contains(now_)) return false;
+    }
+    return true;
+  }
+
   void ReadMedications(std::string_view type) {
     bool is_request = type == "MedicationRequest";
     for (const fhir::IndexedResource* r : index_.OfType(type)) {
@@ -393,24 +684,37 @@ class Extractor {
           is_request ? fhir::MedicationRequestView(*r, nullptr).dosage_instruction()
                      : fhir::MedicationStatementView(*r, nullptr).dosage();
       if (IsDraftOrigin(*r)) {
-        AddDraft(*r, drug ? std::optional<fhir::CodeableConceptView>(*drug) : std::nullopt, &dosages);
+        AddDraft(*r, drug ? std::optional<fhir::CodeableConceptView>(*drug) : std::nullopt,
+                 &dosages);
         continue;
       }
-      fhir::StatusAssessment a = is_request ? fhir::AssessMedicationRequest(fhir::MedicationRequestView(*r, nullptr))
-                                            : fhir::AssessMedicationStatement(fhir::MedicationStatementView(*r, nullptr));
+      fhir::StatusAssessment a =
+          is_request ? fhir::AssessMedicationRequest(fhir::MedicationRequestView(*r, nullptr))
+                     : fhir::AssessMedicationStatement(fhir::MedicationStatementView(*r, nullptr));
       if (a.relevance == fhir::Relevance::kIgnore) continue;
       if (!drug) {
         f_.notes.push_back(Ref(*r) + ": the medicine could not be identified");
         continue;
       }
-      std::vector<VsHit> hits = Match(*drug);
+      std::vector<VsHit> hits = ConceptHits(*drug);
       if (hits.empty()) continue;
       bool current = a.relevance == fhir::Relevance::kCurrent;
       std::optional<Instant> start;
       if (is_request) {
-        if (auto ao = fhir::MedicationRequestView(*r, nullptr).authored_on()) start = ao->start();
+        fhir::MedicationRequestView mr(*r, nullptr);
+        if (auto ao = mr.authored_on()) start = ao->start();
+        if (InFuture(start)) continue;
+        if (current && StaleRequest(mr, start)) current = false;
       } else {
-        start = Start(fhir::MedicationStatementView(*r, nullptr).effective().ToInterval(birth_));
+        std::optional<fhir::Interval> effective =
+            fhir::MedicationStatementView(*r, nullptr).effective().ToInterval(birth_);
+        start = Start(effective);
+        if (InFuture(start)) continue;
+        // §0.2: a statement is current use only while its period covers now or ended lately.
+        if (current && effective && effective->end != fhir::DistantFuture() &&
+            DaysAgo(effective->end) > k_.relevance.statement_ended_within_days) {
+          current = false;
+        }
       }
       MedUse use;
       use.ref = Ref(*r);
@@ -421,7 +725,8 @@ class Extractor {
       use.current = current;
       if (current) RecordActive(hits, *drug);
       if (current && use.overuse_class >= 0 && !use.days_per_month) {
-        f_.notes.push_back(use.ref + " (" + use.name + "): no dosing frequency, so days per month are not documented");
+        f_.notes.push_back(use.ref + " (" + use.name +
+                           "): no dosing frequency, so days per month are not documented");
       }
       for (const VsHit& hit : hits) {
         for (int si : k_.sources_by_value_set[hit.value_set]) {
@@ -432,7 +737,8 @@ class Extractor {
           if (src.min_duration_days) {
             // No start date: counted (missing data must not hide a risk), and said so.
             if (use.duration_days && *use.duration_days < *src.min_duration_days) continue;
-            note += use.duration_days ? ", " + std::to_string(*use.duration_days) + " days" : ", start not recorded";
+            note += use.duration_days ? ", " + std::to_string(*use.duration_days) + " days"
+                                      : ", start not recorded";
           }
           note += ")";
           Mark(src.finding, use.ref, note, fhir::Weakest(a.certainty, hit.certainty));
@@ -449,11 +755,29 @@ class Extractor {
     d.resource_type = std::string(r.resource_type);
     if (code) {
       d.name = ConceptName(*code);
-      std::vector<VsHit> hits = Match(*code);
+      std::vector<VsHit> hits = ConceptHits(*code);
       for (const VsHit& h : hits) d.value_sets.push_back(h.value_set);
       d.overuse_class = OveruseClassOf(hits);
     } else {
       d.name = "unidentified " + d.resource_type;
+    }
+    // Why the draft is ordered: a headache reason opens the gate for order-sign (§0).
+    if (const rapidjson::Value* json = r.json; json != nullptr && json->IsObject()) {
+      auto reasons = json->FindMember("reasonCode");
+      if (reasons != json->MemberEnd() && reasons->value.IsArray()) {
+        for (const rapidjson::Value& reason : reasons->value.GetArray()) {
+          fhir::CodeableConceptView cc(&reason, nullptr, "");
+          for (const VsHit& hit : ConceptHits(cc)) {
+            if (hit.historical) continue;
+            for (int si : k_.sources_by_value_set[hit.value_set]) {
+              if (k_.sources[si].kind != SourceKind::kDraftReason) continue;
+              if (k_.sources[si].coded_only && hit.certainty == Certainty::kText) continue;
+              Mark(k_.sources[si].finding, d.ref.empty() ? d.resource_type + " draft" : d.ref,
+                   "reason for the draft order", hit.certainty);
+            }
+          }
+        }
+      }
     }
     if (dosages != nullptr) d.days_per_month = DaysPerMonthFromDosage(*dosages);
     f_.drafts.push_back(std::move(d));
@@ -474,9 +798,10 @@ class Extractor {
         }
         a = fhir::AssessServiceRequest(v);
         start = Start(v.occurrence().ToInterval(birth_));
-        if (!start) {
-          if (auto ao = v.authored_on()) start = ao->start();
-        }
+        std::optional<Instant> authored;
+        if (auto ao = v.authored_on()) authored = ao->start();
+        if (InFuture(authored)) continue;
+        if (!start) start = authored;
       } else {
         fhir::ProcedureView v(*r, nullptr);
         code = v.code();
@@ -486,9 +811,10 @@ class Extractor {
         }
         a = fhir::AssessProcedure(v);
         start = Start(v.performed().ToInterval(birth_));
+        if (InFuture(start)) continue;
       }
       if (a.relevance == fhir::Relevance::kIgnore || !code) continue;
-      std::vector<VsHit> hits = Match(*code);
+      std::vector<VsHit> hits = ConceptHits(*code);
       if (hits.empty()) continue;
       bool current = a.relevance == fhir::Relevance::kCurrent;
       if (current) RecordActive(hits, *code);
@@ -496,9 +822,15 @@ class Extractor {
         for (int si : k_.sources_by_value_set[hit.value_set]) {
           const FindingSource& src = k_.sources[si];
           if (src.kind != SourceKind::kOrder) continue;
+          if (!src.resource_type.empty() && src.resource_type != type) continue;
           if (current ? !src.allow_current : !src.allow_history) continue;
-          if (src.started_at_least_days_ago && (!start || DaysAgo(*start) < *src.started_at_least_days_ago)) continue;
-          std::string note = ConceptName(*code) + (current ? " (ordered / in progress" : " (completed");
+          if (src.started_at_least_days_ago &&
+              (!start || DaysAgo(*start) < *src.started_at_least_days_ago))
+            continue;
+          if (src.started_within_days && (!start || DaysAgo(*start) > *src.started_within_days))
+            continue;
+          std::string note =
+              ConceptName(*code) + (current ? " (ordered / in progress" : " (completed");
           if (start) note += ", started " + std::to_string(DaysAgo(*start)) + " days ago";
           note += ")";
           Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty));
@@ -516,11 +848,12 @@ class Extractor {
       std::vector<fhir::CodeableConceptView> concepts = v.reaction_substances();
       if (auto code = v.code()) concepts.insert(concepts.begin(), *code);
       for (const fhir::CodeableConceptView& cc : concepts) {
-        for (const VsHit& hit : Match(cc)) {
+        for (const VsHit& hit : ConceptHits(cc)) {
           for (int si : k_.sources_by_value_set[hit.value_set]) {
             const FindingSource& src = k_.sources[si];
             if (src.kind != SourceKind::kAllergy) continue;
-            Mark(src.finding, Ref(*r), "allergy/intolerance: " + ConceptName(cc), fhir::Weakest(a.certainty, hit.certainty));
+            Mark(src.finding, Ref(*r), "allergy/intolerance: " + ConceptName(cc),
+                 fhir::Weakest(a.certainty, hit.certainty));
           }
         }
       }
@@ -538,13 +871,16 @@ class Extractor {
     for (const MedUse& u : f_.med_uses) {
       if (!u.current || u.overuse_class < 0 || !u.days_per_month) continue;
       days[u.overuse_class] = std::min(30.0, days[u.overuse_class] + *u.days_per_month);
-      if (!u.duration_days || *u.duration_days > k_.overuse_min_duration_days) long_enough[u.overuse_class] = true;
+      if (!u.duration_days || *u.duration_days > k_.overuse_min_duration_days)
+        long_enough[u.overuse_class] = true;
       uses[u.overuse_class].push_back(&u);
     }
     auto note = [&](const MedUse& u, double threshold) {
-      std::string s = u.name + ": about " + Num(std::round(*u.days_per_month)) + " days/month (limit " +
-                      Num(threshold) + " for " + k_.overuse_classes[u.overuse_class].display + ")";
-      s += u.duration_days ? ", for " + std::to_string(*u.duration_days) + " days" : ", start date not recorded";
+      std::string s = u.name + ": about " + Num(std::round(*u.days_per_month)) +
+                      " days/month (limit " + Num(threshold) + " for " +
+                      k_.overuse_classes[u.overuse_class].display + ")";
+      s += u.duration_days ? ", for " + std::to_string(*u.duration_days) + " days"
+                           : ", start date not recorded";
       return s;
     };
     for (int si : k_.overuse_sources) {
@@ -554,21 +890,28 @@ class Extractor {
       bool total_long = false;
       for (std::size_t c = 0; c < n; ++c) {
         bool selected = src.overuse_classes.empty() ||
-                        std::find(src.overuse_classes.begin(), src.overuse_classes.end(), static_cast<int>(c)) != src.overuse_classes.end();
+                        std::find(src.overuse_classes.begin(), src.overuse_classes.end(),
+                                  static_cast<int>(c)) != src.overuse_classes.end();
         if (!selected) continue;
         total += days[c];
         total_long = total_long || long_enough[c];
         bool duration_ok = !src.require_duration || long_enough[c];
         if (days[c] >= k_.overuse_classes[c].min_days_per_month && duration_ok) {
           any_class = true;
-          for (const MedUse* u : uses[c]) Mark(src.finding, u->ref, note(*u, k_.overuse_classes[c].min_days_per_month), Certainty::kConfirmed);
+          for (const MedUse* u : uses[c])
+            Mark(src.finding, u->ref, note(*u, k_.overuse_classes[c].min_days_per_month),
+                 Certainty::kConfirmed);
         }
       }
-      if (!any_class && src.overuse_classes.empty() && std::min(total, 30.0) >= k_.overuse_combined_days &&
+      if (!any_class && src.overuse_classes.empty() &&
+          std::min(total, 30.0) >= k_.overuse_combined_days &&
           (!src.require_duration || total_long)) {
         for (std::size_t c = 0; c < n; ++c) {
           for (const MedUse* u : uses[c]) {
-            Mark(src.finding, u->ref, note(*u, k_.overuse_classes[c].min_days_per_month) + "; several classes together >= " + Num(k_.overuse_combined_days), Certainty::kConfirmed);
+            Mark(src.finding, u->ref,
+                 note(*u, k_.overuse_classes[c].min_days_per_month) +
+                     "; several classes together >= " + Num(k_.overuse_combined_days),
+                 Certainty::kConfirmed);
           }
         }
       }
@@ -589,6 +932,7 @@ class Extractor {
   Facts f_;
   std::vector<Candidate> latest_;
   std::vector<SeriesPoint> series_;
+  std::vector<text::Mention> mentions_;  // reused by TextHits
 };
 
 }  // namespace
@@ -611,7 +955,8 @@ std::optional<double> DaysPerMonthFromDosage(const std::vector<fhir::DosageView>
     if (auto code = timing->code()) {
       std::string c = code->FirstCode() ? std::string(*code->FirstCode()) : std::string();
       for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      static constexpr std::string_view kDaily[] = {"QD", "BID", "TID", "QID", "AM", "PM", "QAM", "QPM", "Q4H", "Q6H", "Q8H"};
+      static constexpr std::string_view kDaily[] = {"QD",  "BID", "TID", "QID", "AM", "PM",
+                                                    "QAM", "QPM", "Q4H", "Q6H", "Q8H"};
       for (std::string_view dcode : kDaily) {
         if (c == dcode) return 30.0;
       }

@@ -40,9 +40,10 @@ Result<rapidjson::Document> ParseFile(const std::string& dir, const std::string&
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
-    return FileError(file, "", std::string("malformed JSON: ") +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) +
-                                   " at byte " + std::to_string(doc.GetErrorOffset()));
+    return FileError(file, "",
+                     std::string("malformed JSON: ") +
+                         rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
+                         std::to_string(doc.GetErrorOffset()));
   }
   return doc;
 }
@@ -73,7 +74,8 @@ std::string PointerText(const rapidjson::Pointer& p) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-Status Validate(const std::string& file, const Value& doc, const rapidjson::SchemaDocument& schema) {
+Status Validate(const std::string& file, const Value& doc,
+                const rapidjson::SchemaDocument& schema) {
   rapidjson::SchemaValidator validator(schema);
   if (doc.Accept(validator)) return Status::Ok();
   std::string doc_ptr = PointerText(validator.GetInvalidDocumentPointer());
@@ -85,22 +87,26 @@ Status Validate(const std::string& file, const Value& doc, const rapidjson::Sche
     shown = " (value " + json::Serialize(*bad) + ")";
   }
   return FileError(file, doc_ptr,
-                   "violates schema keyword '" + keyword + "' at " + file.substr(0, file.size() - 5) +
-                       ".schema.json#" + schema_ptr + shown);
+                   "violates schema keyword '" + keyword + "' at " +
+                       file.substr(0, file.size() - 5) + ".schema.json#" + schema_ptr + shown);
 }
 
 // Shared compile state: name -> index maps and the file being compiled (for messages).
 struct Compiler {
   Knowledge* k = nullptr;
   std::string file;
-  std::unordered_map<std::string, int> finding_index, criterion_index, diagnosis_index,
-      order_index, citation_index, step_index, ladder_index, overuse_class_index;
+  std::unordered_map<std::string, int> finding_index, criterion_index, diagnosis_index, order_index,
+      citation_index, step_index, ladder_index, overuse_class_index;
 
-  Status Err(const std::string& ptr, const std::string& msg) const { return FileError(file, ptr, msg); }
+  Status Err(const std::string& ptr, const std::string& msg) const {
+    return FileError(file, ptr, msg);
+  }
 
   static std::string Str(const Value& o, const char* key) {
     auto it = o.FindMember(key);
-    return it != o.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength()) : std::string();
+    return it != o.MemberEnd() && it->value.IsString()
+               ? std::string(it->value.GetString(), it->value.GetStringLength())
+               : std::string();
   }
 
   Result<int> Lookup(const std::unordered_map<std::string, int>& map, const std::string& id,
@@ -120,7 +126,8 @@ struct Compiler {
                                const std::string& ptr, const char* what) const {
     std::vector<int> out;
     for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
-      CEPHALGIA_ASSIGN_OR_RETURN(int idx, Lookup(map, arr[i].GetString(), ptr + "/" + std::to_string(i), what));
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          int idx, Lookup(map, arr[i].GetString(), ptr + "/" + std::to_string(i), what));
       out.push_back(idx);
     }
     return out;
@@ -136,7 +143,8 @@ struct Compiler {
     auto list = [&](const char* key) -> Status {
       const Value& arr = v[key];
       for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
-        CEPHALGIA_ASSIGN_OR_RETURN(Expr c, CompileExpr(arr[i], ptr + "/" + key + "/" + std::to_string(i)));
+        CEPHALGIA_ASSIGN_OR_RETURN(Expr c,
+                                   CompileExpr(arr[i], ptr + "/" + key + "/" + std::to_string(i)));
         e.children.push_back(std::move(c));
       }
       return Status::Ok();
@@ -145,7 +153,8 @@ struct Compiler {
       bool absent = v.HasMember("absent");
       e.kind = absent ? ExprKind::kAbsent : ExprKind::kFinding;
       const char* key = absent ? "absent" : "finding";
-      CEPHALGIA_ASSIGN_OR_RETURN(e.index, Lookup(finding_index, v[key].GetString(), ptr + "/" + key, "finding"));
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          e.index, Lookup(finding_index, v[key].GetString(), ptr + "/" + key, "finding"));
     } else if (v.HasMember("all")) {
       e.kind = ExprKind::kAll;
       CEPHALGIA_RETURN_IF_ERROR(list("all"));
@@ -166,12 +175,14 @@ struct Compiler {
       }
     } else if (v.HasMember("criterion")) {
       e.kind = ExprKind::kCriterion;
-      CEPHALGIA_ASSIGN_OR_RETURN(e.index, Lookup(criterion_index, v["criterion"].GetString(), ptr + "/criterion",
-                                                 "criterion (criteria may only use criteria defined before them)"));
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          e.index, Lookup(criterion_index, v["criterion"].GetString(), ptr + "/criterion",
+                          "criterion (criteria may only use criteria defined before them)"));
     } else if (v.HasMember("diagnosis")) {
       e.kind = ExprKind::kDiagnosis;
-      CEPHALGIA_ASSIGN_OR_RETURN(e.index, Lookup(diagnosis_index, v["diagnosis"].GetString(), ptr + "/diagnosis",
-                                                 "diagnosis (only earlier diagnoses can be referred to)"));
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          e.index, Lookup(diagnosis_index, v["diagnosis"].GetString(), ptr + "/diagnosis",
+                          "diagnosis (only earlier diagnoses can be referred to)"));
     } else if (v.HasMember("redFlag")) {
       e.kind = ExprKind::kRedFlag;
       std::string t = v["redFlag"].GetString();
@@ -194,7 +205,8 @@ struct Compiler {
   Status CheckVersion(const Value& doc) const {
     std::string v = Str(doc, "knowledgeVersion");
     if (v != k->knowledge_version) {
-      return Err("/knowledgeVersion", "knowledgeVersion '" + v + "' differs from manifest.json's '" +
+      return Err("/knowledgeVersion", "knowledgeVersion '" + v +
+                                          "' differs from manifest.json's '" +
                                           k->knowledge_version + "'");
     }
     return Status::Ok();
@@ -255,7 +267,8 @@ Status CompileManifest(Compiler& c, const Value& doc) {
   const Value& cits = doc["citations"];
   for (rapidjson::SizeType i = 0; i < cits.Size(); ++i) {
     Citation cit{c.Str(cits[i], "id"), c.Str(cits[i], "text"), c.Str(cits[i], "url")};
-    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.citation_index, cit.id, static_cast<int>(i), "/citations/" + std::to_string(i) + "/id"));
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.citation_index, cit.id, static_cast<int>(i),
+                                      "/citations/" + std::to_string(i) + "/id"));
     k.citations.push_back(std::move(cit));
   }
   return Status::Ok();
@@ -278,9 +291,24 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
   const Value& arr = doc["valueSets"];
   for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
     std::string id = arr[i]["id"].GetString();
-    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.k->value_set_index, id, static_cast<int>(i), "/valueSets/" + std::to_string(i) + "/id"));
+    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.k->value_set_index, id, static_cast<int>(i),
+                                      "/valueSets/" + std::to_string(i) + "/id"));
     c.k->value_set_ids.push_back(id);
   }
+  // One lexicon over every value set's synonyms, for reading narrative text (knowledge.md §e).
+  c.k->context_rules = text::ContextRules::Default();
+  text::ConceptLexicon::Builder lexicon(c.k->context_rules);
+  for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
+    if (!arr[i].HasMember("text") || !arr[i]["text"].IsArray()) continue;
+    for (const auto& phrase : arr[i]["text"].GetArray()) {
+      if (phrase.IsString())
+        lexicon.Add(static_cast<int>(i),
+                    std::string_view(phrase.GetString(), phrase.GetStringLength()));
+    }
+  }
+  Result<text::ConceptLexicon> built = std::move(lexicon).Build();
+  if (!built.ok()) return c.Err("/valueSets", "text synonyms: " + built.status().message());
+  c.k->lexicon = std::make_unique<text::ConceptLexicon>(std::move(*built));
   c.k->text_exclusions.resize(arr.Size());
   c.k->sources_by_value_set.resize(arr.Size());
   return Status::Ok();
@@ -293,14 +321,19 @@ Status CompileFindings(Compiler& c, const Value& doc) {
   k.overuse_min_duration_days = mo["minDurationDays"].GetInt();
   k.overuse_combined_days = mo["combinedMinDaysPerMonth"].GetDouble();
   if (mo.HasMember("excludeValueSet")) {
-    CEPHALGIA_ASSIGN_OR_RETURN(k.overuse_exclude_value_set, c.ValueSet(c.Str(mo, "excludeValueSet"), "/medicationOveruse/excludeValueSet"));
+    CEPHALGIA_ASSIGN_OR_RETURN(
+        k.overuse_exclude_value_set,
+        c.ValueSet(c.Str(mo, "excludeValueSet"), "/medicationOveruse/excludeValueSet"));
   }
   const Value& classes = mo["classes"];
   for (rapidjson::SizeType i = 0; i < classes.Size(); ++i) {
     std::string p = "/medicationOveruse/classes/" + std::to_string(i);
-    OveruseClass oc{c.Str(classes[i], "id"), c.Str(classes[i], "display"), -1, classes[i]["minDaysPerMonth"].GetDouble()};
-    CEPHALGIA_ASSIGN_OR_RETURN(oc.value_set, c.ValueSet(c.Str(classes[i], "valueSet"), p + "/valueSet"));
-    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.overuse_class_index, oc.id, static_cast<int>(i), p + "/id"));
+    OveruseClass oc{c.Str(classes[i], "id"), c.Str(classes[i], "display"), -1,
+                    classes[i]["minDaysPerMonth"].GetDouble()};
+    CEPHALGIA_ASSIGN_OR_RETURN(oc.value_set,
+                               c.ValueSet(c.Str(classes[i], "valueSet"), p + "/valueSet"));
+    CEPHALGIA_RETURN_IF_ERROR(
+        c.AddId(c.overuse_class_index, oc.id, static_cast<int>(i), p + "/id"));
     k.overuse_classes.push_back(std::move(oc));
   }
   // Phrases that make any text match meaningless for the patient ("family history of ...",
@@ -310,17 +343,21 @@ Status CompileFindings(Compiler& c, const Value& doc) {
   for (std::vector<std::string>& list : k.text_exclusions) list = global;
   const Value& excl = doc["textExclusions"];
   for (rapidjson::SizeType i = 0; i < excl.Size(); ++i) {
-    CEPHALGIA_ASSIGN_OR_RETURN(int vs, c.ValueSet(c.Str(excl[i], "valueSet"), "/textExclusions/" + std::to_string(i) + "/valueSet"));
+    CEPHALGIA_ASSIGN_OR_RETURN(int vs,
+                               c.ValueSet(c.Str(excl[i], "valueSet"),
+                                          "/textExclusions/" + std::to_string(i) + "/valueSet"));
     for (const auto& p : excl[i]["phrases"].GetArray()) {
       std::string s = p.GetString();
-      std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      std::transform(s.begin(), s.end(), s.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
       k.text_exclusions[vs].push_back(s);
     }
   }
   const Value& fs = doc["findings"];
   for (rapidjson::SizeType i = 0; i < fs.Size(); ++i) {
     std::string p = "/findings/" + std::to_string(i);
-    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.finding_index, c.Str(fs[i], "id"), static_cast<int>(i), p + "/id"));
+    CEPHALGIA_RETURN_IF_ERROR(
+        c.AddId(c.finding_index, c.Str(fs[i], "id"), static_cast<int>(i), p + "/id"));
     k.findings.push_back({c.Str(fs[i], "id"), c.Str(fs[i], "display")});
     const Value& srcs = fs[i]["sources"];
     for (rapidjson::SizeType j = 0; j < srcs.Size(); ++j) {
@@ -332,10 +369,17 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       if (kind == "overuse") {
         src.kind = SourceKind::kOveruse;
         if (s.HasMember("classes")) {
-          CEPHALGIA_ASSIGN_OR_RETURN(src.overuse_classes, c.Ids(s["classes"], c.overuse_class_index, sp + "/classes", "overuse class"));
+          CEPHALGIA_ASSIGN_OR_RETURN(src.overuse_classes, c.Ids(s["classes"], c.overuse_class_index,
+                                                                sp + "/classes", "overuse class"));
         }
         src.require_duration = !s.HasMember("requireDuration") || s["requireDuration"].GetBool();
         k.overuse_sources.push_back(static_cast<int>(k.sources.size()));
+        k.sources.push_back(std::move(src));
+        continue;
+      }
+      if (kind == "deceased") {
+        src.kind = SourceKind::kDeceased;
+        k.deceased_sources.push_back(static_cast<int>(k.sources.size()));
         k.sources.push_back(std::move(src));
         continue;
       }
@@ -344,44 +388,81 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       if (kind == "condition") {
         src.kind = SourceKind::kCondition;
         std::string scope = c.Str(s, "scope");
-        src.scope = scope == "any" ? Scope::kAny : scope == "history" ? Scope::kHistory : Scope::kCurrent;
+        src.scope = scope == "any"       ? Scope::kAny
+                    : scope == "history" ? Scope::kHistory
+                                         : Scope::kCurrent;
         if (s.HasMember("onsetWithinDays")) src.onset_within_days = s["onsetWithinDays"].GetInt();
+        if (s.HasMember("recordedWithinDays"))
+          src.recorded_within_days = s["recordedWithinDays"].GetInt();
+        src.earliest_onset = s.HasMember("earliestOnset") && s["earliestOnset"].GetBool();
         if (s.HasMember("onsetAgeAbove")) src.onset_age_above = s["onsetAgeAbove"].GetDouble();
         if (s.HasMember("onsetAfter")) {
-          CEPHALGIA_ASSIGN_OR_RETURN(src.onset_after_value_set, c.ValueSet(c.Str(s["onsetAfter"], "valueSet"), sp + "/onsetAfter/valueSet"));
+          CEPHALGIA_ASSIGN_OR_RETURN(
+              src.onset_after_value_set,
+              c.ValueSet(c.Str(s["onsetAfter"], "valueSet"), sp + "/onsetAfter/valueSet"));
           src.onset_after_days = s["onsetAfter"]["withinDays"].GetInt();
         }
       } else if (kind == "observation") {
         src.kind = SourceKind::kObservation;
         if (s.HasMember("quantity")) src.quantity = ReadThreshold(s["quantity"]);
         if (s.HasMember("component")) {
-          CEPHALGIA_ASSIGN_OR_RETURN(src.component_value_set, c.ValueSet(c.Str(s["component"], "valueSet"), sp + "/component/valueSet"));
+          CEPHALGIA_ASSIGN_OR_RETURN(
+              src.component_value_set,
+              c.ValueSet(c.Str(s["component"], "valueSet"), sp + "/component/valueSet"));
           src.component = ReadThreshold(s["component"]);
         }
         if (s.HasMember("answer")) {
-          CEPHALGIA_ASSIGN_OR_RETURN(src.answer_value_set, c.ValueSet(c.Str(s, "answer"), sp + "/answer"));
+          CEPHALGIA_ASSIGN_OR_RETURN(src.answer_value_set,
+                                     c.ValueSet(c.Str(s, "answer"), sp + "/answer"));
         }
         if (s.HasMember("trend")) {
           const Value& t = s["trend"];
           if (t.HasMember("rise")) src.trend_rise = t["rise"].GetDouble();
-          if (t.HasMember("improvementBelow")) src.trend_improvement_below = t["improvementBelow"].GetDouble();
+          if (t.HasMember("improvementBelow"))
+            src.trend_improvement_below = t["improvementBelow"].GetDouble();
           if (!src.trend_rise == !src.trend_improvement_below) {
-            return c.Err(sp + "/trend", "a trend needs exactly one of 'rise' and 'improvementBelow'");
+            return c.Err(sp + "/trend",
+                         "a trend needs exactly one of 'rise' and 'improvementBelow'");
           }
           src.trend_days = t["withinDays"].GetInt();
         }
-        if (s.HasMember("effectiveWithinDays")) src.effective_within_days = s["effectiveWithinDays"].GetInt();
+        if (s.HasMember("effectiveWithinDays"))
+          src.effective_within_days = s["effectiveWithinDays"].GetInt();
+        if (s.HasMember("tiedTo")) {
+          CEPHALGIA_ASSIGN_OR_RETURN(src.tied_to_value_set,
+                                     c.ValueSet(c.Str(s, "tiedTo"), sp + "/tiedTo"));
+        }
+        if (s.HasMember("highestWithinHours")) {
+          if (!src.quantity && src.component_value_set < 0) {
+            return c.Err(sp + "/highestWithinHours",
+                         "'highestWithinHours' needs a 'quantity' or 'component' threshold");
+          }
+          src.highest_within_hours = s["highestWithinHours"].GetInt();
+        }
+        src.history_mentions = s.HasMember("historyMentions") && s["historyMentions"].GetBool();
+      } else if (kind == "encounter") {
+        src.kind = SourceKind::kEncounter;
+        if (s.HasMember("recordedWithinDays"))
+          src.recorded_within_days = s["recordedWithinDays"].GetInt();
+      } else if (kind == "draftReason") {
+        src.kind = SourceKind::kDraftReason;
       } else if (kind == "medication" || kind == "order") {
         src.kind = kind == "order" ? SourceKind::kOrder : SourceKind::kMedication;
         if (s.HasMember("relevance")) {
           src.allow_current = src.allow_history = false;
           for (const auto& r : s["relevance"].GetArray()) {
-            if (std::string_view(r.GetString()) == "current") src.allow_current = true;
-            else src.allow_history = true;
+            if (std::string_view(r.GetString()) == "current")
+              src.allow_current = true;
+            else
+              src.allow_history = true;
           }
         }
         if (s.HasMember("minDurationDays")) src.min_duration_days = s["minDurationDays"].GetInt();
-        if (s.HasMember("startedAtLeastDaysAgo")) src.started_at_least_days_ago = s["startedAtLeastDaysAgo"].GetInt();
+        if (s.HasMember("startedAtLeastDaysAgo"))
+          src.started_at_least_days_ago = s["startedAtLeastDaysAgo"].GetInt();
+        if (s.HasMember("resourceType")) src.resource_type = c.Str(s, "resourceType");
+        if (s.HasMember("startedWithinDays"))
+          src.started_within_days = s["startedWithinDays"].GetInt();
       } else {
         src.kind = SourceKind::kAllergy;
       }
@@ -399,7 +480,8 @@ Status CompileCriteria(Compiler& c, const Value& doc) {
     std::string p = "/criteria/" + std::to_string(i);
     CEPHALGIA_ASSIGN_OR_RETURN(Expr e, c.CompileExpr(arr[i]["expr"], p + "/expr"));
     CEPHALGIA_RETURN_IF_ERROR(c.Citations(arr[i], p).status());
-    CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.criterion_index, c.Str(arr[i], "id"), static_cast<int>(i), p + "/id"));
+    CEPHALGIA_RETURN_IF_ERROR(
+        c.AddId(c.criterion_index, c.Str(arr[i], "id"), static_cast<int>(i), p + "/id"));
     c.k->criterion_ids.push_back(c.Str(arr[i], "id"));
     c.k->criteria.push_back(std::move(e));
   }
@@ -419,12 +501,14 @@ Status CompileOrders(Compiler& c, const Value& doc) {
     d.label = c.Str(o, "label");
     d.note = c.Str(o, "note");
     d.dosage = c.Str(o, "dosage");
-    if (d.medication && d.dosage.empty()) return c.Err(p, "a MedicationRequest order needs 'dosage'");
+    if (d.medication && d.dosage.empty())
+      return c.Err(p, "a MedicationRequest order needs 'dosage'");
     if (o.HasMember("classes")) {
       for (const auto& cl : o["classes"].GetArray()) d.classes.emplace_back(cl.GetString());
     }
     if (o.HasMember("activeValueSet")) {
-      CEPHALGIA_ASSIGN_OR_RETURN(d.active_value_set, c.ValueSet(c.Str(o, "activeValueSet"), p + "/activeValueSet"));
+      CEPHALGIA_ASSIGN_OR_RETURN(d.active_value_set,
+                                 c.ValueSet(c.Str(o, "activeValueSet"), p + "/activeValueSet"));
     }
     CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.order_index, d.id, static_cast<int>(i), p + "/id"));
     c.k->orders.push_back(std::move(d));
@@ -438,10 +522,14 @@ Status CompileRedFlags(Compiler& c, const Value& doc) {
   for (const char* t : {"URGENT", "EMERGENCY"}) {
     const Value& td = doc["tiers"][t];
     TierDef def{c.Str(td, "indicator"), c.Str(td, "priority"), c.Str(td, "label"), {}};
-    CEPHALGIA_ASSIGN_OR_RETURN(def.always_orders, c.Ids(td["alwaysOrders"], c.order_index, std::string("/tiers/") + t + "/alwaysOrders", "order"));
+    CEPHALGIA_ASSIGN_OR_RETURN(def.always_orders,
+                               c.Ids(td["alwaysOrders"], c.order_index,
+                                     std::string("/tiers/") + t + "/alwaysOrders", "order"));
     bool emergency = std::string_view(t) == "EMERGENCY";
-    if (emergency && def.indicator != "critical") return c.Err("/tiers/EMERGENCY/indicator", "EMERGENCY must map to 'critical'");
-    if (!emergency && def.indicator == "info") return c.Err("/tiers/URGENT/indicator", "URGENT must never be 'info'");
+    if (emergency && def.indicator != "critical")
+      return c.Err("/tiers/EMERGENCY/indicator", "EMERGENCY must map to 'critical'");
+    if (!emergency && def.indicator == "info")
+      return c.Err("/tiers/URGENT/indicator", "URGENT must never be 'info'");
     k.tiers[emergency ? 2 : 1] = std::move(def);
   }
   const Value& flags = doc["flags"];
@@ -457,15 +545,27 @@ Status CompileRedFlags(Compiler& c, const Value& doc) {
     rf.detail = c.Str(f, "detail");
     rf.tier = c.Str(f, "tier") == "EMERGENCY" ? Tier::kEmergency : Tier::kUrgent;
     CEPHALGIA_ASSIGN_OR_RETURN(rf.when, c.CompileExpr(f["when"], p + "/when"));
-    CEPHALGIA_ASSIGN_OR_RETURN(rf.orders, c.Ids(f["orders"], c.order_index, p + "/orders", "order"));
+    CEPHALGIA_ASSIGN_OR_RETURN(rf.orders,
+                               c.Ids(f["orders"], c.order_index, p + "/orders", "order"));
     CEPHALGIA_ASSIGN_OR_RETURN(rf.citations, c.Citations(f, p));
-    if (f.HasMember("escalation")) {
-      const Value& e = f["escalation"];
-      rf.has_escalation = true;
-      CEPHALGIA_ASSIGN_OR_RETURN(rf.escalation_when, c.CompileExpr(e["when"], p + "/escalation/when"));
-      CEPHALGIA_ASSIGN_OR_RETURN(rf.escalation_orders, c.Ids(e["orders"], c.order_index, p + "/escalation/orders", "order"));
-      rf.escalation_summary = c.Str(e, "summary");
+    auto variant = [&](const Value& e, const std::string& ep) -> Status {
+      RedFlagVariant v;
+      v.tier = c.Str(e, "tier") == "EMERGENCY" ? Tier::kEmergency : Tier::kUrgent;
+      CEPHALGIA_ASSIGN_OR_RETURN(v.when, c.CompileExpr(e["when"], ep + "/when"));
+      CEPHALGIA_ASSIGN_OR_RETURN(v.orders,
+                                 c.Ids(e["orders"], c.order_index, ep + "/orders", "order"));
+      v.summary = c.Str(e, "summary");
+      if (e.HasMember("detail")) v.detail = c.Str(e, "detail");
+      rf.variants.push_back(std::move(v));
+      return Status::Ok();
+    };
+    if (f.HasMember("variants")) {
+      for (rapidjson::SizeType j = 0; j < f["variants"].Size(); ++j) {
+        CEPHALGIA_RETURN_IF_ERROR(variant(f["variants"][j], p + "/variants/" + std::to_string(j)));
+      }
     }
+    if (f.HasMember("escalation"))
+      CEPHALGIA_RETURN_IF_ERROR(variant(f["escalation"], p + "/escalation"));
     k.red_flags.push_back(std::move(rf));
   }
   return Status::Ok();
@@ -474,7 +574,8 @@ Status CompileRedFlags(Compiler& c, const Value& doc) {
 Status CompileLadder(Compiler& c, const Value& doc) {
   CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
   Knowledge& k = *c.k;
-  CEPHALGIA_ASSIGN_OR_RETURN(k.ladder_suppress, c.CompileExpr(doc["suppressWhen"], "/suppressWhen"));
+  CEPHALGIA_ASSIGN_OR_RETURN(k.ladder_suppress,
+                             c.CompileExpr(doc["suppressWhen"], "/suppressWhen"));
   const Value& steps = doc["steps"];
   for (rapidjson::SizeType i = 0; i < steps.Size(); ++i) {
     const Value& s = steps[i];
@@ -485,7 +586,8 @@ Status CompileLadder(Compiler& c, const Value& doc) {
     st.step = s["step"].GetInt();
     st.alternatives = s["alternatives"].GetBool();
     CEPHALGIA_ASSIGN_OR_RETURN(st.when, c.CompileExpr(s["when"], p + "/when"));
-    CEPHALGIA_ASSIGN_OR_RETURN(st.orders, c.Ids(s["orders"], c.order_index, p + "/orders", "order"));
+    CEPHALGIA_ASSIGN_OR_RETURN(st.orders,
+                               c.Ids(s["orders"], c.order_index, p + "/orders", "order"));
     CEPHALGIA_ASSIGN_OR_RETURN(st.citations, c.Citations(s, p));
     CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.step_index, st.id, static_cast<int>(i), p + "/id"));
     k.steps.push_back(std::move(st));
@@ -495,7 +597,8 @@ Status CompileLadder(Compiler& c, const Value& doc) {
     std::string p = "/ladders/" + std::to_string(i);
     Ladder l;
     l.id = c.Str(ladders[i], "id");
-    CEPHALGIA_ASSIGN_OR_RETURN(l.steps, c.Ids(ladders[i]["steps"], c.step_index, p + "/steps", "ladder step"));
+    CEPHALGIA_ASSIGN_OR_RETURN(
+        l.steps, c.Ids(ladders[i]["steps"], c.step_index, p + "/steps", "ladder step"));
     CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.ladder_index, l.id, static_cast<int>(i), p + "/id"));
     k.ladders.push_back(std::move(l));
   }
@@ -506,6 +609,11 @@ Status CompileClassification(Compiler& c, const Value& doc) {
   CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
   Knowledge& k = *c.k;
   k.classification_indicator = c.Str(doc, "indicator");
+  if (doc.HasMember("suppressWhen")) {
+    k.has_classification_suppress = true;
+    CEPHALGIA_ASSIGN_OR_RETURN(k.classification_suppress,
+                               c.CompileExpr(doc["suppressWhen"], "/suppressWhen"));
+  }
   const Value& dx = doc["diagnoses"];
   for (rapidjson::SizeType i = 0; i < dx.Size(); ++i) {
     const Value& d = dx[i];
@@ -517,7 +625,8 @@ Status CompileClassification(Compiler& c, const Value& doc) {
     g.detail = c.Str(d, "detail");
     CEPHALGIA_ASSIGN_OR_RETURN(g.explicit_dx, c.CompileExpr(d["explicit"], p + "/explicit"));
     CEPHALGIA_ASSIGN_OR_RETURN(g.criteria, c.CompileExpr(d["criteria"], p + "/criteria"));
-    CEPHALGIA_ASSIGN_OR_RETURN(g.ladder, c.Lookup(c.ladder_index, c.Str(d, "ladder"), p + "/ladder", "ladder"));
+    CEPHALGIA_ASSIGN_OR_RETURN(
+        g.ladder, c.Lookup(c.ladder_index, c.Str(d, "ladder"), p + "/ladder", "ladder"));
     CEPHALGIA_ASSIGN_OR_RETURN(g.citations, c.Citations(d, p));
     // Registered after compiling: a diagnosis may only refer to earlier ones.
     CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.diagnosis_index, g.id, static_cast<int>(i), p + "/id"));
@@ -529,7 +638,9 @@ Status CompileClassification(Compiler& c, const Value& doc) {
   k.undetermined.summary = c.Str(u, "summary");
   k.undetermined.detail = c.Str(u, "detail");
   CEPHALGIA_ASSIGN_OR_RETURN(k.undetermined.when, c.CompileExpr(u["when"], "/undetermined/when"));
-  CEPHALGIA_ASSIGN_OR_RETURN(k.undetermined.deciding_findings, c.Ids(u["decidingFindings"], c.finding_index, "/undetermined/decidingFindings", "finding"));
+  CEPHALGIA_ASSIGN_OR_RETURN(
+      k.undetermined.deciding_findings,
+      c.Ids(u["decidingFindings"], c.finding_index, "/undetermined/decidingFindings", "finding"));
   CEPHALGIA_ASSIGN_OR_RETURN(k.undetermined.citations, c.Citations(u, "/undetermined"));
   return Status::Ok();
 }
@@ -538,11 +649,17 @@ Status CompileSafety(Compiler& c, const Value& doc) {
   CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
   Knowledge& k = *c.k;
   k.safety_indicator = c.Str(doc, "indicator");
+  if (doc.HasMember("suppressWhen")) {
+    k.has_safety_suppress = true;
+    CEPHALGIA_ASSIGN_OR_RETURN(k.safety_suppress,
+                               c.CompileExpr(doc["suppressWhen"], "/suppressWhen"));
+  }
   const Value& cards = doc["cards"];
   for (rapidjson::SizeType i = 0; i < cards.Size(); ++i) {
     const Value& s = cards[i];
     std::string p = "/cards/" + std::to_string(i);
-    SafetyCard sc{c.Str(s, "id"), c.Str(s, "title"), c.Str(s, "summary"), c.Str(s, "detail"), {}, {}};
+    SafetyCard sc{
+        c.Str(s, "id"), c.Str(s, "title"), c.Str(s, "summary"), c.Str(s, "detail"), {}, {}};
     CEPHALGIA_ASSIGN_OR_RETURN(sc.when, c.CompileExpr(s["when"], p + "/when"));
     CEPHALGIA_ASSIGN_OR_RETURN(sc.citations, c.Citations(s, p));
     k.safety_cards.push_back(std::move(sc));
@@ -583,10 +700,14 @@ Status CompileOrderSign(Compiler& c, const Value& doc) {
     o.delete_draft = r["deleteDraft"].GetBool();
     o.propose_ladder = r["proposeLadder"].GetBool();
     o.draft_overuse = r.HasMember("draftOveruse");
+    if (r.HasMember("existingUseMinDays"))
+      o.existing_use_min_days = r["existingUseMinDays"].GetInt();
     if (r.HasMember("draftValueSet")) {
-      CEPHALGIA_ASSIGN_OR_RETURN(o.draft_value_set, c.ValueSet(c.Str(r, "draftValueSet"), p + "/draftValueSet"));
+      CEPHALGIA_ASSIGN_OR_RETURN(o.draft_value_set,
+                                 c.ValueSet(c.Str(r, "draftValueSet"), p + "/draftValueSet"));
     }
-    if (o.draft_value_set < 0 && !o.draft_overuse) return c.Err(p, "a rule needs 'draftValueSet' or 'draftOveruse'");
+    if (o.draft_value_set < 0 && !o.draft_overuse)
+      return c.Err(p, "a rule needs 'draftValueSet' or 'draftOveruse'");
     if (r.HasMember("when")) {
       o.has_when = true;
       CEPHALGIA_ASSIGN_OR_RETURN(o.when, c.CompileExpr(r["when"], p + "/when"));
@@ -594,6 +715,18 @@ Status CompileOrderSign(Compiler& c, const Value& doc) {
     CEPHALGIA_ASSIGN_OR_RETURN(o.citations, c.Citations(r, p));
     c.k->order_sign_rules.push_back(std::move(o));
   }
+  return Status::Ok();
+}
+
+// relevance.json: the gate of knowledge.md §0 and the staleness limits of §0.2.
+Status CompileRelevance(Compiler& c, const Value& doc) {
+  CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
+  Relevance& r = c.k->relevance;
+  CEPHALGIA_ASSIGN_OR_RETURN(r.gate, c.CompileExpr(doc["gate"]["when"], "/gate/when"));
+  CEPHALGIA_ASSIGN_OR_RETURN(r.citations, c.Citations(doc["gate"], "/gate"));
+  const Value& st = doc["staleness"];
+  r.stale_medication_request_days = st["medicationRequestAuthoredDays"].GetInt();
+  r.statement_ended_within_days = st["medicationStatementEndedDays"].GetInt();
   return Status::Ok();
 }
 
@@ -608,7 +741,8 @@ struct FileSpec {
 Result<std::unique_ptr<Knowledge>> LoadKnowledge(const std::string& data_dir) {
   const std::string schema_dir = data_dir + "/schema";
   const std::string knowledge_dir = data_dir + "/knowledge";
-  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document common_doc, ParseFile(schema_dir, "common.schema.json"));
+  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document common_doc,
+                             ParseFile(schema_dir, "common.schema.json"));
   rapidjson::SchemaDocument common(common_doc);
   CommonProvider provider(&common);
 
@@ -617,15 +751,17 @@ Result<std::unique_ptr<Knowledge>> LoadKnowledge(const std::string& data_dir) {
   c.k = k.get();
   // Order matters: later files refer to ids defined by earlier ones.
   static constexpr FileSpec kFiles[] = {
-      {"manifest", &CompileManifest},       {"valuesets", &CompileValueSets},
-      {"findings", &CompileFindings},       {"criteria", &CompileCriteria},
-      {"orders", &CompileOrders},           {"red-flags", &CompileRedFlags},
-      {"ladder", &CompileLadder},           {"classification", &CompileClassification},
-      {"safety", &CompileSafety},           {"order-sign", &CompileOrderSign},
+      {"manifest", &CompileManifest},   {"valuesets", &CompileValueSets},
+      {"findings", &CompileFindings},   {"criteria", &CompileCriteria},
+      {"orders", &CompileOrders},       {"red-flags", &CompileRedFlags},
+      {"ladder", &CompileLadder},       {"classification", &CompileClassification},
+      {"safety", &CompileSafety},       {"order-sign", &CompileOrderSign},
+      {"relevance", &CompileRelevance},
   };
   for (const FileSpec& spec : kFiles) {
     std::string file = std::string(spec.name) + ".json";
-    CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document schema_json, ParseFile(schema_dir, std::string(spec.name) + ".schema.json"));
+    CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document schema_json,
+                               ParseFile(schema_dir, std::string(spec.name) + ".schema.json"));
     rapidjson::SchemaDocument schema(schema_json, &provider);
     CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseFile(knowledge_dir, file));
     CEPHALGIA_RETURN_IF_ERROR(Validate(file, doc, schema));

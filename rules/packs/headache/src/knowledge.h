@@ -5,16 +5,17 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <functional>
 #include <unordered_map>
 #include <vector>
 
 #include "cephalgia/fhir/terminology.h"
 #include "cephalgia/status.h"
+#include "cephalgia/text/clinical_text.h"
 #include "expr.h"
 
 namespace cephalgia::rules::internal {
@@ -27,21 +28,47 @@ struct Threshold {
   std::vector<std::string> units;  // empty: any unit
 };
 
-enum class SourceKind { kCondition, kObservation, kMedication, kAllergy, kOrder, kOveruse };
+// kEncounter: Encounter.reasonCode; kDeceased: the Patient is deceased at `now`; kDraftReason:
+// the reasonCode of an order-sign draft order.
+enum class SourceKind {
+  kCondition,
+  kObservation,
+  kMedication,
+  kAllergy,
+  kOrder,
+  kOveruse,
+  kEncounter,
+  kDeceased,
+  kDraftReason
+};
 enum class Scope { kCurrent, kHistory, kAny };
 
 struct FindingSource {
   SourceKind kind = SourceKind::kCondition;
-  int finding = -1;    // owning finding index
-  int value_set = -1;  // index into Knowledge::value_set_ids (-1 for overuse)
+  int finding = -1;               // owning finding index
+  int value_set = -1;             // index into Knowledge::value_set_ids (-1 for overuse)
   Scope scope = Scope::kCurrent;  // conditions
   bool coded_only = false;        // ignore text matches (kText certainty)
   bool allow_current = true, allow_history = false;  // medications / orders
   std::optional<int> onset_within_days;
+  // Conditions: the latest of onset, recordedDate and abatement within N days ("recorded
+  // recently", knowledge.md §0); Encounters: the period within N days.
+  std::optional<int> recorded_within_days;
+  // Conditions: judge the onset of the earliest condition in the same value set (the first
+  // recorded date of the headache, §0.1), not of this record.
+  bool earliest_onset = false;
   std::optional<double> onset_age_above;
   int onset_after_value_set = -1;
   int onset_after_days = 0;
   std::optional<int> effective_within_days;
+  // Observations: only readings tied to this value set (code, bodySite, focus or note name it),
+  // e.g. a generic pain score that belongs to the headache (§0.1).
+  int tied_to_value_set = -1;
+  // Observations with a threshold: the highest reading within this many hours before the most
+  // recent one, not only the most recent (§e.3, blood pressure).
+  std::optional<int> highest_within_hours;
+  // Observations: a historical text mention ("history of breast cancer") counts too.
+  bool history_mentions = false;
   std::optional<Threshold> quantity;
   int component_value_set = -1;
   Threshold component;
@@ -51,6 +78,8 @@ struct FindingSource {
   int trend_days = 0;
   std::optional<int> min_duration_days;
   std::optional<int> started_at_least_days_ago;
+  std::optional<int> started_within_days;  // orders: performed/started at most N days ago
+  std::string resource_type;         // orders: "Procedure" or "ServiceRequest" only ("" = both)
   std::vector<int> overuse_classes;  // empty = all
   bool require_duration = true;
 };
@@ -84,16 +113,22 @@ struct TierDef {
   std::vector<int> always_orders;
 };
 
+// A presentation of a red flag that changes its tier, wording or orders (e.g. GCA features make
+// new onset after 50 same-day; visual symptoms make it an emergency). The first that applies wins.
+struct RedFlagVariant {
+  Tier tier = Tier::kEmergency;
+  Expr when;
+  std::vector<int> orders;
+  std::string summary, detail;
+};
+
 struct RedFlag {
   std::string id, title, summary, detail;
   Tier tier = Tier::kUrgent;
   Expr when;
   std::vector<int> orders;
   std::vector<int> citations;
-  bool has_escalation = false;
-  Expr escalation_when;
-  std::vector<int> escalation_orders;
-  std::string escalation_summary;
+  std::vector<RedFlagVariant> variants;  // "variants" then "escalation", in file order
 };
 
 struct Diagnosis {
@@ -141,6 +176,9 @@ struct OrderSignRule {
   std::string id, title, indicator, summary, detail;
   int draft_value_set = -1;
   bool draft_overuse = false;
+  // Overuse: the existing use of acute medicines must already have lasted this long (ICHD-3 8.2
+  // needs > 3 months of overuse; a first 30-day course cannot cause it).
+  int existing_use_min_days = 0;
   bool has_when = false;
   Expr when;
   bool delete_draft = false, propose_ladder = false;
@@ -164,6 +202,15 @@ struct StringHash {
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
+// When the service speaks at all (knowledge.md §0), and how old a record may be to count as
+// current (§0.2).
+struct Relevance {
+  Expr gate;
+  std::vector<int> citations;
+  int stale_medication_request_days = 365;  // active MedicationRequest authored longer ago ...
+  int statement_ended_within_days = 90;     // MedicationStatement ended at most this long ago
+};
+
 struct Knowledge {
   std::string knowledge_version, pack_id, pack_version, rule_system, extension_key;
   std::string source_label, source_url;
@@ -180,6 +227,7 @@ struct Knowledge {
   std::vector<FindingSource> sources;
   std::vector<std::vector<int>> sources_by_value_set;  // value set index -> source indexes
   std::vector<int> overuse_sources;
+  std::vector<int> deceased_sources;
   std::vector<OveruseClass> overuse_classes;
   double overuse_combined_days = 10;
   int overuse_min_duration_days = 90;
@@ -193,6 +241,13 @@ struct Knowledge {
   std::vector<Diagnosis> diagnoses;
   Undetermined undetermined;
   std::string classification_indicator;
+  bool has_classification_suppress = false, has_safety_suppress = false;
+  Expr classification_suppress, safety_suppress;  // e.g. under an EMERGENCY red flag (§e.4)
+  Relevance relevance;
+  // Narrative reading (§e): every value set's text synonyms in one lexicon (concept id = value
+  // set index) and the ConText trigger rules.
+  std::shared_ptr<const text::ContextRules> context_rules;
+  std::unique_ptr<text::ConceptLexicon> lexicon;
   std::vector<LadderStep> steps;
   std::vector<Ladder> ladders;
   Expr ladder_suppress;
