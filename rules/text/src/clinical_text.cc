@@ -85,7 +85,7 @@ class SentenceJudge {
     for (std::uint32_t t = 0; t < tokens.size(); ++t) {
       if (tokens[t].flags & kPunctBefore) state = 0;
       state = automaton.Step(state, tokens[t].word);
-      if (state == 0) continue;
+      if (state == 0 || !automaton.HasOutput(state)) continue;
       automaton.ForEachOutput(state, [&](std::int32_t p) {
         std::uint32_t length = engine_.patterns[static_cast<std::size_t>(p)].length;
         s_.matches.push_back({t + 1 - length, t + 1, p});
@@ -315,7 +315,7 @@ class TokenSink {
   bool stopped() const { return stopped_; }
   void Stop() { stopped_ = true; }
 
-  void OnWord(const WordEvent& event) {
+  __attribute__((always_inline)) void OnWord(const WordEvent& event) {
     static constexpr char kYearKey[16] = "{year}";  // zero-padded
     // The scanner's word is followed by eight zero bytes (see Scan).
     std::pair<const std::int32_t*, std::size_t> ids =

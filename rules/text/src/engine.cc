@@ -227,6 +227,10 @@ void Automaton::Build(const std::vector<std::vector<std::int32_t>>& patterns,
       nodes_[v].dict_link = failed.out_count > 0 ? fail : failed.dict_link;
     }
   }
+  has_output_.assign(states, 0);
+  for (std::size_t id = 0; id < states; ++id) {
+    has_output_[id] = nodes_[id].out_count > 0 || nodes_[id].dict_link > 0;
+  }
 }
 
 // ---- Phrases ------------------------------------------------------------------------------

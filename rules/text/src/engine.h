@@ -164,6 +164,10 @@ class Automaton {
     }
     return root_next_[static_cast<std::size_t>(word)];
   }
+  // Whether any pattern ends at `state` (a byte per state: stays in the first-level cache).
+  bool HasOutput(std::int32_t state) const {
+    return has_output_[static_cast<std::size_t>(state)] != 0;
+  }
   // Calls f(pattern index) for every pattern ending at `state`.
   template <typename F>
   void ForEachOutput(std::int32_t state, F&& f) const {
@@ -192,6 +196,7 @@ class Automaton {
   std::vector<Node> nodes_;
   std::vector<std::int32_t> edge_word_;  // per state: the word of the edge into it
   std::vector<std::int32_t> outputs_;
+  std::vector<std::uint8_t> has_output_;
 };
 
 // ---- Engine -------------------------------------------------------------------------------

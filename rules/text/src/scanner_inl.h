@@ -118,7 +118,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     return true;
   };
 
-  auto scan_word = [&](char sign) {
+  auto scan_word = [&](char sign) __attribute__((always_inline)) {
     const std::size_t begin = i - (sign != 0 ? 1 : 0);
     std::size_t len = 0;
     if (sign != 0) buf[len++] = sign;
