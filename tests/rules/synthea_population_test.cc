@@ -119,7 +119,9 @@ std::string PatientViewRequest(const rapidjson::Document& bundle, const std::str
     searchsets.emplace(key, std::move(b));
   }
   rapidjson::Value patient(rapidjson::kObjectType);
-  for (const rapidjson::Value& entry : bundle["entry"].GetArray()) {
+  const rapidjson::Value* entries = json::GetArray(bundle, "entry");
+  static const rapidjson::Value kNoEntries(rapidjson::kArrayType);
+  for (const rapidjson::Value& entry : (entries != nullptr ? *entries : kNoEntries).GetArray()) {
     const rapidjson::Value* r = json::GetObject(entry, "resource");
     if (r == nullptr) continue;
     std::string type = Str(*r, "resourceType");
@@ -147,10 +149,16 @@ std::string PatientViewRequest(const rapidjson::Document& bundle, const std::str
   return json::Serialize(request);
 }
 
+// "topic/indicator" of every card, in order.
 std::vector<std::string> Cards(const rapidjson::Value& response) {
   std::vector<std::string> out;
-  for (const auto& card : response["cards"].GetArray()) {
-    out.push_back(Str(card["source"]["topic"], "code") + "/" + Str(card, "indicator"));
+  const rapidjson::Value* cards = json::GetArray(response, "cards");
+  if (cards == nullptr) return out;
+  for (const auto& card : cards->GetArray()) {
+    const rapidjson::Value* source = json::GetObject(card, "source");
+    const rapidjson::Value* topic = source != nullptr ? json::GetObject(*source, "topic") : nullptr;
+    out.push_back((topic != nullptr ? Str(*topic, "code") : std::string("?")) + "/" +
+                  Str(card, "indicator"));
   }
   return out;
 }
@@ -193,10 +201,13 @@ TEST(SyntheaReview, CoversEveryChartWithItsOwnPatientAndLastEncounter) {
     SCOPED_TRACE(chart.file);
     ASSERT_TRUE(fs::exists(kSyntheaDir + "/" + chart.file));
     rapidjson::Document bundle = Parse(ReadText(kSyntheaDir + "/" + chart.file));
-    ASSERT_TRUE(bundle.IsObject() && bundle.HasMember("entry"));
+    const rapidjson::Value* entries = bundle.IsObject() ? json::GetArray(bundle, "entry") : nullptr;
+    ASSERT_NE(entries, nullptr);
     std::string patient_id, last_end;
-    for (const rapidjson::Value& entry : bundle["entry"].GetArray()) {
-      const rapidjson::Value& r = entry["resource"];
+    for (const rapidjson::Value& entry : entries->GetArray()) {
+      const rapidjson::Value* resource = json::GetObject(entry, "resource");
+      if (resource == nullptr) continue;
+      const rapidjson::Value& r = *resource;
       std::string type = Str(r, "resourceType");
       if (type == "Patient") patient_id = Str(r, "id");
       if (type == "Encounter") {
@@ -219,13 +230,14 @@ class SyntheaPopulationTest : public ::testing::TestWithParam<ReviewedChart> {};
 TEST_P(SyntheaPopulationTest, LastEncounterAnswerFollowsTheReview) {
   const ReviewedChart& chart = GetParam();
   rapidjson::Document bundle = Parse(ReadText(kSyntheaDir + "/" + chart.file));
-  ASSERT_TRUE(bundle.IsObject() && bundle.HasMember("entry")) << chart.file;
+  ASSERT_TRUE(bundle.IsObject() && json::GetArray(bundle, "entry") != nullptr) << chart.file;
   std::string request = PatientViewRequest(bundle, chart.patient_id);
 
   auto in_process = EvaluateRequest("headache-patient-view", request, chart.evaluated_at);
   ASSERT_TRUE(in_process.ok()) << in_process.status().ToString();
   rapidjson::Document engine_doc = Parse(*in_process);
-  ASSERT_TRUE(engine_doc.IsObject() && engine_doc.HasMember("cards")) << *in_process;
+  ASSERT_TRUE(engine_doc.IsObject() && json::GetArray(engine_doc, "cards") != nullptr)
+      << *in_process;
   EXPECT_THAT(VerdictProblems(chart, engine_doc), IsEmpty()) << "in-process";
   rapidjson::Document request_doc = Parse(request);
   EXPECT_THAT(cephalgia::testing::CheckResponseInvariants(request_doc, engine_doc), IsEmpty());
@@ -236,7 +248,7 @@ TEST_P(SyntheaPopulationTest, LastEncounterAnswerFollowsTheReview) {
       request);
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
   rapidjson::Document cli_doc = Parse(cli.out);
-  ASSERT_TRUE(cli_doc.IsObject() && cli_doc.HasMember("cards")) << cli.out;
+  ASSERT_TRUE(cli_doc.IsObject() && json::GetArray(cli_doc, "cards") != nullptr) << cli.out;
   EXPECT_THAT(VerdictProblems(chart, cli_doc), IsEmpty()) << "via cephalgia evaluate";
   EXPECT_EQ(Cards(cli_doc), Cards(engine_doc)) << "the binary and the engine disagree";
 }

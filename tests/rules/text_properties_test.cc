@@ -72,8 +72,14 @@ std::string Topics(const rapidjson::Value& response) {
   const rapidjson::Value* cards = json::GetArray(response, "cards");
   if (cards == nullptr) return " (no cards array)";
   for (const auto& c : cards->GetArray()) {
-    out += " " + std::string(c["source"]["topic"]["code"].GetString()) + "/" +
-           c["indicator"].GetString();
+    const rapidjson::Value* source = json::GetObject(c, "source");
+    const rapidjson::Value* topic = source != nullptr ? json::GetObject(*source, "topic") : nullptr;
+    const rapidjson::Value* code = topic != nullptr ? json::Find(*topic, "code") : nullptr;
+    const rapidjson::Value* indicator = json::Find(c, "indicator");
+    out += " ";
+    out += code != nullptr && code->IsString() ? code->GetString() : "?";
+    out += "/";
+    out += indicator != nullptr && indicator->IsString() ? indicator->GetString() : "?";
   }
   return out.empty() ? " (no cards)" : out;
 }
@@ -83,7 +89,9 @@ std::string WithNarrative(const cephalgia::testing::GoldenCase& c, const std::st
   rapidjson::Document d;
   d.Parse(c.request_json.data(), c.request_json.size());
   auto& a = d.GetAllocator();
-  std::string patient = d["context"]["patientId"].GetString();
+  const rapidjson::Value* context = d.IsObject() ? json::GetObject(d, "context") : nullptr;
+  const rapidjson::Value* id = context != nullptr ? json::Find(*context, "patientId") : nullptr;
+  std::string patient = id != nullptr && id->IsString() ? id->GetString() : std::string();
   rapidjson::Value obs(rapidjson::kObjectType);
   obs.AddMember("resourceType", "Observation", a);
   obs.AddMember("id", "prop-hpi", a);
