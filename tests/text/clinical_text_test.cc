@@ -209,6 +209,13 @@ TEST(NegationTest, BackwardTriggers) {
   EXPECT_TRUE(Negated("Her headache has resolved.", kHeadache));
   EXPECT_TRUE(Negated("Meningism: none", kNeckStiffness));
   EXPECT_TRUE(Negated("Neck stiffness is absent.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Meningism absent.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Fever denied.", kFever));
+  EXPECT_TRUE(Negated("Subarachnoid hemorrhage ruled out by LP.", kSah));
+  EXPECT_TRUE(Negated("SAH excluded on CT.", kSah));
+  EXPECT_TRUE(Negated("Meningism negative.", kNeckStiffness));
+  // Post-negations reach back a few words only.
+  EXPECT_FALSE(Negated("Headache since Monday, the CT was negative.", kHeadache));
 }
 
 TEST(NegationTest, NegatedTitleIsNotAnAffirmedFinding) {

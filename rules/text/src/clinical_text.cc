@@ -1,6 +1,7 @@
 #include "cephalgia/text/clinical_text.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -263,9 +264,9 @@ class SentenceJudge {
     for (const Match& m : rules) {
       PatternKind kind = Kind(m);
       if (kind == PatternKind::kTermination) {
-        std::uint8_t categories = Info(m).categories;
-        s_.stop_forward[m.start] |= categories;
-        s_.stop_backward[m.end - 1] |= categories;
+        const PatternInfo& info = Info(m);
+        if (info.direction & kForward) s_.stop_forward[m.start] |= info.categories;
+        if (info.direction & kBackward) s_.stop_backward[m.end - 1] |= info.categories;
       } else if (kind == PatternKind::kHeading) {
         // Nothing before a heading reaches past it, and nothing after it reaches back beyond
         // it; a backward trigger may reach the heading itself ("Meningism: none").
@@ -469,6 +470,8 @@ std::size_t ConceptLexicon::size() const { return size_; }
 void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vector<Mention>* out) {
   const detail::Engine* engine = lexicon.engine();
   if (engine == nullptr || text.empty()) return;
+  // Byte offsets are 32-bit; a narrative field is far smaller.
+  if (text.size() > UINT32_MAX) text = text.substr(0, UINT32_MAX);
   detail::Scratch& scratch = detail::ThreadScratch();
   scratch.tokens.clear();
   detail::SentenceJudge judge(*engine, scratch);
@@ -498,6 +501,7 @@ void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vec
 Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
                   const ContextRules& rules) {
   const detail::Engine& engine = rules.engine();
+  if (text.size() > UINT32_MAX) text = text.substr(0, UINT32_MAX);
   detail::Scratch scratch;
   detail::SentenceJudge judge(engine, scratch);
   std::uint8_t section = 0;

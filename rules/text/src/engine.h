@@ -43,7 +43,7 @@ struct PatternInfo {
   PatternKind kind = PatternKind::kConcept;
   std::uint8_t categories = 0;  // trigger: its category; termination: what it ends; heading:
                                 // the section's context (0 = a neutral heading)
-  std::uint8_t direction = 0;   // trigger only
+  std::uint8_t direction = 0;   // trigger: its direction; termination: the scopes it ends
   std::uint16_t max_scope = 0;  // trigger only, in words after it
   std::uint16_t max_scope_backward = 0;  // trigger only, in words before it
   std::uint16_t length = 0;              // in words

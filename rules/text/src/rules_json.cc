@@ -311,11 +311,24 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
     for (rapidjson::SizeType g = 0; g < groups->Size(); ++g) {
       std::string at = "/terminations/" + std::to_string(g);
       const rapidjson::Value& group = (*groups)[g];
-      CEPHALGIA_RETURN_IF_ERROR(CheckKeys(group, at, {"categories", "citation", "note", "terms"}));
+      CEPHALGIA_RETURN_IF_ERROR(
+          CheckKeys(group, at, {"categories", "direction", "citation", "note", "terms"}));
       CEPHALGIA_RETURN_IF_ERROR(RequireString(group, "citation", at).status());
       PatternInfo info;
       info.kind = PatternKind::kTermination;
       info.categories = kAllCategories;
+      // Which scopes it ends: those running forward into it, backward into it, or both.
+      info.direction = kBothDirections;
+      if (const rapidjson::Value* direction = json::Find(group, "direction")) {
+        std::string_view d = json::AsStringView(*direction);
+        if (d == "forward") {
+          info.direction = kForward;
+        } else if (d == "backward") {
+          info.direction = kBackward;
+        } else if (d != "both") {
+          return Error(at + "/direction", "must be one of forward, backward, both");
+        }
+      }
       if (const rapidjson::Value* categories = json::Find(group, "categories")) {
         if (!categories->IsArray() || categories->Empty()) {
           return Error(at + "/categories", "must be a non-empty array of categories");
