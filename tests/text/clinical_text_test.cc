@@ -428,6 +428,77 @@ TEST(QuoteTest, NeverCutsAUtf8CharacterAndKeepsToTheLimit) {
   }
 }
 
+// ---- Robustness ----------------------------------------------------------------------------
+
+TEST(RobustnessTest, ArbitraryBytesAreReadSafely) {
+  // Random bytes from an alphabet heavy in what the scanner treats specially: invalid and
+  // truncated UTF-8, NUL, punctuation, digits, over-long words, trigger and concept words.
+  const std::vector<std::string> pieces = {"no ",
+                                           "headache",
+                                           " ",
+                                           ".",
+                                           "?",
+                                           "!",
+                                           ";",
+                                           ":",
+                                           "\n",
+                                           "\n\n",
+                                           "-",
+                                           "+",
+                                           "'",
+                                           "\xE2\x80\x99",
+                                           "\xE2\x80\x94",
+                                           "\xC2\xA0",
+                                           "\xC3",
+                                           "\xE2\x80",
+                                           "\xF0\x9F\x98\x80",
+                                           std::string(1, '\0'),
+                                           "38.5",
+                                           "2019",
+                                           "s/p",
+                                           "-ve",
+                                           "FH:",
+                                           "Plan:",
+                                           std::string(70, 'x'),
+                                           "Dr.",
+                                           "1)",
+                                           "(",
+                                           ")",
+                                           "e.g.",
+                                           "NECK STIFFNESS",
+                                           "papilloedema",
+                                           "history of ",
+                                           "if ",
+                                           "mother "};
+  std::uint64_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  auto rules = ContextRules::Default();
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    const std::size_t count = next() % 40;
+    for (std::size_t k = 0; k < count; ++k) text += pieces[next() % pieces.size()];
+    std::vector<Mention> mentions;
+    FindMentions(text, Lexicon(), &mentions);
+    std::size_t previous = 0;
+    for (const Mention& m : mentions) {
+      ASSERT_LE(m.begin, m.end);
+      ASSERT_LE(m.end, text.size());
+      ASSERT_GE(m.begin, previous);
+      previous = m.begin;
+      const std::size_t limit = 1 + next() % 60;
+      ASSERT_LE(Quote(text, m, limit).size(), limit);
+    }
+    std::size_t a = text.empty() ? 0 : next() % text.size();
+    std::size_t b = a + next() % 20;
+    (void)JudgeSpan(text, a, b, *rules);
+    (void)FindPhrase(text, "neck stiffness", *rules);
+    (void)FindPhrasePrefix(text, "history of headache", *rules);
+  }
+}
+
 // ---- Baseline and threads ------------------------------------------------------------------
 
 TEST(BaselineTest, NegationOnlyKeepsOnlyNegation) {
