@@ -1,9 +1,10 @@
-// Properties of reading clinical text (issue 11, knowledge.md §e.2), over every patient-view
-// golden case: a history-of-present-illness narrative (LOINC 10164-2) that NEGATES a red-flag
-// concept ("Denies X.") never raises the highest indicator, and one that AFFIRMS it today
-// ("Reports X today.") never lowers it. "A negated one must never fire"; "safety is asymmetric"
-// (§e.2). The concept phrases are written from knowledge.md §b.2 and §b.3, in the words clinicians
-// use in notes, not taken from the pack's lexicon.
+// Properties of reading clinical text (issue 11, knowledge.md §e.2), over every golden case:
+// - no card quotes more than a short span (12 words) of a note;
+// - patient-view: a history-of-present-illness narrative (LOINC 10164-2) that NEGATES a red-flag
+//   concept ("Denies X.", "No X.") never raises the highest indicator, and one that AFFIRMS it
+//   today ("Reports X today.") never lowers it. "A negated one must never fire"; "safety is
+//   asymmetric" (§e.2). The concept phrases are written from knowledge.md §b.2 and §b.3, in the
+//   words clinicians use in notes, not taken from the pack's lexicon.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -11,7 +12,9 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cephalgia/json.h"
@@ -180,6 +183,88 @@ TEST_P(TextPropertyTest, NegatedRedFlagNeverRaisesAndAffirmedNeverLowersTheIndic
   }
 }
 
+// Words of `text`, lower-cased, split on anything that is not a letter or digit.
+std::vector<std::string> Words(std::string_view text) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char ch : text) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) ||
+        (static_cast<unsigned char>(ch) & 0x80) != 0) {
+      word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    } else if (!word.empty()) {
+      out.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty()) out.push_back(std::move(word));
+  return out;
+}
+
+// Patient narrative in the request: Observation.valueString and every note[].text.
+void CollectNarratives(const rapidjson::Value& v, std::vector<std::string>* out) {
+  if (v.IsObject()) {
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      std::string_view name(m->name.GetString(), m->name.GetStringLength());
+      if (name == "valueString" && m->value.IsString()) out->push_back(m->value.GetString());
+      if (name == "note" && m->value.IsArray()) {
+        for (const auto& n : m->value.GetArray()) {
+          const rapidjson::Value* t = json::Find(n, "text");
+          if (t != nullptr && t->IsString()) out->push_back(t->GetString());
+        }
+      }
+      CollectNarratives(m->value, out);
+    }
+  } else if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) CollectNarratives(e, out);
+  }
+}
+
+// A card may quote the matched words of a note (a short span), never a long run of it (§e.2,
+// issue 11 "no card quotes more than a short span of patient text").
+constexpr std::size_t kLongestQuote = 12;
+
+class NarrativeQuoteTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NarrativeQuoteTest, NoCardQuotesMoreThanAShortSpanOfANote) {
+  auto loaded = cephalgia::testing::LoadGoldenCase(GetParam());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const auto& c = *loaded;
+  std::vector<std::string> narratives;
+  if (const rapidjson::Value* request = json::GetObject(c.json, "request")) {
+    CollectNarratives(*request, &narratives);
+  }
+  if (narratives.empty()) GTEST_SKIP() << "no narrative in this case";
+  auto response = EvaluateCase(c);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  rapidjson::Document doc;
+  doc.Parse(response->data(), response->size());
+  const rapidjson::Value* cards = doc.IsObject() ? json::GetArray(doc, "cards") : nullptr;
+  ASSERT_NE(cards, nullptr) << *response;
+  std::set<std::vector<std::string>> card_runs;
+  for (const auto& card : cards->GetArray()) {
+    std::string text;
+    for (const char* key : {"summary", "detail"}) {
+      const rapidjson::Value* v = json::Find(card, key);
+      if (v != nullptr && v->IsString()) text += std::string(v->GetString()) + " ";
+    }
+    std::vector<std::string> w = Words(text);
+    for (std::size_t i = 0; i + kLongestQuote < w.size() + 1; ++i) {
+      card_runs.emplace(w.begin() + static_cast<std::ptrdiff_t>(i),
+                        w.begin() + static_cast<std::ptrdiff_t>(i + kLongestQuote));
+    }
+  }
+  for (const std::string& narrative : narratives) {
+    std::vector<std::string> w = Words(narrative);
+    for (std::size_t i = 0; i + kLongestQuote < w.size() + 1; ++i) {
+      std::vector<std::string> run(w.begin() + static_cast<std::ptrdiff_t>(i),
+                                   w.begin() + static_cast<std::ptrdiff_t>(i + kLongestQuote));
+      EXPECT_EQ(card_runs.count(run), 0u) << c.name << ": a card quotes " << kLongestQuote
+                                          << "+ consecutive words of \"" << narrative << "\"";
+      if (card_runs.count(run) != 0) break;
+    }
+  }
+}
+
 std::string CaseName(const ::testing::TestParamInfo<std::string>& info) {
   std::string name = std::filesystem::path(info.param).stem().string();
   for (char& ch : name) {
@@ -189,6 +274,7 @@ std::string CaseName(const ::testing::TestParamInfo<std::string>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, TextPropertyTest, ::testing::ValuesIn(CaseFiles()), CaseName);
+INSTANTIATE_TEST_SUITE_P(Cases, NarrativeQuoteTest, ::testing::ValuesIn(CaseFiles()), CaseName);
 
 }  // namespace
 }  // namespace cephalgia::rules
