@@ -1,7 +1,9 @@
 // URL helpers of the FHIR client; see client_url.h.
 #include "client_url.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
@@ -49,17 +51,15 @@ bool IsUnsafe(unsigned char c) {
   }
 }
 
-}  // namespace
-
-std::string Origin::ToString() const {
-  return scheme + "://" + host + ":" + std::to_string(port);
+// True when the URL names a user (or password, or login options) before its host. libcurl
+// connects to the host after the `@`, so `http://127.0.0.1@evil.example/` only looks local.
+bool HasUserInfo(CURLU* u) {
+  return GetPart(u, CURLUPART_USER).has_value() || GetPart(u, CURLUPART_PASSWORD).has_value() ||
+         GetPart(u, CURLUPART_OPTIONS).has_value();
 }
 
-bool IsAbsoluteHttpUrl(std::string_view url) {
-  return StartsWithNoCase(url, "http://") || StartsWithNoCase(url, "https://");
-}
-
-Result<Origin> ParseOrigin(std::string_view absolute_url) {
+// Parses an absolute http(s) URL the way libcurl will when it fetches it.
+Result<CurluPtr> ParseHttpUrl(std::string_view absolute_url) {
   if (!IsAbsoluteHttpUrl(absolute_url)) {
     return InvalidArgument("not an absolute http(s) URL");
   }
@@ -69,6 +69,37 @@ Result<Origin> ParseOrigin(std::string_view absolute_url) {
   if (curl_url_set(u.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) {
     return InvalidArgument("malformed URL");
   }
+  if (HasUserInfo(u.get())) {
+    return InvalidArgument("a URL with user info (user@host) is refused: it hides the real host");
+  }
+  return u;
+}
+
+}  // namespace
+
+std::string Origin::ToString() const { return scheme + "://" + host + ":" + std::to_string(port); }
+
+bool IsLoopbackHost(std::string_view host) {
+  if (Lower(host) == "localhost") return true;
+  const std::string text(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  }
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
+    in6_addr v6{};
+    const std::string inner = text.substr(1, text.size() - 2);
+    return inet_pton(AF_INET6, inner.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
+}
+
+bool IsAbsoluteHttpUrl(std::string_view url) {
+  return StartsWithNoCase(url, "http://") || StartsWithNoCase(url, "https://");
+}
+
+Result<Origin> ParseOrigin(std::string_view absolute_url) {
+  CEPHALGIA_ASSIGN_OR_RETURN(CurluPtr u, ParseHttpUrl(absolute_url));
   Origin origin;
   auto scheme = GetPart(u.get(), CURLUPART_SCHEME);
   auto host = GetPart(u.get(), CURLUPART_HOST);
@@ -93,9 +124,13 @@ Result<std::string> NormalizeBaseUrl(std::string_view base_url) {
   if (base_url.find_first_of("?#") != std::string_view::npos) {
     return InvalidArgument("a FHIR base URL has no query or fragment");
   }
-  std::string out(base_url);
-  while (!out.empty() && out.back() == '/') out.pop_back();
-  return out;
+  // The URL as libcurl reads it (dot segments removed, numeric hosts in dotted form): what the
+  // client fetches is then exactly what was checked.
+  CEPHALGIA_ASSIGN_OR_RETURN(CurluPtr u, ParseHttpUrl(base_url));
+  std::optional<std::string> out = GetPart(u.get(), CURLUPART_URL);
+  if (!out) return InvalidArgument("malformed URL");
+  while (!out->empty() && out->back() == '/') out->pop_back();
+  return *std::move(out);
 }
 
 std::string EncodeUnsafeChars(std::string_view url) {
@@ -138,6 +173,17 @@ std::string ResolveLink(std::string_view base, std::string_view link) {
 }
 
 }  // namespace client_internal
+
+Result<FhirServerEndpoint> InspectFhirServerUrl(std::string_view base_url) {
+  CEPHALGIA_ASSIGN_OR_RETURN(std::string normalized, client_internal::NormalizeBaseUrl(base_url));
+  CEPHALGIA_ASSIGN_OR_RETURN(client_internal::Origin origin,
+                             client_internal::ParseOrigin(normalized));
+  FhirServerEndpoint endpoint;
+  endpoint.scheme = origin.scheme;
+  endpoint.origin = origin.ToString();
+  endpoint.loopback = client_internal::IsLoopbackHost(origin.host);
+  return endpoint;
+}
 
 namespace {
 

@@ -25,13 +25,20 @@ struct Origin {
 };
 
 // Parses an absolute http(s) URL's origin. Fails (kInvalidArgument) on anything else, including
-// URLs that curl would not accept.
+// URLs that curl would not accept and URLs with user info (`user@host`: the host is what follows
+// the `@`, and a URL written to look like another host is never used).
 Result<Origin> ParseOrigin(std::string_view absolute_url);
+
+// `host` as libcurl's URL parser returns it (CURLUPART_HOST; IPv6 in brackets): true for the
+// exact name `localhost` and literal loopback addresses (127.0.0.0/8, ::1) only. A name that
+// merely starts with "127." or "localhost" is not loopback.
+bool IsLoopbackHost(std::string_view host);
 
 bool IsAbsoluteHttpUrl(std::string_view url);
 
-// Validates and normalises a FHIR base URL: absolute http(s), no query or fragment; the
-// trailing slash is removed.
+// Validates and normalises a FHIR base URL: absolute http(s), no query or fragment, no user info;
+// returned as libcurl reads it (dot segments removed, numeric hosts dotted), trailing slash
+// removed.
 Result<std::string> NormalizeBaseUrl(std::string_view base_url);
 
 // `base` (normalised) + `/` + `relative`, with the relative part's leading slashes dropped and

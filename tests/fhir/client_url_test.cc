@@ -62,12 +62,62 @@ TEST(OriginTest, DefaultPortsAndCaseAreNormalised) {
   EXPECT_FALSE(*ParseOrigin("https://ehr.example:8443/") == *a) << "port is part of the origin";
 }
 
-TEST(OriginTest, UserInfoDoesNotFoolTheHostComparison) {
-  // The classic trick: everything before @ is user info, the host is evil.example.
-  auto o = ParseOrigin("https://ehr.example:443@evil.example/fhir/Patient");
-  ASSERT_TRUE(o.ok()) << o.status().ToString();
-  EXPECT_EQ(o->host, "evil.example");
-  EXPECT_FALSE(*o == *ParseOrigin("https://ehr.example/fhir"));
+TEST(OriginTest, UserInfoIsRefusedSoItCannotFoolTheHostComparison) {
+  // The classic trick: everything before @ is user info, the host is evil.example. Such a URL is
+  // never taken for the host it imitates: it is refused outright (issue 13).
+  for (const char* url :
+       {"https://ehr.example:443@evil.example/fhir/Patient", "http://127.0.0.1@evil.example/fhir",
+        "http://localhost:1@evil.example/fhir", "http://[::1]@evil.example/fhir",
+        "https://user:pw@ehr.example/fhir", "https://@ehr.example/fhir"}) {
+    auto o = ParseOrigin(url);
+    EXPECT_FALSE(o.ok()) << url << " -> " << (o.ok() ? o->ToString() : "");
+    if (!o.ok()) {
+      EXPECT_THAT(o.status().message(), HasSubstr("user info")) << url;
+    }
+  }
+}
+
+// Issue 13: the loopback decision is made on the host libcurl connects to, and only literal
+// loopback addresses and the exact name `localhost` count.
+TEST(LoopbackTest, OnlyLiteralLoopbackAddressesAndLocalhostAreLoopback) {
+  using client_internal::IsLoopbackHost;
+  for (const char* host : {"localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "127.255.255.255",
+                           "[::1]", "[0:0:0:0:0:0:0:1]"}) {
+    EXPECT_TRUE(IsLoopbackHost(host)) << host;
+  }
+  for (const char* host :
+       {"127.0.0.1.evil.example", "localhost.evil.example", "localhost.", "evil.example",
+        "128.0.0.1", "10.0.0.1", "[::2]", "::1", "[::1", "[::ffff:10.0.0.1]", "", "127.0.0.1:80"}) {
+    EXPECT_FALSE(IsLoopbackHost(host)) << host;
+  }
+}
+
+TEST(InspectFhirServerUrlTest, DecidesOnTheUrlLibcurlWillUse) {
+  struct Case {
+    const char* url;
+    bool loopback;
+    const char* origin;
+  };
+  for (const Case& c :
+       {Case{"http://127.0.0.1:8080/fhir", true, "http://127.0.0.1:8080"},
+        Case{"http://localhost/fhir/", true, "http://localhost:80"},
+        Case{"http://[::1]:9000/fhir", true, "http://[::1]:9000"},
+        Case{"http://127.1/fhir", true, "http://127.0.0.1:80"},
+        Case{"http://127.0.0.1.evil.example/", false, "http://127.0.0.1.evil.example:80"},
+        Case{"http://localhost.evil.example/fhir", false, "http://localhost.evil.example:80"},
+        Case{"https://ehr.example/fhir", false, "https://ehr.example:443"}}) {
+    auto endpoint = InspectFhirServerUrl(c.url);
+    ASSERT_TRUE(endpoint.ok()) << c.url << ": " << endpoint.status().ToString();
+    EXPECT_EQ(endpoint->loopback, c.loopback) << c.url;
+    EXPECT_EQ(endpoint->origin, c.origin) << c.url;
+  }
+  for (const char* url :
+       {"http://127.0.0.1@evil.example/fhir", "http://localhost:1@evil.example/fhir",
+        "http://[::1]@evil.example/fhir", "http://127.0.0.1\\@evil.example/fhir",
+        "ftp://127.0.0.1/fhir", "http://127.0.0.1/fhir?x=1", "127.0.0.1/fhir"}) {
+    EXPECT_FALSE(InspectFhirServerUrl(url).ok()) << url;
+  }
+  EXPECT_EQ(InspectFhirServerUrl("HTTP://ehr.example/fhir")->scheme, "http");
 }
 
 TEST(OriginTest, RejectsNonHttpAndRelativeUrls) {
@@ -86,6 +136,10 @@ TEST(NormalizeBaseUrlTest, StripsTrailingSlashAndRejectsQueries) {
   EXPECT_FALSE(NormalizeBaseUrl("https://ehr.example/fhir?x=1").ok());
   EXPECT_FALSE(NormalizeBaseUrl("ehr.example/fhir").ok());
   EXPECT_FALSE(NormalizeBaseUrl("").ok());
+  // What is fetched is what libcurl reads: dot segments gone, user info refused.
+  EXPECT_EQ(*NormalizeBaseUrl("https://ehr.example/a/../fhir/"), "https://ehr.example/fhir");
+  EXPECT_EQ(*NormalizeBaseUrl("https://ehr.example"), "https://ehr.example");
+  EXPECT_FALSE(NormalizeBaseUrl("https://127.0.0.1@ehr.example/fhir").ok());
 }
 
 TEST(RedactUrlTest, RedactsCredentialQueryParameters) {

@@ -149,6 +149,19 @@ class FhirClient {
   FhirClientOptions options_;
 };
 
+// A FHIR base URL as the client would use it, decided on libcurl's own parse (the same parse the
+// client's token-only-to-this-origin rule compares against): its scheme, its origin
+// (scheme://host:port) and whether its host is loopback (exactly `localhost`, 127.0.0.0/8 or ::1;
+// `http://127.0.0.1@evil.example/` is evil.example, and is refused anyway for its user info).
+struct FhirServerEndpoint {
+  std::string scheme;  // "http" or "https"
+  std::string origin;
+  bool loopback = false;
+};
+// kInvalidArgument for anything FhirClient would refuse as a base URL (not absolute http(s),
+// query or fragment, user info, malformed).
+Result<FhirServerEndpoint> InspectFhirServerUrl(std::string_view base_url);
+
 // Redacts secrets from a URL before it is shown anywhere: values of query parameters such as
 // `access_token`, `token`, `code`, `client_secret`, the password in user info, and every
 // occurrence of `secret` (the bearer token) if non-empty.
