@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <list>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "cephalgia/hooks/auth/base64url.h"
 #include "cephalgia/hooks/auth/jwks.h"
@@ -72,7 +75,7 @@ bool AudienceMatches(const rapidjson::Value& payload, std::string_view expected)
 
 struct JkuRule {
   std::string issuer;  // empty: any trusted issuer
-  std::string prefix;
+  std::string prefix;  // normalised like a jku (NormalizeJkuUrl)
 };
 
 // "URL-PREFIX" or "ISS=URL-PREFIX" (see AuthConfig::jku_allow_prefixes).
@@ -86,23 +89,57 @@ Result<JkuRule> ParseJkuRule(std::string_view entry) {
     rule.issuer = std::string(entry.substr(0, split));
     entry.remove_prefix(split + 1);
   }
-  rule.prefix = std::string(entry);
-  const std::size_t scheme_end = rule.prefix.find("://");
-  const bool http = rule.prefix.rfind("https://", 0) == 0 || rule.prefix.rfind("http://", 0) == 0;
+  const std::string prefix(entry);
+  const std::size_t scheme_end = prefix.find("://");
+  const bool http = prefix.rfind("https://", 0) == 0 || prefix.rfind("http://", 0) == 0;
   // At least "scheme://host/": a bare "https://" or "https://host" would allow far too much.
-  if (!http || rule.prefix.find('/', scheme_end + 3) == std::string::npos) {
-    return InvalidArgument("--jku-allow must be [ISS=]URL-PREFIX with a path, e.g. "
-                           "https://ehr.example.org/.well-known/ (got " + std::string(entry) + ")",
-                           "jku-allow");
+  Result<std::string> normalized = InvalidArgument("no path");
+  if (http && prefix.find('/', scheme_end + 3) != std::string::npos) {
+    normalized = NormalizeJkuUrl(prefix, /*allow_dot_segments=*/true);
   }
+  if (!normalized.ok()) {
+    return InvalidArgument(
+        "--jku-allow must be [ISS=]URL-PREFIX with a path, e.g. "
+        "https://ehr.example.org/.well-known/ (got " +
+            prefix + ")",
+        "jku-allow");
+  }
+  rule.prefix = *std::move(normalized);
   return rule;
 }
 
-struct JkuEntry {
-  std::shared_ptr<const JwkSet> set;  // null until a fetch succeeded
-  ClientAuthenticator::Clock::time_point fetched_at{};
-  ClientAuthenticator::Clock::time_point last_attempt{};
-  bool attempted = false;
+using Clock = ClientAuthenticator::Clock;
+
+struct CachedKeySet {
+  std::shared_ptr<const JwkSet> set;
+  Clock::time_point fetched_at{};
+  Clock::time_point last_attempt{};      // of a fetch, successful or not
+  std::list<std::string>::iterator lru;  // its place in Impl::lru (front: most recent)
+};
+
+// One fetch of one jku URL; verifications needing the same URL meanwhile wait for it.
+struct InFlightFetch {
+  bool done = false;
+  Status status;                      // the denial when the fetch failed
+  std::shared_ptr<const JwkSet> set;  // when it succeeded
+};
+
+// Token bucket of an issuer's fetches of jku URLs that are not cached.
+struct IssuerBudget {
+  double tokens = 0;
+  Clock::time_point updated{};
+};
+
+// The key set a token names, read before any key is looked up (steps 1-3 of Verify).
+struct TokenParts {
+  std::string_view signing_input;  // "header.payload"
+  std::string_view signature_b64;
+  rapidjson::Document payload;
+  JwsAlg alg = JwsAlg::kEs384;
+  std::string alg_name;
+  std::string kid;
+  std::optional<std::string> jku;
+  std::string iss;
 };
 
 }  // namespace
@@ -113,20 +150,59 @@ Result<AuthMode> ParseAuthMode(std::string_view text) {
   return InvalidArgument("auth mode must be \"off\" or \"required\"", "auth");
 }
 
+std::string_view RefusalReasonLabel(std::string_view reason) {
+  static constexpr std::pair<std::string_view, std::string_view> kLabels[] = {
+      {"missing bearer token", "missing_token"},
+      {"malformed token", "malformed"},
+      {"unsupported alg", "unsupported_alg"},
+      {"bad typ", "bad_typ"},
+      {"unsupported crit", "unsupported_crit"},
+      {"missing kid", "missing_kid"},
+      {"missing iss", "missing_iss"},
+      {"untrusted issuer", "untrusted_issuer"},
+      {"untrusted jku", "untrusted_jku"},
+      {"unknown key id", "unknown_key"},
+      {"key set unavailable", "key_set_unavailable"},
+      {"key set invalid", "key_set_invalid"},
+      {"jku fetch rate limited", "jku_rate_limited"},
+      {"key not for this alg", "key_alg_mismatch"},
+      {"bad signature", "bad_signature"},
+      {"audience mismatch", "wrong_audience"},
+      {"missing exp", "missing_exp"},
+      {"token expired", "expired"},
+      {"token lifetime too long", "lifetime_too_long"},
+      {"missing iat", "missing_iat"},
+      {"token issued in the future", "issued_in_future"},
+      {"token not yet valid", "not_yet_valid"},
+      {"missing jti", "missing_jti"},
+      {"replayed jti", "replay"},
+      {"replay cache full", "replay_cache_full"},
+  };
+  for (const auto& [phrase, label] : kLabels) {
+    if (phrase == reason) return label;
+  }
+  return "other";
+}
+
 struct ClientAuthenticator::Impl {
   explicit Impl(AuthConfig c) : config(std::move(c)), replay(config.max_replay_entries) {}
 
-  // The key for (kid, jku) or a denial. May fetch an allowlisted jku.
-  Result<Jwk> FindKey(const std::string& kid, std::optional<std::string_view> jku,
-                      std::string_view iss, Clock::time_point now);
-  bool JkuAllowed(std::string_view jku, std::string_view iss) const {
+  // Steps 1-3 of Verify: the bearer token, its JOSE header and a trusted `iss`.
+  Result<TokenParts> ReadToken(std::string_view authorization_header, ClaimedClient* claimed) const;
+  // The key for (kid, jku) or a denial. May fetch an allowlisted jku (unless `may_fetch` is false).
+  Result<Jwk> FindKey(const std::string& kid, const std::optional<std::string>& jku,
+                      std::string_view iss, Clock::time_point now, bool may_fetch);
+  // The jku as it will be fetched, if the allowlist lets `iss` use it.
+  Result<std::string> AllowedJku(std::string_view jku, std::string_view iss) const {
+    if (jku.size() > kMaxJkuBytes) return Deny("untrusted jku");
+    Result<std::string> url = NormalizeJkuUrl(jku);
+    if (!url.ok()) return Deny("untrusted jku");
     for (const JkuRule& rule : jku_rules) {
-      if ((rule.issuer.empty() || rule.issuer == iss) &&
-          jku.substr(0, rule.prefix.size()) == rule.prefix) {
-        return true;
+      if ((rule.issuer.empty() || rule.issuer == iss) && url->rfind(rule.prefix, 0) == 0) {
+        return url;
       }
     }
-    return false;
+    return Deny("untrusted jku");
   }
   bool IssuerTrusted(std::string_view iss) const {
     for (const std::string& t : config.trusted_issuers) {
@@ -134,64 +210,145 @@ struct ClientAuthenticator::Impl {
     }
     return false;
   }
+  // The issuer's new-URL fetch budget at `now` (callers hold jku_mu).
+  double BudgetAt(std::string_view iss, Clock::time_point now) const {
+    const double burst = static_cast<double>(std::max(config.jku_new_url_burst, 0));
+    auto it = budgets.find(iss);
+    if (it == budgets.end()) return burst;
+    const double interval = std::chrono::duration<double>(config.jku_new_url_interval).count();
+    const double elapsed =
+        std::max(0.0, std::chrono::duration<double>(now - it->second.updated).count());
+    return std::min(burst, it->second.tokens + (interval > 0 ? elapsed / interval : burst));
+  }
+  void SpendBudget(std::string_view iss, Clock::time_point now) {
+    const double left = BudgetAt(iss, now) - 1;
+    IssuerBudget& budget = budgets[std::string(iss)];
+    budget.tokens = left;
+    budget.updated = std::max(budget.updated, now);
+  }
+  // Caches a freshly fetched set (callers hold jku_mu), evicting the least recently used.
+  void Store(const std::string& url, std::shared_ptr<const JwkSet> set, Clock::time_point now) {
+    auto it = jku_cache.find(url);
+    if (it == jku_cache.end()) {
+      lru.push_front(url);
+      it = jku_cache.emplace(url, CachedKeySet{}).first;
+      it->second.lru = lru.begin();
+    } else {
+      lru.splice(lru.begin(), lru, it->second.lru);
+    }
+    it->second.set = std::move(set);
+    it->second.fetched_at = now;
+    it->second.last_attempt = now;
+    while (jku_cache.size() > std::max<std::size_t>(config.jku_cache_capacity, 1)) {
+      jku_cache.erase(lru.back());
+      lru.pop_back();
+    }
+  }
 
   const AuthConfig config;
   std::vector<JkuRule> jku_rules;  // parsed jku_allow_prefixes
   JwkSet configured;
   JtiReplayCache replay;
-  std::mutex jku_mu;     // guards jku_cache
-  std::mutex fetch_mu;   // one fetch at a time: a burst of tokens with a new kid fetches once
-  std::map<std::string, JkuEntry, std::less<>> jku_cache;
+  // Guards everything below. Never held during a fetch.
+  mutable std::mutex jku_mu;
+  std::condition_variable fetch_done;  // a fetch of in_flight finished
+  std::unordered_map<std::string, CachedKeySet> jku_cache;
+  std::list<std::string> lru;  // cached URLs, most recently used first
+  std::unordered_map<std::string, std::shared_ptr<InFlightFetch>> in_flight;
+  std::map<std::string, IssuerBudget, std::less<>> budgets;  // trusted issuers only
   std::atomic<std::size_t> fetches{0};
 };
 
-Result<Jwk> ClientAuthenticator::Impl::FindKey(const std::string& kid,
-                                               std::optional<std::string_view> jku,
-                                               std::string_view iss, Clock::time_point now) {
-  if (const Jwk* jwk = configured.Find(kid)) return *jwk;
-  if (!jku) return Deny("unknown key id");
-  if (jku->size() > kMaxJkuBytes || !JkuAllowed(*jku, iss)) return Deny("untrusted jku");
-  const std::string url(*jku);
+namespace {
 
-  auto lookup = [&](bool* may_fetch) -> std::optional<Jwk> {
-    std::lock_guard lock(jku_mu);
-    JkuEntry& entry = jku_cache[url];
-    const bool stale = entry.set && now - entry.fetched_at >= config.jku_cache_ttl;
-    if (entry.set && !stale) {
-      if (const Jwk* jwk = entry.set->Find(kid)) return *jwk;
-    }
-    // Unknown kid (key rotation) or stale set: fetch, but not more than once per interval.
-    *may_fetch = !entry.attempted || now - entry.last_attempt >= config.jku_min_refetch_interval;
-    if (entry.set && stale && !*may_fetch) {
-      if (const Jwk* jwk = entry.set->Find(kid)) return *jwk;  // better stale than nothing
-    }
-    return std::nullopt;
-  };
-
-  bool may_fetch = false;
-  if (std::optional<Jwk> jwk = lookup(&may_fetch)) return *std::move(jwk);
-
-  // Even when we may not fetch ourselves, another thread's fetch of this set may be in flight
-  // (it marks the attempt first): wait for it, then look again.
-  std::lock_guard fetch_lock(fetch_mu);
-  if (std::optional<Jwk> jwk = lookup(&may_fetch)) return *std::move(jwk);
-  if (!may_fetch) return Deny("unknown key id");
-  {
-    std::lock_guard lock(jku_mu);
-    jku_cache[url].attempted = true;
-    jku_cache[url].last_attempt = now;
-  }
-  fetches.fetch_add(1, std::memory_order_relaxed);
+// A fetched document as a usable key set, or the denial.
+Result<std::shared_ptr<const JwkSet>> FetchKeySet(const std::string& url,
+                                                  const AuthConfig& config) {
   Result<std::string> body = FetchJwksDocument(url, config.jku_fetch_timeout, config.jku_max_bytes);
   if (!body.ok()) return Deny("key set unavailable");
   Result<JwkSet> set = JwkSet::Parse(*body);
-  if (!set.ok()) return Deny("key set invalid");
-  auto shared = std::make_shared<const JwkSet>(*std::move(set));
-  std::lock_guard lock(jku_mu);
-  JkuEntry& entry = jku_cache[url];
-  entry.set = shared;
-  entry.fetched_at = now;
-  if (const Jwk* jwk = shared->Find(kid)) return *jwk;
+  if (!set.ok() || set->size() == 0) return Deny("key set invalid");
+  return std::make_shared<const JwkSet>(*std::move(set));
+}
+
+}  // namespace
+
+Result<Jwk> ClientAuthenticator::Impl::FindKey(const std::string& kid,
+                                               const std::optional<std::string>& jku,
+                                               std::string_view iss, Clock::time_point now,
+                                               bool may_fetch) {
+  if (const Jwk* jwk = configured.Find(kid)) return *jwk;
+  if (!jku) return Deny("unknown key id");
+  CEPHALGIA_ASSIGN_OR_RETURN(const std::string url, AllowedJku(*jku, iss));
+
+  std::shared_ptr<const JwkSet> stale;  // a cached set too old or without the kid
+  // Better a stale set that has the key than a refusal, when we cannot fetch a fresh one.
+  auto stale_or = [&](Status denial) -> Result<Jwk> {
+    if (stale) {
+      if (const Jwk* jwk = stale->Find(kid)) return *jwk;
+    }
+    return denial;
+  };
+
+  std::unique_lock lock(jku_mu);
+  std::shared_ptr<InFlightFetch> flight;
+  bool leader = false;
+  auto cached = jku_cache.find(url);
+  if (cached != jku_cache.end()) {
+    CachedKeySet& entry = cached->second;
+    lru.splice(lru.begin(), lru, entry.lru);
+    if (now - entry.fetched_at < config.jku_cache_ttl) {
+      if (const Jwk* jwk = entry.set->Find(kid)) return *jwk;
+    }
+    stale = entry.set;
+  }
+  if (auto running = in_flight.find(url); running != in_flight.end()) {
+    if (!may_fetch) return stale_or(Deny("key set unavailable"));
+    flight = running->second;
+  } else {
+    // Unknown kid (key rotation) or stale set: refetch, but not more than once per interval. A
+    // URL not cached: only within the issuer's budget, so tokens naming ever new URLs under an
+    // allowed prefix cannot make us fetch (or remember) without bound.
+    if (cached != jku_cache.end()) {
+      if (now - cached->second.last_attempt < config.jku_min_refetch_interval) {
+        return stale_or(Deny("unknown key id"));
+      }
+    } else if (BudgetAt(iss, now) < 1) {
+      return Deny("jku fetch rate limited");
+    }
+    if (!may_fetch) return stale_or(Deny("key set unavailable"));
+    if (cached != jku_cache.end()) {
+      cached->second.last_attempt = now;
+    } else {
+      SpendBudget(iss, now);
+    }
+    flight = std::make_shared<InFlightFetch>();
+    in_flight.emplace(url, flight);
+    leader = true;
+  }
+
+  if (leader) {
+    lock.unlock();  // other URLs, and cached keys, are served while this one is fetched
+    fetches.fetch_add(1, std::memory_order_relaxed);
+    Result<std::shared_ptr<const JwkSet>> fetched = FetchKeySet(url, config);
+    lock.lock();
+    in_flight.erase(url);
+    flight->done = true;
+    if (fetched.ok()) {
+      flight->set = *fetched;
+      Store(url, *fetched, now);
+    } else {
+      flight->status = fetched.status();  // nothing is cached for a failed fetch
+    }
+    fetch_done.notify_all();
+  } else {
+    // The leader's fetch is bounded by the fetch timeout; the margin covers its parsing.
+    const bool finished = fetch_done.wait_for(
+        lock, config.jku_fetch_timeout + std::chrono::seconds(1), [&] { return flight->done; });
+    if (!finished) return stale_or(Deny("key set unavailable"));
+  }
+  if (!flight->status.ok()) return stale_or(flight->status);
+  if (const Jwk* jwk = flight->set->Find(kid)) return *jwk;
   return Deny("unknown key id");
 }
 
@@ -221,7 +378,8 @@ Result<std::unique_ptr<ClientAuthenticator>> ClientAuthenticator::Create(AuthCon
     }
     impl->jku_rules.push_back(std::move(rule));
   }
-  if (c.clock_skew.count() < 0 || c.max_token_lifetime.count() <= 0 || c.max_replay_entries == 0) {
+  if (c.clock_skew.count() < 0 || c.max_token_lifetime.count() <= 0 || c.max_replay_entries == 0 ||
+      c.jku_cache_capacity == 0 || c.jku_new_url_burst < 0 || c.jku_new_url_interval.count() <= 0) {
     return InvalidArgument("invalid auth limits");
   }
   return std::unique_ptr<ClientAuthenticator>(new ClientAuthenticator(std::move(impl)));
@@ -231,6 +389,11 @@ bool ClientAuthenticator::required() const { return impl_->config.mode == AuthMo
 
 std::size_t ClientAuthenticator::jku_fetch_count() const {
   return impl_->fetches.load(std::memory_order_relaxed);
+}
+
+std::size_t ClientAuthenticator::jku_cache_size() const {
+  std::lock_guard lock(impl_->jku_mu);
+  return impl_->jku_cache.size();
 }
 
 namespace {
@@ -250,30 +413,8 @@ Result<std::string_view> BearerToken(std::string_view authorization_header) {
 
 }  // namespace
 
-bool ClientAuthenticator::MayFetchKeys(std::string_view authorization_header,
-                                       Clock::time_point now) const {
-  if (impl_->config.mode == AuthMode::kOff) return false;
-  const Result<std::string_view> token = BearerToken(authorization_header);
-  const std::size_t dot = token.ok() ? token->find('.') : std::string_view::npos;
-  if (dot == std::string_view::npos) return false;
-  auto header = DecodeJsonSegment(token->substr(0, dot));
-  if (!header.ok()) return false;  // Verify denies it without fetching
-  const std::optional<std::string_view> kid = json::GetString(*header, "kid");
-  const std::optional<std::string_view> jku = json::GetString(*header, "jku");
-  if (!kid || !jku || impl_->configured.Find(std::string(*kid)) != nullptr) return false;
-  std::lock_guard lock(impl_->jku_mu);
-  auto entry = impl_->jku_cache.find(*jku);
-  if (entry == impl_->jku_cache.end() || !entry->second.set) return true;
-  const bool stale = now - entry->second.fetched_at >= impl_->config.jku_cache_ttl;
-  return stale || entry->second.set->Find(std::string(*kid)) == nullptr;
-}
-
-Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorization_header,
-                                                   std::string_view expected_audience,
-                                                   Clock::time_point now) {
-  const AuthConfig& config = impl_->config;
-  if (config.mode == AuthMode::kOff) return VerifiedClient{};
-
+Result<TokenParts> ClientAuthenticator::Impl::ReadToken(std::string_view authorization_header,
+                                                        ClaimedClient* claimed) const {
   // 1. "Bearer <compact JWS>".
   CEPHALGIA_ASSIGN_OR_RETURN(const std::string_view token, BearerToken(authorization_header));
   const std::size_t dot1 = token.find('.');
@@ -281,21 +422,29 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
     return Deny("malformed token");
   }
+  TokenParts parts;
+  parts.signing_input = token.substr(0, dot2);
+  parts.signature_b64 = token.substr(dot2 + 1);
   const std::string_view header_b64 = token.substr(0, dot1);
   const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
-  const std::string_view signature_b64 = token.substr(dot2 + 1);
 
   // 2. JOSE header.
   CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document header, DecodeJsonSegment(header_b64));
+  // Who the token says it is, for the log line should it be refused (read, not trusted).
+  Result<rapidjson::Document> payload = DecodeJsonSegment(payload_b64);
+  if (claimed != nullptr) {
+    claimed->kid = std::string(json::GetString(header, "kid").value_or(""));
+    if (payload.ok()) claimed->iss = std::string(json::GetString(*payload, "iss").value_or(""));
+  }
   const std::optional<std::string_view> alg_name = json::GetString(header, "alg");
-  JwsAlg alg;
   if (alg_name == "ES384") {
-    alg = JwsAlg::kEs384;
+    parts.alg = JwsAlg::kEs384;
   } else if (alg_name == "RS384") {
-    alg = JwsAlg::kRs384;
+    parts.alg = JwsAlg::kRs384;
   } else {
     return Deny("unsupported alg");  // none, HS*, RS256, ES256, PS*, EdDSA, missing, non-string
   }
+  parts.alg_name = std::string(*alg_name);
   const rapidjson::Value* typ = json::Find(header, "typ");
   if (typ != nullptr ? !(typ->IsString() && EqualsIgnoreCase(json::AsStringView(*typ), "JWT"))
                      : config.require_typ) {
@@ -304,25 +453,59 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
   if (json::Find(header, "crit") != nullptr) return Deny("unsupported crit");
   const std::optional<std::string_view> kid = json::GetString(header, "kid");
   if (!kid || kid->empty()) return Deny("missing kid");
+  parts.kid = std::string(*kid);
   const rapidjson::Value* jku_value = json::Find(header, "jku");
   if (jku_value != nullptr && !jku_value->IsString()) return Deny("malformed token");
-  std::optional<std::string_view> jku;
-  if (jku_value != nullptr) jku = json::AsStringView(*jku_value);
+  if (jku_value != nullptr) parts.jku = std::string(json::AsStringView(*jku_value));
 
   // 3. Issuer, read before the signature is checked, only to decide which keys may be used.
-  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document payload, DecodeJsonSegment(payload_b64));
-  const std::optional<std::string_view> iss = json::GetString(payload, "iss");
+  if (!payload.ok()) return payload.status();
+  parts.payload = *std::move(payload);
+  const std::optional<std::string_view> iss = json::GetString(parts.payload, "iss");
   if (!iss || iss->empty()) return Deny("missing iss");
-  if (!impl_->IssuerTrusted(*iss)) return Deny("untrusted issuer");
+  if (!IssuerTrusted(*iss)) return Deny("untrusted issuer");
+  parts.iss = std::string(*iss);
+  return parts;
+}
+
+bool ClientAuthenticator::MayFetchKeys(std::string_view authorization_header,
+                                       Clock::time_point now) const {
+  if (impl_->config.mode == AuthMode::kOff) return false;
+  Result<TokenParts> parts = impl_->ReadToken(authorization_header, nullptr);
+  if (!parts.ok() || !parts->jku) return false;  // refused, or verified without a fetch
+  if (impl_->configured.Find(parts->kid) != nullptr) return false;
+  const Result<std::string> url = impl_->AllowedJku(*parts->jku, parts->iss);
+  if (!url.ok()) return false;
+  // The same decisions FindKey makes, without making them.
+  std::lock_guard lock(impl_->jku_mu);
+  if (impl_->in_flight.count(*url) != 0) return true;  // would wait for it
+  auto entry = impl_->jku_cache.find(*url);
+  if (entry == impl_->jku_cache.end()) return impl_->BudgetAt(parts->iss, now) >= 1;
+  const bool fresh = now - entry->second.fetched_at < impl_->config.jku_cache_ttl;
+  if (fresh && entry->second.set->Find(parts->kid) != nullptr) return false;
+  return now - entry->second.last_attempt >= impl_->config.jku_min_refetch_interval;
+}
+
+Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorization_header,
+                                                   std::string_view expected_audience,
+                                                   Clock::time_point now, ClaimedClient* claimed,
+                                                   bool may_fetch_keys) {
+  const AuthConfig& config = impl_->config;
+  if (config.mode == AuthMode::kOff) return VerifiedClient{};
+
+  // 1-3. Bearer token, JOSE header, trusted issuer.
+  CEPHALGIA_ASSIGN_OR_RETURN(TokenParts parts, impl_->ReadToken(authorization_header, claimed));
+  const rapidjson::Document& payload = parts.payload;
 
   // 4. Key.
-  CEPHALGIA_ASSIGN_OR_RETURN(Jwk jwk, impl_->FindKey(std::string(*kid), jku, *iss, now));
-  if (!jwk.alg.empty() && jwk.alg != *alg_name) return Deny("key not for this alg");
+  CEPHALGIA_ASSIGN_OR_RETURN(Jwk jwk,
+                             impl_->FindKey(parts.kid, parts.jku, parts.iss, now, may_fetch_keys));
+  if (!jwk.alg.empty() && jwk.alg != parts.alg_name) return Deny("key not for this alg");
 
   // 5. Signature over the ASCII "header.payload".
-  std::optional<std::string> signature = Base64UrlDecode(signature_b64);
+  std::optional<std::string> signature = Base64UrlDecode(parts.signature_b64);
   if (!signature) return Deny("malformed token");
-  if (!VerifyJwsSignature(alg, *jwk.key, token.substr(0, dot2), *signature)) {
+  if (!VerifyJwsSignature(parts.alg, *jwk.key, parts.signing_input, *signature)) {
     return Deny("bad signature");
   }
 
@@ -352,7 +535,7 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
   const auto forget_at =
       Clock::time_point(std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(*exp + skew)));
-  switch (impl_->replay.Insert(*iss, *jti, forget_at, now)) {
+  switch (impl_->replay.Insert(parts.iss, *jti, forget_at, now)) {
     case JtiReplayCache::kFresh:
       break;
     case JtiReplayCache::kReplayed:
@@ -361,7 +544,7 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
       return Deny("replay cache full");
   }
 
-  VerifiedClient client{std::string(*iss), std::string(*kid), std::string(*jti), std::nullopt};
+  VerifiedClient client{parts.iss, parts.kid, std::string(*jti), std::nullopt};
   if (tenant != nullptr) client.tenant = std::string(json::AsStringView(*tenant));
   return client;
 }

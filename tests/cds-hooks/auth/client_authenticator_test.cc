@@ -5,13 +5,15 @@
 #include <openssl/evp.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <thread>
 
+#include "canned_http_server.h"
 #include "cephalgia/hooks/auth/base64url.h"
 #include "test_jwt_signer.h"
-#include "canned_http_server.h"
-#include <mutex>
 
 namespace cephalgia::hooks::auth {
 namespace {
@@ -513,7 +515,11 @@ TEST_F(JkuTest, MayFetchKeysOnlyWhenTheKeyIsNotAtHand) {
   ASSERT_EQ(Reason(*auth, Token(remote_, jku)), "");
   EXPECT_FALSE(auth->MayFetchKeys(bearer, kNow));
   TestSigningKey rotated = TestSigningKey::EcP384("remote-2");
-  EXPECT_TRUE(auth->MayFetchKeys("Bearer " + Token(rotated, jku), kNow));
+  // A kid the cached set lacks: refetched only once the refetch interval has passed; before
+  // that it is refused at once, without a fetch, so there is nothing to take off the I/O thread.
+  EXPECT_FALSE(auth->MayFetchKeys("Bearer " + Token(rotated, jku), kNow));
+  EXPECT_TRUE(
+      auth->MayFetchKeys("Bearer " + Token(rotated, jku), kNow + config_.jku_min_refetch_interval));
   EXPECT_TRUE(auth->MayFetchKeys(bearer, kNow + config_.jku_cache_ttl));
   EXPECT_FALSE(auth->MayFetchKeys("Bearer " + remote_.Sign(Header("ES384", remote_.kid()), Claims().Json()), kNow))
       << "no jku: nothing to fetch";
@@ -622,6 +628,245 @@ TEST_F(JkuTest, ConfiguredKeysNeedNoFetch) {
                                    Claims().Json())),
             "");
   EXPECT_EQ(server_.RequestCount(), 0u);
+}
+
+// --- issue 13: jku URL decisions, a bounded cache, single-flight fetches, diagnosable refusals ---
+
+// The allowlist is compared on the URL libcurl fetches: a dot segment (plain or percent-encoded),
+// user info or a fragment never gets past it, and nothing is fetched for them.
+TEST_F(JkuTest, Issue13_DotSegmentsAndUserInfoCannotLeaveTheAllowedPath) {
+  auto auth = Make();
+  const std::string base = server_.BaseUrl();
+  const std::string port = std::to_string(std::stoi(base.substr(base.rfind(':') + 1)));
+  for (const std::string& jku :
+       {base + "/allowed/../uploads/keys.json", base + "/allowed/%2e%2e/uploads/keys.json",
+        base + "/allowed/%2E%2e/uploads/keys.json", base + "/allowed/.%2e/uploads/keys.json",
+        base + "/allowed/..%2fuploads/keys.json",
+        base + "/allowed/..\\\\uploads/keys.json" /* JSON-escaped backslash */,
+        base + "/allowed/./jwks.json", base + "/allowed/sub/../../uploads/keys.json",
+        "http://user@127.0.0.1:" + port + "/allowed/jwks.json",
+        "http://127.0.0.1:" + port + "@127.0.0.1:" + port + "/allowed/jwks.json",
+        base + "/allowed/jwks.json#fragment", "ftp://127.0.0.1:" + port + "/allowed/jwks.json"}) {
+    EXPECT_EQ(Reason(*auth, Token(remote_, jku)), "untrusted jku") << jku;
+  }
+  EXPECT_EQ(server_.RequestCount(), 0u) << "nothing outside the allowed path was fetched";
+  // The same allowed URL written differently is the same URL, fetched as libcurl reads it.
+  EXPECT_EQ(Reason(*auth, Token(remote_, "HTTP://127.0.0.1:" + port + "/allowed/jwks.json")), "");
+  EXPECT_EQ(server_.Paths(), std::vector<std::string>{"/allowed/jwks.json"});
+}
+
+// A recording JWK Set server: key sets under /allowed/good/, 404 elsewhere; an optional delay.
+class KeySetServer {
+ public:
+  explicit KeySetServer(std::string body, std::chrono::milliseconds delay = {})
+      : server_([this, body = std::move(body), delay](const test::CannedHttpServer::Request& r) {
+          if (delay.count() > 0) std::this_thread::sleep_for(delay);
+          test::CannedHttpServer::Response response;
+          response.content_type = "application/json";
+          if (r.target.rfind("/allowed/good/", 0) == 0) {
+            response.body = body;
+          } else {
+            response.status = 404;
+            response.body = "{}";
+          }
+          return response;
+        }) {}
+  std::string Url(const std::string& path) const { return server_.origin() + path; }
+  std::size_t RequestCount() const { return server_.requests().size(); }
+
+ private:
+  test::CannedHttpServer server_;
+};
+
+// Tokens naming ever new jku URLs under the allowed prefix (the probe behind issue 13 sent
+// 47,000 and grew the server by 100 MiB, each token an outbound GET) cost at most the issuer's
+// fetch budget, and leave the cache bounded: entries only for key sets that were fetched whole,
+// the least recently used evicted first.
+TEST_F(JkuTest, Issue13_NewJkuUrlsAreRateLimitedPerIssuerAndTheCacheStaysBounded) {
+  KeySetServer keys(JwksJson({&remote_}));
+  config_.jku_allow_prefixes = {keys.Url("/allowed/")};
+  auto auth = Make();
+  ASSERT_EQ(config_.jku_new_url_burst, 10);
+  ASSERT_EQ(config_.jku_cache_capacity, 256u);
+  // Unsigned, as the probe's were: nothing about them is checked before the key lookup.
+  const std::string payload = Base64UrlEncode(Claims().Json());
+  std::map<std::string, int> reasons;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string jku = keys.Url("/allowed/evil-" + std::to_string(i) + ".json");
+    ++reasons[Reason(
+        *auth, Base64UrlEncode(Header("ES384", "remote-1", R"(,"jku":")" + jku + "\"")) + "." +
+                   payload + "." + Base64UrlEncode("not a signature"))];
+  }
+  EXPECT_EQ(reasons["key set unavailable"], 10) << "the burst was fetched (404)";
+  EXPECT_EQ(reasons["jku fetch rate limited"], 4990);
+  EXPECT_EQ(keys.RequestCount(), 10u) << "at most the rate limit's worth of outbound fetches";
+  EXPECT_EQ(auth->jku_fetch_count(), 10u);
+  EXPECT_EQ(auth->jku_cache_size(), 0u) << "a failed fetch leaves nothing behind";
+
+  // Another trusted issuer has a budget of its own.
+  Claims other;
+  other.iss = "https://other-ehr.example.org";
+  EXPECT_EQ(Reason(*auth, Token(remote_, keys.Url("/allowed/good/other.json"), other)), "");
+  EXPECT_EQ(auth->jku_cache_size(), 1u);
+
+  // Over time the budget refills (one new URL per 6 s): good key sets are cached, never more
+  // than the capacity, and a key set in use stays cached while others come and go (LRU).
+  Clock::time_point now = kNow;
+  auto claims_at = [](Clock::time_point t) {
+    Claims c;
+    c.iat = std::chrono::duration_cast<seconds>(t.time_since_epoch()).count();
+    c.exp = c.iat + 300;
+    return c;
+  };
+  const std::string in_use = keys.Url("/allowed/good/in-use.json");
+  now += config_.jku_new_url_interval;
+  ASSERT_EQ(Reason(*auth, Token(remote_, in_use, claims_at(now)), kAud, now), "");
+  const std::size_t fetched_before = keys.RequestCount();
+  for (int i = 0; i < 300; ++i) {
+    now += config_.jku_new_url_interval;
+    const std::string url = keys.Url("/allowed/good/k-" + std::to_string(i) + ".json");
+    ASSERT_EQ(Reason(*auth, Token(remote_, url, claims_at(now)), kAud, now), "") << i;
+    ASSERT_LE(auth->jku_cache_size(), 256u);
+    if (i % 50 == 0) {  // the client keeps using its key set
+      ASSERT_EQ(Reason(*auth, Token(remote_, in_use, claims_at(now)), kAud, now), "") << i;
+    }
+  }
+  EXPECT_EQ(auth->jku_cache_size(), 256u);
+  EXPECT_EQ(keys.RequestCount(), fetched_before + 300) << "one fetch per new URL, none for in-use";
+  EXPECT_FALSE(auth->MayFetchKeys("Bearer " + Token(remote_, in_use, claims_at(now)), now))
+      << "the key set in use was not evicted";
+}
+
+// Verifications that need one slow jku share one fetch; a verification with cached keys, or one
+// needing another jku, does not wait for it (issue 13: one global mutex made a legitimate call
+// wait 4.7 s behind an attacker's fetches).
+TEST_F(JkuTest, Issue13_ASlowKeySetDelaysOnlyTheVerificationsThatNeedIt) {
+  KeySetServer slow(JwksJson({&remote_}), std::chrono::milliseconds(300));
+  config_.jku_allow_prefixes = {server_.BaseUrl() + "/allowed/", slow.Url("/allowed/")};
+  auto auth = Make();
+  ASSERT_EQ(Reason(*auth, Token(remote_, server_.BaseUrl() + "/allowed/cached.json")), "");
+
+  std::vector<std::string> slow_tokens;
+  for (int i = 0; i < 3; ++i)
+    slow_tokens.push_back(Token(remote_, slow.Url("/allowed/good/keys.json")));
+  std::atomic<int> slow_done{0};
+  std::atomic<int> slow_accepted{0};
+  std::vector<std::thread> threads;
+  for (const std::string& token : slow_tokens) {
+    threads.emplace_back([&, token] {
+      if (auth->Verify("Bearer " + token, kAud, kNow).ok()) slow_accepted.fetch_add(1);
+      slow_done.fetch_add(1);
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (slow.RequestCount() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(slow.RequestCount(), 1u) << "the slow fetch has started";
+
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(Reason(*auth, Token(remote_, server_.BaseUrl() + "/allowed/cached.json")), "");
+  const auto cached_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_EQ(Reason(*auth, Token(remote_, server_.BaseUrl() + "/allowed/other.json")), "");
+  const auto other_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_EQ(slow_done.load(), 0) << "measured while the slow fetch was still running";
+  EXPECT_LT(cached_ms.count(), 100) << "cached keys: " << cached_ms.count() << " ms";
+  EXPECT_LT(other_ms.count(), 150) << "another jku: " << other_ms.count() << " ms";
+
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(slow_accepted.load(), 3);
+  EXPECT_EQ(slow.RequestCount(), 1u) << "single flight: one fetch for the three";
+}
+
+// A caller that must not block (an I/O thread) gets a refusal rather than a fetch.
+TEST_F(JkuTest, Issue13_NoFetchWhenTheCallerMayNotBlock) {
+  auto auth = Make();
+  const std::string jku = server_.BaseUrl() + "/allowed/jwks.json";
+  EXPECT_EQ(
+      auth->Verify("Bearer " + Token(remote_, jku), kAud, kNow, nullptr, false).status().message(),
+      "key set unavailable");
+  EXPECT_EQ(server_.RequestCount(), 0u);
+  EXPECT_EQ(Reason(*auth, Token(remote_, jku)), "");  // may block: fetched
+}
+
+// Only tokens whose verification could really fetch are sent off the I/O threads: refused ones
+// (bad alg, untrusted issuer or jku, an exhausted fetch budget) are answered where they are.
+TEST_F(JkuTest, Issue13_MayFetchKeysIsFalseForWhatIsRefusedWithoutAFetch) {
+  config_.jku_new_url_burst = 1;
+  auto auth = Make();
+  const std::string jku = server_.BaseUrl() + "/allowed/a.json";
+  EXPECT_TRUE(auth->MayFetchKeys("Bearer " + Token(remote_, jku), kNow));
+  const std::string payload = Base64UrlEncode(Claims().Json());
+  EXPECT_FALSE(auth->MayFetchKeys(
+      "Bearer " + Base64UrlEncode(Header("none", "remote-1", R"(,"jku":")" + jku + "\"")) + "." +
+          payload + ".",
+      kNow));
+  Claims untrusted;
+  untrusted.iss = "https://evil.example.com";
+  EXPECT_FALSE(auth->MayFetchKeys("Bearer " + Token(remote_, jku, untrusted), kNow));
+  EXPECT_FALSE(
+      auth->MayFetchKeys("Bearer " + Token(remote_, server_.BaseUrl() + "/evil/a.json"), kNow));
+  EXPECT_FALSE(auth->MayFetchKeys(
+      "Bearer " + Token(remote_, server_.BaseUrl() + "/allowed/../a.json"), kNow));
+  server_.SetBody("not a key set");
+  EXPECT_EQ(Reason(*auth, Token(remote_, jku)), "key set invalid");  // spends the budget of 1
+  EXPECT_FALSE(
+      auth->MayFetchKeys("Bearer " + Token(remote_, server_.BaseUrl() + "/allowed/b.json"), kNow));
+  EXPECT_EQ(Reason(*auth, Token(remote_, server_.BaseUrl() + "/allowed/b.json")),
+            "jku fetch rate limited");
+  EXPECT_TRUE(auth->MayFetchKeys("Bearer " + Token(remote_, server_.BaseUrl() + "/allowed/b.json"),
+                                 kNow + config_.jku_new_url_interval));
+}
+
+// Every refusal can be told apart in logs and metrics, with who the token claimed to be.
+TEST_F(ClientAuthenticatorTest, Issue13_RefusalsSayWhoTheTokenClaimedAndHaveALabel) {
+  auto auth = Make();
+  Claims expired;
+  expired.iat = kNowSec - 600;
+  expired.exp = kNowSec - 100;
+  ClaimedClient claimed;
+  Result<VerifiedClient> r = auth->Verify("Bearer " + Es384(expired), kAud, kNow, &claimed);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "token expired");
+  EXPECT_EQ(RefusalReasonLabel(r.status().message()), "expired");
+  EXPECT_EQ(claimed.iss, kIss);
+  EXPECT_EQ(claimed.kid, "ec-1");
+
+  Claims evil;
+  evil.iss = "https://evil.example.com";
+  ClaimedClient evil_claimed;
+  r = auth->Verify("Bearer " + Es384(evil), kAud, kNow, &evil_claimed);
+  EXPECT_EQ(RefusalReasonLabel(r.status().message()), "untrusted_issuer");
+  EXPECT_EQ(evil_claimed.iss, "https://evil.example.com");
+
+  ClaimedClient nothing;
+  r = auth->Verify("Bearer garbage", kAud, kNow, &nothing);
+  EXPECT_EQ(RefusalReasonLabel(r.status().message()), "malformed");
+  EXPECT_EQ(nothing.iss, "");
+  EXPECT_EQ(nothing.kid, "");
+
+  for (const char* phrase : {"missing bearer token",  "malformed token",
+                             "unsupported alg",       "bad typ",
+                             "unsupported crit",      "missing kid",
+                             "missing iss",           "untrusted issuer",
+                             "untrusted jku",         "unknown key id",
+                             "key set unavailable",   "key set invalid",
+                             "key not for this alg",  "bad signature",
+                             "audience mismatch",     "missing exp",
+                             "token expired",         "token lifetime too long",
+                             "missing iat",           "token issued in the future",
+                             "token not yet valid",   "missing jti",
+                             "replayed jti",          "replay cache full",
+                             "jku fetch rate limited"}) {
+    EXPECT_NE(RefusalReasonLabel(phrase), "other") << phrase;
+  }
+  EXPECT_EQ(RefusalReasonLabel("anything else"), "other");
+  EXPECT_EQ(RefusalReasonLabel("audience mismatch"), "wrong_audience");
+  EXPECT_EQ(RefusalReasonLabel("unknown key id"), "unknown_key");
+  EXPECT_EQ(RefusalReasonLabel("replayed jti"), "replay");
+  EXPECT_EQ(RefusalReasonLabel("bad signature"), "bad_signature");
 }
 
 }  // namespace

@@ -21,12 +21,25 @@
 //      as RFC 7515 §4.1.9 advises). Item 96 lists typ as REQUIRED; `require_typ=false` tolerates a
 //      missing typ, never a different one. `kid` is required ("missing kid", item 96). A `crit`
 //      header is refused: we implement no JWS extensions.
-//   3. Payload: `iss` must be a trusted issuer (before any key lookup, so an untrusted iss can never
-//      make us fetch anything).
+//   3. Payload: `iss` must be a trusted issuer (before any key lookup, so an untrusted iss can
+//      never make us fetch anything).
 //   4. Key by `kid`: the configured JWK Set first; otherwise, if the token has a `jku` starting
 //      with an allowed prefix, the JWK Set at that URL (fetched with libcurl, cached; fetched again
 //      on an unknown kid at most once per `jku_min_refetch_interval`, for key rotation). A `jku`
-//      outside the allowlist is never fetched (item 102: SSRF / trust bypass).
+//      outside the allowlist is never fetched (item 102: SSRF / trust bypass). The allowlist is
+//      compared on the URL as libcurl will fetch it (its own parser; scheme and host lower-case,
+//      port explicit), and a jku with user info, a fragment, or a `.`/`..` path segment (also
+//      percent-encoded, `%2e%2e`) is refused, so `ALLOWED/../uploads/keys.json` cannot leave
+//      the allowed path. The normalised URL is what is fetched and what the cache is keyed by.
+//      The jku cache is bounded (issue 13):
+//       - an entry is created only after a fetch returned a valid JWK Set; a failed fetch leaves
+//         nothing behind;
+//       - at most `jku_cache_capacity` entries (default 256), least recently used evicted first;
+//       - fetches of a jku URL not in the cache are rate-limited per issuer with a token bucket:
+//         `jku_new_url_burst` at once (default 10), then one per `jku_new_url_interval`
+//         (default 6 s, i.e. 10 a minute). Beyond it: "jku fetch rate limited", nothing fetched;
+//       - fetches are single-flight per URL: concurrent verifications needing the same jku wait
+//         for one fetch; fetches of different URLs run in parallel and never wait for each other.
 //   5. Signature with OpenSSL EVP (ES384: JOSE r||s converted to DER; RS384: PKCS#1 v1.5 SHA-384).
 //   6. Claims: `aud` (string, or array containing it) equals `expected_audience` exactly
 //      (item 98); `exp` > now - skew; `exp` <= now + max_token_lifetime + skew (so the replay cache
@@ -41,10 +54,11 @@
 //   "key set unavailable", "key set invalid", "key not for this alg", "bad signature",
 //   "audience mismatch", "missing exp", "token expired", "token lifetime too long", "missing iat",
 //   "token issued in the future", "token not yet valid", "missing jti", "replayed jti",
-//   "replay cache full".
+//   "replay cache full", "jku fetch rate limited".
+// RefusalReasonLabel() maps each phrase to a short label for metrics ("expired", ...).
 // It never contains the token, key material or the claims' values, so it is safe in a 401 body
-// and in logs. (Item 103 suggests a bare 401; the issue asks for a reason. These phrases reveal nothing
-// an attacker does not already know from the token they sent.)
+// and in logs. (Item 103 suggests a bare 401; the issue asks for a reason. These phrases reveal
+// nothing an attacker does not already know from the token they sent.)
 //
 // `now` is the only clock used (token times, replay cache, jku refetch interval and cache TTL),
 // so tests are deterministic; the server passes system_clock::now().
@@ -52,7 +66,8 @@
 // ~1.0 ms), RS384 ~45 us. See tests/cds-hooks/auth/sec_libs_bench.cc.
 //
 // Thread-safe: Verify may be called concurrently from every server thread. A jku fetch (at most
-// `jku_fetch_timeout`) blocks only calls that themselves need a fetch, never those with cached keys.
+// `jku_fetch_timeout`) blocks only calls that need that same key set, never those with cached
+// keys or another jku. No lock is held while fetching.
 #pragma once
 
 #include <chrono>
@@ -103,7 +118,24 @@ struct AuthConfig {
   std::size_t jku_max_bytes = 64 * 1024;
   std::chrono::seconds jku_min_refetch_interval{60};  // per URL, on unknown kid
   std::chrono::seconds jku_cache_ttl{3600};           // a cached set is re-fetched after this
+  std::size_t jku_cache_capacity = 256;               // key sets cached at most (LRU)
+  // Per issuer: fetches of jku URLs that are not cached (token bucket).
+  int jku_new_url_burst = 10;
+  std::chrono::seconds jku_new_url_interval{6};
 };
+
+// What a token said about its sender before it was verified: for the log line of a refusal
+// only (never trust it). Empty when the token could not be read that far.
+struct ClaimedClient {
+  std::string iss;
+  std::string kid;
+};
+
+// A short, fixed label for a refusal phrase of Verify (see the list above), for metrics:
+// "token expired" -> "expired", "audience mismatch" -> "wrong_audience", "unknown key id" ->
+// "unknown_key", "replayed jti" -> "replay", "untrusted issuer" -> "untrusted_issuer",
+// "bad signature" -> "bad_signature", ... and "other" for anything else.
+std::string_view RefusalReasonLabel(std::string_view reason);
 
 // The authenticated caller. Everything here is safe to log (item 103).
 struct VerifiedClient {
@@ -128,17 +160,25 @@ class ClientAuthenticator {
   // `expected_audience`: the external URL of the endpoint called, e.g.
   //   "https://cds.example.org/cds-services/headache-patient-view" (no query string).
   // In kOff mode returns an empty VerifiedClient without looking at the header.
+  // `claimed` (optional) receives the iss and kid the token names, as far as it could be read,
+  // whatever the outcome. With `may_fetch_keys` false (a caller on a thread that must not block)
+  // a key set that would have to be fetched is "key set unavailable" instead.
   Result<VerifiedClient> Verify(std::string_view authorization_header,
-                                std::string_view expected_audience, Clock::time_point now);
+                                std::string_view expected_audience, Clock::time_point now,
+                                ClaimedClient* claimed = nullptr, bool may_fetch_keys = true);
 
-  // Whether verifying this header might fetch a key set from the token's `jku` (a network call
-  // of up to the jku fetch timeout): the token names a jku and a kid that is neither configured
-  // nor in a fresh cached set. Cheap (decodes the JOSE header only) and conservative: true does
-  // not mean the key will be fetched, only that it may be. False in kOff mode.
+  // Whether verifying this header might fetch a key set from the token's `jku`, or wait for a
+  // fetch of it in flight (a network call of up to the jku fetch timeout): the token passes the
+  // checks made before any key lookup (alg, kid, trusted iss, allowlisted jku), its kid is
+  // neither configured nor in a fresh cached set, and a fetch would be allowed now (the issuer's
+  // new-URL budget, the URL's refetch interval). Cheap (decodes the header and payload, no
+  // signature check). Everything it answers false for is refused or verified without blocking,
+  // so a flood of tokens that would be refused never reaches the blocking pool. False in kOff.
   bool MayFetchKeys(std::string_view authorization_header, Clock::time_point now) const;
 
-  // How many jku fetches were attempted (for tests and metrics).
+  // How many jku fetches were attempted / key sets are cached (for tests and metrics).
   std::size_t jku_fetch_count() const;
+  std::size_t jku_cache_size() const;
 
  private:
   struct Impl;
