@@ -5,7 +5,8 @@
 #                                  command): GoogleTest, Google Benchmark, wrk, and npm, with
 #                                  which tests/fhir-server/install.sh installs the test FHIR
 #                                  server and, if the system's Node is missing or too old, a
-#                                  pinned Node from the npm registry (never used by `serve`)
+#                                  pinned Node from the npm registry (never used by `serve`), and
+#                                  Debian's chromium for the browser test (tests/browser)
 # Idempotent: packages already installed are left alone, and apt-get runs only when something
 # is missing.
 set -euo pipefail
@@ -26,6 +27,9 @@ packages=(
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk
+  # The browser test drives Debian's Chromium (/usr/bin/chromium) through playwright-core; the
+  # DejaVu fonts make its screenshots and measured card heights the same on every machine.
+  chromium fonts-dejavu-core
 )
 # npm (it brings Debian's nodejs 18, which only runs npm itself) installs the test FHIR server's
 # packages and the pinned Node that runs it; keep the machine's own npm if it has one.
