@@ -15,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 tools="$repo/.tools/node"
-pinned_node="$tools/node_modules/.bin/node"
+pinned_node="$tools/bin/node"  # a link to node_modules/node-linux-<arch>/bin/node, made below
 fail() { echo "install.sh: $*" >&2; exit 1; }
 
 # Prints the version of Node $1 (without the "v"), or nothing if it does not run.
@@ -54,8 +54,13 @@ else
     cp "$here/node-runtime/package.json" "$here/node-runtime/package-lock.json" \
       "$here/node-runtime/.npmrc" "$tools/"
     (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
-    [[ -x $pinned_node ]] ||
+    # npm installs only the package of this machine's architecture. Debian's npm 9.2 makes no
+    # node_modules/.bin/node for it, so we link the binary ourselves.
+    binary="$(ls "$tools"/node_modules/node-linux-*/bin/node 2>/dev/null | head -n 1)"
+    [[ -n $binary && -x $binary ]] ||
       fail "no pinned Node for $(uname -m) (node-runtime/package.json lists linux x64 and arm64); install Node ^22.18.0 || >=24.2.0 and set CEPHALGIA_TEST_NODE to it."
+    mkdir -p "$tools/bin"
+    ln -sfn "../${binary#"$tools/"}" "$pinned_node"
     echo "$want" >"$stamp"
   fi
   node="$pinned_node"

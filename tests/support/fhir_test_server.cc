@@ -167,7 +167,7 @@ Result<std::string> FhirTestServer::FindNode() {
     if (version.ok() && NodeVersionFits(*version)) return on_path;
     found = describe(on_path);
   }
-  const std::string pinned = std::string(CEPHALGIA_TEST_NODE_PREFIX) + "/node_modules/.bin/node";
+  const std::string pinned = std::string(CEPHALGIA_TEST_NODE_PREFIX) + "/bin/node";
   if (IsExecutable(pinned)) {
     Result<std::string> version = NodeVersion(pinned);
     if (version.ok() && NodeVersionFits(*version)) return pinned;
