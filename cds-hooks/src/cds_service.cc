@@ -1,10 +1,14 @@
 #include "cephalgia/hooks/cds_service.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <cctype>
 #include <ctime>
 
+#include "cephalgia/fhir/client.h"
 #include "cephalgia/hooks/hook_request.h"
 #include "cephalgia/json.h"
 
@@ -118,14 +122,36 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
   return Status::Ok();
 }
 
-bool IsLoopbackHost(std::string_view url) {
-  std::size_t start = url.find("://");
-  if (start == std::string_view::npos) return false;
-  std::string_view host = url.substr(start + 3);
-  host = host.substr(0, host.find('/'));
-  if (host.rfind("[::1]", 0) == 0) return true;
-  host = host.substr(0, host.find(':'));
-  return host == "localhost" || host.rfind("127.", 0) == 0;
+// The peer address as the transport gives it ("127.0.0.1", "::1", "::ffff:127.0.0.1"): a loopback
+// address, i.e. a client on this machine.
+bool IsLoopbackPeer(std::string_view address) {
+  const std::string text(address);
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, text.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
+// `Authorization: Bearer <expected>`, compared in constant time (the admin token is a secret).
+bool BearerMatches(std::string_view authorization, std::string_view expected) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
+      return false;
+    }
+  }
+  std::string_view token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  unsigned char diff = token.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < token.size() ? token[i] : 0));
+  }
+  return diff == 0;
 }
 
 }  // namespace
@@ -175,9 +201,19 @@ std::string CdsService::NowRfc3339() const {
 
 std::string CdsService::FhirServerRefusal(const rapidjson::Value& request) const {
   auto server = json::GetString(request, "fhirServer");
-  if (!server || options_.allow_insecure_fhir_server) return {};
-  if (server->rfind("http://", 0) == 0 && !IsLoopbackHost(*server)) {
-    return "fhirServer " + std::string(*server) +
+  if (!server) return {};
+  // Decided on libcurl's own parse of the URL, the one the FHIR client fetches and whose origin
+  // its token rule compares: `http://127.0.0.1@evil.example/` is evil.example (and refused for
+  // its user info), `http://127.0.0.1.evil.example/` is not loopback. The raw URL is not echoed:
+  // its user info may hold a password.
+  auto endpoint = fhir::InspectFhirServerUrl(*server);
+  if (!endpoint.ok()) {
+    return "fhirServer is not used (" + endpoint.status().message() +
+           "); the access token is not sent";
+  }
+  if (options_.allow_insecure_fhir_server) return {};
+  if (endpoint->scheme == "http" && !endpoint->loopback) {
+    return "fhirServer " + endpoint->origin +
            " is plain http; patient data and the access token are fetched over https only";
   }
   return {};
@@ -322,6 +358,21 @@ void CdsService::ApplyCors(const HttpRequest& request, HttpResponse& response,
   }
 }
 
+Status CdsService::AuthorizeAdmin(const HttpRequest& request, CallInfo& info) const {
+  if (!options_.admin_token.empty()) {
+    if (BearerMatches(request.Header("Authorization"), options_.admin_token)) return Status::Ok();
+    info.auth_refusal =
+        request.Header("Authorization").empty() ? "missing admin token" : "wrong admin token";
+    return Unauthenticated(info.auth_refusal);
+  }
+  if (options_.admin_loopback_only && !IsLoopbackPeer(request.remote_address)) {
+    return Status(StatusCode::kPermissionDenied,
+                  "this endpoint answers only loopback clients; set an admin token "
+                  "(--admin-token-file) to read it from elsewhere");
+  }
+  return Status::Ok();
+}
+
 HttpResponse CdsService::Handle(const HttpRequest& request, CallInfo* info) const {
   CallInfo local;
   CallInfo& call = info != nullptr ? *info : local;
@@ -365,6 +416,7 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
   if (path == "/metrics") {
     info.route = "/metrics";
     if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
     HttpResponse r = JsonResponse(200, hooks_.metrics_text ? hooks_.metrics_text() : "");
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
@@ -372,6 +424,7 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
   if (path == "/admin/feedback") {
     info.route = "/admin/feedback";
     if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
     if (!hooks_.feedback_summary_json) {
       return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
     }
@@ -400,10 +453,21 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
   }
 
   // Client authentication covers discovery, service and feedback calls alike (checklist 95).
+  // On an I/O thread (may_defer) nothing may block: authenticate_may_block said no fetch is
+  // needed, and the hook is told so, should that have changed since.
   auto authenticate = [&]() -> Status {
     if (!hooks_.authenticate) return Status::Ok();
-    auto client = hooks_.authenticate(request.Header("Authorization"), path);
-    if (!client.ok()) return client.status();
+    AuthAttempt attempt;
+    attempt.may_block = !may_defer || !hooks_.authenticate_may_block;
+    auto client = hooks_.authenticate(request.Header("Authorization"), path, attempt);
+    if (!client.ok()) {
+      if (client.status().code() == StatusCode::kUnauthenticated) {
+        info.auth_refusal = client.status().message();
+        info.refused_iss = std::move(attempt.claimed_iss);
+        info.refused_kid = std::move(attempt.claimed_kid);
+      }
+      return client.status();
+    }
     info.client_iss = std::move(*client);
     return Status::Ok();
   };

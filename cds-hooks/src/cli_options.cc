@@ -111,6 +111,9 @@ const std::vector<OptionSpec>& ServeSpecs() {
                  "trusted JWT iss (repeatable)", &ServeOptions::trusted_issuers),
       ListOption("--jku-allow", "jkuAllow",
                  "URL prefix a token's jku may have (repeatable)", &ServeOptions::jku_allow),
+      {"--admin-token-file", "adminTokenFile", Kind::kString,
+       "file with the bearer token /metrics and /admin/feedback require (read at start-up)",
+       StringSetter(&ServeOptions::admin_token_file)},
       {"--external-base-url", "externalBaseUrl", Kind::kString,
        "this service's public base URL, for JWT aud (default http(s)://bind:port)",
        StringSetter(&ServeOptions::external_base_url)},
@@ -324,6 +327,9 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
   --jwks FILE              JWK Set of trusted client keys
   --trusted-issuer ISS     trusted JWT issuer (repeatable)
   --jku-allow URL-PREFIX   fetch keys from a token's jku only under this prefix (repeatable)
+  --admin-token-file FILE  bearer token (read at start-up, >= 16 characters) that GET /metrics
+                           and GET /admin/feedback require; without it they answer only loopback
+                           clients when --auth is required, anyone when it is off
   --external-base-url URL  public base URL used as JWT audience (default http(s)://ADDR:PORT)
   --tls-cert FILE          PEM certificate chain: serve HTTPS
   --tls-key FILE           PEM private key for --tls-cert

@@ -28,6 +28,9 @@ struct ServeOptions {
   std::string jwks_file;
   std::vector<std::string> trusted_issuers;
   std::vector<std::string> jku_allow;
+  // A file holding the bearer token GET /metrics and GET /admin/feedback require. Without it they
+  // answer only loopback clients when --auth is required, anyone when it is off.
+  std::string admin_token_file;
   std::string external_base_url;  // e.g. https://cds.example.org (JWT aud); default from bind/port
   std::string tls_cert;
   std::string tls_key;

@@ -59,8 +59,11 @@ const HookContext* FindHook(std::string_view hook) {
 
 // FHIR `id`: [A-Za-z0-9\-\.]{1,64}. patientId and encounterId are substituted into FHIR URLs
 // (`Patient/{{context.patientId}}`), so anything else could change which resource is read.
+// An id of dots only (`.`, `..`) matches the pattern but is a path segment of its own:
+// `Patient/..` is a request to the FHIR base, with the token. Refused.
 bool IsFhirId(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
+  if (s.find_first_not_of('.') == std::string_view::npos) return false;
   for (char c : s) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '.';
@@ -200,14 +203,17 @@ Status ValidateHookRequest(const rapidjson::Value& request, std::string_view exp
       const rapidjson::Value* v = json::Find(*context, field);
       if (v != nullptr && (!v->IsString() || !IsFhirId(json::AsStringView(*v)))) {
         return InvalidArgument("context." + std::string(field) +
-                                   " must be a FHIR id ([A-Za-z0-9-.], at most 64 characters)",
+                                   " must be a FHIR id ([A-Za-z0-9-.], at most 64 characters, "
+                                   "not only dots)",
                                "context." + std::string(field));
       }
     }
     if (const rapidjson::Value* user = json::Find(*context, "userId")) {
       if (!user->IsString() || !IsTypeSlashId(json::AsStringView(*user))) {
-        return InvalidArgument("context.userId must be a reference such as Practitioner/123",
-                               "context.userId");
+        return InvalidArgument(
+            "context.userId must be a reference such as Practitioner/123 "
+            "(its id a FHIR id, not only dots)",
+            "context.userId");
       }
     }
   }

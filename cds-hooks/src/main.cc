@@ -3,6 +3,7 @@
 // at start-up; request paths return Status values.
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 
 #include <filesystem>
@@ -62,6 +63,35 @@ Result<plugin::PackRegistry*> LoadPacks(const std::string& requested_dir,
     Log(LogLevel::kWarning, "no_services", "no rule pack loaded from " + dir);
   }
   return &registry;
+}
+
+// The admin bearer token from its file: surrounding whitespace trimmed, at least 16 characters of
+// the token alphabet (RFC 6750 b64token), so it can be sent in a header as it is.
+Result<std::string> ReadAdminToken(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("cannot read --admin-token-file " + path, "adminTokenFile");
+  std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t first = token.find_first_not_of(" \t\r\n");
+  const std::size_t last = token.find_last_not_of(" \t\r\n");
+  token = first == std::string::npos ? std::string() : token.substr(first, last - first + 1);
+  bool alphabet = token.size() <= 4096;
+  for (char c : token) {
+    alphabet = alphabet && (std::isalnum(static_cast<unsigned char>(c)) ||
+                            std::string_view("-._~+/=").find(c) != std::string_view::npos);
+  }
+  if (token.size() < 16 || !alphabet) {
+    return InvalidArgument("--admin-token-file " + path +
+                               " must hold one token of at least 16 characters (A-Z a-z 0-9 "
+                               "-._~+/=)",
+                           "adminTokenFile");
+  }
+  std::error_code ec;
+  const fs::perms perms = fs::status(path, ec).permissions();
+  if (!ec && (perms & (fs::perms::group_read | fs::perms::others_read)) != fs::perms::none) {
+    Log(LogLevel::kWarning, "admin_token_file_readable",
+        path + " is readable by group or others; chmod 600 it");
+  }
+  return token;
 }
 
 // "2026-03-01" -> "2026-03-01T00:00:00Z"; full date-times pass through unchanged.
@@ -181,13 +211,18 @@ int RunServe(const std::vector<std::string>& args) {
 
   std::string external_base = options->external_base_url;  // set once the port is known
   hooks::ServiceHooks service_hooks;
-  service_hooks.authenticate = [&](std::string_view authorization,
-                                   std::string_view path) -> Result<std::string> {
-    CEPHALGIA_ASSIGN_OR_RETURN(
-        hooks::auth::VerifiedClient client,
-        (*authenticator)->Verify(authorization, external_base + std::string(path),
-                                 std::chrono::system_clock::now()));
-    return client.iss;
+  service_hooks.authenticate = [&](std::string_view authorization, std::string_view path,
+                                   hooks::AuthAttempt& attempt) -> Result<std::string> {
+    hooks::auth::ClaimedClient claimed;
+    Result<hooks::auth::VerifiedClient> client = (*authenticator)->Verify(
+        authorization, external_base + std::string(path), std::chrono::system_clock::now(),
+        &claimed, attempt.may_block);
+    if (!client.ok()) {
+      attempt.claimed_iss = std::move(claimed.iss);
+      attempt.claimed_kid = std::move(claimed.kid);
+      return client.status();
+    }
+    return client->iss;
   };
   service_hooks.authenticate_may_block = [&](std::string_view authorization) {
     return (*authenticator)->MayFetchKeys(authorization, std::chrono::system_clock::now());
@@ -207,6 +242,21 @@ int RunServe(const std::vector<std::string>& args) {
   service_hooks.feedback_summary_json = [&store]() { return store.Summary(); };
 
   hooks::ServiceOptions service_options;
+  // Admin endpoints (/metrics, /admin/feedback): behind their own bearer token when one is
+  // configured; otherwise, once client authentication is required, loopback clients only.
+  if (!options->admin_token_file.empty()) {
+    auto admin_token = ReadAdminToken(options->admin_token_file);
+    if (!admin_token.ok()) {
+      Log(LogLevel::kError, "startup_failed", admin_token.status().ToString());
+      return 1;
+    }
+    service_options.admin_token = *std::move(admin_token);
+  } else if ((*authenticator)->required()) {
+    service_options.admin_loopback_only = true;
+    Log(LogLevel::kInfo, "admin_loopback_only",
+        "/metrics and /admin/feedback answer loopback clients only; set --admin-token-file to "
+        "read them from elsewhere");
+  }
   service_options.max_body_bytes = options->max_body_bytes;
   service_options.fixed_now = NormalizeNow(options->now);
   service_options.cors_allowed_origins = options->cors_origins;
@@ -255,6 +305,22 @@ int RunServe(const std::vector<std::string>& args) {
     entry.client_iss = info.client_iss;
     std::string line = hooks::metrics::FormatAccessLogLine(entry);
     line.push_back('\n');
+    // A refused authentication also gets a line of its own saying why (never the token).
+    if (!info.auth_refusal.empty()) {
+      const std::string_view label = hooks::auth::RefusalReasonLabel(info.auth_refusal);
+      const std::string_view admin_label = "admin_token";
+      hooks::metrics::AuthRefusalEntry refusal;
+      refusal.time = entry.time;
+      refusal.route = info.route;
+      refusal.reason = info.auth_refusal;
+      refusal.label = label != "other" ? label : admin_label;
+      refusal.iss = info.refused_iss;
+      refusal.kid = info.refused_kid;
+      refusal.remote = record.remote_address;
+      metrics.RecordAuthRefusal(refusal.label);
+      line += hooks::metrics::FormatAuthRefusalLine(refusal);
+      line.push_back('\n');
+    }
     std::fwrite(line.data(), 1, line.size(), stderr);
   };
   hooks::HttpServer server(

@@ -26,6 +26,16 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
+// Whether `value` may be put into a URL path as one segment. The hook's context is validated
+// (patientId and encounterId are FHIR ids) for the hooks we know, but a template may name any
+// primitive context field, so the path is guarded here too: a dot segment (`Patient/..`) or a
+// slash, backslash, `?`, `#` or `%` (an encoded dot or slash) would change which resource, or
+// which endpoint of the FHIR server, is read with the token.
+bool IsSafePathSegment(std::string_view value) {
+  if (value.empty() || value.find_first_not_of('.') == std::string_view::npos) return false;
+  return value.find_first_of("/\\?#%") == std::string_view::npos;
+}
+
 // The value of one token, or an error saying why it cannot be filled.
 Result<std::string> TokenValue(std::string_view token, const rapidjson::Value& context) {
   if (token.rfind("context.", 0) == 0) {
@@ -149,6 +159,11 @@ Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
     CEPHALGIA_ASSIGN_OR_RETURN(std::string value, TokenValue(token, context));
     bool in_query = query_start != std::string_view::npos && open > query_start;
+    if (!in_query && !IsSafePathSegment(value)) {
+      return InvalidArgument("prefetch token {{" + std::string(token) +
+                             "}}: its value is not a FHIR id (empty, only dots, or with / \\ ? # "
+                             "%), so it is not put into a FHIR URL");
+    }
     out += in_query ? PercentEncode(value) : value;
     pos = close + 2;
   }

@@ -2,10 +2,9 @@
 // CORS, tested without a socket against the echo pack (which knows nothing about headache).
 #include "cephalgia/hooks/cds_service.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <chrono>
 
 #include "cephalgia/hooks/fhir_fetcher.h"
+#include "cephalgia/hooks/hook_request.h"
 #include "cephalgia/json.h"
 
 extern "C" const cephalgia_rule_pack_v1* cephalgia_static_pack_echo(const cephalgia_host_api*);
@@ -230,6 +230,173 @@ TEST_F(CdsServiceTest, C27_PlainHttpFhirServerOffLoopbackIsNotUsed) {
   EXPECT_THAT(Issue(missing).first, HasSubstr("is plain http"));
 }
 
+// Records what it was asked to fetch, and answers every query with an empty searchset.
+class RecordingFetcher : public FhirFetcher {
+ public:
+  struct Call {
+    std::string fhir_server;
+    std::string token;
+  };
+  std::vector<FetchResult> FetchAll(std::string_view fhir_server,
+                                    const std::optional<std::string>& bearer_token,
+                                    const std::vector<FetchQuery>& queries) override {
+    calls.push_back({std::string(fhir_server), bearer_token.value_or("")});
+    std::vector<FetchResult> results;
+    for (const FetchQuery& q : queries) {
+      FetchResult r;
+      r.key = q.key;
+      r.document.Parse(R"({"resourceType":"Bundle","type":"searchset","entry":[]})");
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+  std::vector<Call> calls;
+};
+
+// Issue 13: the loopback exception for plain http is decided on the host libcurl connects to.
+// `http://127.0.0.1@HOST/` connects to HOST (and is refused for its user info anyway),
+// `http://127.0.0.1.evil.example/` is not loopback: neither gets the EHR's token. The call is
+// answered from its prefetch and says what was missing, as for any plain-http server.
+TEST_F(CdsServiceTest, C27_AFhirServerThatOnlyLooksLocalGetsNoToken) {
+  RecordingFetcher fetcher;
+  ServiceOptions options;
+  options.fixed_now = "2026-03-01T10:00:00Z";
+  CdsService service(registry_, options, &fetcher);
+  auto call = [&](const std::string& fhir_server) {
+    HttpRequest r;
+    r.method = "POST";
+    r.target = "/cds-services/echo-patient-view";
+    r.body = Request(R"(,"fhirServer":")" + fhir_server + R"(",
+        "fhirAuthorization":{"access_token":"ehr-secret-token","token_type":"Bearer",
+                             "expires_in":300,"scope":"patient/*.read","subject":"cds"},
+        "prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})");
+    return service.Handle(r);
+  };
+  for (const std::string fhir_server :
+       {"http://127.0.0.1@ehr.example.org/fhir", "http://localhost:1@ehr.example.org/fhir",
+        "http://[::1]@ehr.example.org/fhir", "http://127.0.0.1.evil.example/fhir",
+        "http://localhost.evil.example/fhir", "http://127.0.0.1:8080@ehr.example.org:8080/fhir",
+        "https://127.0.0.1@ehr.example.org/fhir"}) {
+    HttpResponse r = call(fhir_server);
+    ASSERT_EQ(r.status, 200) << fhir_server << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("unavailable:conditions;")) << fhir_server;
+    EXPECT_THAT(r.body, ::testing::Not(HasSubstr("ehr-secret-token")));
+  }
+  EXPECT_TRUE(fetcher.calls.empty()) << "fetched from " << fetcher.calls.front().fhir_server;
+  // Literal loopback addresses and `localhost` itself are still used, with the token.
+  for (const std::string fhir_server : {"http://127.0.0.1:9/fhir", "http://127.5.6.7:9/fhir",
+                                        "http://[::1]:9/fhir", "http://localhost:9/fhir"}) {
+    HttpResponse r = call(fhir_server);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_THAT(r.body, ::testing::Not(HasSubstr("unavailable:conditions;"))) << fhir_server;
+  }
+  ASSERT_EQ(fetcher.calls.size(), 4u);
+  EXPECT_EQ(fetcher.calls.back().token, "ehr-secret-token");
+}
+
+// Issue 13: ids made only of dots are refused where they are given, so
+// `Patient/{{context.patientId}}` can never become `Patient/..` (a request to the FHIR base, with
+// the token).
+TEST_F(CdsServiceTest, C29_IdsOfOnlyDotsAreRefusedWithTheirLocation) {
+  for (const char* id : {".", "..", "..."}) {
+    HttpResponse r =
+        Post("/cds-services/echo-patient-view",
+             R"({"hook":"patient-view","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+                              "context":{"userId":"Practitioner/1","patientId":")" +
+                 std::string(id) + R"("}})");
+    EXPECT_EQ(r.status, 400) << id;
+    EXPECT_EQ(Issue(r).second, "context.patientId") << id;
+    HttpResponse user =
+        Post("/cds-services/echo-patient-view",
+             R"({"hook":"patient-view","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+                                 "context":{"userId":"Practitioner/)" +
+                 std::string(id) + R"(","patientId":"p1"}})");
+    EXPECT_EQ(user.status, 400) << id;
+    EXPECT_EQ(Issue(user).second, "context.userId") << id;
+  }
+  auto encounter = json::ParseUntrusted(
+      R"({"hook":"encounter-start","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","encounterId":".."}})");
+  ASSERT_TRUE(encounter.ok());
+  Status s = ValidateHookRequest(*encounter, "encounter-start");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.location(), "context.encounterId");
+  // Ids with dots inside are still ids.
+  EXPECT_EQ(
+      Post("/cds-services/echo-patient-view",
+           Request(
+               R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null})"))
+          .status,
+      200);
+}
+
+// The prefetch template path is guarded too: a template may name any primitive context field.
+TEST(PrefetchTest, Issue13_PathValuesThatWouldChangeTheResourceAreNotSubstituted) {
+  auto context = json::ParseUntrusted(
+      R"({"patientId":"p1","a":"..","b":".","c":"x/../..","d":"%2e%2e","e":"a?b","f":"a#b","g":"a\\b","h":"","i":"ok.id-1"})");
+  ASSERT_TRUE(context.ok());
+  for (const char* field : {"a", "b", "c", "d", "e", "f", "g", "h"}) {
+    auto url = ExpandPrefetchTemplate(std::string("Patient/{{context.") + field + "}}", *context);
+    EXPECT_FALSE(url.ok()) << field << " -> " << (url.ok() ? *url : "");
+  }
+  EXPECT_EQ(*ExpandPrefetchTemplate("Patient/{{context.i}}", *context), "Patient/ok.id-1");
+  // In the query part the value is percent-encoded data, never a path: `..` is harmless there.
+  EXPECT_EQ(*ExpandPrefetchTemplate("Condition?patient={{context.a}}", *context),
+            "Condition?patient=..");
+}
+
+// Issue 13: with an admin token, /metrics and /admin/feedback need it (401 without, from
+// anywhere); without one, and client authentication required, they answer loopback clients only.
+TEST_F(CdsServiceTest, AdminEndpointsNeedTheAdminTokenOrALoopbackClient) {
+  ServiceHooks hooks;
+  hooks.metrics_text = [] { return std::string("cephalgia_up 1\n"); };
+  hooks.feedback_summary_json = []() -> Result<std::string> { return std::string("{}"); };
+  auto get = [](const std::string& path, const std::string& remote, const std::string& auth) {
+    HttpRequest r;
+    r.method = "GET";
+    r.target = path;
+    r.remote_address = remote;
+    if (!auth.empty()) r.headers = {{"Authorization", auth}};
+    return r;
+  };
+  const std::string admin = "0123456789abcdef-admin";
+  ServiceOptions with_token;
+  with_token.admin_token = admin;
+  CdsService guarded(registry_, with_token, nullptr, hooks);
+  for (const std::string path : {"/metrics", "/admin/feedback"}) {
+    CallInfo info;
+    HttpResponse none = guarded.Handle(get(path, "127.0.0.1", ""), &info);
+    EXPECT_EQ(none.status, 401) << path;
+    EXPECT_EQ(info.auth_refusal, "missing admin token");
+    CallInfo wrong_info;
+    EXPECT_EQ(guarded.Handle(get(path, "127.0.0.1", "Bearer " + admin + "x"), &wrong_info).status,
+              401);
+    EXPECT_EQ(wrong_info.auth_refusal, "wrong admin token");
+    EXPECT_EQ(
+        guarded.Handle(get(path, "127.0.0.1", "Bearer " + admin.substr(1)), &wrong_info).status,
+        401);
+    EXPECT_EQ(guarded.Handle(get(path, "10.0.0.5", "Bearer " + admin)).status, 200) << path;
+    EXPECT_EQ(guarded.Handle(get(path, "127.0.0.1", "bearer " + admin)).status, 200) << path;
+  }
+  EXPECT_EQ(guarded.Handle(get("/healthz", "10.0.0.5", "")).status, 200) << "liveness stays open";
+
+  ServiceOptions loopback_only;
+  loopback_only.admin_loopback_only = true;
+  CdsService local(registry_, loopback_only, nullptr, hooks);
+  for (const std::string path : {"/metrics", "/admin/feedback"}) {
+    for (const char* remote : {"127.0.0.1", "::1", "::ffff:127.0.0.1", "127.9.9.9"}) {
+      EXPECT_EQ(local.Handle(get(path, remote, "")).status, 200) << path << " " << remote;
+    }
+    for (const char* remote : {"10.0.0.5", "::ffff:10.0.0.5", "2001:db8::1", "", "localhost"}) {
+      EXPECT_EQ(local.Handle(get(path, remote, "")).status, 403) << path << " " << remote;
+    }
+  }
+  // The local default (auth off, no token): anyone, as before.
+  EXPECT_EQ(CdsService(registry_, ServiceOptions{}, nullptr, hooks)
+                .Handle(get("/metrics", "10.0.0.5", ""))
+                .status,
+            200);
+}
+
 std::string ResponseHeader(const HttpResponse& response, const std::string& name) {
   for (const auto& [n, v] : response.headers) {
     if (n == name) return v;
@@ -331,7 +498,8 @@ TEST_F(CdsServiceTest, ServeDefersACallWhoseAuthenticationMayFetchKeys) {
   options.fixed_now = "2026-03-01T10:00:00Z";
   ServiceHooks hooks;
   int verified = 0;
-  hooks.authenticate = [&](std::string_view authorization, std::string_view) -> Result<std::string> {
+  hooks.authenticate = [&](std::string_view authorization, std::string_view,
+                           AuthAttempt&) -> Result<std::string> {
     ++verified;
     if (authorization == "Bearer bad") return Status(StatusCode::kUnauthenticated, "bad token");
     return std::string("https://ehr.test");
@@ -368,6 +536,46 @@ TEST_F(CdsServiceTest, ServeDefersACallWhoseAuthenticationMayFetchKeys) {
   HttpOutcome refused = service.Serve(bad, bad_info);
   ASSERT_TRUE(refused.deferred());
   EXPECT_EQ(refused.blocking(bad, bad_info).status, 401);
+}
+
+// Issue 13: a refusal reaches the log with its reason and who the token claimed to be, and the
+// hook is told whether it may block (not on an I/O thread).
+TEST_F(CdsServiceTest, ARefusedAuthenticationIsReportedWithItsReason) {
+  ServiceOptions options;
+  options.fixed_now = "2026-03-01T10:00:00Z";
+  ServiceHooks hooks;
+  std::vector<bool> may_block;
+  hooks.authenticate = [&](std::string_view authorization, std::string_view,
+                           AuthAttempt& attempt) -> Result<std::string> {
+    may_block.push_back(attempt.may_block);
+    attempt.claimed_iss = "https://ehr.test";
+    attempt.claimed_kid = "k1";
+    if (authorization == "Bearer old") return Status(StatusCode::kUnauthenticated, "token expired");
+    return std::string("https://ehr.test");
+  };
+  hooks.authenticate_may_block = [](std::string_view authorization) {
+    return authorization == "Bearer fetch";
+  };
+  CdsService service(registry_, options, nullptr, hooks);
+  HttpRequest r;
+  r.method = "GET";
+  r.target = "/cds-services";
+  r.headers = {{"Authorization", "Bearer old"}};
+  CallInfo info;
+  HttpOutcome outcome = service.Serve(r, info);
+  ASSERT_FALSE(outcome.deferred());
+  EXPECT_EQ(outcome.response.status, 401);
+  EXPECT_EQ(info.auth_refusal, "token expired");
+  EXPECT_EQ(info.refused_iss, "https://ehr.test");
+  EXPECT_EQ(info.refused_kid, "k1");
+  EXPECT_TRUE(info.client_iss.empty());
+  r.headers = {{"Authorization", "Bearer fetch"}};
+  CallInfo fetch_info;
+  HttpOutcome deferred = service.Serve(r, fetch_info);
+  ASSERT_TRUE(deferred.deferred());
+  EXPECT_EQ(deferred.blocking(r, fetch_info).status, 200);
+  EXPECT_TRUE(fetch_info.auth_refusal.empty());
+  EXPECT_EQ(may_block, (std::vector<bool>{false, true})) << "no fetch on the I/O thread";
 }
 
 TEST_F(CdsServiceTest, BodyOverTheLimitIs413) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "auth/test_jwt_signer.h"
@@ -49,9 +50,12 @@ class AuthTest : public ::testing::Test {
     key_ = new TestSigningKey(TestSigningKey::EcP384("ehr-key-1"));
     dir_ = new fs::path(TempDir("cephalgia-auth"));
     std::ofstream(*dir_ / "clients.jwks.json") << JwksJson({key_});
-    auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--auth", "required", "--jwks",
-                                          (*dir_ / "clients.jwks.json").string(),
+    std::ofstream(*dir_ / "admin.token") << kAdminToken << "\n";
+    fs::permissions(*dir_ / "admin.token", fs::perms::owner_read | fs::perms::owner_write);
+    auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--auth", "required",
+                                          "--jwks", (*dir_ / "clients.jwks.json").string(),
                                           "--trusted-issuer", "https://ehr.test",
+                                          "--admin-token-file", (*dir_ / "admin.token").string(),
                                           "--data-dir", (*dir_ / "data").string()});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = server->release();
@@ -76,6 +80,7 @@ class AuthTest : public ::testing::Test {
     return HttpCall("GET", server_->url("/cds-services"), "", {"Authorization: Bearer " + token});
   }
 
+  static constexpr char kAdminToken[] = "admin-0123456789abcdef0123456789";
   static TestSigningKey* key_;
   static fs::path* dir_;
   static CephalgiaServer* server_;
@@ -137,6 +142,171 @@ TEST_F(AuthTest, J101_ATokenSignedByAnotherKeyIs401) {
   HttpResult r = Discovery(Token(server_->url("/cds-services"), 300, NewUuidV4(), &impostor));
   EXPECT_EQ(r.status, 401);
   EXPECT_THAT(r.body, HasSubstr("bad signature"));
+}
+
+// Issue 13: with --auth required the admin endpoints are no longer open; --admin-token-file
+// puts them behind a bearer token of their own (a client's JWT is not it).
+TEST_F(AuthTest, Issue13_MetricsAndAdminFeedbackNeedTheAdminToken) {
+  for (const std::string path : {"/metrics", "/admin/feedback"}) {
+    HttpResult none = HttpCall("GET", server_->url(path));
+    EXPECT_EQ(none.status, 401) << path << ": " << none.body;
+    EXPECT_EQ(none.Header("WWW-Authenticate"), "Bearer");
+    HttpResult client_jwt = HttpCall("GET", server_->url(path), "",
+                                     {"Authorization: Bearer " + Token(server_->url(path))});
+    EXPECT_EQ(client_jwt.status, 401) << path;
+    HttpResult admin = HttpCall("GET", server_->url(path), "",
+                                {std::string("Authorization: Bearer ") + kAdminToken});
+    EXPECT_EQ(admin.status, 200) << path << ": " << admin.body;
+  }
+  EXPECT_EQ(HttpCall("GET", server_->url("/healthz")).status, 200) << "liveness stays open";
+}
+
+// Issue 13: every 401 is logged with its reason and who the token claimed to be (never the
+// token), and counted by reason in cephalgia_auth_refusals_total.
+TEST_F(AuthTest, Issue13_EveryRefusalIsLoggedWithItsReasonAndCounted) {
+  const std::string expired = Token(server_->url("/cds-services"), -600);
+  ASSERT_EQ(Discovery(expired).status, 401);
+  const std::string wrong_aud = Token(server_->url("/cds-services/headache-patient-view"));
+  ASSERT_EQ(Discovery(wrong_aud).status, 401);
+  ASSERT_EQ(HttpCall("GET", server_->url("/cds-services")).status, 401);
+
+  const std::string log = server_->WaitForLog(R"("reason":"missing bearer token")");
+  std::vector<std::string> refusals;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(R"("type":"auth_refusal")") != std::string::npos) refusals.push_back(line);
+  }
+  auto find = [&](const std::string& reason) {
+    for (const std::string& line : refusals) {
+      if (line.find(R"("reason":")" + reason + "\"") != std::string::npos) return line;
+    }
+    return std::string();
+  };
+  const std::string expired_line = find("token expired");
+  EXPECT_THAT(expired_line, HasSubstr(R"("label":"expired")"));
+  EXPECT_THAT(expired_line, HasSubstr(R"("iss":"https://ehr.test")"));
+  EXPECT_THAT(expired_line, HasSubstr(R"("kid":"ehr-key-1")"));
+  EXPECT_THAT(expired_line, HasSubstr(R"("route":"/cds-services")"));
+  EXPECT_THAT(find("audience mismatch"), HasSubstr(R"("label":"wrong_audience")"));
+  EXPECT_THAT(find("missing bearer token"), HasSubstr(R"("iss":null)"));
+  for (const std::string& token : {expired, wrong_aud}) {
+    EXPECT_THAT(log, Not(HasSubstr(token.substr(token.rfind('.') + 1)))) << "a signature leaked";
+    EXPECT_THAT(log, Not(HasSubstr(token.substr(0, token.rfind('.'))))) << "a token leaked";
+  }
+
+  HttpResult metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = HttpCall("GET", server_->url("/metrics"), "",
+                       {std::string("Authorization: Bearer ") + kAdminToken});
+    if (metrics.body.find(R"(reason="missing_token")") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("# TYPE cephalgia_auth_refusals_total counter"));
+  EXPECT_THAT(metrics.body, HasSubstr(R"(cephalgia_auth_refusals_total{reason="expired"})"));
+  EXPECT_THAT(metrics.body, HasSubstr(R"(cephalgia_auth_refusals_total{reason="wrong_audience"})"));
+  EXPECT_THAT(metrics.body, HasSubstr(R"(cephalgia_auth_refusals_total{reason="missing_token"})"));
+}
+
+// Issue 13: with --auth required and no admin token, the admin endpoints answer loopback clients
+// only (a client elsewhere gets 403; see cds_service_test), and the server says so at start.
+TEST(AdminAccessTest, Issue13_WithoutAnAdminTokenOnlyLoopbackClientsReadMetrics) {
+  TestSigningKey key = TestSigningKey::EcP384("k1");
+  fs::path dir = TempDir("cephalgia-admin");
+  std::ofstream(dir / "clients.jwks.json") << JwksJson({&key});
+  auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--auth", "required", "--jwks",
+                                        (dir / "clients.jwks.json").string(), "--trusted-issuer",
+                                        "https://ehr.test", "--data-dir", (dir / "data").string()});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_EQ(HttpCall("GET", (*server)->url("/metrics")).status, 200);
+  EXPECT_EQ(HttpCall("GET", (*server)->url("/cds-services")).status, 401);
+  EXPECT_THAT((*server)->Log(), HasSubstr("admin_loopback_only"));
+  // A token file that cannot be a token stops start-up.
+  std::ofstream(dir / "short.token") << "short\n";
+  auto refused = CephalgiaServer::Start(
+      {"--plugins", BuiltPackDir(), "--admin-token-file", (dir / "short.token").string(),
+       "--data-dir", (dir / "data2").string()},
+      std::chrono::milliseconds(5000));
+  EXPECT_FALSE(refused.ok());
+  fs::remove_all(dir);
+}
+
+// Issue 13: unsigned tokens naming a fresh jku each (under an allowed prefix whose host takes
+// 100 ms) no longer hold up a legitimate client: past the issuer's fetch budget they are refused
+// on the I/O threads without a fetch, and the blocking pool stays free for real work. (Before,
+// one global mutex serialised every fetch and a signed feedback POST took 4.7 s.)
+TEST(JkuFloodTest, Issue13_FreshJkuTokensDoNotDelayASignedFeedback) {
+  std::atomic<int> jku_fetches{0};
+  CannedHttpServer jku_host([&](const CannedHttpServer::Request&) {
+    ++jku_fetches;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CannedHttpServer::Response r;
+    r.status = 404;
+    r.body = "{}";
+    return r;
+  });
+  TestSigningKey key = TestSigningKey::EcP384("ehr-key-1");
+  fs::path dir = TempDir("cephalgia-jku-flood");
+  std::ofstream(dir / "clients.jwks.json") << JwksJson({&key});
+  auto server = CephalgiaServer::Start(
+      {"--plugins", BuiltPackDir(), "--auth", "required", "--jwks",
+       (dir / "clients.jwks.json").string(), "--trusted-issuer", "https://ehr.test", "--jku-allow",
+       "https://ehr.test=" + jku_host.origin() + "/keys/", "--data-dir", (dir / "data").string()});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string path = "/cds-services/headache-patient-view/feedback";
+  const std::string url = (*server)->url(path);
+  const std::string feedback = R"({"feedback":[{"card":"a5b0bcd6-9dcc-4d3a-9a3c-0a1d0d7b0f21",
+      "outcome":"overridden","outcomeTimestamp":"2026-03-01T10:05:00Z"}]})";
+  auto now_s = [] {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+  };
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> attackers;
+  for (int t = 0; t < 50; ++t) {
+    attackers.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        const std::string jku =
+            jku_host.origin() + "/keys/" + std::to_string(t) + "-" + std::to_string(i) + ".json";
+        const std::string token =
+            hooks::auth::Base64UrlEncode(R"({"alg":"ES384","typ":"JWT","kid":"x","jku":")" + jku +
+                                         "\"}") +
+            "." +
+            hooks::auth::Base64UrlEncode(R"({"iss":"https://ehr.test","aud":")" + url +
+                                         R"(","exp":)" + std::to_string(now_s() + 300) +
+                                         R"(,"iat":)" + std::to_string(now_s()) + R"(,"jti":")" +
+                                         NewUuidV4() + R"("})") +
+            "." + hooks::auth::Base64UrlEncode("not a signature");
+        HttpResult r = HttpCall("POST", url, feedback, {"Authorization: Bearer " + token});
+        (r.status == 401 ? refused : other).fetch_add(1);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the flood is under way
+  std::vector<long> took_ms;
+  for (int i = 0; i < 5; ++i) {
+    std::string payload = R"({"iss":"https://ehr.test","aud":")" + url + R"(","exp":)" +
+                          std::to_string(now_s() + 300) + R"(,"iat":)" + std::to_string(now_s()) +
+                          R"(,"jti":")" + NewUuidV4() + R"("})";
+    const std::string token = key.Sign(R"({"alg":"ES384","typ":"JWT","kid":"ehr-key-1"})", payload);
+    const auto start = std::chrono::steady_clock::now();
+    HttpResult r = HttpCall("POST", url, feedback, {"Authorization: Bearer " + token});
+    took_ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  stop = true;
+  for (auto& t : attackers) t.join();
+  EXPECT_GT(refused.load(), 200) << "the flood ran";
+  EXPECT_EQ(other.load(), 0);
+  for (long ms : took_ms) EXPECT_LT(ms, 300) << "a signed feedback POST during the flood";
+  EXPECT_LE(jku_fetches.load(), 11) << "at most the issuer's burst of 10 (plus one refill)";
+  fs::remove_all(dir);
 }
 
 TEST(FeedbackDurabilityTest, H82_FeedbackSurvivesAKillRightAfterIts200) {

@@ -36,12 +36,24 @@ std::string_view SafeServiceId(std::string_view s) {
   return s.size() <= 128 && AllOf(s, "._-") ? s : kInvalid;
 }
 
-std::string_view SafeIss(std::string_view s) {
-  if (s.size() > 256) return kInvalid;
+std::string_view SafePrintable(std::string_view s, std::size_t max_size) {
+  if (s.size() > max_size) return kInvalid;
   for (char c : s) {
     if (c < 0x21 || c > 0x7e) return kInvalid;
   }
   return s;
+}
+
+std::string_view SafeIss(std::string_view s) { return SafePrintable(s, 256); }
+
+// Refusal phrases and labels are fixed text of the authenticator: lower-case words.
+std::string_view SafeWords(std::string_view s) {
+  return s.size() <= 64 && AllOf(s, " _-") ? s : kInvalid;
+}
+
+// An IPv4 or IPv6 address as the transport prints it.
+std::string_view SafeAddress(std::string_view s) {
+  return s.size() <= 64 && AllOf(s, ":.%_-") ? s : kInvalid;
 }
 
 void StringOrNull(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view v) {
@@ -97,6 +109,31 @@ std::string FormatAccessLogLine(const AccessLogEntry& e) {
                       : std::string_view(kInvalid));
   w.Key("clientIss");
   StringOrNull(w, SafeIss(e.client_iss));
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string FormatAuthRefusalLine(const AuthRefusalEntry& e) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("time");
+  const std::string time = FormatRfc3339Millis(e.time);
+  w.String(time.c_str());
+  w.Key("type");
+  w.String("auth_refusal");
+  w.Key("route");
+  StringOrNull(w, SafeRoute(e.route));
+  w.Key("reason");
+  StringOrNull(w, SafeWords(e.reason));
+  w.Key("label");
+  StringOrNull(w, SafeWords(e.label));
+  w.Key("iss");
+  StringOrNull(w, SafeIss(e.iss));
+  w.Key("kid");
+  StringOrNull(w, SafePrintable(e.kid, 128));
+  w.Key("remote");
+  StringOrNull(w, SafeAddress(e.remote));
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

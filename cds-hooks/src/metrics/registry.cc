@@ -185,11 +185,13 @@ struct Registry::Impl {
       : requests({"route", "service", "status"}, max),
         duration({"route", "service"}, max),
         cards({"service", "rule_id", "indicator"}, max),
-        fhir_errors({"kind"}, max) {}
+        fhir_errors({"kind"}, max),
+        auth_refusals({"reason"}, max) {}
   Family<Counter> requests;
   Family<Histogram> duration;
   Family<Counter> cards;
   Family<Counter> fhir_errors;
+  Family<Counter> auth_refusals;
   Gauge open_connections;
   Gauge deferred_in_progress;
 };
@@ -209,6 +211,9 @@ Counter& Registry::Cards(std::string_view service, std::string_view rule_id,
   return impl_->cards.Get({service, rule_id, indicator});
 }
 Counter& Registry::FhirFetchErrors(std::string_view kind) { return impl_->fhir_errors.Get({kind}); }
+Counter& Registry::AuthRefusals(std::string_view reason) {
+  return impl_->auth_refusals.Get({reason});
+}
 Gauge& Registry::OpenConnections() { return impl_->open_connections; }
 Gauge& Registry::DeferredInProgress() { return impl_->deferred_in_progress; }
 
@@ -222,6 +227,7 @@ void Registry::RecordCard(std::string_view service, std::string_view rule_id,
   Cards(service, rule_id, indicator).Inc();
 }
 void Registry::RecordFhirFetchError(std::string_view kind) { FhirFetchErrors(kind).Inc(); }
+void Registry::RecordAuthRefusal(std::string_view reason) { AuthRefusals(reason).Inc(); }
 
 std::string Registry::RenderPrometheusText() const {
   std::string out;
@@ -249,6 +255,9 @@ std::string Registry::RenderPrometheusText() const {
                  "Cards returned, by CDS service id, rule id and indicator.", impl_->cards);
   RenderCounters(out, "cephalgia_fhir_fetch_errors_total",
                  "Failed FHIR fetches (fallback for missing prefetch), by kind.", impl_->fhir_errors);
+  RenderCounters(out, "cephalgia_auth_refusals_total",
+                 "Requests refused with 401 (client or admin authentication), by reason.",
+                 impl_->auth_refusals);
   Header(out, "cephalgia_http_open_connections", "gauge", "HTTP connections currently open.");
   out += "cephalgia_http_open_connections " + std::to_string(impl_->open_connections.value()) + "\n";
   Header(out, "cephalgia_deferred_calls_in_progress", "gauge",

@@ -1906,7 +1906,8 @@ TEST_F(ConformanceTest, I92_DeprecatedHooksGetAClear400) {
 TEST_F(ConformanceTest, B23_DiscoveryServiceAndFeedbackAreAllAuthenticated) {
   std::vector<std::string> paths;
   ServiceHooks hooks;
-  hooks.authenticate = [&](std::string_view authorization, std::string_view path) -> Result<std::string> {
+  hooks.authenticate = [&](std::string_view authorization, std::string_view path,
+                           AuthAttempt&) -> Result<std::string> {
     paths.emplace_back(path);
     if (authorization != "Bearer good") return Status(StatusCode::kUnauthenticated, "token refused");
     return std::string("https://ehr.example");

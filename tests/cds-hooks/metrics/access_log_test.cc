@@ -107,6 +107,50 @@ TEST(AccessLogTest, EscapesAndOddNumbers) {
   EXPECT_EQ(doc["durationMs"].GetDouble(), -1);
 }
 
+// Issue 13: a refused authentication gets a line saying why and who the token claimed to be;
+// nothing else of the request, and never the token even if a caller hands it over.
+TEST(AuthRefusalLogTest, SaysWhyAndWhoButNeverTheToken) {
+  AuthRefusalEntry e;
+  e.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'123));
+  e.route = "/cds-services/{id}";
+  e.reason = "token expired";
+  e.label = "expired";
+  e.iss = "https://ehr.example.org";
+  e.kid = "ehr-key-1";
+  e.remote = "10.1.2.3";
+  rapidjson::Document doc = ParseLine(FormatAuthRefusalLine(e));
+  std::set<std::string> keys;
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) keys.insert(it->name.GetString());
+  EXPECT_EQ(keys, (std::set<std::string>{"time", "type", "route", "reason", "label", "iss", "kid",
+                                         "remote"}));
+  EXPECT_STREQ(doc["type"].GetString(), "auth_refusal");
+  EXPECT_STREQ(doc["reason"].GetString(), "token expired");
+  EXPECT_STREQ(doc["label"].GetString(), "expired");
+  EXPECT_STREQ(doc["iss"].GetString(), "https://ehr.example.org");
+  EXPECT_STREQ(doc["kid"].GetString(), "ehr-key-1");
+  EXPECT_STREQ(doc["remote"].GetString(), "10.1.2.3");
+
+  const std::string token = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln";
+  const std::string bearer = "Bearer " + token;
+  AuthRefusalEntry careless = e;
+  careless.reason = bearer;  // the header by mistake, everywhere
+  careless.iss = bearer;
+  careless.kid = std::string(200, 'k');
+  careless.remote = bearer;
+  careless.route = "/cds-services?access_token=" + token;
+  const std::string line = FormatAuthRefusalLine(careless);
+  EXPECT_EQ(line.find("eyJ"), std::string::npos) << line;
+  rapidjson::Document bad = ParseLine(line);
+  EXPECT_STREQ(bad["iss"].GetString(), "(invalid)");
+  EXPECT_STREQ(bad["kid"].GetString(), "(invalid)");
+  AuthRefusalEntry unknown = e;
+  unknown.iss = {};
+  unknown.kid = {};
+  rapidjson::Document nulls = ParseLine(FormatAuthRefusalLine(unknown));
+  EXPECT_TRUE(nulls["iss"].IsNull());
+  EXPECT_TRUE(nulls["kid"].IsNull());
+}
+
 TEST(AccessLogTest, Rfc3339Millis) {
   EXPECT_EQ(FormatRfc3339Millis(std::chrono::system_clock::time_point()), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatRfc3339Millis(std::chrono::system_clock::time_point(std::chrono::milliseconds(951782400999))),

@@ -123,9 +123,22 @@ TEST(MetricsRegistryTest, EmptyRegistryDeclaresEveryFamily) {
   EXPECT_EQ(e.type.at("cephalgia_fhir_fetch_errors_total"), "counter");
   EXPECT_EQ(e.type.at("cephalgia_http_open_connections"), "gauge");
   EXPECT_EQ(e.type.at("cephalgia_deferred_calls_in_progress"), "gauge");
-  EXPECT_EQ(e.help.size(), 6u);
+  EXPECT_EQ(e.type.at("cephalgia_auth_refusals_total"), "counter");
+  EXPECT_EQ(e.help.size(), 7u);
   EXPECT_EQ(e.Value("cephalgia_http_open_connections", {}), 0);
   EXPECT_EQ(e.Value("cephalgia_deferred_calls_in_progress", {}), 0);
+}
+
+// Issue 13: refused authentications are counted by their fixed reason label.
+TEST(MetricsRegistryTest, AuthRefusalsAreCountedByReason) {
+  Registry registry;
+  registry.RecordAuthRefusal("expired");
+  registry.RecordAuthRefusal("expired");
+  registry.RecordAuthRefusal("bad_signature");
+  const Exposition e = Exposition::Parse(registry.RenderPrometheusText());
+  EXPECT_EQ(e.Value("cephalgia_auth_refusals_total", {{"reason", "expired"}}), 2);
+  EXPECT_EQ(e.Value("cephalgia_auth_refusals_total", {{"reason", "bad_signature"}}), 1);
+  EXPECT_EQ(registry.AuthRefusals("expired").value(), 2u);
 }
 
 TEST(MetricsRegistryTest, RequestsAndHistogramRenderAsPrometheusExpects) {

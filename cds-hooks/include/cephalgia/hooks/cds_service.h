@@ -36,6 +36,22 @@ struct ServiceOptions {
   // this is set (checklist item 27: "refuse, or at least not use"). The request is still
   // answered from its prefetch.
   bool allow_insecure_fhir_server = false;
+  // Who may read GET /metrics and GET /admin/feedback (issue 13). With an admin token, only a
+  // request carrying `Authorization: Bearer <admin_token>` (401 otherwise, from anywhere); else,
+  // with `admin_loopback_only`, only clients connected from a loopback address (403 otherwise);
+  // else anyone (the local default with client authentication off).
+  std::string admin_token;
+  bool admin_loopback_only = false;
+};
+
+// One authentication of a call, between the service and its `authenticate` hook.
+struct AuthAttempt {
+  // False when the hook is called on an I/O thread (authenticate_may_block said it would not
+  // block): a key set must then not be fetched.
+  bool may_block = true;
+  // What the token named (unverified), filled by the hook for the log line of a refusal.
+  std::string claimed_iss;
+  std::string claimed_kid;
 };
 
 // Per-call facts the transport knows and the pipeline reports back (for logs and metrics).
@@ -44,15 +60,21 @@ struct CallInfo {
   std::string service_id;   // when the route names a service that exists (a bounded set)
   std::string hook_instance;
   std::string client_iss;   // the authenticated client, when auth is on
+  // A refused authentication (a 401): the fixed reason phrase, and the iss and kid the token
+  // claimed (unverified; empty when unknown), for the refusal's log line. Never the token.
+  std::string auth_refusal;
+  std::string refused_iss;
+  std::string refused_kid;
   std::vector<std::pair<std::string, std::string>> cards;  // (rule id, indicator) per card
   std::vector<std::string> fetch_error_kinds;
 };
 
 // Optional collaborators, wired in by main(). Each may be left empty.
 struct ServiceHooks {
-  // Authenticates a call: (Authorization header value, the path called) -> the client's `iss`
-  // (empty when authentication is off) or kUnauthenticated with a short reason.
-  std::function<Result<std::string>(std::string_view authorization, std::string_view path)>
+  // Authenticates a call: (Authorization header value, the path called, the attempt) -> the
+  // client's `iss` (empty when authentication is off) or kUnauthenticated with a short reason.
+  std::function<Result<std::string>(std::string_view authorization, std::string_view path,
+                                    AuthAttempt& attempt)>
       authenticate;
   // Whether `authenticate` might block on the network for this Authorization header (a key set
   // to fetch from the token's jku): then the call is deferred off the I/O threads.
@@ -115,6 +137,9 @@ class CdsService {
   bool WillFetch(const PreparedCall& call) const;
   Result<std::string> FinishCall(PreparedCall& call, CallInfo* info) const;
   void ApplyCors(const HttpRequest& request, HttpResponse& response, bool preflight) const;
+  // Whether this request may read an admin endpoint (/metrics, /admin/feedback); see
+  // ServiceOptions::admin_token.
+  Status AuthorizeAdmin(const HttpRequest& request, CallInfo& info) const;
   std::string NowRfc3339() const;
   // Why the request's fhirServer may not be used for fetching; empty when it may.
   std::string FhirServerRefusal(const rapidjson::Value& request) const;

@@ -45,6 +45,24 @@ struct AccessLogEntry {
 // The JSON object, without a trailing newline.
 std::string FormatAccessLogLine(const AccessLogEntry& entry);
 
+// One JSON line per refused authentication (a 401), written beside the access line so an
+// operator can tell why a client is turned away (issue 13), e.g.
+//   {"time":"...","type":"auth_refusal","route":"/cds-services/{id}","reason":"token expired",
+//    "label":"expired","iss":"https://ehr.example.org","kid":"ehr-key-1","remote":"10.1.2.3"}
+// `reason` is the fixed phrase of the refusal; `iss` and `kid` are what the token claimed
+// (unverified): printable ASCII of at most 256 (iss) / 128 (kid) characters, else "(invalid)";
+// null when unknown. There is no field for the token or any header.
+struct AuthRefusalEntry {
+  std::chrono::system_clock::time_point time;
+  std::string_view route;   // route template
+  std::string_view reason;  // fixed phrase, e.g. "token expired"
+  std::string_view label;   // metric label, e.g. "expired"
+  std::string_view iss;
+  std::string_view kid;
+  std::string_view remote;  // the peer address
+};
+std::string FormatAuthRefusalLine(const AuthRefusalEntry& entry);
+
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-21T17:45:00.123Z".
 std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t);
 

@@ -7,6 +7,7 @@
 //   cephalgia_cards_total{service,rule_id,indicator}              counter
 //   cephalgia_fhir_fetch_errors_total{kind}                       counter
 //   cephalgia_http_open_connections                               gauge
+//   cephalgia_auth_refusals_total{reason}                         counter (401s by reason label)
 //
 //   Registry metrics;                                    // one per process, owned by the server
 //   metrics.RecordRequest("/cds-services/{id}", "headache-patient-view", 200, elapsed);
@@ -93,6 +94,8 @@ class Registry {
   void RecordCard(std::string_view service, std::string_view rule_id, std::string_view indicator);
   // `kind`: a short fixed token, e.g. "timeout", "connect", "http_4xx", "http_5xx", "parse".
   void RecordFhirFetchError(std::string_view kind);
+  // `reason`: a fixed label (auth::RefusalReasonLabel, or "admin_token"), never client input.
+  void RecordAuthRefusal(std::string_view reason);
   void ConnectionOpened() { OpenConnections().Add(1); }
   void ConnectionClosed() { OpenConnections().Add(-1); }
 
@@ -101,6 +104,7 @@ class Registry {
   Histogram& Duration(std::string_view route, std::string_view service);
   Counter& Cards(std::string_view service, std::string_view rule_id, std::string_view indicator);
   Counter& FhirFetchErrors(std::string_view kind);
+  Counter& AuthRefusals(std::string_view reason);
   Gauge& OpenConnections();
   // Calls handed to the blocking pool (FHIR fetches, feedback writes, jku verification) that have
   // not been answered yet: queued or running. Near --blocking-threads means calls are waiting.
