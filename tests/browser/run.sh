@@ -26,7 +26,7 @@ if [[ -n ${CEPHALGIA_TEST_NODE:-} ]]; then
 elif system_node="$(command -v node)" && node_fits "$(node_version "$system_node")"; then
   node="$system_node"
 else
-  node="$repo/.tools/node/node_modules/.bin/node"
+  node="$repo/.tools/node/bin/node"  # made by tests/fhir-server/install.sh
 fi
 version="$(node_version "$node")"
 if ! node_fits "$version"; then
