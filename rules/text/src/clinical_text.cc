@@ -30,6 +30,7 @@ struct Match {
 // sentence is longer than any seen before on this thread.
 struct Scratch {
   std::vector<Token> tokens;
+  std::vector<std::pair<std::uint32_t, std::int32_t>> hits;  // (token, state) where phrases end
   std::vector<Match> matches;   // everything the automaton found in the sentence
   std::vector<Match> rules;     // triggers, pseudo-triggers, terminations, valid headings
   std::vector<Match> concepts;  // concept phrases, then the mentions kept
@@ -73,7 +74,9 @@ class SentenceJudge {
 
   // Finds every phrase in the sentence and applies its headings. `section` is the section
   // context in force before the sentence; the one after it is section_after().
-  void Run(std::uint8_t section) {
+  // With `every_sentence` false a sentence without a concept or a heading is skipped after the
+  // automaton (FindMentions); JudgeSpan judges a span that is no concept of the automaton.
+  void Run(std::uint8_t section, bool every_sentence) {
     section_before_ = section;
     prepared_ = false;
     s_.matches.clear();
@@ -82,14 +85,30 @@ class SentenceJudge {
     s_.sections.clear();
     const std::vector<Token>& tokens = s_.tokens;
     const Automaton& automaton = engine_.automaton;
+    // First only where phrases end; their patterns are looked at only in a sentence with a
+    // concept or a heading in it (or a colon, for a heading found by its form).
+    s_.hits.clear();
+    std::uint8_t seen = 0;
+    std::uint16_t flags = 0;
     std::int32_t state = 0;
     for (std::uint32_t t = 0; t < tokens.size(); ++t) {
+      flags |= tokens[t].flags;
       if (tokens[t].flags & kPunctBefore) state = 0;
       state = automaton.Step(state, tokens[t].word);
-      if (state == 0 || !automaton.HasOutput(state)) continue;
-      automaton.ForEachOutput(state, [&](std::int32_t p) {
+      if (state == 0) continue;
+      if (std::uint8_t bits = automaton.OutputBits(state); bits != 0) {
+        seen |= bits;
+        s_.hits.emplace_back(t, state);
+      }
+    }
+    constexpr std::uint8_t kNeeded =
+        KindBit(PatternKind::kConcept) | KindBit(PatternKind::kHeading);
+    if (!every_sentence && !(seen & kNeeded) && !(flags & kColonAfter)) return;
+    for (const auto& [t, end_state] : s_.hits) {
+      const std::uint32_t end = t + 1;
+      automaton.ForEachOutput(end_state, [&](std::int32_t p) {
         std::uint32_t length = engine_.patterns[static_cast<std::size_t>(p)].length;
-        s_.matches.push_back({t + 1 - length, t + 1, p});
+        s_.matches.push_back({end - length, end, p});
       });
     }
     bool has_trigger = false;
@@ -478,7 +497,7 @@ void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vec
   std::uint8_t section = 0;
   auto on_sentence = [&](bool blank_line) {
     if (!scratch.tokens.empty()) {
-      judge.Run(section);
+      judge.Run(section, /*every_sentence=*/false);
       if (!scratch.concepts.empty()) {
         judge.SelectMentions();
         for (const detail::Match& m : scratch.concepts) {
@@ -510,7 +529,7 @@ Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
   auto on_sentence = [&](bool blank_line) {
     if (done) return;
     if (!scratch.tokens.empty()) {
-      judge.Run(section);
+      judge.Run(section, /*every_sentence=*/true);
       // The words of the span, if the span begins in this sentence.
       std::uint32_t first = 0;
       while (first < scratch.tokens.size() && scratch.tokens[first].end <= begin) ++first;

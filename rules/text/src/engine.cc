@@ -141,7 +141,7 @@ void Vocabulary::AddAlias(std::string_view key, const std::vector<std::int32_t>&
 // ---- Automaton ----------------------------------------------------------------------------
 
 void Automaton::Build(const std::vector<std::vector<std::int32_t>>& patterns,
-                      std::int32_t vocabulary_size) {
+                      const std::vector<std::uint8_t>& pattern_bits, std::int32_t vocabulary_size) {
   // A trie with map children first, then renumbered breadth first with each node's children
   // sorted by word, so that they are consecutive states.
   std::vector<std::map<std::int32_t, std::int32_t>> children(1);
@@ -227,9 +227,17 @@ void Automaton::Build(const std::vector<std::vector<std::int32_t>>& patterns,
       nodes_[v].dict_link = failed.out_count > 0 ? fail : failed.dict_link;
     }
   }
-  has_output_.assign(states, 0);
-  for (std::size_t id = 0; id < states; ++id) {
-    has_output_[id] = nodes_[id].out_count > 0 || nodes_[id].dict_link > 0;
+  // Breadth first, a state's dictionary link is numbered before it: one pass.
+  output_bits_.assign(states, 0);
+  for (std::size_t id = 1; id < states; ++id) {
+    std::uint8_t bits = 0;
+    for (std::uint32_t k = 0; k < nodes_[id].out_count; ++k) {
+      bits |= pattern_bits[static_cast<std::size_t>(outputs_[nodes_[id].out_start + k])];
+    }
+    if (nodes_[id].dict_link > 0) {
+      bits |= output_bits_[static_cast<std::size_t>(nodes_[id].dict_link)];
+    }
+    output_bits_[id] = bits;
   }
 }
 
@@ -333,7 +341,9 @@ Result<std::shared_ptr<const Engine>> BuildEngine(
     for (const std::string& word : expansion) ids.push_back(engine->vocabulary.Intern(word));
     engine->vocabulary.AddAlias(abbreviation, ids);
   }
-  engine->automaton.Build(sequences, engine->vocabulary.size());
+  std::vector<std::uint8_t> bits;
+  for (const PatternInfo& info : engine->patterns) bits.push_back(KindBit(info.kind));
+  engine->automaton.Build(sequences, bits, engine->vocabulary.size());
   return std::shared_ptr<const Engine>(std::move(engine));
 }
 

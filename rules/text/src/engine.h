@@ -37,6 +37,10 @@ enum Category : std::uint8_t {
 enum Direction : std::uint8_t { kForward = 1, kBackward = 2, kBothDirections = 3 };
 
 enum class PatternKind : std::uint8_t { kTrigger, kPseudo, kTermination, kHeading, kConcept };
+// A bit per kind, for Automaton::OutputBits.
+constexpr std::uint8_t KindBit(PatternKind kind) {
+  return static_cast<std::uint8_t>(1u << static_cast<unsigned>(kind));
+}
 
 // What a phrase of the automaton means.
 struct PatternInfo {
@@ -138,8 +142,10 @@ std::uint64_t HashPaddedWord(const char* data, std::size_t size);
 
 class Automaton {
  public:
-  // Build-time: patterns are word-id sequences (no unknown words).
-  void Build(const std::vector<std::vector<std::int32_t>>& patterns, std::int32_t vocabulary_size);
+  // Build-time: patterns are word-id sequences (no unknown words); `pattern_bits` a non-zero
+  // byte per pattern (what kind of phrase it is), OR-ed per state into OutputBits.
+  void Build(const std::vector<std::vector<std::int32_t>>& patterns,
+             const std::vector<std::uint8_t>& pattern_bits, std::int32_t vocabulary_size);
 
   std::int32_t Step(std::int32_t state, std::int32_t word) const {
     if (word < 0) return 0;
@@ -164,9 +170,10 @@ class Automaton {
     }
     return root_next_[static_cast<std::size_t>(word)];
   }
-  // Whether any pattern ends at `state` (a byte per state: stays in the first-level cache).
-  bool HasOutput(std::int32_t state) const {
-    return has_output_[static_cast<std::size_t>(state)] != 0;
+  // The OR of the bits of every pattern ending at `state`, 0 when none does (a byte per state:
+  // stays in the first-level cache).
+  std::uint8_t OutputBits(std::int32_t state) const {
+    return output_bits_[static_cast<std::size_t>(state)];
   }
   // Calls f(pattern index) for every pattern ending at `state`.
   template <typename F>
@@ -196,7 +203,7 @@ class Automaton {
   std::vector<Node> nodes_;
   std::vector<std::int32_t> edge_word_;  // per state: the word of the edge into it
   std::vector<std::int32_t> outputs_;
-  std::vector<std::uint8_t> has_output_;
+  std::vector<std::uint8_t> output_bits_;
 };
 
 // ---- Engine -------------------------------------------------------------------------------
