@@ -331,6 +331,15 @@ TEST(SectionTest, AbbreviatedAndCapitalHeadings) {
   // A blank line ends it too.
   EXPECT_EQ(Of("Family history: aneurysm.\n\nWorst headache of life.", kHeadache).experiencer,
             Experiencer::kPatient);
+  // A listed heading alone on its line needs no colon; a phrase that is not alone is no heading.
+  EXPECT_EQ(TimeOf("PAST MEDICAL HISTORY\nMigraine.\nHPI\nHeadache today.", kMigraine),
+            Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("PAST MEDICAL HISTORY\nMigraine.\nHPI\nHeadache today.", kHeadache),
+            Temporality::kRecent);
+  EXPECT_EQ(Of("Family History\nAneurysm, ruptured at 50.", kAneurysm).experiencer,
+            Experiencer::kOther);
+  EXPECT_EQ(TimeOf("Plan\nFever", kFever), Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf("The plan\nFever", kFever), Temporality::kRecent);
   // "Denies:" is a trigger, not a heading.
   EXPECT_TRUE(Negated("Denies: fever, chills.", kFever));
 }

@@ -203,7 +203,18 @@ class SentenceJudge {
   // written in capitals ("... 1250 HOURS CLINICAL HISTORY: ...").
   bool IsHeading(const Match& m) const {
     const std::vector<Token>& tokens = s_.tokens;
-    if (!(tokens[m.end - 1].flags & kColonAfter)) return false;
+    if (!(tokens[m.end - 1].flags & kColonAfter)) {
+      // Without a colon only alone on its line, in capitals or title case ("PAST MEDICAL
+      // HISTORY", "Family History"), and only when it is the whole sentence.
+      if (!(tokens[m.end - 1].flags & kLineEndAfter) || !(tokens[m.start].flags & kSegmentStart) ||
+          m.start != 0 || m.end != tokens.size()) {
+        return false;
+      }
+      for (std::uint32_t t = m.start; t < m.end; ++t) {
+        if (!(tokens[t].flags & (kUpper | kCapitalized))) return false;
+      }
+      return true;
+    }
     if (tokens[m.start].flags & kSegmentStart) return true;
     // Inside a longer run of capitals ("HOSPITAL COURSE & PLAN:") it is not this heading; the
     // run is a heading of its own (FindGenericHeadings).

@@ -73,13 +73,14 @@ Result<std::shared_ptr<const RulesData>> ParseRulesJson(std::string_view json);
 // ---- Scanner ------------------------------------------------------------------------------
 
 enum WordFlag : std::uint16_t {
-  kPunctBefore = 1,    // punctuation (not a hyphen) between this word and the previous one
-  kColonAfter = 2,     // the next character after optional blanks is ':'
-  kUpper = 4,          // has letters, none lower case ("FINDINGS")
-  kCapitalized = 8,    // first character an upper-case letter
-  kSegmentStart = 16,  // first word of a sentence or of a line
-  kYear = 32,          // four digits 1900-2099
-  kSigned = 64,        // written with a leading '+' or '-' ("-ve")
+  kPunctBefore = 1,     // punctuation (not a hyphen) between this word and the previous one
+  kColonAfter = 2,      // the next character after optional blanks is ':'
+  kUpper = 4,           // has letters, none lower case ("FINDINGS")
+  kCapitalized = 8,     // first character an upper-case letter
+  kSegmentStart = 16,   // first word of a sentence or of a line
+  kYear = 32,           // four digits 1900-2099
+  kSigned = 64,         // written with a leading '+' or '-' ("-ve")
+  kLineEndAfter = 128,  // nothing but blanks after it on its line
 };
 
 inline constexpr std::size_t kMaxWordBytes = 48;  // longer words are never in a vocabulary

@@ -224,6 +224,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
           !(all_digits && j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '9')) {
         flags |= kColonAfter;
       }
+      if (j == n || s[j] == '\n') flags |= kLineEndAfter;
     }
     WordEvent event;
     event.begin = static_cast<std::uint32_t>(begin);
