@@ -87,6 +87,25 @@ const std::vector<OptionSpec>& ServeSpecs() {
        IntSetter(&ServeOptions::max_body_bytes, "--max-body-bytes", 1024, 64LL << 20)},
       {"--max-connections", "maxConnections", Kind::kInt, "open connections at most",
        IntSetter(&ServeOptions::max_connections, "--max-connections", 1, 100000)},
+      {"--max-connections-per-address", "maxConnectionsPerAddress", Kind::kInt,
+       "open connections from one peer address at most (0: no limit; loopback exempt)",
+       IntSetter(&ServeOptions::max_connections_per_address, "--max-connections-per-address", 0,
+                 100000)},
+      {"--limit-loopback-connections", "limitLoopbackConnections", Kind::kBool,
+       "apply --max-connections-per-address to loopback peers too",
+       [](ServeOptions& o, const std::string& v) {
+         o.limit_loopback_connections = v == "true";
+         return Status::Ok();
+       }},
+      {"--header-timeout-ms", "headerTimeoutMs", Kind::kInt,
+       "time to receive a request's whole header",
+       IntSetter(&ServeOptions::header_timeout_ms, "--header-timeout-ms", 100, 600000)},
+      {"--idle-timeout-ms", "idleTimeoutMs", Kind::kInt,
+       "how long a keep-alive connection may wait for its next request",
+       IntSetter(&ServeOptions::idle_timeout_ms, "--idle-timeout-ms", 100, 3600000)},
+      {"--linger-timeout-ms", "lingerTimeoutMs", Kind::kInt,
+       "lingering close: how long to read and discard after a refusal",
+       IntSetter(&ServeOptions::linger_timeout_ms, "--linger-timeout-ms", 0, 60000)},
       {"--fhir-timeout-ms", "fhirTimeoutMs", Kind::kInt,
        "deadline for all FHIR fetches of one hook call",
        IntSetter(&ServeOptions::fhir_timeout_ms, "--fhir-timeout-ms", 50, 60000)},
@@ -319,7 +338,17 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
   --data-dir DIR           where the feedback database lives (default ./data)
   --config FILE            JSON config file; unknown keys are refused; flags override it
   --max-body-bytes N       largest request body (default 1048576; larger gets 413)
-  --max-connections N      open connections at most (default 1024)
+  --max-connections N      open connections at most (default 1024; lowered at start-up, with a
+                           log line, when the descriptor limit cannot hold it); at the cap the
+                           connection idle the longest is closed to make room
+  --max-connections-per-address N
+                           open connections from one peer address at most (default 64; 0: no
+                           limit); loopback peers (a local reverse proxy) are exempt unless
+  --limit-loopback-connections  is given
+  --header-timeout-ms N    time to receive a request's whole header (default 10000)
+  --idle-timeout-ms N      keep-alive wait for the next request (default 30000)
+  --linger-timeout-ms N    after a refusal sent before the body was read (413), read and discard
+                           for at most this long (and 8 MiB) before closing (default 5000)
   --fhir-timeout-ms N      deadline for all FHIR fetches of one call (default 2000)
   --fhir-ca-bundle FILE    PEM CAs trusted for the EHR's FHIR server (default: system store)
   --allow-insecure-fhir    accept a plain-http fhirServer off loopback (testing only)

@@ -21,6 +21,11 @@ struct ServeOptions {
   std::string config_file;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_address = 64;  // 0: none; loopback exempt unless the next is set
+  bool limit_loopback_connections = false;
+  int header_timeout_ms = 10000;  // from connect (or a keep-alive request's first byte) to header end
+  int idle_timeout_ms = 30000;    // keep-alive wait for the next request
+  int linger_timeout_ms = 5000;   // lingering close after a refusal
   int fhir_timeout_ms = 2000;
   std::string fhir_ca_bundle;  // PEM CAs for the EHR's FHIR server; empty: system store
   bool allow_insecure_fhir = false;

@@ -20,6 +20,7 @@
 #include "cephalgia/hooks/fhir_fetcher.h"
 #include "cephalgia/hooks/metrics/access_log.h"
 #include "cephalgia/hooks/metrics/registry.h"
+#include "cephalgia/hooks/http_limits.h"
 #include "cephalgia/hooks/http_server.h"
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
@@ -273,6 +274,31 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.blocking_threads = options->blocking_threads;
   server_options.max_body_bytes = options->max_body_bytes;
   server_options.max_connections = options->max_connections;
+  server_options.max_connections_per_address = options->max_connections_per_address;
+  server_options.limit_loopback_connections = options->limit_loopback_connections;
+  server_options.header_timeout = std::chrono::milliseconds(options->header_timeout_ms);
+  server_options.idle_timeout = std::chrono::milliseconds(options->idle_timeout_ms);
+  server_options.linger_timeout = std::chrono::milliseconds(options->linger_timeout_ms);
+  // Every connection holds a descriptor: raise the soft limit for the cap, or lower the cap to
+  // what the limit can hold, so the cap acts before accept() fails with EMFILE (issue 13).
+  auto descriptors = hooks::PlanDescriptors(options->max_connections,
+                                            hooks::DescriptorReserve(options->blocking_threads));
+  if (!descriptors.ok()) {
+    Log(LogLevel::kError, "startup_failed", descriptors.status().ToString());
+    return 1;
+  }
+  if (!descriptors->note.empty()) {
+    Log(descriptors->max_connections < options->max_connections ? LogLevel::kWarning : LogLevel::kInfo,
+        "descriptor_limit", descriptors->note);
+  }
+  server_options.max_connections = descriptors->max_connections;
+  server_options.on_refused = [&metrics](std::string_view reason) {
+    metrics.ConnectionsRefused(reason).Inc();
+  };
+  server_options.on_evicted = [&metrics] { metrics.IdleConnectionsEvicted().Inc(); };
+  server_options.log = [](std::string_view event, std::string_view message) {
+    Log(LogLevel::kWarning, event, message);
+  };
   server_options.tls_certificate_file = options->tls_cert;
   server_options.tls_private_key_file = options->tls_key;
   hooks::HttpServer* server_ptr = nullptr;
@@ -322,6 +348,12 @@ int RunServe(const std::vector<std::string>& args) {
       line.push_back('\n');
     }
     std::fwrite(line.data(), 1, line.size(), stderr);
+    // A request the transport refused (broken HTTP, header or body over its limit): why, once.
+    if (!record.refusal.empty()) {
+      Log(LogLevel::kWarning, "request_refused",
+          "status " + std::to_string(record.status) + " to " + record.remote_address + ": " +
+              record.refusal);
+    }
   };
   hooks::HttpServer server(
       server_options,

@@ -567,6 +567,60 @@ TEST_F(HttpServerTest, DeferredWorkDoesNotStallTheOtherConnectionsOfItsIoThread)
   EXPECT_EQ(server.server().deferred_in_progress(), 0u);
 }
 
+// A request with a large body (a Bundle of a million entries takes about a second to parse and
+// evaluate) is handled on the blocking pool as a whole: with a single I/O thread, a small request
+// on another connection is answered meanwhile.
+TEST_F(HttpServerTest, ALargeBodyIsHandledOffTheIoThread) {
+  HttpServerOptions options = TestOptions();
+  options.threads = 1;
+  options.max_body_bytes = 1 << 20;
+  options.offload_body_bytes = 64 * 1024;
+  std::atomic<bool> large_started{false};
+  RunningServer server(options, [&](const HttpRequest& req, CallInfo& info) {
+    if (req.body.size() >= 64 * 1024) {
+      large_started = true;
+      std::this_thread::sleep_for(600ms);  // a slow parse
+    }
+    return EchoHandler(req, info);
+  });
+  std::string large(100 * 1024, 'x');
+  CurlResult large_result;
+  std::thread client([&] {
+    CURL* c = curl_easy_init();
+    large_result = Call(c, server.url("/large"), &large);
+    curl_easy_cleanup(c);
+  });
+  ASSERT_TRUE(WaitFor([&] { return large_started.load(); }));
+  auto start = std::chrono::steady_clock::now();
+  CurlResult small = Call(curl_, server.url("/small"));
+  auto took = std::chrono::steady_clock::now() - start;
+  client.join();
+  EXPECT_EQ(small.status, 200);
+  EXPECT_LT(took, 300ms) << "the small request waited for the large one's handler";
+  EXPECT_EQ(large_result.status, 200);
+  EXPECT_EQ(large_result.body, R"({"method":"POST","bytes":102400})");
+}
+
+// A client that sends `Expect: 100-continue` (curl does above 1 MiB) gets the interim response
+// at once instead of waiting out its own timeout before it sends the body.
+TEST_F(HttpServerTest, AClientAskingFor100ContinueIsToldToSendItsBody) {
+  HttpServerOptions options = TestOptions();
+  options.max_body_bytes = 1 << 20;
+  RunningServer server(options, EchoHandler);
+  std::string body(2000, 'x');
+  curl_slist* headers = curl_slist_append(nullptr, "Expect: 100-continue");
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl_, CURLOPT_EXPECT_100_TIMEOUT_MS, 3000L);
+  auto start = std::chrono::steady_clock::now();
+  CurlResult r = Call(curl_, server.url("/x"), &body);
+  auto took = std::chrono::steady_clock::now() - start;
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"method":"POST","bytes":2000})");
+  EXPECT_LT(took, 1500ms) << "the client waited for a 100 Continue that never came";
+}
+
 TEST_F(HttpServerTest, StopFinishesInFlightDeferredWorkThenReturns) {
   std::atomic<bool> in_work{false};
   RunningServer server(TestOptions(), [&](const HttpRequest&, CallInfo&) -> HttpOutcome {

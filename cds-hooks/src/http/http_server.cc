@@ -313,7 +313,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                                          " header fields"));
     }
     if (parser_->is_done()) return OnRequest();
-    if (header[http::field::expect] == "100-continue" && header.version() >= 11) {
+    if (beast::iequals(header[http::field::expect], "100-continue") && header.version() >= 11) {
       // A client that asks first (curl does above 1 MiB) sends its body only when told to.
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       Lowest(stream_).expires_after(server_.options_.write_timeout);
@@ -369,7 +369,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void OnRequest() {
-    busy_ = true;
     started_ = std::chrono::steady_clock::now();
     http::request<http::string_body> beast_request = parser_->release();
     parser_.reset();
@@ -387,22 +386,42 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     record_.remote_address = remote_;
     bool client_keep_alive = beast_request.keep_alive();
     unsigned version = beast_request.version();
+    if (request_.body.size() >= server_.options_.offload_body_bytes) {
+      // Parsing and evaluating a body this large takes long enough (a Bundle of a million
+      // entries: about a second) to stall every other connection of this I/O thread: the whole
+      // exchange runs on the blocking pool instead.
+      server_.deferred_.fetch_add(1);
+      return net::post(server_.blocking_pool_, [self = this->shared_from_this(), client_keep_alive,
+                                                version]() mutable {
+        HttpOutcome outcome = self->server_.handler_(self->request_, self->record_.info);
+        HttpResponse response = outcome.deferred()
+                                    ? outcome.blocking(self->request_, self->record_.info)
+                                    : std::move(outcome.response);
+        Session::ReplyFromPool(std::move(self), std::move(response), client_keep_alive, version);
+      });
+    }
     HttpOutcome outcome = server_.handler_(request_, record_.info);
     if (!outcome.deferred()) return Reply(std::move(outcome.response), client_keep_alive, version);
     // Work that may block runs on the blocking pool; the session waits (busy, no read pending)
     // and writes the answer back on its own I/O context.
     server_.deferred_.fetch_add(1);
-    net::post(server_.blocking_pool_,
-              [self = this->shared_from_this(), work = std::move(outcome.blocking),
-               client_keep_alive, version]() mutable {
-                HttpResponse response = work(self->request_, self->record_.info);
-                self->server_.deferred_.fetch_sub(1);
-                auto executor = self->stream_.get_executor();
-                net::post(executor, [self = std::move(self), response = std::move(response),
-                                     client_keep_alive, version]() mutable {
-                  self->Reply(std::move(response), client_keep_alive, version);
-                });
-              });
+    net::post(server_.blocking_pool_, [self = this->shared_from_this(),
+                                       work = std::move(outcome.blocking), client_keep_alive,
+                                       version]() mutable {
+      HttpResponse response = work(self->request_, self->record_.info);
+      Session::ReplyFromPool(std::move(self), std::move(response), client_keep_alive, version);
+    });
+  }
+
+  // On the blocking pool: hand the answer back to the connection's own I/O context.
+  static void ReplyFromPool(std::shared_ptr<Session> self, HttpResponse response,
+                            bool client_keep_alive, unsigned version) {
+    self->server_.deferred_.fetch_sub(1);
+    auto executor = self->stream_.get_executor();
+    net::post(executor, [self = std::move(self), response = std::move(response), client_keep_alive,
+                         version]() mutable {
+      self->Reply(std::move(response), client_keep_alive, version);
+    });
   }
 
   void Reply(HttpResponse response, bool client_keep_alive, unsigned version) {
@@ -414,7 +433,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // then close with a lingering close (the stream is out of sync, and the client may still be
   // sending its body).
   void Refuse(int http_status, const Status& status) {
-    busy_ = true;
     started_ = std::chrono::steady_clock::now();
     record_ = ExchangeRecord{};
     record_.method = "?";
@@ -444,7 +462,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec) {
-    busy_ = false;
     record_.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started_);
     if (server_.observer_) server_.observer_(record_);
@@ -512,7 +529,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::chrono::steady_clock::time_point header_deadline_;
   std::size_t lingered_bytes_ = 0;
   bool first_request_ = true;
-  bool busy_ = false;
   bool waiting_ = false;    // waiting for a request's first byte
   bool lingering_ = false;  // discarding after the last response
   bool stopping_ = false;
@@ -598,10 +614,10 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, Socket socket) {
     std::size_t& count = connections_per_address_[address];
     if (options_.max_connections_per_address > 0 && !exempt &&
         count >= options_.max_connections_per_address) {
-      socket.close(ec);
       Refused("per_address_limit", "connection from " + address + " refused: it has " +
                                        std::to_string(options_.max_connections_per_address) +
                                        " open connections, the per-address limit");
+      socket.close(ec);  // after the count and log line, which a test may read at once
       return DoAccept();
     }
     ++count;  // given back by SessionClosed, or just below on refusal
@@ -615,10 +631,10 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, Socket socket) {
       if (it != connections_per_address_.end() && --it->second == 0)
         connections_per_address_.erase(it);
     }
-    socket.close(ec);
     Refused("global_limit", "connection from " + address +
                                 " refused: " + std::to_string(options_.max_connections) +
                                 " connections open (--max-connections), none idle");
+    socket.close(ec);
     return DoAccept();
   }
   connections_.fetch_add(1);

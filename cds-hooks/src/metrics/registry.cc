@@ -186,12 +186,15 @@ struct Registry::Impl {
         duration({"route", "service"}, max),
         cards({"service", "rule_id", "indicator"}, max),
         fhir_errors({"kind"}, max),
-        auth_refusals({"reason"}, max) {}
+        auth_refusals({"reason"}, max),
+        connections_refused({"reason"}, max) {}
   Family<Counter> requests;
   Family<Histogram> duration;
   Family<Counter> cards;
   Family<Counter> fhir_errors;
   Family<Counter> auth_refusals;
+  Family<Counter> connections_refused;
+  Counter idle_connections_evicted;
   Gauge open_connections;
   Gauge deferred_in_progress;
 };
@@ -214,6 +217,10 @@ Counter& Registry::FhirFetchErrors(std::string_view kind) { return impl_->fhir_e
 Counter& Registry::AuthRefusals(std::string_view reason) {
   return impl_->auth_refusals.Get({reason});
 }
+Counter& Registry::ConnectionsRefused(std::string_view reason) {
+  return impl_->connections_refused.Get({reason});
+}
+Counter& Registry::IdleConnectionsEvicted() { return impl_->idle_connections_evicted; }
 Gauge& Registry::OpenConnections() { return impl_->open_connections; }
 Gauge& Registry::DeferredInProgress() { return impl_->deferred_in_progress; }
 
@@ -258,6 +265,15 @@ std::string Registry::RenderPrometheusText() const {
   RenderCounters(out, "cephalgia_auth_refusals_total",
                  "Requests refused with 401 (client or admin authentication), by reason.",
                  impl_->auth_refusals);
+  RenderCounters(out, "cephalgia_connections_refused_total",
+                 "Connections refused or cut by the transport (connection caps, descriptors, "
+                 "header and body timeouts), by reason.",
+                 impl_->connections_refused);
+  Header(out, "cephalgia_idle_connections_evicted_total", "counter",
+         "Idle connections closed to make room for new ones (at --max-connections or out of "
+         "descriptors).");
+  out += "cephalgia_idle_connections_evicted_total " +
+         std::to_string(impl_->idle_connections_evicted.value()) + "\n";
   Header(out, "cephalgia_http_open_connections", "gauge", "HTTP connections currently open.");
   out += "cephalgia_http_open_connections " + std::to_string(impl_->open_connections.value()) + "\n";
   Header(out, "cephalgia_deferred_calls_in_progress", "gauge",

@@ -47,6 +47,9 @@ struct HttpServerOptions {
   uint16_t port = 8080;      // 0 picks a free port
   int threads = 1;           // I/O threads, one io_context each
   int blocking_threads = 4;  // run deferred work that may block (FHIR fetches, durable writes)
+  // Requests with a body at least this large are handled on the blocking pool as a whole, so
+  // parsing and evaluating them never stalls the other connections of an I/O thread.
+  std::size_t offload_body_bytes = 256 * 1024;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;  // over it: 431
   std::size_t max_header_fields = 100;       // over it: 431

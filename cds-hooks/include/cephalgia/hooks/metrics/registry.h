@@ -8,6 +8,8 @@
 //   cephalgia_fhir_fetch_errors_total{kind}                       counter
 //   cephalgia_http_open_connections                               gauge
 //   cephalgia_auth_refusals_total{reason}                         counter (401s by reason label)
+//   cephalgia_connections_refused_total{reason}                   counter (transport refusals)
+//   cephalgia_idle_connections_evicted_total                      counter
 //
 //   Registry metrics;                                    // one per process, owned by the server
 //   metrics.RecordRequest("/cds-services/{id}", "headache-patient-view", 200, elapsed);
@@ -105,6 +107,9 @@ class Registry {
   Counter& Cards(std::string_view service, std::string_view rule_id, std::string_view indicator);
   Counter& FhirFetchErrors(std::string_view kind);
   Counter& AuthRefusals(std::string_view reason);
+  // `reason`: the transport's fixed label (HttpServerOptions::on_refused), never client input.
+  Counter& ConnectionsRefused(std::string_view reason);
+  Counter& IdleConnectionsEvicted();
   Gauge& OpenConnections();
   // Calls handed to the blocking pool (FHIR fetches, feedback writes, jku verification) that have
   // not been answered yet: queued or running. Near --blocking-threads means calls are waiting.
