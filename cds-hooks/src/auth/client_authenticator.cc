@@ -330,7 +330,12 @@ Result<Jwk> ClientAuthenticator::Impl::FindKey(const std::string& kid,
   if (leader) {
     lock.unlock();  // other URLs, and cached keys, are served while this one is fetched
     fetches.fetch_add(1, std::memory_order_relaxed);
-    Result<std::shared_ptr<const JwkSet>> fetched = FetchKeySet(url, config);
+    Result<std::shared_ptr<const JwkSet>> fetched = Deny("key set unavailable");
+    try {
+      fetched = FetchKeySet(url, config);
+    } catch (...) {
+      // Out of memory mid-fetch: still close the flight below, or its waiters would hang.
+    }
     lock.lock();
     in_flight.erase(url);
     flight->done = true;
