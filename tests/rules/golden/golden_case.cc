@@ -24,38 +24,92 @@ const std::set<std::string>& ForbiddenCodes() {
       // cervical manipulation (§c.9 #1, §d.6)
       "399010004", "119600000",
       // opioids (§d.5 opioid group: ingredients and listed SCDs)
-      "7804", "10689", "2670", "5489", "7052", "3423", "4337", "6813", "1819", "1049621",
-      "1049221", "835603", "997287", "857005", "892582", "897696"};
+      "7804", "10689", "2670", "5489", "7052", "3423", "4337", "6813", "1819", "1049621", "1049221",
+      "835603", "997287", "857005", "892582", "897696"};
   return kCodes;
 }
 
 const std::set<std::string>& ImagingCodes() {
   static const std::set<std::string> kCodes = {
-      "303653007", "383371000119108", "711232001", "702430003", "702726002", "702727006",
-      "816077007", "571891000119109",  "60443006",  "241645008", "572061000119104", "762008",
-      "712970008"};
+      "303653007",       "383371000119108", "711232001",       "702430003", "702726002",
+      "702727006",       "816077007",       "571891000119109", "60443006",  "241645008",
+      "572061000119104", "762008",          "712970008"};
   return kCodes;
 }
 
 const std::set<std::string>& PhysioCodes() {
   static const std::set<std::string> kCodes = {"308447003", "306170007", "444831000124102",
-                                               "306358002", "306359005", "416999007", "91251008"};
+                                               "306358002", "306359005", "416999007",
+                                               "91251008"};
   return kCodes;
 }
 
 const std::set<std::string>& RedFlagIds() {
-  static const std::set<std::string> kIds = {
-      "thunderclap_onset", "neurological_deficit", "fever_meningism", "systemic_symptoms",
-      "head_neck_trauma", "new_onset_after_50", "cancer_history", "immunosuppression",
-      "progressive_or_refractory", "systemic_inflammatory_disease", "vertebral_body_tenderness",
-      "pregnancy_postpartum", "papilledema", "positional_orthostatic", "valsalva_precipitated",
-      "painful_eye_autonomic", "pattern_change", "cervical_artery_dissection",
-      "cervical_instability"};
+  static const std::set<std::string> kIds = {"thunderclap_onset",
+                                             "neurological_deficit",
+                                             "fever_meningism",
+                                             "systemic_symptoms",
+                                             "head_neck_trauma",
+                                             "new_onset_after_50",
+                                             "cancer_history",
+                                             "immunosuppression",
+                                             "progressive_or_refractory",
+                                             "systemic_inflammatory_disease",
+                                             "vertebral_body_tenderness",
+                                             "pregnancy_postpartum",
+                                             "papilledema",
+                                             "positional_orthostatic",
+                                             "valsalva_precipitated",
+                                             "painful_eye_autonomic",
+                                             "pattern_change",
+                                             "cervical_artery_dissection",
+                                             "cervical_instability"};
   return kIds;
 }
 
 std::string S(const Value* v) {
-  return v != nullptr && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
+  return v != nullptr && v->IsString() ? std::string(v->GetString(), v->GetStringLength())
+                                       : std::string();
+}
+
+// Free text of the request's resources (valueString, note[].text), as written by clinicians: a
+// card may quote a short span of it, never more (issue 11).
+void CollectNarratives(const Value& v, std::vector<std::string>* out) {
+  if (v.IsObject()) {
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      std::string_view key(m->name.GetString(), m->name.GetStringLength());
+      if (key == "valueString" && m->value.IsString() && m->value.GetStringLength() > 60) {
+        out->emplace_back(m->value.GetString(), m->value.GetStringLength());
+      }
+      if (key == "note" && m->value.IsArray()) {  // Annotation[]: note[].text
+        for (const Value& n : m->value.GetArray()) {
+          const Value* t = json::Find(n, "text");
+          if (t != nullptr && t->IsString() && t->GetStringLength() > 60)
+            out->emplace_back(t->GetString(), t->GetStringLength());
+        }
+      }
+      CollectNarratives(m->value, out);
+    }
+  } else if (v.IsArray()) {
+    for (const Value& e : v.GetArray()) CollectNarratives(e, out);
+  }
+}
+
+std::vector<std::string> Narratives(const Value& request) {
+  std::vector<std::string> out;
+  if (const Value* prefetch = json::GetObject(request, "prefetch"))
+    CollectNarratives(*prefetch, &out);
+  return out;
+}
+
+// Whether `shown` contains more than `limit` consecutive bytes of `narrative`.
+bool QuotesMoreThan(const std::string& narrative, const std::string& shown, std::size_t limit) {
+  if (narrative.size() <= limit) return false;
+  for (std::size_t i = 0; i + limit + 1 <= narrative.size(); i += 1) {
+    if (shown.find(std::string_view(narrative).substr(i, limit + 1)) != std::string::npos)
+      return true;
+  }
+  return false;
 }
 
 std::string Topic(const Value& card) {
@@ -64,7 +118,9 @@ std::string Topic(const Value& card) {
   return topic ? S(json::Find(*topic, "code")) : std::string();
 }
 
-int Rank(std::string_view i) { return i == "critical" ? 2 : i == "warning" ? 1 : i == "info" ? 0 : -1; }
+int Rank(std::string_view i) {
+  return i == "critical" ? 2 : i == "warning" ? 1 : i == "info" ? 0 : -1;
+}
 
 std::size_t CodePoints(std::string_view s) {
   std::size_t n = 0;
@@ -92,14 +148,18 @@ std::vector<std::string> ResourceCodes(const Value& r) {
 }
 
 void WalkForEmpty(const Value& v, const std::string& path, std::vector<std::string>* failures) {
-  if (v.IsNull()) failures->push_back("null value at " + path);
-  else if (v.IsString() && v.GetStringLength() == 0) failures->push_back("empty string at " + path);
+  if (v.IsNull())
+    failures->push_back("null value at " + path);
+  else if (v.IsString() && v.GetStringLength() == 0)
+    failures->push_back("empty string at " + path);
   else if (v.IsArray()) {
     if (v.Empty()) failures->push_back("empty array at " + path);
-    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) WalkForEmpty(v[i], path + "/" + std::to_string(i), failures);
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i)
+      WalkForEmpty(v[i], path + "/" + std::to_string(i), failures);
   } else if (v.IsObject()) {
     if (v.MemberCount() == 0) failures->push_back("empty object at " + path);
-    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) WalkForEmpty(m->value, path + "/" + m->name.GetString(), failures);
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m)
+      WalkForEmpty(m->value, path + "/" + m->name.GetString(), failures);
   }
 }
 
@@ -108,7 +168,8 @@ std::set<std::string> ActiveCodes(const Value& request) {
   std::set<std::string> out;
   std::vector<const Value*> stack;
   if (const Value* prefetch = json::GetObject(request, "prefetch")) {
-    for (auto m = prefetch->MemberBegin(); m != prefetch->MemberEnd(); ++m) stack.push_back(&m->value);
+    for (auto m = prefetch->MemberBegin(); m != prefetch->MemberEnd(); ++m)
+      stack.push_back(&m->value);
   }
   while (!stack.empty()) {
     const Value* v = stack.back();
@@ -183,9 +244,11 @@ std::vector<std::string> CheckResponseInvariants(const Value& request, const Val
   const Value* context = json::GetObject(request, "context");
   std::string patient = context ? S(json::Find(*context, "patientId")) : std::string();
   std::set<std::string> active = ActiveCodes(request);
-  bool active_physio = std::any_of(active.begin(), active.end(), [](const std::string& c) { return PhysioCodes().count(c) > 0; });
+  bool active_physio = std::any_of(active.begin(), active.end(),
+                                   [](const std::string& c) { return PhysioCodes().count(c) > 0; });
   bool red_flag = false;
-  for (const Value& card : cards->GetArray()) red_flag = red_flag || RedFlagIds().count(Topic(card)) > 0;
+  for (const Value& card : cards->GetArray())
+    red_flag = red_flag || RedFlagIds().count(Topic(card)) > 0;
   std::set<std::string> uuids;
   for (rapidjson::SizeType i = 0; i < cards->Size(); ++i) {
     const Value& card = (*cards)[i];
@@ -194,11 +257,37 @@ std::vector<std::string> CheckResponseInvariants(const Value& request, const Val
     if (!IsRfc4122Uuid(uuid)) f.push_back(where + ": uuid '" + uuid + "' is not RFC 4122");
     if (!uuids.insert(uuid).second) f.push_back(where + ": duplicate uuid " + uuid);
     std::string summary = S(json::Find(card, "summary"));
-    if (summary.empty() || CodePoints(summary) >= 140) f.push_back(where + ": summary empty or >= 140 characters");
-    if (Rank(S(json::Find(card, "indicator"))) < 0) f.push_back(where + ": bad indicator");
-    if (S(json::Find(card, "detail")).empty()) f.push_back(where + ": no detail");
+    if (summary.empty() || CodePoints(summary) > 100)
+      f.push_back(where + ": summary empty or over 100 characters (docs/card-style.md)");
+    std::string indicator = S(json::Find(card, "indicator"));
+    if (Rank(indicator) < 0) f.push_back(where + ": bad indicator");
+    std::string detail = S(json::Find(card, "detail"));
+    if (detail.empty()) f.push_back(where + ": no detail");
+    if (CodePoints(detail) > 600)
+      f.push_back(where + ": detail over 600 characters (docs/card-style.md)");
+    // What a clinician reads: no raw resource ids, internal file names, seed citations or lists
+    // of what was not found (issue 12; docs/card-style.md).
+    std::string shown = summary + "\n" + detail;
+    if (const Value* sg = json::GetArray(card, "suggestions")) {
+      for (const Value& s : sg->GetArray()) shown += "\n" + S(json::Find(s, "label"));
+    }
+    for (const char* banned :
+         {"knowledge.md", "seeds/", "Condition/", "Observation/", "MedicationRequest/",
+          "not documented", "[S00", "(met)", "- [ ]", "- [x]"}) {
+      if (shown.find(banned) != std::string::npos)
+        f.push_back(where + ": card text contains '" + banned + "'");
+    }
+    for (const std::string& narrative : Narratives(request)) {
+      if (QuotesMoreThan(narrative, shown, 60))
+        f.push_back(where + ": card text quotes more than 60 bytes of a note");
+    }
+    if ((indicator == "warning" || indicator == "critical") &&
+        json::GetArray(card, "overrideReasons") == nullptr) {
+      f.push_back(where + ": a " + indicator + " card without overrideReasons");
+    }
     const Value* src = json::GetObject(card, "source");
-    if (src == nullptr || S(json::Find(*src, "label")).empty()) f.push_back(where + ": source.label missing");
+    if (src == nullptr || S(json::Find(*src, "label")).empty())
+      f.push_back(where + ": source.label missing");
     if (Topic(card).empty()) f.push_back(where + ": source.topic.code missing");
     const Value* sugg = json::GetArray(card, "suggestions");
     bool has_sugg = sugg != nullptr && !sugg->Empty();
@@ -207,17 +296,20 @@ std::vector<std::string> CheckResponseInvariants(const Value& request, const Val
     }
     if (has_sugg) {
       const Value* reasons = json::GetArray(card, "overrideReasons");
-      if (reasons == nullptr || reasons->Empty()) f.push_back(where + ": overrideReasons missing");
+      if (reasons == nullptr || reasons->Empty())
+        f.push_back(where + ": overrideReasons missing");
       else {
         for (const Value& r : reasons->GetArray()) {
-          if (S(json::Find(r, "display")).empty() || S(json::Find(r, "code")).empty() || S(json::Find(r, "system")).empty()) {
+          if (S(json::Find(r, "display")).empty() || S(json::Find(r, "code")).empty() ||
+              S(json::Find(r, "system")).empty()) {
             f.push_back(where + ": an overrideReason lacks system/code/display");
           }
         }
       }
       for (const Value& s : sugg->GetArray()) {
         std::string su = S(json::Find(s, "uuid"));
-        if (!IsRfc4122Uuid(su)) f.push_back(where + ": suggestion uuid '" + su + "' is not RFC 4122");
+        if (!IsRfc4122Uuid(su))
+          f.push_back(where + ": suggestion uuid '" + su + "' is not RFC 4122");
         if (!uuids.insert(su).second) f.push_back(where + ": duplicate suggestion uuid " + su);
         if (S(json::Find(s, "label")).empty()) f.push_back(where + ": suggestion without label");
         const Value* actions = json::GetArray(s, "actions");
@@ -225,7 +317,8 @@ std::vector<std::string> CheckResponseInvariants(const Value& request, const Val
         for (const Value& a : actions->GetArray()) {
           std::string type = S(json::Find(a, "type"));
           if (type == "delete") {
-            if (S(json::Find(a, "resourceId")).empty()) f.push_back(where + ": delete action without resourceId");
+            if (S(json::Find(a, "resourceId")).empty())
+              f.push_back(where + ": delete action without resourceId");
             continue;
           }
           const Value* r = json::GetObject(a, "resource");
@@ -233,17 +326,23 @@ std::vector<std::string> CheckResponseInvariants(const Value& request, const Val
             f.push_back(where + ": action is neither a create with a resource nor a delete");
             continue;
           }
-          if (S(json::Find(*r, "status")) != "draft") f.push_back(where + ": created resource not status draft");
-          if (S(json::Find(*r, "intent")) != "proposal") f.push_back(where + ": created resource not intent proposal");
+          if (S(json::Find(*r, "status")) != "draft")
+            f.push_back(where + ": created resource not status draft");
+          if (S(json::Find(*r, "intent")) != "proposal")
+            f.push_back(where + ": created resource not intent proposal");
           const Value* subject = json::GetObject(*r, "subject");
           if (subject == nullptr || S(json::Find(*subject, "reference")) != "Patient/" + patient) {
             f.push_back(where + ": created resource subject is not Patient/" + patient);
           }
           for (const std::string& code : ResourceCodes(*r)) {
-            if (ForbiddenCodes().count(code)) f.push_back(where + ": FORBIDDEN suggestion " + code + " (manipulation/opioid)");
-            if (ImagingCodes().count(code) && !red_flag) f.push_back(where + ": imaging " + code + " suggested without a red flag");
-            if (active.count(code)) f.push_back(where + ": suggests " + code + " which is already active");
-            if (PhysioCodes().count(code) && active_physio) f.push_back(where + ": suggests physiotherapy already active");
+            if (ForbiddenCodes().count(code))
+              f.push_back(where + ": FORBIDDEN suggestion " + code + " (manipulation/opioid)");
+            if (ImagingCodes().count(code) && !red_flag)
+              f.push_back(where + ": imaging " + code + " suggested without a red flag");
+            if (active.count(code))
+              f.push_back(where + ": suggests " + code + " which is already active");
+            if (PhysioCodes().count(code) && active_physio)
+              f.push_back(where + ": suggests physiotherapy already active");
           }
         }
       }
@@ -290,10 +389,12 @@ std::vector<std::string> CheckGoldenCase(const Value& case_json, const Value& re
         std::vector<std::string> codes = SuggestedCodes(c);
         if (const Value* sc = json::GetArray(w, "suggestionCodes")) {
           for (const Value& code : sc->GetArray()) {
-            if (std::find(codes.begin(), codes.end(), S(&code)) == codes.end()) problem += " no suggestion " + S(&code) + ";";
+            if (std::find(codes.begin(), codes.end(), S(&code)) == codes.end())
+              problem += " no suggestion " + S(&code) + ";";
           }
         }
-        if (const Value* any = json::GetArray(w, "suggestionCodesAnyOf"); any != nullptr && !any->Empty()) {
+        if (const Value* any = json::GetArray(w, "suggestionCodesAnyOf");
+            any != nullptr && !any->Empty()) {
           bool found = false;
           for (const Value& code : any->GetArray()) {
             found = found || std::find(codes.begin(), codes.end(), S(&code)) != codes.end();
@@ -310,7 +411,37 @@ std::vector<std::string> CheckGoldenCase(const Value& case_json, const Value& re
         std::string detail = S(json::Find(c, "detail"));
         if (const Value* dc = json::GetArray(w, "detailContains")) {
           for (const Value& sub : dc->GetArray()) {
-            if (detail.find(S(&sub)) == std::string::npos) problem += " detail lacks '" + S(&sub) + "';";
+            if (detail.find(S(&sub)) == std::string::npos)
+              problem += " detail lacks '" + S(&sub) + "';";
+          }
+        }
+        // The evidence trail (resource references and all) lives in the card's extension.
+        if (const Value* ec = json::GetArray(w, "evidenceContains")) {
+          const Value* ext = json::GetObject(c, "extension");
+          std::string evidence = ext != nullptr ? json::Serialize(*ext) : std::string();
+          for (const Value& sub : ec->GetArray()) {
+            if (evidence.find(S(&sub)) == std::string::npos)
+              problem += " evidence lacks '" + S(&sub) + "';";
+          }
+        }
+        // Cautions folded into a suggestion (no manipulation -> the physiotherapy referral's note).
+        if (const Value* nc = json::GetArray(w, "noteContains")) {
+          std::string notes;
+          if (const Value* sugg = json::GetArray(c, "suggestions")) {
+            for (const Value& s : sugg->GetArray()) {
+              const Value* actions = json::GetArray(s, "actions");
+              if (actions == nullptr) continue;
+              for (const Value& a : actions->GetArray()) {
+                const Value* r = json::GetObject(a, "resource");
+                const Value* note = r != nullptr ? json::GetArray(*r, "note") : nullptr;
+                if (note == nullptr) continue;
+                for (const Value& n : note->GetArray()) notes += S(json::Find(n, "text")) + "\n";
+              }
+            }
+          }
+          for (const Value& sub : nc->GetArray()) {
+            if (notes.find(S(&sub)) == std::string::npos)
+              problem += " no suggestion note with '" + S(&sub) + "';";
           }
         }
         if (const Value* del = json::GetArray(w, "deleteResourceIds")) {
@@ -319,13 +450,15 @@ std::vector<std::string> CheckGoldenCase(const Value& case_json, const Value& re
             for (const Value& s : sugg->GetArray()) {
               if (const Value* actions = json::GetArray(s, "actions")) {
                 for (const Value& a : actions->GetArray()) {
-                  if (S(json::Find(a, "type")) == "delete") ids.push_back(S(json::Find(a, "resourceId")));
+                  if (S(json::Find(a, "type")) == "delete")
+                    ids.push_back(S(json::Find(a, "resourceId")));
                 }
               }
             }
           }
           for (const Value& id : del->GetArray()) {
-            if (std::find(ids.begin(), ids.end(), S(&id)) == ids.end()) problem += " no delete of " + S(&id) + ";";
+            if (std::find(ids.begin(), ids.end(), S(&id)) == ids.end())
+              problem += " no delete of " + S(&id) + ";";
           }
         }
         if (problem.empty()) {
@@ -334,13 +467,15 @@ std::vector<std::string> CheckGoldenCase(const Value& case_json, const Value& re
         }
         best_problem = "card " + topic + ":" + problem;
       }
-      if (!matched) f.push_back("expected card not matched: " + best_problem + " [got" + describe() + "]");
+      if (!matched)
+        f.push_back("expected card not matched: " + best_problem + " [got" + describe() + "]");
     }
   }
   if (const Value* absent = json::GetArray(*expect, "absentTopics")) {
     for (const Value& t : absent->GetArray()) {
       for (const Value& c : cards->GetArray()) {
-        if (Topic(c) == S(&t)) f.push_back("topic " + S(&t) + " must not fire [got" + describe() + "]");
+        if (Topic(c) == S(&t))
+          f.push_back("topic " + S(&t) + " must not fire [got" + describe() + "]");
       }
     }
   }
@@ -357,12 +492,15 @@ std::vector<std::string> CheckGoldenCase(const Value& case_json, const Value& re
   if (std::string max = S(json::Find(*expect, "maxIndicator")); !max.empty()) {
     for (const Value& c : cards->GetArray()) {
       if (Rank(S(json::Find(c, "indicator"))) > Rank(max)) {
-        f.push_back("card " + Topic(c) + " is " + S(json::Find(c, "indicator")) + ", above maxIndicator " + max);
+        f.push_back("card " + Topic(c) + " is " + S(json::Find(c, "indicator")) +
+                    ", above maxIndicator " + max);
       }
     }
   }
   if (const Value* n = json::Find(*expect, "cardCount"); n != nullptr && n->IsInt()) {
-    if (static_cast<int>(cards->Size()) != n->GetInt()) f.push_back("card count " + std::to_string(cards->Size()) + " != " + std::to_string(n->GetInt()));
+    if (static_cast<int>(cards->Size()) != n->GetInt())
+      f.push_back("card count " + std::to_string(cards->Size()) +
+                  " != " + std::to_string(n->GetInt()));
   }
   return f;
 }
@@ -377,7 +515,8 @@ Result<GoldenCase> LoadGoldenCase(const std::string& path) {
   c.name = std::filesystem::path(path).stem().string();
   std::string text = ss.str();
   c.json.Parse(text.data(), text.size());
-  if (c.json.HasParseError() || !c.json.IsObject()) return InvalidArgument(path + ": not a JSON object");
+  if (c.json.HasParseError() || !c.json.IsObject())
+    return InvalidArgument(path + ": not a JSON object");
   c.service = S(json::Find(c.json, "service"));
   c.now = S(json::Find(c.json, "now"));
   const Value* request = json::GetObject(c.json, "request");
@@ -386,7 +525,8 @@ Result<GoldenCase> LoadGoldenCase(const std::string& path) {
   auto gaps = [&](const char* key, std::vector<plugin::PrefetchGap>* out) {
     const Value* arr = json::GetArray(c.json, key);
     if (arr == nullptr) return;
-    for (const Value& g : arr->GetArray()) out->push_back({S(json::Find(g, "key")), S(json::Find(g, "reason"))});
+    for (const Value& g : arr->GetArray())
+      out->push_back({S(json::Find(g, "key")), S(json::Find(g, "reason"))});
   };
   gaps("unavailablePrefetch", &c.unavailable_prefetch);
   gaps("partialPrefetch", &c.partial_prefetch);

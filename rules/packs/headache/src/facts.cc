@@ -28,6 +28,14 @@ struct VsHit {
   std::string quote;        // text mentions: the matched words, a short span
 };
 
+// How the record that supports a finding is shown to a clinician.
+struct Shown {
+  std::string display;
+  std::optional<Instant> date;
+  const VsHit* hit = nullptr;  // a text match: its quote and hedging
+  bool history = false;
+};
+
 // The note[].text strings of a resource (Annotation), in order.
 template <typename Fn>
 void ForEachNote(const rapidjson::Value* resource, Fn&& fn) {
@@ -221,7 +229,7 @@ class Extractor {
     return hits;
   }
 
-  void Mark(int finding, std::string ref, std::string note, Certainty c) {
+  void Mark(int finding, std::string ref, std::string note, Certainty c, const Shown& shown = {}) {
     FindingState& s = f_.findings[finding];
     s.present = true;
     if (c < s.certainty) s.certainty = c;
@@ -231,7 +239,16 @@ class Extractor {
         return;
       }
     }
-    s.evidence.push_back({std::move(ref), std::move(note), c});
+    Evidence e{std::move(ref), std::move(note), c};
+    e.display = shown.display;
+    e.date = shown.date;
+    e.history = shown.history;
+    if (shown.hit != nullptr && shown.hit->certainty == Certainty::kText) {
+      e.quote = shown.hit->quote;
+      e.possible = shown.hit->uncertain;
+      e.history = e.history || shown.hit->historical;
+    }
+    s.evidence.push_back(std::move(e));
   }
 
   void MarkAbsent(int finding, std::string ref) {
@@ -255,7 +272,9 @@ class Extractor {
     // §0.2: a deceased patient gets no cards (deceasedBoolean, or a date not after now).
     if (auto d = pv.deceased(); d && d->deceased && (!d->when || d->when->start() <= now_)) {
       for (int si : k_.deceased_sources)
-        Mark(k_.sources[si].finding, Ref(*p), "deceased", Certainty::kConfirmed);
+        Mark(k_.sources[si].finding, Ref(*p), "deceased", Certainty::kConfirmed,
+             {"Patient deceased",
+              d->when ? std::optional<Instant>(d->when->start()) : std::nullopt});
     }
   }
 
@@ -268,6 +287,7 @@ class Extractor {
       std::vector<VsHit> hits;
       std::optional<Instant> onset;
       std::optional<Instant> latest;  // the latest of onset, recordedDate, abatement
+      std::string name;
     };
     std::vector<Rec> recs;
     for (const fhir::IndexedResource* r : index_.OfType("Condition")) {
@@ -290,7 +310,8 @@ class Extractor {
       if (auto ab = Start(cv.abatement().ToInterval(birth_));
           ab && !InFuture(ab) && (!latest || *ab > *latest))
         latest = ab;
-      recs.push_back({r, a, std::move(hits), onset, latest});
+      recs.push_back({r, a, std::move(hits), onset, latest,
+                      code ? ConceptName(*code) : std::string("Problem list entry")});
     }
     // The first recorded onset per value set: "the headache's onset" (§0.1) is that of its
     // earliest record, not of this year's encounter diagnosis.
@@ -312,6 +333,7 @@ class Extractor {
           if (src.coded_only && hit.certainty == Certainty::kText) continue;
           if (src.scope == Scope::kCurrent && !current) continue;
           if (src.scope == Scope::kHistory && current) continue;
+          if (src.onset_known && !rec.onset) continue;
           std::optional<Instant> onset = src.earliest_onset ? earliest[hit.value_set] : rec.onset;
           if (src.earliest_onset && !onset) onset = rec.onset;
           std::string note = current ? "active" : "history (resolved/inactive/remission)";
@@ -351,7 +373,8 @@ class Extractor {
                     k_.value_set_ids[src.onset_after_value_set];
           }
           if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
-          Mark(src.finding, Ref(*rec.r), note, fhir::Weakest(rec.a.certainty, hit.certainty));
+          Mark(src.finding, Ref(*rec.r), note, fhir::Weakest(rec.a.certainty, hit.certainty),
+               {rec.name, rec.onset ? rec.onset : rec.latest, &hit, !current});
         }
       }
     }
@@ -386,7 +409,7 @@ class Extractor {
           std::string note = "reason for the visit";
           if (when) note += ", " + std::to_string(DaysAgo(*when)) + " days ago";
           if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
-          Mark(src.finding, Ref(*r), note, hit.certainty);
+          Mark(src.finding, Ref(*r), note, hit.certainty, {"Reason for visit", when, &hit});
         }
       }
     }
@@ -451,7 +474,10 @@ class Extractor {
             fhir::ChoiceView v = ov.value();
             auto cc = v.codeable_concept();
             if (cc && k_.value_sets.MatchIn(k_.value_set_ids[src.answer_value_set], *cc)) {
-              Mark(src.finding, Ref(*r), "coded answer " + ConceptName(*cc), c);
+              Mark(src.finding, Ref(*r), "coded answer " + ConceptName(*cc), c,
+                   {(code ? ConceptName(*code) : std::string("Observation")) + ": " +
+                        ConceptName(*cc),
+                    date});
             } else if (cc) {
               MarkAbsent(src.finding, Ref(*r));
             }
@@ -465,7 +491,8 @@ class Extractor {
           if (*polarity == fhir::Polarity::kPresent) {
             std::string note =
                 hit.certainty == Certainty::kText ? "observation, " + TextNote(hit) : "observation";
-            Mark(src.finding, Ref(*r), note, c);
+            Mark(src.finding, Ref(*r), note, c,
+                 {code ? ConceptName(*code) : std::string("Observation"), date, &hit});
           } else if (*polarity == fhir::Polarity::kAbsent) {
             MarkAbsent(src.finding, Ref(*r));
           }
@@ -486,7 +513,8 @@ class Extractor {
                              (code ? ConceptName(*code) : std::string("an observation")) + ", " +
                              TextNote(hit);
           if (date) note += ", " + std::to_string(DaysAgo(*date)) + " days ago";
-          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty));
+          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty),
+               {code ? ConceptName(*code) : std::string("Note"), date, &hit});
         }
       }
     }
@@ -578,12 +606,17 @@ class Extractor {
       }
     }
     if (best && Compare(best->first, t.op, t.value)) {
+      fhir::ObservationView bv(*best_r, nullptr);
+      auto bcode = bv.code();
+      std::optional<Instant> bdate = Start(bv.effective().ToInterval(birth_));
+      std::string shown = (bcode ? ConceptName(*bcode) : std::string("Observation")) + " " +
+                          Num(best->first) + (best->second.empty() ? "" : " " + best->second);
       Mark(src.finding, Ref(*best_r),
            (want_high ? "highest value of " : "lowest value of ") +
                std::to_string(*src.highest_within_hours) + " h " + Num(best->first) +
                (best->second.empty() ? "" : " " + best->second) + " " +
                std::string(CompareOpText(t.op)) + " " + Num(t.value),
-           Certainty::kConfirmed);
+           Certainty::kConfirmed, {shown, bdate});
     }
   }
 
@@ -596,10 +629,14 @@ class Extractor {
       auto v = NumericValue(*cand.r, src.component_value_set);
       if (!v || !UnitOk(t, v->second)) continue;
       if (Compare(v->first, t.op, t.value)) {
+        fhir::ObservationView lv(*cand.r, nullptr);
+        auto lcode = lv.code();
+        std::string shown = (lcode ? ConceptName(*lcode) : std::string("Observation")) + " " +
+                            Num(v->first) + (v->second.empty() ? "" : " " + v->second);
         Mark(src.finding, Ref(*cand.r),
              "most recent value " + Num(v->first) + (v->second.empty() ? "" : " " + v->second) +
                  " " + std::string(CompareOpText(t.op)) + " " + Num(t.value),
-             cand.certainty);
+             cand.certainty, {shown, cand.date});
       }
     }
     // Trends: the rise between the earliest and the latest value within the window.
@@ -632,8 +669,9 @@ class Extractor {
       if (met) {
         std::string note = "changed from " + Num(first->first) + " to " + Num(last->first) +
                            " within " + std::to_string(src.trend_days) + " days";
-        Mark(src.finding, Ref(*first->second), note, Certainty::kConfirmed);
-        Mark(src.finding, Ref(*last->second), note, Certainty::kConfirmed);
+        std::string shown = "Pain score " + Num(first->first) + " then " + Num(last->first);
+        Mark(src.finding, Ref(*first->second), note, Certainty::kConfirmed, {shown, std::nullopt});
+        Mark(src.finding, Ref(*last->second), note, Certainty::kConfirmed, {shown, std::nullopt});
       }
       i = j;
     }
@@ -741,7 +779,8 @@ class Extractor {
                                       : ", start not recorded";
           }
           note += ")";
-          Mark(src.finding, use.ref, note, fhir::Weakest(a.certainty, hit.certainty));
+          Mark(src.finding, use.ref, note, fhir::Weakest(a.certainty, hit.certainty),
+               {use.name, start, &hit, !current});
         }
       }
       f_.med_uses.push_back(std::move(use));
@@ -773,13 +812,28 @@ class Extractor {
               if (k_.sources[si].kind != SourceKind::kDraftReason) continue;
               if (k_.sources[si].coded_only && hit.certainty == Certainty::kText) continue;
               Mark(k_.sources[si].finding, d.ref.empty() ? d.resource_type + " draft" : d.ref,
-                   "reason for the draft order", hit.certainty);
+                   "reason for the draft order", hit.certainty,
+                   {"Reason for the draft order", std::nullopt, &hit});
             }
           }
         }
       }
     }
     if (dosages != nullptr) d.days_per_month = DaysPerMonthFromDosage(*dosages);
+    if (r.resource_type == "MedicationRequest") {
+      fhir::MedicationRequestView mr(r, nullptr);
+      if (auto supply = mr.dispense_expected_supply_duration()) {
+        auto value = supply->value();
+        auto unit = supply->UnitCode();
+        std::optional<double> unit_days =
+            unit ? fhir::TimingRepeatView::UnitInDays(*unit) : std::optional<double>(1.0);
+        if (value && unit_days) {
+          int64_t refills = mr.dispense_repeats_allowed().value_or(0);
+          d.supply_days =
+              *value * *unit_days * static_cast<double>(1 + std::max<int64_t>(0, refills));
+        }
+      }
+    }
     f_.drafts.push_back(std::move(d));
   }
 
@@ -833,7 +887,8 @@ class Extractor {
               ConceptName(*code) + (current ? " (ordered / in progress" : " (completed");
           if (start) note += ", started " + std::to_string(DaysAgo(*start)) + " days ago";
           note += ")";
-          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty));
+          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty),
+               {ConceptName(*code) + (current ? " (ordered)" : " (done)"), start, &hit, !current});
         }
       }
     }
@@ -853,11 +908,20 @@ class Extractor {
             const FindingSource& src = k_.sources[si];
             if (src.kind != SourceKind::kAllergy) continue;
             Mark(src.finding, Ref(*r), "allergy/intolerance: " + ConceptName(cc),
-                 fhir::Weakest(a.certainty, hit.certainty));
+                 fhir::Weakest(a.certainty, hit.certainty),
+                 {"Allergy: " + ConceptName(cc), std::nullopt, &hit});
           }
         }
       }
     }
+  }
+
+  // "Sumatriptan, about 12 days/month for 200 days" (the clinician's view of an overused medicine).
+  static std::string UseShown(const MedUse& u) {
+    std::string s = u.name;
+    if (u.days_per_month) s += ", about " + Num(std::round(*u.days_per_month)) + " days/month";
+    if (u.duration_days) s += " for " + std::to_string(*u.duration_days) + " days";
+    return s;
   }
 
   // ICHD-3 8.2: per class, the days per month of the current medicines of that class (summed,
@@ -900,7 +964,7 @@ class Extractor {
           any_class = true;
           for (const MedUse* u : uses[c])
             Mark(src.finding, u->ref, note(*u, k_.overuse_classes[c].min_days_per_month),
-                 Certainty::kConfirmed);
+                 Certainty::kConfirmed, {Shown{UseShown(*u), std::nullopt}});
         }
       }
       if (!any_class && src.overuse_classes.empty() &&
@@ -911,7 +975,7 @@ class Extractor {
             Mark(src.finding, u->ref,
                  note(*u, k_.overuse_classes[c].min_days_per_month) +
                      "; several classes together >= " + Num(k_.overuse_combined_days),
-                 Certainty::kConfirmed);
+                 Certainty::kConfirmed, {Shown{UseShown(*u), std::nullopt}});
           }
         }
       }

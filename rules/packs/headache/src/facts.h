@@ -24,8 +24,16 @@ struct Knowledge;
 
 struct Evidence {
   std::string ref;   // "Condition/abc"
-  std::string note;  // e.g. "text match 'thunderclap'", "38.6 Cel", "~30 days/month for 200 days"
+  std::string note;  // e.g. "active, onset 3 days ago", "38.6 Cel", "~30 days/month for 200 days"
   fhir::Certainty certainty = fhir::Certainty::kConfirmed;
+  // What a clinician knows the record by: its concept name ("Cervical spondylosis"), its date,
+  // and for a finding read from narrative the words quoted (a short span) and whether the
+  // text hedged ("possible ...").
+  std::string display;
+  std::optional<fhir::Instant> date;
+  std::string quote;
+  bool possible = false;
+  bool history = false;  // a past record or a mention of the past
 };
 
 struct FindingState {
@@ -47,12 +55,15 @@ struct MedUse {
 
 // A resource of context.draftOrders (order-sign).
 struct DraftOrder {
-  std::string ref;            // "MedicationRequest/abc" ("" when the draft has no id)
+  std::string ref;  // "MedicationRequest/abc" ("" when the draft has no id)
   std::string resource_type;
-  std::string name;           // display / text of its code
+  std::string name;  // display / text of its code
   std::vector<int> value_sets;
   int overuse_class = -1;
   std::optional<double> days_per_month;
+  // MedicationRequest drafts: days of supply including refills (expectedSupplyDuration x (1 +
+  // numberOfRepeatsAllowed)); nullopt when the draft does not say.
+  std::optional<double> supply_days;
 };
 
 struct Facts {
@@ -61,9 +72,9 @@ struct Facts {
   std::string sex;  // administrative gender code, "" unknown
   std::string patient_id;
   std::vector<MedUse> med_uses;
-  std::vector<char> active_value_sets;     // per value set: a current med/order is in it
+  std::vector<char> active_value_sets;           // per value set: a current med/order is in it
   std::unordered_set<std::string> active_codes;  // "system|code" of current meds/orders
-  std::vector<std::string> notes;          // data problems worth telling the clinician
+  std::vector<std::string> notes;                // data problems worth telling the clinician
   std::vector<DraftOrder> drafts;
 
   bool Present(int finding) const { return findings[finding].present; }

@@ -238,6 +238,11 @@ Status CompileManifest(Compiler& c, const Value& doc) {
   k.extension_key = c.Str(doc, "extensionKey");
   k.source_label = c.Str(doc, "sourceLabel");
   k.source_url = c.Str(doc, "sourceUrl");
+  if (doc.HasMember("prefetchGaps")) {
+    for (auto m = doc["prefetchGaps"].MemberBegin(); m != doc["prefetchGaps"].MemberEnd(); ++m) {
+      k.prefetch_gap_text[m->name.GetString()] = m->value.GetString();
+    }
+  }
   const Value& services = doc["services"];
   for (rapidjson::SizeType i = 0; i < services.Size(); ++i) {
     const Value& s = services[i];
@@ -266,7 +271,8 @@ Status CompileManifest(Compiler& c, const Value& doc) {
   }
   const Value& cits = doc["citations"];
   for (rapidjson::SizeType i = 0; i < cits.Size(); ++i) {
-    Citation cit{c.Str(cits[i], "id"), c.Str(cits[i], "text"), c.Str(cits[i], "url")};
+    Citation cit{c.Str(cits[i], "id"), c.Str(cits[i], "text"), c.Str(cits[i], "url"),
+                 c.Str(cits[i], "label"), c.Str(cits[i], "grade") == "guideline"};
     CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.citation_index, cit.id, static_cast<int>(i),
                                       "/citations/" + std::to_string(i) + "/id"));
     k.citations.push_back(std::move(cit));
@@ -395,6 +401,7 @@ Status CompileFindings(Compiler& c, const Value& doc) {
         if (s.HasMember("recordedWithinDays"))
           src.recorded_within_days = s["recordedWithinDays"].GetInt();
         src.earliest_onset = s.HasMember("earliestOnset") && s["earliestOnset"].GetBool();
+        src.onset_known = s.HasMember("onsetKnown") && s["onsetKnown"].GetBool();
         if (s.HasMember("onsetAgeAbove")) src.onset_age_above = s["onsetAgeAbove"].GetDouble();
         if (s.HasMember("onsetAfter")) {
           CEPHALGIA_ASSIGN_OR_RETURN(
@@ -583,6 +590,7 @@ Status CompileLadder(Compiler& c, const Value& doc) {
     LadderStep st;
     st.id = c.Str(s, "id");
     st.title = c.Str(s, "title");
+    st.summary = c.Str(s, "summary");
     st.step = s["step"].GetInt();
     st.alternatives = s["alternatives"].GetBool();
     CEPHALGIA_ASSIGN_OR_RETURN(st.when, c.CompileExpr(s["when"], p + "/when"));
@@ -623,6 +631,7 @@ Status CompileClassification(Compiler& c, const Value& doc) {
     g.title = c.Str(d, "title");
     g.summary = c.Str(d, "summary");
     g.detail = c.Str(d, "detail");
+    g.short_name = c.Str(d, "shortName");
     CEPHALGIA_ASSIGN_OR_RETURN(g.explicit_dx, c.CompileExpr(d["explicit"], p + "/explicit"));
     CEPHALGIA_ASSIGN_OR_RETURN(g.criteria, c.CompileExpr(d["criteria"], p + "/criteria"));
     CEPHALGIA_ASSIGN_OR_RETURN(
@@ -662,6 +671,11 @@ Status CompileSafety(Compiler& c, const Value& doc) {
         c.Str(s, "id"), c.Str(s, "title"), c.Str(s, "summary"), c.Str(s, "detail"), {}, {}};
     CEPHALGIA_ASSIGN_OR_RETURN(sc.when, c.CompileExpr(s["when"], p + "/when"));
     CEPHALGIA_ASSIGN_OR_RETURN(sc.citations, c.Citations(s, p));
+    if (s.HasMember("foldIntoOrder")) {
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          sc.fold_into_order,
+          c.Lookup(c.order_index, c.Str(s, "foldIntoOrder"), p + "/foldIntoOrder", "order"));
+    }
     k.safety_cards.push_back(std::move(sc));
   }
   const Value& rs = doc["suggestionRestrictions"];
@@ -700,8 +714,8 @@ Status CompileOrderSign(Compiler& c, const Value& doc) {
     o.delete_draft = r["deleteDraft"].GetBool();
     o.propose_ladder = r["proposeLadder"].GetBool();
     o.draft_overuse = r.HasMember("draftOveruse");
-    if (r.HasMember("existingUseMinDays"))
-      o.existing_use_min_days = r["existingUseMinDays"].GetInt();
+    if (r.HasMember("sustainedDays")) o.sustained_days = r["sustainedDays"].GetInt();
+    if (r.HasMember("assumedSupplyDays")) o.assumed_supply_days = r["assumedSupplyDays"].GetInt();
     if (r.HasMember("draftValueSet")) {
       CEPHALGIA_ASSIGN_OR_RETURN(o.draft_value_set,
                                  c.ValueSet(c.Str(r, "draftValueSet"), p + "/draftValueSet"));

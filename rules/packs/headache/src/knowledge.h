@@ -57,6 +57,7 @@ struct FindingSource {
   // Conditions: judge the onset of the earliest condition in the same value set (the first
   // recorded date of the headache, §0.1), not of this record.
   bool earliest_onset = false;
+  bool onset_known = false;  // conditions: only records with an onset or recordedDate
   std::optional<double> onset_age_above;
   int onset_after_value_set = -1;
   int onset_after_days = 0;
@@ -132,7 +133,9 @@ struct RedFlag {
 };
 
 struct Diagnosis {
-  std::string id, title, summary, detail;
+  // summary: the card summary when no ladder step suggests anything; short_name starts the
+  // summary otherwise ("Cervicogenic headache: refer to physiotherapy (step 1)").
+  std::string id, title, short_name, summary, detail;
   Expr explicit_dx, criteria;
   int ladder = -1;
   std::vector<int> citations;
@@ -146,7 +149,7 @@ struct Undetermined {
 };
 
 struct LadderStep {
-  std::string id, title;
+  std::string id, title, summary;  // summary: what to do, e.g. "refer to physiotherapy (step 1)"
   int step = 1;
   Expr when;
   std::vector<int> orders;
@@ -163,6 +166,9 @@ struct SafetyCard {
   std::string id, title, summary, detail;
   Expr when;
   std::vector<int> citations;
+  // When this order is suggested on another card, the caution goes into that suggestion's note
+  // instead of a card of its own (e.g. "no cervical manipulation" on the physiotherapy referral).
+  int fold_into_order = -1;
 };
 
 struct Restriction {
@@ -176,9 +182,11 @@ struct OrderSignRule {
   std::string id, title, indicator, summary, detail;
   int draft_value_set = -1;
   bool draft_overuse = false;
-  // Overuse: the existing use of acute medicines must already have lasted this long (ICHD-3 8.2
-  // needs > 3 months of overuse; a first 30-day course cannot cause it).
-  int existing_use_min_days = 0;
+  // Overuse (ICHD-3 8.2 needs regular overuse for > 3 months): the existing use of the class plus
+  // the draft's supply and refills must exceed `sustained_days`; a draft without a supply counts
+  // as `assumed_supply_days`.
+  int sustained_days = 0;
+  int assumed_supply_days = 30;
   bool has_when = false;
   Expr when;
   bool delete_draft = false, propose_ladder = false;
@@ -186,7 +194,8 @@ struct OrderSignRule {
 };
 
 struct Citation {
-  std::string id, text, url;
+  std::string id, text, url, label;  // label: the short name on a card link
+  bool guideline = false;            // guideline-grade: shown to clinicians as a card link
 };
 
 struct Service {
@@ -216,6 +225,8 @@ struct Knowledge {
   std::string source_label, source_url;
   std::vector<Service> services;
   std::vector<Coding> override_reasons;
+  // Per prefetch key, the plain sentence a clinician reads when it could not be had.
+  std::unordered_map<std::string, std::string> prefetch_gap_text;
   std::vector<Citation> citations;
 
   fhir::ValueSetIndex value_sets;

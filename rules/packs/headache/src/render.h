@@ -1,0 +1,29 @@
+// File: render.h (private)
+//
+// Decisions -> the CDS Hooks response, following docs/card-style.md: a summary that says what to
+// do, a detail of a few short lines a clinician reads in five seconds (the decisive findings by
+// their clinical names, dates and origin; what would change the decision; what was held back; a
+// plain sentence per data gap), guideline links, one-click suggestions, and the full evidence
+// trail in the card's extension for integrators and testers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "decide.h"
+#include "decision.h"
+#include "facts.h"
+#include "knowledge.h"
+
+namespace cephalgia::rules::internal {
+
+struct RenderContext {
+  std::string patient_id;
+  std::string now_text;  // the evaluation time, as given
+  std::vector<DataGap> gaps;
+};
+
+std::string RenderResponse(const Knowledge& k, const Facts& facts, const Decisions& decisions,
+                           const RenderContext& context);
+
+}  // namespace cephalgia::rules::internal
