@@ -3,6 +3,8 @@
 // schema validity of every emitted resource, the Synthea patients, and two properties over all
 // golden cases (entered-in-error data never changes the output; a red flag never lowers the
 // highest indicator).
+#include "cephalgia/rules/headache_engine.h"
+
 #include <dlfcn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,13 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <thread>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/rule_pack_abi.h"
-#include "cephalgia/rules/headache_engine.h"
 #include "cephalgia/uuid.h"
 #include "golden/golden_case.h"
 #include "test_support.h"
@@ -57,8 +58,10 @@ class DataCopy {
   DataCopy() {
     root_ = fs::temp_directory_path() / ("headache-test-" + NewUuidV4());
     fs::create_directories(root_ / "headache");
-    fs::copy(SourceDataDir() + "/knowledge", root_ / "headache" / "knowledge", fs::copy_options::recursive);
-    fs::copy(SourceDataDir() + "/schema", root_ / "headache" / "schema", fs::copy_options::recursive);
+    fs::copy(SourceDataDir() + "/knowledge", root_ / "headache" / "knowledge",
+             fs::copy_options::recursive);
+    fs::copy(SourceDataDir() + "/schema", root_ / "headache" / "schema",
+             fs::copy_options::recursive);
   }
   ~DataCopy() {
     std::error_code ec;
@@ -87,7 +90,9 @@ std::string Indicator(const rapidjson::Value& response) {
   return best == 2 ? "critical" : best == 1 ? "warning" : best == 0 ? "info" : "none";
 }
 
-int Rank(const std::string& i) { return i == "critical" ? 2 : i == "warning" ? 1 : i == "info" ? 0 : -1; }
+int Rank(const std::string& i) {
+  return i == "critical" ? 2 : i == "warning" ? 1 : i == "info" ? 0 : -1;
+}
 
 // The response with every uuid blanked, for comparing two evaluations.
 std::string WithoutUuids(const std::string& response) {
@@ -95,8 +100,10 @@ std::string WithoutUuids(const std::string& response) {
   std::function<void(rapidjson::Value&)> walk = [&](rapidjson::Value& v) {
     if (v.IsObject()) {
       for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
-        if (std::string_view(m->name.GetString()) == "uuid") m->value.SetString("-");
-        else walk(m->value);
+        if (std::string_view(m->name.GetString()) == "uuid")
+          m->value.SetString("-");
+        else
+          walk(m->value);
       }
     } else if (v.IsArray()) {
       for (auto& e : v.GetArray()) walk(e);
@@ -109,7 +116,8 @@ std::string WithoutUuids(const std::string& response) {
 const char* kFirstCase = "001-thunderclap-snomed.json";
 
 cephalgia::testing::GoldenCase LoadCase(const std::string& file) {
-  auto c = cephalgia::testing::LoadGoldenCase(std::string(CEPHALGIA_SOURCE_DIR) + "/tests/rules/cases/" + file);
+  auto c = cephalgia::testing::LoadGoldenCase(std::string(CEPHALGIA_SOURCE_DIR) +
+                                              "/tests/rules/cases/" + file);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
   return std::move(*c);
 }
@@ -128,8 +136,10 @@ TEST(HeadacheDescriptor, HasTheFixedServicesAndPrefetch) {
   EXPECT_STREQ(d["services"][1]["hook"].GetString(), "order-sign");
   for (const auto& s : d["services"].GetArray()) {
     EXPECT_STREQ(s["prefetch"]["patient"].GetString(), "Patient/{{context.patientId}}");
-    EXPECT_STREQ(s["prefetch"]["medicationStatements"].GetString(), "MedicationStatement?patient={{context.patientId}}");
-    EXPECT_STREQ(s["prefetch"]["allergies"].GetString(), "AllergyIntolerance?patient={{context.patientId}}");
+    EXPECT_STREQ(s["prefetch"]["medicationStatements"].GetString(),
+                 "MedicationStatement?patient={{context.patientId}}");
+    EXPECT_STREQ(s["prefetch"]["allergies"].GetString(),
+                 "AllergyIntolerance?patient={{context.patientId}}");
     ASSERT_EQ(s["requiredPrefetch"].Size(), 1u);
     EXPECT_STREQ(s["requiredPrefetch"][0].GetString(), "patient");
   }
@@ -137,7 +147,8 @@ TEST(HeadacheDescriptor, HasTheFixedServicesAndPrefetch) {
 
 TEST(HeadacheKnowledge, SchemaViolationNamesFileAndPointer) {
   DataCopy copy;
-  copy.Edit("red-flags.json", [](rapidjson::Document& d) { d["flags"][3]["tier"].SetString("SOON"); });
+  copy.Edit("red-flags.json",
+            [](rapidjson::Document& d) { d["flags"][3]["tier"].SetString("SOON"); });
   auto engine = HeadacheEngine::Load(copy.data_dir());
   ASSERT_FALSE(engine.ok());
   EXPECT_THAT(engine.status().message(), HasSubstr("red-flags.json#/flags/3/tier"));
@@ -146,10 +157,13 @@ TEST(HeadacheKnowledge, SchemaViolationNamesFileAndPointer) {
 
 TEST(HeadacheKnowledge, UnknownFindingNamesFileAndPointer) {
   DataCopy copy;
-  copy.Edit("red-flags.json", [](rapidjson::Document& d) { d["flags"][0]["when"]["finding"].SetString("no_such_finding"); });
+  copy.Edit("red-flags.json", [](rapidjson::Document& d) {
+    d["flags"][0]["when"]["finding"].SetString("no_such_finding");
+  });
   auto engine = HeadacheEngine::Load(copy.data_dir());
   ASSERT_FALSE(engine.ok());
-  EXPECT_THAT(engine.status().message(), HasSubstr("red-flags.json#/flags/0/when/finding: unknown finding 'no_such_finding'"));
+  EXPECT_THAT(engine.status().message(),
+              HasSubstr("red-flags.json#/flags/0/when/finding: unknown finding 'no_such_finding'"));
 }
 
 TEST(HeadacheKnowledge, OverlongSummaryAndVersionMismatchAreRefused) {
@@ -164,14 +178,17 @@ TEST(HeadacheKnowledge, OverlongSummaryAndVersionMismatchAreRefused) {
   }
   {
     DataCopy copy;
-    copy.Edit("ladder.json", [](rapidjson::Document& d) { d["knowledgeVersion"].SetString("1999.1.1"); });
+    copy.Edit("ladder.json",
+              [](rapidjson::Document& d) { d["knowledgeVersion"].SetString("1999.1.1"); });
     auto engine = HeadacheEngine::Load(copy.data_dir());
     ASSERT_FALSE(engine.ok());
     EXPECT_THAT(engine.status().message(), HasSubstr("ladder.json#/knowledgeVersion"));
   }
   {
     DataCopy copy;
-    copy.Edit("orders.json", [](rapidjson::Document& d) { d["orders"][0].AddMember("extra", 1, d.GetAllocator()); });
+    copy.Edit("orders.json", [](rapidjson::Document& d) {
+      d["orders"][0].AddMember("extra", 1, d.GetAllocator());
+    });
     auto engine = HeadacheEngine::Load(copy.data_dir());
     ASSERT_FALSE(engine.ok());
     EXPECT_THAT(engine.status().message(), HasSubstr("orders.json#/orders/0"));
@@ -186,7 +203,8 @@ class HeadachePlugin : public ::testing::Test {
     std::string so = std::string(CEPHALGIA_PACK_DIR) + "/cephalgia_headache.so";
     handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(handle_, nullptr) << dlerror();
-    auto init = reinterpret_cast<cephalgia_rule_pack_init_fn>(dlsym(handle_, CEPHALGIA_RULE_PACK_ENTRY));
+    auto init =
+        reinterpret_cast<cephalgia_rule_pack_init_fn>(dlsym(handle_, CEPHALGIA_RULE_PACK_ENTRY));
     ASSERT_NE(init, nullptr);
     pack_ = init(nullptr);
     ASSERT_NE(pack_, nullptr);
@@ -194,7 +212,8 @@ class HeadachePlugin : public ::testing::Test {
   void TearDown() override {
     if (handle_ != nullptr) dlclose(handle_);
   }
-  cephalgia_pack_code Create(const std::string& pack_dir, cephalgia_pack_instance** inst, std::string* error) {
+  cephalgia_pack_code Create(const std::string& pack_dir, cephalgia_pack_instance** inst,
+                             std::string* error) {
     std::string config = "{\"packDirectory\":\"" + pack_dir + "\",\"config\":{}}";
     cephalgia_buffer err{nullptr, 0};
     cephalgia_pack_code code = pack_->create(config.data(), config.size(), inst, &err);
@@ -218,20 +237,22 @@ TEST_F(HeadachePlugin, CreatesFromItsBuildDirectoryAndEvaluates) {
   pack_->free_buffer(&out);
   cephalgia::testing::GoldenCase c = LoadCase(kFirstCase);
   std::string options = "{\"now\":\"" + c.now + "\"}";
-  ASSERT_EQ(pack_->evaluate(inst, "headache-patient-view", c.request_json.data(), c.request_json.size(),
-                            options.data(), options.size(), &out),
+  ASSERT_EQ(pack_->evaluate(inst, "headache-patient-view", c.request_json.data(),
+                            c.request_json.size(), options.data(), options.size(), &out),
             CEPHALGIA_PACK_OK);
   rapidjson::Document response = ParseOrDie(std::string(out.data, out.size));
   pack_->free_buffer(&out);
   EXPECT_THAT(cephalgia::testing::CheckGoldenCase(c.json, response), IsEmpty());
-  EXPECT_EQ(pack_->evaluate(inst, "no-such-service", "{}", 2, "{}", 2, &out), CEPHALGIA_PACK_NOT_FOUND);
+  EXPECT_EQ(pack_->evaluate(inst, "no-such-service", "{}", 2, "{}", 2, &out),
+            CEPHALGIA_PACK_NOT_FOUND);
   pack_->free_buffer(&out);
   pack_->destroy(inst);
 }
 
 TEST_F(HeadachePlugin, BrokenKnowledgeStopsCreateWithFileAndPointer) {
   DataCopy copy;
-  copy.Edit("red-flags.json", [](rapidjson::Document& d) { d["flags"][3]["tier"].SetString("SOON"); });
+  copy.Edit("red-flags.json",
+            [](rapidjson::Document& d) { d["flags"][3]["tier"].SetString("SOON"); });
   cephalgia_pack_instance* inst = nullptr;
   std::string error;
   EXPECT_NE(Create(copy.pack_dir(), &inst, &error), CEPHALGIA_PACK_OK);
@@ -256,7 +277,10 @@ TEST(HeadacheSafetyFilter, RemovesForbiddenSuggestionsTheKnowledgeProposes) {
   });
   copy.Edit("ladder.json", [](rapidjson::Document& d) {
     auto& a = d.GetAllocator();
-    d["steps"][0]["orders"].PushBack("oxycodone", a).PushBack("mri_brain", a).PushBack("neck_manipulation", a);
+    d["steps"][0]["orders"]
+        .PushBack("oxycodone", a)
+        .PushBack("mri_brain", a)
+        .PushBack("neck_manipulation", a);
   });
   auto engine = HeadacheEngine::Load(copy.data_dir());
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
@@ -293,7 +317,8 @@ class FhirSchema {
   explicit FhirSchema(const std::string& type) : type_(type) {
     static const rapidjson::Document* full = [] {
       auto* d = new rapidjson::Document;
-      *d = ParseOrDie(ReadText(std::string(CEPHALGIA_SHARED_DIR) + "/fhir-r4-json-schema/fhir.schema.json"));
+      *d = ParseOrDie(
+          ReadText(std::string(CEPHALGIA_SHARED_DIR) + "/fhir-r4-json-schema/fhir.schema.json"));
       return d;
     }();
     const rapidjson::Value& defs = (*full)["definitions"];
@@ -321,7 +346,8 @@ class FhirSchema {
       todo.pop_back();
       if (!seen.insert(name).second) continue;
       if (name == "ResourceList") {
-        out_defs.AddMember(rapidjson::Value(name.c_str(), a), rapidjson::Value(rapidjson::kObjectType), a);
+        out_defs.AddMember(rapidjson::Value(name.c_str(), a),
+                           rapidjson::Value(rapidjson::kObjectType), a);
         continue;
       }
       const rapidjson::Value& def = defs[name.c_str()];
@@ -343,7 +369,8 @@ class FhirSchema {
     rapidjson::StringBuffer a, b;
     v.GetInvalidDocumentPointer().StringifyUriFragment(a);
     v.GetInvalidSchemaPointer().StringifyUriFragment(b);
-    return std::string(a.GetString()) + " violates " + v.GetInvalidSchemaKeyword() + " at " + b.GetString();
+    return std::string(a.GetString()) + " violates " + v.GetInvalidSchemaKeyword() + " at " +
+           b.GetString();
   }
 
  private:
@@ -356,9 +383,11 @@ TEST(HeadacheFhirOutput, EveryEmittedResourceValidatesAgainstTheR4Schema) {
   FhirSchema service_request("ServiceRequest");
   FhirSchema medication_request("MedicationRequest");
   // The validator must be able to fail.
-  rapidjson::Document bad = ParseOrDie(R"({"resourceType":"ServiceRequest","status":"draft","intent":"proposal","priority":"stat","subject":{"reference":"Patient/1"},"reasonText":"x"})");
+  rapidjson::Document bad = ParseOrDie(
+      R"({"resourceType":"ServiceRequest","status":"draft","intent":"proposal","priority":"stat","subject":{"reference":"Patient/1"},"reasonText":"x"})");
   EXPECT_NE(service_request.Check(bad), "");
-  rapidjson::Document bad2 = ParseOrDie(R"({"resourceType":"MedicationRequest","status":"draft","intent":"proposal","subject":{"reference":"Patient/1"},"dosageInstruction":"twice"})");
+  rapidjson::Document bad2 = ParseOrDie(
+      R"({"resourceType":"MedicationRequest","status":"draft","intent":"proposal","subject":{"reference":"Patient/1"},"dosageInstruction":"twice"})");
   EXPECT_NE(medication_request.Check(bad2), "");
   int checked = 0;
   std::set<std::string> types;
@@ -384,13 +413,15 @@ TEST(HeadacheFhirOutput, EveryEmittedResourceValidatesAgainstTheR4Schema) {
 // ---------------------------------------------------------------------------------------------
 TEST(HeadacheSynthea, EveryPatientBundleRunsWithoutError) {
   int patients = 0;
-  for (const auto& e : fs::directory_iterator(std::string(CEPHALGIA_SHARED_DIR) + "/fhir-samples/synthea")) {
+  for (const auto& e :
+       fs::directory_iterator(std::string(CEPHALGIA_SHARED_DIR) + "/fhir-samples/synthea")) {
     if (e.path().extension() != ".json") continue;
     rapidjson::Document bundle = ParseOrDie(ReadText(e.path()));
     std::string patient_id;
     for (const auto& entry : bundle["entry"].GetArray()) {
       const auto& r = entry["resource"];
-      if (std::string_view(r["resourceType"].GetString()) == "Patient") patient_id = r["id"].GetString();
+      if (std::string_view(r["resourceType"].GetString()) == "Patient")
+        patient_id = r["id"].GetString();
     }
     ASSERT_FALSE(patient_id.empty()) << e.path();
     rapidjson::Document request(rapidjson::kObjectType);
@@ -418,7 +449,8 @@ TEST(HeadacheSynthea, EveryPatientBundleRunsWithoutError) {
 
 // ---------------------------------------------------------------------------------------------
 // Properties over every golden case.
-std::string WithExtraPrefetch(const std::string& request_json, const std::string& key, const std::string& bundle_json) {
+std::string WithExtraPrefetch(const std::string& request_json, const std::string& key,
+                              const std::string& bundle_json) {
   rapidjson::Document d = ParseOrDie(request_json);
   rapidjson::Document extra = ParseOrDie(bundle_json);
   auto& a = d.GetAllocator();
@@ -439,17 +471,25 @@ TEST(HeadacheProperties, EnteredInErrorDataNeverChangesTheOutput) {
     auto c = cephalgia::testing::LoadGoldenCase(file);
     ASSERT_TRUE(c.ok());
     std::string p = PatientOf(*c);
-    std::string eie = R"({"resourceType":"Bundle","type":"searchset","entry":[
+    std::string eie =
+        R"({"resourceType":"Bundle","type":"searchset","entry":[
       {"resource":{"resourceType":"Condition","id":"eie-1","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},
         "verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"entered-in-error"}]},
-        "code":{"coding":[{"system":"http://snomed.info/sct","code":"95660002","display":"Thunderclap headache"}]},"subject":{"reference":"Patient/)" + p + R"("}}},
+        "code":{"coding":[{"system":"http://snomed.info/sct","code":"95660002","display":"Thunderclap headache"}]},"subject":{"reference":"Patient/)" +
+        p + R"("}}},
       {"resource":{"resourceType":"Observation","id":"eie-2","status":"entered-in-error","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},
-        "subject":{"reference":"Patient/)" + p + R"("},"effectiveDateTime":"2026-02-28T10:00:00Z","valueQuantity":{"value":39.6,"unit":"Cel","system":"http://unitsofmeasure.org","code":"Cel"}}},
+        "subject":{"reference":"Patient/)" +
+        p +
+        R"("},"effectiveDateTime":"2026-02-28T10:00:00Z","valueQuantity":{"value":39.6,"unit":"Cel","system":"http://unitsofmeasure.org","code":"Cel"}}},
       {"resource":{"resourceType":"MedicationStatement","id":"eie-3","status":"entered-in-error","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"7804"}]},
-        "subject":{"reference":"Patient/)" + p + R"("},"effectivePeriod":{"start":"2025-01-01"},"dosage":[{"timing":{"repeat":{"frequency":1,"period":1,"periodUnit":"d"}}}]}},
-      {"resource":{"resourceType":"ServiceRequest","id":"eie-4","status":"entered-in-error","intent":"order","code":{"coding":[{"system":"http://snomed.info/sct","code":"308447003"}]},"subject":{"reference":"Patient/)" + p + R"("}}},
+        "subject":{"reference":"Patient/)" +
+        p +
+        R"("},"effectivePeriod":{"start":"2025-01-01"},"dosage":[{"timing":{"repeat":{"frequency":1,"period":1,"periodUnit":"d"}}}]}},
+      {"resource":{"resourceType":"ServiceRequest","id":"eie-4","status":"entered-in-error","intent":"order","code":{"coding":[{"system":"http://snomed.info/sct","code":"308447003"}]},"subject":{"reference":"Patient/)" +
+        p + R"("}}},
       {"resource":{"resourceType":"AllergyIntolerance","id":"eie-5","verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-verification","code":"entered-in-error"}]},
-        "code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"5640"}]},"patient":{"reference":"Patient/)" + p + R"("}}}]})";
+        "code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"5640"}]},"patient":{"reference":"Patient/)" +
+        p + R"("}}}]})";
     cephalgia::testing::GoldenCase changed = std::move(*c);
     auto before = EvaluateCase(changed);
     changed.request_json = WithExtraPrefetch(changed.request_json, "zzEnteredInError", eie);
@@ -467,7 +507,8 @@ TEST(HeadacheProperties, AddingARedFlagNeverLowersTheHighestIndicator) {
     std::string p = PatientOf(*c);
     std::string flag = R"({"resourceType":"Bundle","type":"searchset","entry":[
       {"resource":{"resourceType":"Condition","id":"rf-1","clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},
-        "code":{"coding":[{"system":"http://snomed.info/sct","code":"94225005","display":"Metastatic malignant neoplasm to brain"}]},"subject":{"reference":"Patient/)" + p + R"("}}}]})";
+        "code":{"coding":[{"system":"http://snomed.info/sct","code":"94225005","display":"Metastatic malignant neoplasm to brain"}]},"subject":{"reference":"Patient/)" +
+                       p + R"("}}}]})";
     auto before = EvaluateCase(*c);
     c->request_json = WithExtraPrefetch(c->request_json, "zzRedFlag", flag);
     auto after = EvaluateCase(*c);
@@ -496,14 +537,18 @@ TEST(HeadacheEvaluate, NamesMissingPrefetchInEveryCard) {
   ASSERT_GT(doc["cards"].Size(), 0u);
   for (const auto& card : doc["cards"].GetArray()) {
     // The clinician reads which checks could not run; the technical reason is in the extension.
-    EXPECT_THAT(std::string(card["detail"].GetString()), HasSubstr("Observations and notes could not be retrieved"));
-    EXPECT_THAT(std::string(card["detail"].GetString()), ::testing::Not(HasSubstr("FHIR server timeout")));
+    EXPECT_THAT(std::string(card["detail"].GetString()),
+                HasSubstr("Observations and notes could not be retrieved"));
+    EXPECT_THAT(std::string(card["detail"].GetString()),
+                ::testing::Not(HasSubstr("FHIR server timeout")));
     EXPECT_THAT(json::Serialize(card["extension"]), HasSubstr("unavailable: FHIR server timeout"));
-    EXPECT_STREQ(card["extension"]["org.cephalgia.headache"]["knowledgeVersion"].GetString(), Engine().knowledge_version().c_str());
+    EXPECT_STREQ(card["extension"]["org.cephalgia.headache"]["knowledgeVersion"].GetString(),
+                 Engine().knowledge_version().c_str());
   }
   // knowledge.md §0: on a chart without a current headache a gap is no reason to speak either
   // (no "data incomplete" card on a closed gate).
-  std::string empty = R"({"hook":"patient-view","hookInstance":"5f8e7a52-3c55-4f0e-9a55-3d3fbe0c3a11","context":{"userId":"Practitioner/1","patientId":"p1"},
+  std::string empty =
+      R"({"hook":"patient-view","hookInstance":"5f8e7a52-3c55-4f0e-9a55-3d3fbe0c3a11","context":{"userId":"Practitioner/1","patientId":"p1"},
     "prefetch":{"patient":{"resourceType":"Patient","id":"p1","birthDate":"1980-01-01"}}})";
   call.request_json = empty;
   response = Engine().Evaluate(call);
@@ -516,7 +561,8 @@ TEST(HeadacheEvaluate, NamesMissingPrefetchInEveryCard) {
   ASSERT_TRUE(response.ok());
   rapidjson::Document none = ParseOrDie(*response);
   EXPECT_EQ(none["cards"].Size(), 0u);
-  EXPECT_STREQ(none["extension"]["org.cephalgia.headache"]["knowledgeVersion"].GetString(), Engine().knowledge_version().c_str());
+  EXPECT_STREQ(none["extension"]["org.cephalgia.headache"]["knowledgeVersion"].GetString(),
+               Engine().knowledge_version().c_str());
 }
 
 TEST(HeadacheEvaluate, UsesTheNowOption) {
@@ -555,7 +601,8 @@ TEST(HeadacheEvaluate, ConcurrentEvaluationsMatchSequentialOnes) {
         for (std::size_t i = 0; i < cases.size(); ++i) {
           std::size_t k = (i + static_cast<std::size_t>(t) * 7) % cases.size();
           auto r = EvaluateCase(cases[k]);
-          if (round == 2) got[t].push_back(r.ok() ? WithoutUuids(*r) + "#" + std::to_string(k) : "error");
+          if (round == 2)
+            got[t].push_back(r.ok() ? WithoutUuids(*r) + "#" + std::to_string(k) : "error");
         }
       }
     });
@@ -572,8 +619,9 @@ TEST(HeadacheEvaluate, ConcurrentEvaluationsMatchSequentialOnes) {
 
 TEST(HeadacheEvaluate, RunsTheCdsHooksSpecExamples) {
   const std::string dir = std::string(CEPHALGIA_SHARED_DIR) + "/fhir-samples/cds-hooks/hl7-spec/";
-  for (const auto& [file, service] : {std::pair<std::string, std::string>{"patient-view-request.json", "headache-patient-view"},
-                                      {"order-sign-request-paginated-prefetch.json", "headache-order-sign"}}) {
+  for (const auto& [file, service] :
+       {std::pair<std::string, std::string>{"patient-view-request.json", "headache-patient-view"},
+        {"order-sign-request-paginated-prefetch.json", "headache-order-sign"}}) {
     std::string text = ReadText(dir + file);
     auto response = EvaluateRequest(service, text);
     ASSERT_TRUE(response.ok()) << file << ": " << response.status().ToString();
@@ -595,7 +643,8 @@ TEST(HeadacheEvaluate, LongNonAsciiDraftTextKeepsTheAnswerValidUtf8) {
     auto& r = e["resource"];
     if (r.HasMember("medicationCodeableConcept")) {
       r["medicationCodeableConcept"].RemoveMember("text");
-      r["medicationCodeableConcept"].AddMember("text", rapidjson::Value(name.c_str(), d.GetAllocator()), d.GetAllocator());
+      r["medicationCodeableConcept"].AddMember(
+          "text", rapidjson::Value(name.c_str(), d.GetAllocator()), d.GetAllocator());
       changed = true;
     }
   }
@@ -608,15 +657,44 @@ TEST(HeadacheEvaluate, LongNonAsciiDraftTextKeepsTheAnswerValidUtf8) {
   EXPECT_THAT(*response, HasSubstr("(limit 15) for about"));
 }
 
+// Issue 12 item 5: FHIR the pack could not read is not dropped silently; it is a data gap with
+// its element path in the extension (not in the clinician's text).
+TEST(HeadacheEvaluate, UnreadableFhirIsADataGapWithItsPath) {
+  cephalgia::testing::GoldenCase c = LoadCase("201-step1-pt-referral.json");
+  rapidjson::Document d = ParseOrDie(c.request_json);
+  rapidjson::Document broken = ParseOrDie(
+      R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"id":"no-type"}}]})");
+  d["prefetch"]["observations"].CopyFrom(broken, d.GetAllocator());
+  auto response = EvaluateRequest(c.service, json::Serialize(d), c.now);
+  ASSERT_TRUE(response.ok());
+  rapidjson::Document doc = ParseOrDie(*response);
+  EXPECT_THAT(json::Serialize(doc["extension"]),
+              HasSubstr("observations.entry[0].resource.resourceType"));
+  ASSERT_GT(doc["cards"].Size(), 0u);
+  EXPECT_THAT(json::Serialize(doc["cards"][0]["extension"]),
+              HasSubstr("not read: observations.entry[0]"));
+  EXPECT_THAT(std::string(doc["cards"][0]["detail"].GetString()),
+              ::testing::Not(HasSubstr("entry[0]")));
+}
+
 TEST(HeadacheEvaluate, RejectsUnknownServiceAndMissingPatient) {
-  EXPECT_EQ(EvaluateRequest("headache-patient-view", R"({"hook":"patient-view","context":{"patientId":"p1/../../admin"}})").status().code(),
+  EXPECT_EQ(EvaluateRequest("headache-patient-view",
+                            R"({"hook":"patient-view","context":{"patientId":"p1/../../admin"}})")
+                .status()
+                .code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(EvaluateRequest("nope", "{}").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(EvaluateRequest("headache-patient-view", "[1]").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(EvaluateRequest("headache-patient-view", R"({"hook":"patient-view","context":{}})").status().code(),
+  EXPECT_EQ(EvaluateRequest("headache-patient-view", "[1]").status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(EvaluateRequest("headache-patient-view", R"({"context":{"patientId":"1"}})", "yesterday").status().code(),
+  EXPECT_EQ(EvaluateRequest("headache-patient-view", R"({"hook":"patient-view","context":{}})")
+                .status()
+                .code(),
             StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      EvaluateRequest("headache-patient-view", R"({"context":{"patientId":"1"}})", "yesterday")
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
 }
 
 }  // namespace

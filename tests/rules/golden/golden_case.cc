@@ -258,15 +258,16 @@ std::vector<std::string> CheckResponseInvariants(const Value& request, const Val
     if (!uuids.insert(uuid).second) f.push_back(where + ": duplicate uuid " + uuid);
     std::string summary = S(json::Find(card, "summary"));
     if (summary.empty() || CodePoints(summary) > 100)
-      f.push_back(where + ": summary empty or over 100 characters (docs/card-style.md)");
+      f.push_back(where +
+                  ": summary empty or over 100 characters (rules/packs/headache/CARD-STYLE.md)");
     std::string indicator = S(json::Find(card, "indicator"));
     if (Rank(indicator) < 0) f.push_back(where + ": bad indicator");
     std::string detail = S(json::Find(card, "detail"));
     if (detail.empty()) f.push_back(where + ": no detail");
     if (CodePoints(detail) > 600)
-      f.push_back(where + ": detail over 600 characters (docs/card-style.md)");
+      f.push_back(where + ": detail over 600 characters (rules/packs/headache/CARD-STYLE.md)");
     // What a clinician reads: no raw resource ids, internal file names, seed citations or lists
-    // of what was not found (issue 12; docs/card-style.md).
+    // of what was not found (issue 12; rules/packs/headache/CARD-STYLE.md).
     std::string shown = summary + "\n" + detail;
     if (const Value* sg = json::GetArray(card, "suggestions")) {
       for (const Value& s : sg->GetArray()) shown += "\n" + S(json::Find(s, "label"));

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "cephalgia/fhir/date_time.h"
+#include "cephalgia/fhir/issues.h"
 #include "cephalgia/fhir/resource_index.h"
 #include "cephalgia/json.h"
 #include "cephalgia/rules/headache_engine.h"
@@ -29,6 +30,7 @@ constexpr std::string_view kDraftOrigin = "context.draftOrders";
 constexpr std::size_t kValueBufferBytes =
     256 * 1024;  // per thread; larger requests fall back to malloc
 constexpr std::size_t kParseBufferBytes = 16 * 1024;
+constexpr std::size_t kMaxUnreadableIssues = 20;
 
 }  // namespace
 
@@ -146,7 +148,10 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
                            "context.patientId");
   }
 
-  fhir::ResourceIndex index(nullptr);
+  // What the index could not read (an entry without a resource, a resource without a type...)
+  // is not dropped silently: it becomes a data gap with its element path in the extension.
+  fhir::IssueSink unreadable(kMaxUnreadableIssues);
+  fhir::ResourceIndex index(&unreadable);
   std::vector<internal::DataGap> gaps;
   const rapidjson::Value* prefetch = json::GetObject(doc, "prefetch");
   for (const auto& g : call.unavailable_prefetch)
@@ -178,6 +183,14 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
         drafts != nullptr && drafts->IsObject()) {
       index.Add(*drafts, kDraftOrigin);
     }
+  }
+  for (const fhir::Issue& issue : unreadable.issues()) {
+    if (issue.severity == fhir::Severity::kInformation) continue;
+    gaps.push_back({"", "not read: " + issue.location + ": " + issue.message, false});
+  }
+  if (unreadable.dropped() > 0) {
+    gaps.push_back(
+        {"", "not read: " + std::to_string(unreadable.dropped()) + " more problems", false});
   }
   Facts facts = internal::ExtractFacts(k, index, now,
                                        service->order_sign ? kDraftOrigin : std::string_view());

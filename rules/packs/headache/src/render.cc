@@ -1,5 +1,6 @@
-// Decisions -> cards (docs/card-style.md). The only place that writes text for a clinician and
-// the only place that writes the evidence extension; both come from the same decisions.
+// Decisions -> cards (rules/packs/headache/CARD-STYLE.md). The only place that writes text for a
+// clinician and the only place that writes the evidence extension; both come from the same
+// decisions.
 #include "render.h"
 
 #include <rapidjson/stringbuffer.h>
@@ -149,6 +150,7 @@ class Renderer {
     std::size_t shown = 0, more = 0;
     std::set<std::string> seen;
     for (const DataGap& g : context_.gaps) {
+      if (g.key.empty()) continue;  // unreadable FHIR: in the extension only
       auto it = k_.prefetch_gap_text.find(g.key);
       std::string sentence =
           it != k_.prefetch_gap_text.end()
@@ -428,7 +430,7 @@ class Renderer {
     w.StartArray();
     for (const DataGap& g : context_.gaps) {
       w.StartObject();
-      KV(w, "prefetchKey", g.key);
+      if (!g.key.empty()) KV(w, "prefetchKey", g.key);
       KV(w, "detail", g.technical);
       w.EndObject();
     }

@@ -1,10 +1,10 @@
 // File: render.h (private)
 //
-// Decisions -> the CDS Hooks response, following docs/card-style.md: a summary that says what to
-// do, a detail of a few short lines a clinician reads in five seconds (the decisive findings by
-// their clinical names, dates and origin; what would change the decision; what was held back; a
-// plain sentence per data gap), guideline links, one-click suggestions, and the full evidence
-// trail in the card's extension for integrators and testers.
+// Decisions -> the CDS Hooks response, following rules/packs/headache/CARD-STYLE.md: a summary that
+// says what to do, a detail of a few short lines a clinician reads in five seconds (the decisive
+// findings by their clinical names, dates and origin; what would change the decision; what was held
+// back; a plain sentence per data gap), guideline links, one-click suggestions, and the full
+// evidence trail in the card's extension for integrators and testers.
 #pragma once
 
 #include <string>
