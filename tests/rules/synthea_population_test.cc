@@ -251,6 +251,18 @@ TEST_P(SyntheaPopulationTest, LastEncounterAnswerFollowsTheReview) {
   ASSERT_TRUE(cli_doc.IsObject() && json::GetArray(cli_doc, "cards") != nullptr) << cli.out;
   EXPECT_THAT(VerdictProblems(chart, cli_doc), IsEmpty()) << "via cephalgia evaluate";
   EXPECT_EQ(Cards(cli_doc), Cards(engine_doc)) << "the binary and the engine disagree";
+
+  // And over HTTP, as an EHR calls it (a server per chart: each is opened on its own date).
+  auto server = cephalgia::test::CephalgiaServer::Start(
+      {"--now", chart.evaluated_at, "--plugins", cephalgia::test::BuiltPackDir()});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  cephalgia::test::HttpResult http = cephalgia::test::HttpCall(
+      "POST", (*server)->url("/cds-services/headache-patient-view"), request);
+  ASSERT_EQ(http.status, 200) << http.body;
+  rapidjson::Document http_doc = Parse(http.body);
+  ASSERT_TRUE(http_doc.IsObject() && json::GetArray(http_doc, "cards") != nullptr) << http.body;
+  EXPECT_THAT(VerdictProblems(chart, http_doc), IsEmpty()) << "via HTTP";
+  EXPECT_EQ(Cards(http_doc), Cards(engine_doc)) << "HTTP and the engine disagree";
 }
 
 std::string ChartName(const ::testing::TestParamInfo<ReviewedChart>& info) {
