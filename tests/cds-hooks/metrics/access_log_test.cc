@@ -132,12 +132,15 @@ TEST(AuthRefusalLogTest, SaysWhyAndWhoButNeverTheToken) {
 
   const std::string token = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln";
   const std::string bearer = "Bearer " + token;
+  // The entry borrows (string_view): every string it points at must outlive the call.
+  const std::string long_kid(200, 'k');
+  const std::string route_with_token = "/cds-services?access_token=" + token;
   AuthRefusalEntry careless = e;
   careless.reason = bearer;  // the header by mistake, everywhere
   careless.iss = bearer;
-  careless.kid = std::string(200, 'k');
+  careless.kid = long_kid;
   careless.remote = bearer;
-  careless.route = "/cds-services?access_token=" + token;
+  careless.route = route_with_token;
   const std::string line = FormatAuthRefusalLine(careless);
   EXPECT_EQ(line.find("eyJ"), std::string::npos) << line;
   rapidjson::Document bad = ParseLine(line);
