@@ -6,7 +6,8 @@
 #                                  which tests/fhir-server/install.sh installs the test FHIR
 #                                  server and, if the system's Node is missing or too old, a
 #                                  pinned Node from the npm registry (never used by `serve`), and
-#                                  Debian's chromium for the browser test (tests/browser)
+#                                  Debian's chromium for the browser test (tests/browser), and
+#                                  clang with libclang-rt-14-dev for the fuzz targets (tests/fuzz)
 # Idempotent: packages already installed are left alone, and apt-get runs only when something
 # is missing.
 set -euo pipefail
@@ -30,6 +31,8 @@ test_packages=(
   # The browser test drives Debian's Chromium (/usr/bin/chromium) through playwright-core; the
   # DejaVu fonts make its screenshots and measured card heights the same on every machine.
   chromium fonts-dejavu-core
+  # The fuzz targets (tests/fuzz, scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+  clang libclang-rt-14-dev
 )
 # npm (it brings Debian's nodejs 18, which only runs npm itself) installs the test FHIR server's
 # packages and the pinned Node that runs it; keep the machine's own npm if it has one.

@@ -13,6 +13,10 @@
 # (`cephalgia serve`, `cephalgia evaluate`, the packs they load) are the sanitized ones too. The
 # tests matched by $sanitize_skip_labels and $sanitize_skip_tests are not run there.
 # CEPHALGIA_TEST_SANITIZE=0 skips this run (for a quick local loop; CI always runs it).
+#
+# Last, the fuzz targets (tests/fuzz, built with clang in build-fuzz/): their seeds and crash
+# reproducers replayed, then each fuzzed for 25 s (scripts/fuzz.sh runs them longer).
+# CEPHALGIA_TEST_FUZZ=0 skips this part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
@@ -52,5 +56,18 @@ if [[ ${CEPHALGIA_TEST_SANITIZE:-1} != 0 ]]; then
     cat "$report"
     failed=1
   done
+fi
+
+if [[ ${CEPHALGIA_TEST_FUZZ:-1} != 0 ]]; then
+  # The fuzz targets (tests/fuzz): built with clang, libFuzzer, ASan and UBSan in build-fuzz/;
+  # every checked-in seed and crash reproducer replayed once, then each target fuzzed for
+  # CEPHALGIA_FUZZ_TEST_SECONDS (25 s) from its seeds, two at a time. Any crash, leak, timeout or
+  # UBSan report fails the run and prints the report. CEPHALGIA_TEST_FUZZ=0 skips this part.
+  echo "test.sh: the fuzz targets and their crash reproducers (build-fuzz/)"
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCEPHALGIA_FUZZ=ON -DCEPHALGIA_BUILD_TESTS=OFF -DCEPHALGIA_BUILD_BENCHMARKS=OFF \
+    -DCEPHALGIA_FUZZ_TEST_SECONDS="${CEPHALGIA_FUZZ_TEST_SECONDS:-25}" >/dev/null
+  cmake --build build-fuzz -j"${CEPHALGIA_JOBS:-$(nproc)}" --target fuzz_all
+  (cd build-fuzz && ctest --output-on-failure -j"$jobs" -L fuzz) || failed=1
 fi
 exit "$failed"

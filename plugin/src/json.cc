@@ -36,6 +36,8 @@ std::size_t FindInvalidUtf8OrNul(std::string_view text) {
       if (high != 0 || (zero & kHigh) != 0) break;
       i += 32;
     }
+    // The 32-byte steps may end exactly at the end (found by tests/fuzz: s[n] was read).
+    if (i == n) break;
     if (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, s + i, 8);

@@ -158,6 +158,15 @@ TEST(RedactUrlTest, RedactsUserInfoPasswordAndTheBearerTokenAnywhere) {
   EXPECT_EQ(RedactUrl("https://h/fhir/Patient/1"), "https://h/fhir/Patient/1");
 }
 
+// Found by tests/fuzz (fuzz_fhir_client_urls): a token that starts with the end of the marker
+// ("D", "ED", ...) and is followed by its own tail came back whole after redaction.
+TEST(RedactUrlTest, TheTokenNeverSurvivesRedaction) {
+  const std::string token = "Dabcdefgh";
+  const std::string redacted = RedactUrl("http://127.0.0.1/fhir/x?q=Dabcdefghabcdefgh", token);
+  EXPECT_EQ(redacted.find(token), std::string::npos) << redacted;
+  EXPECT_EQ(RedactUrl("https://h/fhir/Patient/EDxyEDxyxy", "EDxy").find("EDxy"), std::string::npos);
+}
+
 TEST(FetchErrorTest, MapsToProjectStatusCodes) {
   FetchError e{FetchErrorKind::kTimeout, "https://h/fhir/Patient/1", "deadline passed", 0};
   EXPECT_EQ(e.ToStatus().code(), StatusCode::kDeadlineExceeded);

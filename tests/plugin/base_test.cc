@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -115,6 +117,21 @@ TEST(JsonTest, InsituParsingAppliesTheSameChecks) {
       << "a NUL byte must not hide trailing content";
   EXPECT_FALSE(json::ParseUntrustedInsitu("{\"a\":\"\xff\"}", buffer).ok());
   EXPECT_FALSE(json::ParseUntrustedInsitu(std::string(200000, '['), buffer, 1 << 20).ok());
+}
+
+// Found by tests/fuzz (fuzz_fhir_readers, fuzz_jwt): clean ASCII whose length is a multiple of
+// 32 made the UTF-8 check read the byte after the text. Each text here is a heap block of exactly
+// its size, so AddressSanitizer (the sanitized run of scripts/test.sh) sees such a read.
+TEST(JsonTest, Utf8CheckNeverReadsPastTheText) {
+  for (std::size_t n : {0, 7, 8, 31, 32, 33, 40, 64, 768}) {
+    std::unique_ptr<char[]> text(new char[n]);
+    std::memset(text.get(), 'a', n);
+    EXPECT_EQ(json::FindInvalidUtf8OrNul(std::string_view(text.get(), n)), n) << n;
+    if (n > 0) {
+      text[n - 1] = '\0';
+      EXPECT_EQ(json::FindInvalidUtf8OrNul(std::string_view(text.get(), n)), n - 1) << n;
+    }
+  }
 }
 
 TEST(JsonTest, TypedGettersNeverAssertOnTheWrongType) {

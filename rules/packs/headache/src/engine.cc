@@ -169,7 +169,7 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   for (const auto& [key, tmpl] : service->prefetch) {
     if (prefetch != nullptr && json::Find(*prefetch, key) != nullptr) continue;
     bool reported = std::any_of(gaps.begin(), gaps.end(),
-                                [&key](const internal::DataGap& g) { return g.key == key; });
+                                [&k = key](const internal::DataGap& g) { return g.key == k; });
     std::string_view read_type = std::string_view(tmpl).substr(0, tmpl.find('/'));
     bool read_present = tmpl.find('?') == std::string::npos &&
                         tmpl.find('/') != std::string::npos && !index.OfType(read_type).empty();
