@@ -185,7 +185,11 @@ std::string_view RefusalReasonLabel(std::string_view reason) {
 }
 
 struct ClientAuthenticator::Impl {
-  explicit Impl(AuthConfig c) : config(std::move(c)), replay(config.max_replay_entries) {}
+  explicit Impl(AuthConfig c)
+      : config(std::move(c)),
+        replay(config.replay_cache != nullptr
+                   ? config.replay_cache
+                   : std::make_shared<JtiReplayCache>(config.max_replay_entries)) {}
 
   // Steps 1-3 of Verify: the bearer token, its JOSE header and a trusted `iss`.
   Result<TokenParts> ReadToken(std::string_view authorization_header, ClaimedClient* claimed) const;
@@ -248,7 +252,7 @@ struct ClientAuthenticator::Impl {
   const AuthConfig config;
   std::vector<JkuRule> jku_rules;  // parsed jku_allow_prefixes
   JwkSet configured;
-  JtiReplayCache replay;
+  std::shared_ptr<ReplayCache> replay;
   // Guards everything below. Never held during a fetch.
   mutable std::mutex jku_mu;
   std::condition_variable fetch_done;  // a fetch of in_flight finished
@@ -477,7 +481,9 @@ bool ClientAuthenticator::MayFetchKeys(std::string_view authorization_header,
                                        Clock::time_point now) const {
   if (impl_->config.mode == AuthMode::kOff) return false;
   Result<TokenParts> parts = impl_->ReadToken(authorization_header, nullptr);
-  if (!parts.ok() || !parts->jku) return false;  // refused, or verified without a fetch
+  if (!parts.ok()) return false;  // refused without a key lookup
+  if (impl_->replay->remote()) return true;  // the replay check itself goes over the network
+  if (!parts->jku) return false;  // verified without a fetch
   if (impl_->configured.Find(parts->kid) != nullptr) return false;
   const Result<std::string> url = impl_->AllowedJku(*parts->jku, parts->iss);
   if (!url.ok()) return false;
@@ -540,13 +546,17 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
   const auto forget_at =
       Clock::time_point(std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(*exp + skew)));
-  switch (impl_->replay.Insert(parts.iss, *jti, forget_at, now)) {
-    case JtiReplayCache::kFresh:
+  switch (impl_->replay->Insert(parts.iss, *jti, forget_at, now)) {
+    case ReplayCache::kFresh:
       break;
-    case JtiReplayCache::kReplayed:
+    case ReplayCache::kReplayed:
       return Deny("replayed jti");
-    case JtiReplayCache::kFull:
+    case ReplayCache::kFull:
       return Deny("replay cache full");
+    case ReplayCache::kUnavailable:
+      // Not a refusal of the client: the shared cache is away. Fail closed, but as a 503 the
+      // client may retry, not a 401 that says its token is bad.
+      return Unavailable("replay cache unavailable");
   }
 
   VerifiedClient client{parts.iss, parts.kid, std::string(*jti), std::nullopt};

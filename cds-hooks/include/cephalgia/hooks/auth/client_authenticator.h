@@ -78,6 +78,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cephalgia/hooks/auth/replay_cache.h"
 #include "cephalgia/status.h"
 
 namespace cephalgia::hooks::auth {
@@ -112,6 +113,12 @@ struct AuthConfig {
   // The checklist says "cache it until exp, an hour at most"; the spec recommends 5-minute tokens.
   std::chrono::seconds max_token_lifetime{3600};
   std::size_t max_replay_entries = 200000;
+  // Where jti values are remembered. Null: in this process (JtiReplayCache of
+  // max_replay_entries), right for one replica. Several replicas share one (PostgresReplayCache),
+  // so a token accepted by one is refused at the others; if it cannot be asked, Verify answers
+  // kUnavailable ("replay cache unavailable", a 503): a replay cannot be ruled out, so the token
+  // is not accepted.
+  std::shared_ptr<ReplayCache> replay_cache;
   bool require_typ = true;
   // Limits on fetching a jku.
   std::chrono::milliseconds jku_fetch_timeout{2000};
@@ -174,6 +181,8 @@ class ClientAuthenticator {
   // new-URL budget, the URL's refetch interval). Cheap (decodes the header and payload, no
   // signature check). Everything it answers false for is refused or verified without blocking,
   // so a flood of tokens that would be refused never reaches the blocking pool. False in kOff.
+  // With a remote replay cache (AuthConfig::replay_cache) every token that passes those first
+  // checks may block (the cache is asked over the network): true for all of them.
   bool MayFetchKeys(std::string_view authorization_header, Clock::time_point now) const;
 
   // How many jku fetches were attempted / key sets are cached (for tests and metrics).

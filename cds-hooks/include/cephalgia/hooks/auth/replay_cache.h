@@ -3,13 +3,19 @@
 // The `jti` replay cache (checklist item 103: "jti has not been seen before; cache it until exp,
 // an hour at most"). Keys are (iss, jti): two clients may pick the same nonce independently.
 //
-// Bounded in size. When full, expired entries are purged first; if it is still full the new token
-// is refused (fail closed): evicting a live entry would silently re-open a replay window. Only
-// tokens whose signature already verified are inserted, so only trusted clients can fill it.
-// Thread-safe (one mutex; the cost is a hash insert next to a public-key signature verify).
+// ReplayCache is the interface the authenticator uses. Two implementations:
+//   - JtiReplayCache (here): in this process; right for one replica (the SQLite default);
+//   - PostgresReplayCache (cephalgia/hooks/feedback/postgres_replay_cache.h): in the database the
+//     replicas share, so a token accepted by one replica is refused when replayed at another.
+//
+// JtiReplayCache is bounded in size. When full, expired entries are purged first; if it is still
+// full the new token is refused (fail closed): evicting a live entry would silently re-open a
+// replay window. Only tokens whose signature already verified are inserted, so only trusted
+// clients can fill it. Thread-safe (one mutex; the cost is a hash insert next to a public-key
+// signature verify).
 //
 //   JtiReplayCache cache(100000);
-//   switch (cache.Insert(iss, jti, expires_at, now)) { case JtiReplayCache::kFresh: ... }
+//   switch (cache.Insert(iss, jti, expires_at, now)) { case ReplayCache::kFresh: ... }
 #pragma once
 
 #include <chrono>
@@ -23,17 +29,32 @@
 
 namespace cephalgia::hooks::auth {
 
-class JtiReplayCache {
+class ReplayCache {
  public:
   using Clock = std::chrono::system_clock;
-  enum InsertResult { kFresh, kReplayed, kFull };
+  // kUnavailable: the cache could not be asked (its database is away); the token cannot be
+  // accepted, since a replay could not be ruled out.
+  enum InsertResult { kFresh, kReplayed, kFull, kUnavailable };
 
+  virtual ~ReplayCache() = default;
+
+  // Remembers (iss, jti) until `forget_at`, unless it is already remembered and not expired
+  // (kReplayed). Entries whose forget_at <= now count as gone. Atomic: of two concurrent
+  // inserts of one key, exactly one is kFresh.
+  virtual InsertResult Insert(std::string_view iss, std::string_view jti,
+                              Clock::time_point forget_at, Clock::time_point now) = 0;
+
+  // Whether Insert may wait on the network: then verification belongs off the I/O threads.
+  virtual bool remote() const { return false; }
+};
+
+class JtiReplayCache final : public ReplayCache {
+ public:
   explicit JtiReplayCache(std::size_t max_entries) : max_entries_(max_entries) {}
 
-  // Remembers (iss, jti) until `forget_at`, unless it is already remembered (kReplayed) or the
-  // cache is full of live entries (kFull). Entries whose forget_at <= now count as gone.
+  // As ReplayCache::Insert; kFull when the cache is full of live entries. Never kUnavailable.
   InsertResult Insert(std::string_view iss, std::string_view jti, Clock::time_point forget_at,
-                      Clock::time_point now);
+                      Clock::time_point now) override;
 
   std::size_t size() const;
 

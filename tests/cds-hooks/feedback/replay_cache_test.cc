@@ -1,0 +1,137 @@
+// The jti replay cache, the same tests against both implementations: in process (JtiReplayCache)
+// and in the PostgreSQL database the replicas share (PostgresReplayCache, issue 15), plus what
+// only the shared one does: two replicas see each other's tokens, expired rows are swept, an
+// unreachable database fails closed.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "cephalgia/hooks/feedback/feedback_store.h"
+#include "cephalgia/hooks/feedback/postgres_replay_cache.h"
+#include "postgres_test_server.h"
+
+namespace cephalgia::hooks::feedback {
+namespace {
+
+using auth::JtiReplayCache;
+using auth::ReplayCache;
+using Clock = ReplayCache::Clock;
+using std::chrono::seconds;
+using test::PostgresTestServer;
+
+const Clock::time_point kNow = Clock::time_point(seconds(1'800'000'000));
+
+enum class Cache { kInProcess, kPostgres };
+
+// A database with the store's schema (the replay table comes with its migrations).
+Result<std::string> FreshDatabase(PostgresTestServer& pg) {
+  static std::atomic<int> counter{0};
+  CEPHALGIA_ASSIGN_OR_RETURN(std::string uri,
+                             pg.CreateDatabase("replay_" + std::to_string(counter.fetch_add(1))));
+  CEPHALGIA_RETURN_IF_ERROR(OpenPostgresFeedbackStore(uri).status());
+  return uri;
+}
+
+class ReplayCacheTest : public ::testing::TestWithParam<Cache> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Cache::kInProcess) {
+      cache_ = std::make_shared<JtiReplayCache>(100000);
+      return;
+    }
+    auto pg = PostgresTestServer::Shared();
+    CEPHALGIA_ASSERT_POSTGRES(pg);
+    Result<std::string> uri = FreshDatabase(**pg);
+    ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+    uri_ = *uri;
+    auto cache = OpenPostgresReplayCache(uri_);
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    cache_ = *cache;
+  }
+  std::shared_ptr<ReplayCache> cache_;
+  std::string uri_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Caches, ReplayCacheTest,
+                         ::testing::Values(Cache::kInProcess, Cache::kPostgres),
+                         [](const auto& info) {
+                           return info.param == Cache::kInProcess ? "InProcess" : "PostgreSQL";
+                         });
+
+TEST_P(ReplayCacheTest, SecondUseIsReplayUntilForgotten) {
+  EXPECT_EQ(cache_->Insert("iss", "j1", kNow + seconds(300), kNow), ReplayCache::kFresh);
+  EXPECT_EQ(cache_->Insert("iss", "j1", kNow + seconds(300), kNow + seconds(299)),
+            ReplayCache::kReplayed);
+  // The key is (iss, jti): another client may pick the same nonce.
+  EXPECT_EQ(cache_->Insert("other", "j1", kNow + seconds(300), kNow), ReplayCache::kFresh);
+  // Once the token could no longer be accepted anyway, its jti is forgotten.
+  EXPECT_EQ(cache_->Insert("iss", "j1", kNow + seconds(900), kNow + seconds(300)),
+            ReplayCache::kFresh);
+  EXPECT_EQ(cache_->Insert("iss", "j1", kNow + seconds(900), kNow + seconds(301)),
+            ReplayCache::kReplayed);
+}
+
+TEST_P(ReplayCacheTest, ConcurrentInsertsOfTheSameJtiSucceedExactlyOnce) {
+  constexpr int kThreads = 8, kRounds = 20;
+  std::atomic<int> fresh{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < kRounds; ++round) {
+        if (cache_->Insert("iss", "jti-" + std::to_string(round), kNow + seconds(60), kNow) ==
+            ReplayCache::kFresh) {
+          fresh.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fresh.load(), kRounds);
+}
+
+// Two replicas, two caches, one database: a token accepted at one is a replay at the other.
+TEST(PostgresReplayCacheTest, ReplicasShareTheCacheAndSweepExpiredRows) {
+  auto pg = PostgresTestServer::Shared();
+  CEPHALGIA_ASSERT_POSTGRES(pg);
+  Result<std::string> uri = FreshDatabase(**pg);
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  auto a = OpenPostgresReplayCache(*uri);
+  auto b = OpenPostgresReplayCache(*uri);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->Insert("iss", "shared", kNow + seconds(300), kNow), ReplayCache::kFresh);
+  EXPECT_EQ((*b)->Insert("iss", "shared", kNow + seconds(300), kNow + seconds(1)),
+            ReplayCache::kReplayed);
+  EXPECT_EQ((*b)->Insert("iss", "short", kNow + seconds(10), kNow), ReplayCache::kFresh);
+  EXPECT_TRUE((*a)->remote());
+
+  // At kNow + 100 s only "short" has expired.
+  Result<std::int64_t> swept = (*a)->SweepExpired(kNow + seconds(100));
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(*swept, 1);
+  auto db = uri->substr(uri->rfind('/') + 1);
+  auto rows = (*pg)->Query(db, "SELECT iss, jti FROM jti_replay ORDER BY jti");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, (std::vector<std::vector<std::string>>{{"iss", "shared"}}));
+}
+
+TEST(PostgresReplayCacheTest, UnreachableDatabaseFailsClosed) {
+  auto pg = PostgresTestServer::Start();
+  CEPHALGIA_ASSERT_POSTGRES(pg);
+  Result<std::string> uri = FreshDatabase(**pg);
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  auto cache = OpenPostgresReplayCache(*uri, {.connections = 1,
+                                              .sweep_interval = seconds(60),
+                                              .reconnect_interval = std::chrono::milliseconds(50)});
+  ASSERT_TRUE(cache.ok());
+  EXPECT_EQ((*cache)->Insert("iss", "before", kNow + seconds(60), kNow), ReplayCache::kFresh);
+  ASSERT_TRUE((*pg)->Stop().ok());
+  EXPECT_EQ((*cache)->Insert("iss", "during", kNow + seconds(60), kNow), ReplayCache::kUnavailable);
+  ASSERT_TRUE((*pg)->Restart().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the reconnect interval
+  EXPECT_EQ((*cache)->Insert("iss", "before", kNow + seconds(60), kNow), ReplayCache::kReplayed);
+  EXPECT_EQ((*cache)->Insert("iss", "during", kNow + seconds(60), kNow), ReplayCache::kFresh);
+}
+
+}  // namespace
+}  // namespace cephalgia::hooks::feedback
