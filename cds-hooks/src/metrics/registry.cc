@@ -197,6 +197,9 @@ struct Registry::Impl {
   Counter idle_connections_evicted;
   Gauge open_connections;
   Gauge deferred_in_progress;
+  Counter issued_cards_dropped;
+  Gauge issued_cards_queued;
+  Gauge store_up;
 };
 
 Registry::Registry(std::size_t max_series_per_family)
@@ -223,6 +226,9 @@ Counter& Registry::ConnectionsRefused(std::string_view reason) {
 Counter& Registry::IdleConnectionsEvicted() { return impl_->idle_connections_evicted; }
 Gauge& Registry::OpenConnections() { return impl_->open_connections; }
 Gauge& Registry::DeferredInProgress() { return impl_->deferred_in_progress; }
+Counter& Registry::IssuedCardsDropped() { return impl_->issued_cards_dropped; }
+Gauge& Registry::IssuedCardsQueued() { return impl_->issued_cards_queued; }
+Gauge& Registry::StoreUp() { return impl_->store_up; }
 
 void Registry::RecordRequest(std::string_view route, std::string_view service, int status,
                              std::chrono::nanoseconds duration) {
@@ -280,6 +286,16 @@ std::string Registry::RenderPrometheusText() const {
          "Calls on the blocking pool (FHIR fetches, feedback writes, jku key fetches), queued or running.");
   out += "cephalgia_deferred_calls_in_progress " +
          std::to_string(impl_->deferred_in_progress.value()) + "\n";
+  Header(out, "cephalgia_issued_cards_dropped_total", "counter",
+         "Issued-card records dropped because the feedback store's queue was full.");
+  out += "cephalgia_issued_cards_dropped_total " +
+         std::to_string(impl_->issued_cards_dropped.value()) + "\n";
+  Header(out, "cephalgia_issued_cards_queued", "gauge",
+         "Issued-card records waiting to be written to the feedback store.");
+  out += "cephalgia_issued_cards_queued " + std::to_string(impl_->issued_cards_queued.value()) + "\n";
+  Header(out, "cephalgia_store_up", "gauge",
+         "Whether the feedback store is reachable (1) or not (0).");
+  out += "cephalgia_store_up " + std::to_string(impl_->store_up.value()) + "\n";
   return out;
 }
 

@@ -126,7 +126,10 @@ TEST(MetricsRegistryTest, EmptyRegistryDeclaresEveryFamily) {
   EXPECT_EQ(e.type.at("cephalgia_auth_refusals_total"), "counter");
   EXPECT_EQ(e.type.at("cephalgia_connections_refused_total"), "counter");
   EXPECT_EQ(e.type.at("cephalgia_idle_connections_evicted_total"), "counter");
-  EXPECT_EQ(e.help.size(), 9u);
+  EXPECT_EQ(e.type.at("cephalgia_issued_cards_dropped_total"), "counter");
+  EXPECT_EQ(e.type.at("cephalgia_issued_cards_queued"), "gauge");
+  EXPECT_EQ(e.type.at("cephalgia_store_up"), "gauge");
+  EXPECT_EQ(e.help.size(), 12u);
   EXPECT_EQ(e.Value("cephalgia_http_open_connections", {}), 0);
   EXPECT_EQ(e.Value("cephalgia_deferred_calls_in_progress", {}), 0);
 }

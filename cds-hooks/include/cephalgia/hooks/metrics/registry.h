@@ -10,6 +10,9 @@
 //   cephalgia_auth_refusals_total{reason}                         counter (401s by reason label)
 //   cephalgia_connections_refused_total{reason}                   counter (transport refusals)
 //   cephalgia_idle_connections_evicted_total                      counter
+//   cephalgia_issued_cards_dropped_total                          counter (store queue full)
+//   cephalgia_issued_cards_queued                                 gauge (waiting to be written)
+//   cephalgia_store_up                                            gauge (1: the store is reachable)
 //
 //   Registry metrics;                                    // one per process, owned by the server
 //   metrics.RecordRequest("/cds-services/{id}", "headache-patient-view", 200, elapsed);
@@ -114,6 +117,12 @@ class Registry {
   // Calls handed to the blocking pool (FHIR fetches, feedback writes, jku verification) that have
   // not been answered yet: queued or running. Near --blocking-threads means calls are waiting.
   Gauge& DeferredInProgress();
+  // The feedback store (issue 15): issued-card records dropped because the store's bounded
+  // queue was full (the store was away too long), records waiting to be written, and whether the
+  // store is reachable (1) or not (0). Set from the store when /metrics is rendered.
+  Counter& IssuedCardsDropped();
+  Gauge& IssuedCardsQueued();
+  Gauge& StoreUp();
 
   // The whole registry in Prometheus text exposition format 0.0.4: for each family a HELP and a
   // TYPE line, then its series sorted by labels; label values escaped (\\, \", \n).
