@@ -408,10 +408,21 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
   std::string_view path = request.Path();
   const std::string& method = request.method;
 
-  if (path == "/healthz") {
-    info.route = "/healthz";
+  // Probes (issue 15): liveness says the process answers; readiness says whether a load balancer
+  // should send it traffic. /healthz is the historical name of /livez.
+  if (path == "/livez" || path == "/healthz") {
+    info.route = std::string(path);
     if (method != "GET" && method != "HEAD") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
     return JsonResponse(200, R"({"status":"ok"})");
+  }
+  if (path == "/readyz") {
+    info.route = "/readyz";
+    if (method != "GET" && method != "HEAD")
+      return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    if (hooks_.readiness) {
+      if (Status ready = hooks_.readiness(); !ready.ok()) return ErrorResponse(ready);
+    }
+    return JsonResponse(200, R"({"status":"ready"})");
   }
   if (path == "/metrics") {
     info.route = "/metrics";

@@ -106,6 +106,12 @@ const std::vector<OptionSpec>& ServeSpecs() {
       {"--linger-timeout-ms", "lingerTimeoutMs", Kind::kInt,
        "lingering close: how long to read and discard after a refusal",
        IntSetter(&ServeOptions::linger_timeout_ms, "--linger-timeout-ms", 0, 60000)},
+      {"--shutdown-delay-ms", "shutdownDelayMs", Kind::kInt,
+       "after SIGTERM, keep serving this long with /readyz failing before draining",
+       IntSetter(&ServeOptions::shutdown_delay_ms, "--shutdown-delay-ms", 0, 300000)},
+      {"--drain-timeout-ms", "drainTimeoutMs", Kind::kInt,
+       "how long in-flight requests may take to finish once draining starts",
+       IntSetter(&ServeOptions::drain_timeout_ms, "--drain-timeout-ms", 0, 300000)},
       {"--fhir-timeout-ms", "fhirTimeoutMs", Kind::kInt,
        "deadline for all FHIR fetches of one hook call",
        IntSetter(&ServeOptions::fhir_timeout_ms, "--fhir-timeout-ms", 50, 60000)},
@@ -120,16 +126,17 @@ const std::vector<OptionSpec>& ServeSpecs() {
        }},
       {"--auth", "auth", Kind::kString, "client JWT authentication: off | required",
        [](ServeOptions& o, const std::string& v) -> Status {
-         if (v != "off" && v != "required") return InvalidArgument("--auth must be 'off' or 'required'");
+         if (v != "off" && v != "required")
+           return InvalidArgument("--auth must be 'off' or 'required'");
          o.auth = v;
          return Status::Ok();
        }},
       {"--jwks", "jwks", Kind::kString, "JWK Set file of trusted client keys",
        StringSetter(&ServeOptions::jwks_file)},
-      ListOption("--trusted-issuer", "trustedIssuers",
-                 "trusted JWT iss (repeatable)", &ServeOptions::trusted_issuers),
-      ListOption("--jku-allow", "jkuAllow",
-                 "URL prefix a token's jku may have (repeatable)", &ServeOptions::jku_allow),
+      ListOption("--trusted-issuer", "trustedIssuers", "trusted JWT iss (repeatable)",
+                 &ServeOptions::trusted_issuers),
+      ListOption("--jku-allow", "jkuAllow", "URL prefix a token's jku may have (repeatable)",
+                 &ServeOptions::jku_allow),
       {"--admin-token-file", "adminTokenFile", Kind::kString,
        "file with the bearer token /metrics and /admin/feedback require (read at start-up)",
        StringSetter(&ServeOptions::admin_token_file)},
@@ -141,7 +148,8 @@ const std::vector<OptionSpec>& ServeSpecs() {
       {"--tls-key", "tlsKey", Kind::kString, "PEM private key for --tls-cert",
        StringSetter(&ServeOptions::tls_key)},
       ListOption("--cors-origin", "corsOrigins",
-                 "allowed browser origin (repeatable; none: any origin, no credentials)", &ServeOptions::cors_origins),
+                 "allowed browser origin (repeatable; none: any origin, no credentials)",
+                 &ServeOptions::cors_origins),
       {"--now", "now", Kind::kString, "pin the evaluation time (RFC 3339), for demos and tests",
        StringSetter(&ServeOptions::now)},
   };
@@ -326,7 +334,7 @@ const char kServeHelp[] =
     R"(Usage: cephalgia serve [options]
 
 Serves GET /cds-services (discovery), POST /cds-services/{id}, POST /cds-services/{id}/feedback,
-GET /healthz, GET /metrics and GET /admin/feedback.
+GET /livez (alias /healthz), GET /readyz, GET /metrics and GET /admin/feedback.
 
 Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBodyBytes):
   --bind ADDR              address to listen on (default 127.0.0.1)
@@ -349,6 +357,9 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
   --idle-timeout-ms N      keep-alive wait for the next request (default 30000)
   --linger-timeout-ms N    after a refusal sent before the body was read (413), read and discard
                            for at most this long (and 8 MiB) before closing (default 5000)
+  --shutdown-delay-ms N    after SIGTERM, keep serving this long while GET /readyz answers 503,
+                           so a load balancer stops sending traffic first (default 0)
+  --drain-timeout-ms N     then, how long in-flight requests may take to finish (default 10000)
   --fhir-timeout-ms N      deadline for all FHIR fetches of one call (default 2000)
   --fhir-ca-bundle FILE    PEM CAs trusted for the EHR's FHIR server (default: system store)
   --allow-insecure-fhir    accept a plain-http fhirServer off loopback (testing only)

@@ -26,6 +26,8 @@ struct ServeOptions {
   int header_timeout_ms = 10000;  // from connect (or a keep-alive request's first byte) to header end
   int idle_timeout_ms = 30000;    // keep-alive wait for the next request
   int linger_timeout_ms = 5000;   // lingering close after a refusal
+  int shutdown_delay_ms = 0;      // SIGTERM -> readiness fails -> this long -> drain
+  int drain_timeout_ms = 10000;   // in-flight requests get this long to finish
   int fhir_timeout_ms = 2000;
   std::string fhir_ca_bundle;  // PEM CAs for the EHR's FHIR server; empty: system store
   bool allow_insecure_fhir = false;

@@ -106,6 +106,8 @@ HttpResponse ErrorResponse(const Status& status) {
   if (status.code() == StatusCode::kUnauthenticated) {
     response.SetHeader("WWW-Authenticate", "Bearer");
   }
+  // RFC 9110 §10.2.3: a 503 says when to come back (a draining replica, a store reconnecting).
+  if (status.code() == StatusCode::kUnavailable) response.SetHeader("Retry-After", "5");
   return response;
 }
 

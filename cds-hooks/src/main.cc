@@ -3,9 +3,9 @@
 // at start-up; request paths return Status values.
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <cstdio>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,15 +13,15 @@
 #include <sstream>
 #include <thread>
 
-#include "cephalgia/hooks/cds_service.h"
 #include "cephalgia/hooks/auth/client_authenticator.h"
+#include "cephalgia/hooks/cds_service.h"
 #include "cephalgia/hooks/feedback/feedback.h"
 #include "cephalgia/hooks/feedback/feedback_store.h"
 #include "cephalgia/hooks/fhir_fetcher.h"
-#include "cephalgia/hooks/metrics/access_log.h"
-#include "cephalgia/hooks/metrics/registry.h"
 #include "cephalgia/hooks/http_limits.h"
 #include "cephalgia/hooks/http_server.h"
+#include "cephalgia/hooks/metrics/access_log.h"
+#include "cephalgia/hooks/metrics/registry.h"
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
 #include "cli_options.h"
@@ -279,6 +279,8 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.header_timeout = std::chrono::milliseconds(options->header_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(options->idle_timeout_ms);
   server_options.linger_timeout = std::chrono::milliseconds(options->linger_timeout_ms);
+  server_options.drain_timeout = std::chrono::milliseconds(options->drain_timeout_ms);
+  server_options.shutdown_delay = std::chrono::milliseconds(options->shutdown_delay_ms);
   // Every connection holds a descriptor: raise the soft limit for the cap, or lower the cap to
   // what the limit can hold, so the cap acts before accept() fails with EMFILE (issue 13).
   auto descriptors = hooks::PlanDescriptors(options->max_connections,
@@ -308,6 +310,18 @@ int RunServe(const std::vector<std::string>& args) {
       metrics.DeferredInProgress().Set(static_cast<std::int64_t>(server_ptr->deferred_in_progress()));
     }
     return metrics.RenderPrometheusText();
+  };
+  // Readiness (GET /readyz): false from the stop signal on, so a load balancer drains this
+  // replica during --shutdown-delay-ms before its port closes.
+  std::atomic<bool> draining{false};
+  server_options.on_stop_signal = [&draining] {
+    draining.store(true);
+    Log(LogLevel::kInfo, "stopping", "stop signal received: /readyz now answers 503, draining");
+  };
+  service_hooks.readiness = [&draining]() -> Status {
+    if (draining.load())
+      return Status(StatusCode::kUnavailable, "draining: this replica is shutting down");
+    return Status::Ok();
   };
   hooks::CdsService service(registry, service_options, &fetcher, std::move(service_hooks));
 

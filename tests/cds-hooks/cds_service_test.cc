@@ -635,6 +635,38 @@ TEST_F(CdsServiceTest, HealthzAnswers) {
   EXPECT_EQ(r.body, R"({"status":"ok"})");
 }
 
+TEST_F(CdsServiceTest, Issue15_LivezAnswersAndReadyzFollowsTheReadinessHook) {
+  EXPECT_EQ(Get("/livez").status, 200);
+  EXPECT_EQ(Get("/livez").body, R"({"status":"ok"})");
+  EXPECT_EQ(Get("/readyz").status, 200) << "no readiness hook: always ready";
+  EXPECT_EQ(Get("/readyz").body, R"({"status":"ready"})");
+
+  ServiceHooks hooks;
+  bool store_up = false;
+  hooks.readiness = [&store_up]() -> Status {
+    if (!store_up) return Status(StatusCode::kUnavailable, "feedback store unreachable");
+    return Status::Ok();
+  };
+  ServiceOptions options;
+  CdsService probed(registry_, options, nullptr, hooks);
+  HttpRequest get;
+  get.method = "GET";
+  get.target = "/readyz";
+  HttpResponse down = probed.Handle(get);
+  EXPECT_EQ(down.status, 503);
+  EXPECT_THAT(Issue(down).first, HasSubstr("feedback store unreachable"));
+  bool has_retry_after = false;
+  for (const auto& [name, value] : down.headers) has_retry_after |= name == "Retry-After";
+  EXPECT_TRUE(has_retry_after) << "a 503 says when to come back";
+  get.target = "/livez";
+  EXPECT_EQ(probed.Handle(get).status, 200) << "liveness does not depend on the store";
+  store_up = true;
+  get.target = "/readyz";
+  EXPECT_EQ(probed.Handle(get).status, 200);
+  get.method = "POST";
+  EXPECT_EQ(probed.Handle(get).status, 405);
+}
+
 TEST_F(CdsServiceTest, ServiceIdForHookPicksTheOnlyServiceOrSaysWhyNot) {
   auto id = service_->ServiceIdForHook(R"({"hook":"patient-view"})");
   ASSERT_TRUE(id.ok());

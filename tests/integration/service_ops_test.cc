@@ -309,6 +309,30 @@ TEST(JkuFloodTest, Issue13_FreshJkuTokensDoNotDelayASignedFeedback) {
   fs::remove_all(dir);
 }
 
+// Issue 15: after SIGTERM a replica keeps answering, but /readyz says 503 so the load balancer
+// takes it out of rotation during --shutdown-delay-ms; then it drains and exits cleanly.
+TEST(ShutdownTest, Issue15_ReadyzFailsDuringTheShutdownDelayWhileCallsStillAnswer) {
+  fs::path dir = TempDir("cephalgia-shutdown");
+  auto server = CephalgiaServer::Start(
+      {"--plugins", BuiltPackDir(), "--data-dir", dir.string(), "--shutdown-delay-ms", "3000"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ASSERT_EQ(HttpCall("GET", (*server)->url("/readyz")).status, 200);
+  ASSERT_EQ(::kill((*server)->pid(), SIGTERM), 0);
+  (*server)->WaitForLog("stop signal received");
+  HttpResult ready = HttpCall("GET", (*server)->url("/readyz"));
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_THAT(ready.body, HasSubstr("draining"));
+  EXPECT_EQ(ready.Header("Retry-After"), "5");
+  EXPECT_EQ(HttpCall("GET", (*server)->url("/livez")).status, 200) << "still alive";
+  EXPECT_EQ(HttpCall("GET", (*server)->url("/cds-services")).status, 200)
+      << "calls still answered during the delay";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ((*server)->StopWith(0), 0) << "exits 0 once the delay and the drain are over";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_THAT((*server)->Log(), HasSubstr("drained and stopped"));
+  fs::remove_all(dir);
+}
+
 TEST(FeedbackDurabilityTest, H82_FeedbackSurvivesAKillRightAfterIts200) {
   fs::path dir = TempDir("cephalgia-feedback");
   std::vector<std::string> args = {"--plugins", BuiltPackDir(), "--data-dir", dir.string(),

@@ -122,7 +122,8 @@ class HttpServer::Impl {
         acceptor_(control_),
         signals_(control_),
         drain_timer_(control_),
-        accept_timer_(control_) {}
+        accept_timer_(control_),
+        shutdown_delay_timer_(control_) {}
   ~Impl() {
     // Pending handlers hold sessions, whose destructors post to the control context: destroy
     // them (with the I/O contexts and the blocking pool's queued work) while it still exists.
@@ -168,6 +169,7 @@ class HttpServer::Impl {
   net::signal_set signals_;
   net::steady_timer drain_timer_;
   net::steady_timer accept_timer_;  // the back-off after a failed accept (EMFILE)
+  net::steady_timer shutdown_delay_timer_;  // from the stop signal to Stop() (shutdown_delay)
   std::chrono::milliseconds accept_backoff_{0};
   bool accept_paused_ = false;  // control context only
   long long accept_failures_ = 0;
@@ -755,6 +757,7 @@ void HttpServer::Impl::Stop() {
     acceptor_.close(ec);
     signals_.cancel(ec);
     accept_timer_.cancel();
+    shutdown_delay_timer_.cancel();
     std::vector<std::shared_ptr<SessionBase>> live;
     {
       std::lock_guard<std::mutex> lock(sessions_mutex_);
@@ -777,7 +780,20 @@ void HttpServer::Impl::Run(bool handle_signals) {
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
     signals_.async_wait([this](beast::error_code ec, int) {
-      if (!ec) Stop();
+      if (ec) return;
+      if (options_.on_stop_signal) options_.on_stop_signal();
+      if (options_.shutdown_delay.count() <= 0) {
+        Stop();
+        return;
+      }
+      // Serve on (readiness now failing) for the delay; a second signal stops at once.
+      shutdown_delay_timer_.expires_after(options_.shutdown_delay);
+      shutdown_delay_timer_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) Stop();
+      });
+      signals_.async_wait([this](beast::error_code again_ec, int) {
+        if (!again_ec) Stop();
+      });
     });
   }
   for (auto& context : contexts_) work_guards_.emplace_back(context->get_executor());

@@ -87,6 +87,10 @@ struct ServiceHooks {
       record_cards;
   std::function<Result<std::string>()> feedback_summary_json;  // GET /admin/feedback
   std::function<std::string()> metrics_text;           // GET /metrics
+  // GET /readyz: OK when this replica should receive traffic; otherwise a status (kUnavailable)
+  // whose message says why (draining after SIGTERM, the store unreachable), answered as 503.
+  // Left empty: always ready. GET /livez (and its alias /healthz) only says the process answers.
+  std::function<Status()> readiness;
 };
 
 // The answer to one request, or, when producing it may block (a FHIR fetch for missing

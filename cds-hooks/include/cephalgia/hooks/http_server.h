@@ -58,7 +58,12 @@ struct HttpServerOptions {
   std::chrono::seconds read_timeout{15};          // the body, once the header is in
   std::chrono::milliseconds idle_timeout{30000};  // a keep-alive connection may idle this long
   std::chrono::seconds write_timeout{15};
-  std::chrono::seconds drain_timeout{10};  // how long Stop() waits for in-flight requests
+  std::chrono::milliseconds drain_timeout{10000};  // how long Stop() waits for in-flight requests
+  // On SIGTERM/SIGINT, keep serving this long before Stop() (a second signal stops at once), so
+  // a load balancer sees /readyz fail and takes the replica out before its port closes.
+  std::chrono::milliseconds shutdown_delay{0};
+  // Called once, on the control thread, when a stop signal arrives (before the delay).
+  std::function<void()> on_stop_signal;
   std::size_t max_connections = 1024;
   std::size_t max_connections_per_address = 64;    // 0: no per-address limit
   bool limit_loopback_connections = false;         // apply the per-address limit to loopback peers
