@@ -23,6 +23,9 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   rapidjson-dev libcurl4-openssl-dev libboost-dev libboost-system-dev
   libssl-dev openssl libsqlite3-dev
+  # libpq (PostgreSQL client library): the feedback store for several replicas (CMakeLists.txt
+  # finds it at configure time, so a fresh machine and the container build need it).
+  libpq-dev
   curl
 )
 test_packages=(
