@@ -81,6 +81,10 @@ const std::vector<OptionSpec>& ServeSpecs() {
        StringSetter(&ServeOptions::plugins)},
       {"--data-dir", "dataDir", Kind::kString, "directory for the feedback database",
        StringSetter(&ServeOptions::data_dir)},
+      {"--store", "store", Kind::kString,
+       "feedback store: sqlite:PATH or postgresql://USER@HOST:PORT/DB (default: SQLite in the "
+       "data directory)",
+       StringSetter(&ServeOptions::store)},
       {"--config", nullptr, Kind::kString, "JSON config file (keys as in this table)",
        StringSetter(&ServeOptions::config_file)},
       {"--max-body-bytes", "maxBodyBytes", Kind::kInt, "largest request body accepted (413 above)",
@@ -344,6 +348,9 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
                            feedback writes, so they never stall an I/O thread (default 4)
   --plugins DIR            directory of rule packs (default: the built-in pack directory)
   --data-dir DIR           where the feedback database lives (default ./data)
+  --store SPEC             the feedback store: sqlite:PATH (default: DIR/feedback.sqlite of
+                           --data-dir) or postgresql://USER@HOST:PORT/DB, shared by replicas
+                           (feedback, issued cards and the JWT jti replay cache)
   --config FILE            JSON config file; unknown keys are refused; flags override it
   --max-body-bytes N       largest request body (default 1048576; larger gets 413)
   --max-connections N      open connections at most (default 1024; lowered at start-up, with a

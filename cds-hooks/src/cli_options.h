@@ -18,6 +18,7 @@ struct ServeOptions {
   int blocking_threads = 4;  // deferred work: FHIR fetches, durable feedback writes
   std::string plugins;  // empty: the built-in pack directory
   std::string data_dir = "./data";
+  std::string store;  // sqlite:PATH | postgresql://...; empty: SQLite in data_dir
   std::string config_file;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_connections = 1024;

@@ -17,6 +17,7 @@
 #include "cephalgia/hooks/cds_service.h"
 #include "cephalgia/hooks/feedback/feedback.h"
 #include "cephalgia/hooks/feedback/feedback_store.h"
+#include "cephalgia/hooks/feedback/postgres_replay_cache.h"
 #include "cephalgia/hooks/fhir_fetcher.h"
 #include "cephalgia/hooks/http_limits.h"
 #include "cephalgia/hooks/http_server.h"
@@ -175,6 +176,36 @@ int RunServe(const std::vector<std::string>& args) {
     Log(LogLevel::kError, "startup_failed", loaded.status().ToString());
     return 1;
   }
+  // The feedback store (issue 15): --store sqlite:PATH | postgresql://..., by default SQLite in
+  // the data directory. Opened first: with PostgreSQL the jti replay cache lives there too.
+  auto store_spec = hooks::feedback::ParseStoreSpec(
+      options->store, (fs::path(options->data_dir) / "feedback.sqlite").string());
+  if (!store_spec.ok()) {
+    Log(LogLevel::kError, "startup_failed", store_spec.status().ToString());
+    return 1;
+  }
+  const bool shared_store = store_spec->kind == hooks::feedback::StoreSpec::kPostgres;
+  if (!shared_store) {
+    std::error_code dir_error;
+    const fs::path parent = fs::path(store_spec->target).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, dir_error);
+    if (dir_error) {
+      Log(LogLevel::kError, "startup_failed",
+          "cannot create data directory " + parent.string() + ": " + dir_error.message());
+      return 1;
+    }
+  }
+  auto feedback_store = hooks::feedback::OpenFeedbackStore(*store_spec);
+  if (!feedback_store.ok()) {
+    Log(LogLevel::kError, "startup_failed", feedback_store.status().ToString());
+    return 1;
+  }
+  hooks::feedback::FeedbackStore& store = **feedback_store;
+  Log(LogLevel::kInfo, "store",
+      shared_store ? "postgresql " + hooks::feedback::RedactConninfo(store_spec->target) +
+                         " (feedback, issued cards and the jti replay cache shared by replicas)"
+                   : "sqlite " + store_spec->target);
+
   // Client authentication (checklist §J).
   hooks::auth::AuthConfig auth_config;
   auth_config.mode = options->auth == "required" ? hooks::auth::AuthMode::kRequired
@@ -182,6 +213,15 @@ int RunServe(const std::vector<std::string>& args) {
   auth_config.jwks_file = options->jwks_file;
   auth_config.trusted_issuers = options->trusted_issuers;
   auth_config.jku_allow_prefixes = options->jku_allow;
+  if (shared_store && auth_config.mode == hooks::auth::AuthMode::kRequired) {
+    // Replicas share the jti replay cache, or a token accepted by one could be replayed at another.
+    auto replay_cache = hooks::feedback::OpenPostgresReplayCache(store_spec->target);
+    if (!replay_cache.ok()) {
+      Log(LogLevel::kError, "startup_failed", replay_cache.status().ToString());
+      return 1;
+    }
+    auth_config.replay_cache = *replay_cache;
+  }
   auto authenticator = hooks::auth::ClientAuthenticator::Create(auth_config);
   if (!authenticator.ok()) {
     Log(LogLevel::kError, "startup_failed", authenticator.status().ToString());
@@ -193,21 +233,6 @@ int RunServe(const std::vector<std::string>& args) {
         "Use --auth required with --jwks/--trusted-issuer outside local testing.");
   }
 
-  // Feedback storage in the data directory.
-  std::error_code dir_error;
-  fs::create_directories(options->data_dir, dir_error);
-  if (dir_error) {
-    Log(LogLevel::kError, "startup_failed",
-        "cannot create data directory " + options->data_dir + ": " + dir_error.message());
-    return 1;
-  }
-  auto feedback_store =
-      hooks::feedback::FeedbackStore::Open((fs::path(options->data_dir) / "feedback.sqlite").string());
-  if (!feedback_store.ok()) {
-    Log(LogLevel::kError, "startup_failed", feedback_store.status().ToString());
-    return 1;
-  }
-  hooks::feedback::FeedbackStore& store = **feedback_store;
   hooks::metrics::Registry metrics;
 
   std::string external_base = options->external_base_url;  // set once the port is known
@@ -304,11 +329,17 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.tls_certificate_file = options->tls_cert;
   server_options.tls_private_key_file = options->tls_key;
   hooks::HttpServer* server_ptr = nullptr;
-  service_hooks.metrics_text = [&metrics, &server_ptr]() {
+  service_hooks.metrics_text = [&metrics, &server_ptr, &store]() {
     if (server_ptr != nullptr) {
       metrics.OpenConnections().Set(static_cast<std::int64_t>(server_ptr->open_connections()));
       metrics.DeferredInProgress().Set(static_cast<std::int64_t>(server_ptr->deferred_in_progress()));
     }
+    // The store's counts (issue 15); the drop counter only grows, so it is advanced to it.
+    const std::uint64_t dropped = store.dropped_issued_cards();
+    hooks::metrics::Counter& dropped_counter = metrics.IssuedCardsDropped();
+    if (dropped > dropped_counter.value()) dropped_counter.Inc(dropped - dropped_counter.value());
+    metrics.IssuedCardsQueued().Set(static_cast<std::int64_t>(store.queued_issued_cards()));
+    metrics.StoreUp().Set(store.Health().ok() ? 1 : 0);
     return metrics.RenderPrometheusText();
   };
   // Readiness (GET /readyz): false from the stop signal on, so a load balancer drains this
@@ -318,10 +349,11 @@ int RunServe(const std::vector<std::string>& args) {
     draining.store(true);
     Log(LogLevel::kInfo, "stopping", "stop signal received: /readyz now answers 503, draining");
   };
-  service_hooks.readiness = [&draining]() -> Status {
+  service_hooks.readiness = [&draining, &store]() -> Status {
     if (draining.load())
       return Status(StatusCode::kUnavailable, "draining: this replica is shutting down");
-    return Status::Ok();
+    // The store's last known state (never blocks): no traffic while feedback cannot be stored.
+    return store.Health();
   };
   hooks::CdsService service(registry, service_options, &fetcher, std::move(service_hooks));
 
