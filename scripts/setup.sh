@@ -7,7 +7,8 @@
 #                                  server and, if the system's Node is missing or too old, a
 #                                  pinned Node from the npm registry (never used by `serve`), and
 #                                  Debian's chromium for the browser test (tests/browser), and
-#                                  clang with libclang-rt-14-dev for the fuzz targets (tests/fuzz)
+#                                  clang with libclang-rt-14-dev for the fuzz targets (tests/fuzz),
+#                                  and postgresql-15 for the tests of the PostgreSQL store
 # Idempotent: packages already installed are left alone, and apt-get runs only when something
 # is missing.
 set -euo pipefail
@@ -31,6 +32,9 @@ packages=(
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk
+  # PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin/{initdb,postgres}): the store suite
+  # and the scale-out test start their own server in a temporary directory (issue 15).
+  postgresql-15
   # The browser test drives Debian's Chromium (/usr/bin/chromium) through playwright-core; the
   # DejaVu fonts make its screenshots and measured card heights the same on every machine.
   chromium fonts-dejavu-core
