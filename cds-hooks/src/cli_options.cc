@@ -330,6 +330,7 @@ Usage:
   cephalgia serve [options]            run the CDS Hooks HTTP service
   cephalgia evaluate [options] FILE|-  answer one CDS Hooks request from a file or stdin
   cephalgia context [--lexicon F] FILE|-  judge concepts in sentences (negation, time, experiencer)
+  cephalgia check BASE_URL [options]   check any CDS Hooks service against the CDS Hooks checklist
   cephalgia --version                  print the version
   cephalgia <command> --help           options of a command
 )";

@@ -26,6 +26,7 @@
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
 #include "cli_options.h"
+#include "check/check_command.h"
 #include "context_command.h"
 #include "log.h"
 
@@ -452,6 +453,7 @@ int main(int argc, char** argv) {
     if (command == "serve") return RunServe(rest);
     if (command == "evaluate") return RunEvaluate(rest);
     if (command == "context") return RunContext(rest);
+    if (command == "check") return cephalgia::check::RunCheckCommand(rest);
   } catch (const std::exception& e) {
     // Start-up code may throw (allocation, filesystem); report it instead of aborting.
     Log(LogLevel::kError, "startup_failed", e.what());
