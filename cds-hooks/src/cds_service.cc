@@ -10,6 +10,7 @@
 
 #include "cephalgia/fhir/client.h"
 #include "cephalgia/hooks/hook_request.h"
+#include "cephalgia/hooks/trace_context.h"
 #include "cephalgia/json.h"
 
 namespace cephalgia::hooks {
@@ -117,6 +118,7 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
   }
   for (const CardScanner::Card& card : scanner.cards()) {
     info.cards.emplace_back(card.rule, card.indicator);
+    info.card_uuids.push_back(card.uuid);
     if (!card.uuid.empty()) issued.emplace_back(card.uuid, card.rule);
   }
   return Status::Ok();
@@ -124,6 +126,14 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
 
 // The peer address as the transport gives it ("127.0.0.1", "::1", "::ffff:127.0.0.1"): a loopback
 // address, i.e. a client on this machine.
+// "Patient/<context.patientId>" for the audit trail; empty when the context names no patient.
+std::string PatientReference(const rapidjson::Value& request) {
+  const rapidjson::Value* context = json::GetObject(request, "context");
+  if (context == nullptr) return "";
+  std::optional<std::string_view> id = json::GetString(*context, "patientId");
+  return id && !id->empty() ? "Patient/" + std::string(*id) : "";
+}
+
 bool IsLoopbackPeer(std::string_view address) {
   const std::string text(address);
   in_addr v4{};
@@ -270,8 +280,10 @@ Result<std::unique_ptr<CdsService::PreparedCall>> CdsService::PrepareCall(
   CEPHALGIA_RETURN_IF_ERROR(ValidateHookRequest(call->request, entry->descriptor->hook));
   call->hook_instance = std::string(json::GetString(call->request, "hookInstance").value_or(""));
   if (info != nullptr) info->hook_instance = call->hook_instance;
+  if (info != nullptr) info->patient = PatientReference(call->request);
   call->fetch_refusal = FhirServerRefusal(call->request);
   CEPHALGIA_ASSIGN_OR_RETURN(call->plan, PlanPrefetch(call->request, *entry->descriptor));
+  if (info != nullptr) call->plan.traceparent = info->traceparent;
   return call;
 }
 
@@ -407,6 +419,11 @@ HttpOutcome CdsService::Serve(const HttpRequest& request, CallInfo& info) const 
 HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool may_defer) const {
   std::string_view path = request.Path();
   const std::string& method = request.method;
+  // W3C trace context: continue the client's trace, or start one (issue 16).
+  if (info.traceparent.empty()) {
+    std::optional<TraceContext> client_trace = ParseTraceparent(request.Header("traceparent"));
+    info.traceparent = (client_trace ? ChildSpan(*client_trace) : NewTraceContext()).ToHeader();
+  }
 
   // Probes (issue 15): liveness says the process answers; readiness says whether a load balancer
   // should send it traffic. /healthz is the historical name of /livez.
@@ -513,8 +530,9 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
       return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
     }
     // The 200 means the feedback is on disk: a durable write, so it runs off the I/O threads.
-    auto store = [this, service = std::string(id)](const HttpRequest& req, CallInfo&) {
+    auto store = [this, service = std::string(id)](const HttpRequest& req, CallInfo& call_info) {
       if (Status s = hooks_.store_feedback(service, req.body); !s.ok()) return ErrorResponse(s);
+      if (hooks_.describe_feedback) hooks_.describe_feedback(req.body, call_info);
       return JsonResponse(200, "{}");
     };
     if (!may_defer) return store(request, info);

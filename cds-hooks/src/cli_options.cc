@@ -3,6 +3,7 @@
 #include <rapidjson/schema.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -50,7 +51,8 @@ std::function<Status(ServeOptions&, const std::string&)> IntSetter(T ServeOption
   };
 }
 
-std::function<Status(ServeOptions&, const std::string&)> StringSetter(std::string ServeOptions::*field) {
+std::function<Status(ServeOptions&, const std::string&)> StringSetter(
+    std::string ServeOptions::*field) {
   return [=](ServeOptions& o, const std::string& v) {
     o.*field = v;
     return Status::Ok();
@@ -59,7 +61,10 @@ std::function<Status(ServeOptions&, const std::string&)> StringSetter(std::strin
 
 OptionSpec ListOption(const char* flag, const char* key, const char* description,
                       std::vector<std::string> ServeOptions::*list) {
-  return {flag, key, Kind::kStringList, description,
+  return {flag,
+          key,
+          Kind::kStringList,
+          description,
           [=](ServeOptions& o, const std::string& v) {
             (o.*list).push_back(v);
             return Status::Ok();
@@ -156,6 +161,9 @@ const std::vector<OptionSpec>& ServeSpecs() {
                  &ServeOptions::cors_origins),
       {"--now", "now", Kind::kString, "pin the evaluation time (RFC 3339), for demos and tests",
        StringSetter(&ServeOptions::now)},
+      {"--audit-log", "auditLog", Kind::kString,
+       "audit trail, one FHIR AuditEvent JSON line per hook call and feedback: PATH | stderr | off",
+       StringSetter(&ServeOptions::audit_log)},
   };
   return specs;
 }
@@ -194,9 +202,15 @@ std::string ConfigSchemaJson() {
     if (s.key == nullptr) continue;
     rapidjson::Value p(rapidjson::kObjectType);
     switch (s.kind) {
-      case Kind::kString: p.AddMember("type", "string", a); break;
-      case Kind::kInt: p.AddMember("type", "integer", a); break;
-      case Kind::kBool: p.AddMember("type", "boolean", a); break;
+      case Kind::kString:
+        p.AddMember("type", "string", a);
+        break;
+      case Kind::kInt:
+        p.AddMember("type", "integer", a);
+        break;
+      case Kind::kBool:
+        p.AddMember("type", "boolean", a);
+        break;
       case Kind::kStringList: {
         p.AddMember("type", "array", a);
         rapidjson::Value items(rapidjson::kObjectType);
@@ -240,9 +254,12 @@ Status ApplyConfigFile(const std::string& path, ServeOptions& options) {
     const rapidjson::Value* v = json::Find(*doc, s.key);
     if (v == nullptr) continue;
     std::vector<std::string> values;
-    if (v->IsString()) values.emplace_back(v->GetString());
-    else if (v->IsBool()) values.emplace_back(v->GetBool() ? "true" : "false");
-    else if (v->IsInt64()) values.emplace_back(std::to_string(v->GetInt64()));
+    if (v->IsString())
+      values.emplace_back(v->GetString());
+    else if (v->IsBool())
+      values.emplace_back(v->GetBool() ? "true" : "false");
+    else if (v->IsInt64())
+      values.emplace_back(std::to_string(v->GetInt64()));
     else if (v->IsArray()) {
       for (const auto& e : v->GetArray()) {
         if (e.IsString()) values.emplace_back(e.GetString());
@@ -250,20 +267,92 @@ Status ApplyConfigFile(const std::string& path, ServeOptions& options) {
     }
     for (const auto& value : values) {
       Status st = s.set(options, value);
-      if (!st.ok()) return Status(st.code(), "config file " + path + ": " + st.message(), std::string("#/") + s.key);
+      if (!st.ok())
+        return Status(st.code(), "config file " + path + ": " + st.message(),
+                      std::string("#/") + s.key);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string EnvironmentVariableFor(std::string_view key) {
+  std::string name = "CEPHALGIA_";
+  for (char c : key) {
+    if (c >= 'A' && c <= 'Z') {
+      name.push_back('_');
+      name.push_back(c);
+    } else {
+      name.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c));
+    }
+  }
+  return name;
+}
+
+Status ApplyEnvironment(const EnvironmentLookup& getenv, ServeOptions& options) {
+  for (const auto& s : ServeSpecs()) {
+    if (s.key == nullptr) continue;
+    const std::string name = EnvironmentVariableFor(s.key);
+    std::optional<std::string> value = getenv(name);
+    // An empty variable counts as unset (container tools often pass VAR= for "not given").
+    if (!value || value->empty()) continue;
+    auto refuse = [&](const std::string& why) {
+      return InvalidArgument("environment variable " + name + ": " + why, name);
+    };
+    std::vector<std::string> values;
+    if (s.kind == Kind::kBool) {
+      if (*value == "true" || *value == "1") values.emplace_back("true");
+      else if (*value == "false" || *value == "0") values.emplace_back("false");
+      else return refuse("must be true or false, got '" + *value + "'");
+    } else if (s.kind == Kind::kStringList) {
+      // Comma-separated; blanks around items are ignored. It replaces the config file's list.
+      (options.*(s.list)).clear();
+      std::size_t start = 0;
+      while (start <= value->size()) {
+        std::size_t comma = value->find(',', start);
+        if (comma == std::string::npos) comma = value->size();
+        std::string item = value->substr(start, comma - start);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (!item.empty()) values.push_back(item);
+        start = comma + 1;
+      }
+    } else {
+      values.push_back(*value);
+    }
+    for (const auto& v : values) {
+      Status st = s.set(options, v);
+      if (!st.ok()) return refuse(st.message());
     }
   }
   return Status::Ok();
 }
 
 Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args, bool* help) {
+  return ParseServeArgs(
+      args,
+      [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+      },
+      help);
+}
+
+Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args,
+                                    const EnvironmentLookup& getenv, bool* help) {
   ServeOptions options;
+  // The config file: --config (below), else CEPHALGIA_CONFIG.
+  if (auto from_env = getenv("CEPHALGIA_CONFIG"); from_env && !from_env->empty()) {
+    options.config_file = *from_env;
+  }
   // The config file is applied first, then every flag on top of it.
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--config" && i + 1 < args.size()) options.config_file = args[i + 1];
     if (args[i].rfind("--config=", 0) == 0) options.config_file = args[i].substr(9);
   }
-  if (!options.config_file.empty()) CEPHALGIA_RETURN_IF_ERROR(ApplyConfigFile(options.config_file, options));
+  if (!options.config_file.empty())
+    CEPHALGIA_RETURN_IF_ERROR(ApplyConfigFile(options.config_file, options));
+  // Then the environment over the file, then the flags over both.
+  CEPHALGIA_RETURN_IF_ERROR(ApplyEnvironment(getenv, options));
   // Lists given as flags replace the file's lists rather than append to them.
   std::set<const OptionSpec*> lists_reset;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -275,7 +364,8 @@ Result<ServeOptions> ParseServeArgs(const std::vector<std::string>& args, bool* 
     std::string inline_value;
     bool has_inline = SplitInlineValue(arg, inline_value);
     const OptionSpec* spec = FindSpecByFlag(arg);
-    if (spec == nullptr) return InvalidArgument("unknown option '" + arg + "' (see cephalgia serve --help)");
+    if (spec == nullptr)
+      return InvalidArgument("unknown option '" + arg + "' (see cephalgia serve --help)");
     std::string value;
     if (spec->kind == Kind::kBool && !has_inline) {
       value = "true";
@@ -300,11 +390,13 @@ Result<EvaluateOptions> ParseEvaluateArgs(const std::vector<std::string>& args, 
     std::string inline_value;
     bool has_inline = SplitInlineValue(arg, inline_value);
     if (arg == "--service") {
-      CEPHALGIA_ASSIGN_OR_RETURN(options.service, TakeValue(args, i, arg, inline_value, has_inline));
+      CEPHALGIA_ASSIGN_OR_RETURN(options.service,
+                                 TakeValue(args, i, arg, inline_value, has_inline));
     } else if (arg == "--now") {
       CEPHALGIA_ASSIGN_OR_RETURN(options.now, TakeValue(args, i, arg, inline_value, has_inline));
     } else if (arg == "--plugins") {
-      CEPHALGIA_ASSIGN_OR_RETURN(options.plugins, TakeValue(args, i, arg, inline_value, has_inline));
+      CEPHALGIA_ASSIGN_OR_RETURN(options.plugins,
+                                 TakeValue(args, i, arg, inline_value, has_inline));
     } else if (arg == "--fhir-timeout-ms") {
       CEPHALGIA_ASSIGN_OR_RETURN(std::string v, TakeValue(args, i, arg, inline_value, has_inline));
       CEPHALGIA_ASSIGN_OR_RETURN(long long ms, ParseInt(v, arg, 50, 60000));
@@ -331,6 +423,7 @@ Usage:
   cephalgia evaluate [options] FILE|-  answer one CDS Hooks request from a file or stdin
   cephalgia context [--lexicon F] FILE|-  judge concepts in sentences (negation, time, experiencer)
   cephalgia check BASE_URL [options]   check any CDS Hooks service against the CDS Hooks checklist
+  cephalgia healthcheck [--url URL]    exit 0 when the service's GET /livez answers 200
   cephalgia --version                  print the version
   cephalgia <command> --help           options of a command
 )";
@@ -383,7 +476,22 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
   --tls-key FILE           PEM private key for --tls-cert
   --cors-origin ORIGIN     allowed browser origin (repeatable; default any origin, no credentials)
   --now DATETIME           pin the evaluation time (RFC 3339), for demos and tests
+  --audit-log PATH|stderr|off
+                           audit trail: one FHIR R4 AuditEvent JSON line per hook call and per
+                           feedback, apart from the access log (default off)
   --help                   this text
+
+Every option with a config key is also read from the environment as CEPHALGIA_<KEY>
+(maxBodyBytes -> CEPHALGIA_MAX_BODY_BYTES; lists such as trustedIssuers comma-separated;
+booleans true|false|1|0; an empty variable counts as unset), the config file as CEPHALGIA_CONFIG.
+Precedence: flag > environment > config file > default. A bad value is refused naming its source.
+)";
+
+const char kHealthcheckHelp[] =
+    R"(Usage: cephalgia healthcheck [--url URL] [--timeout-ms N]
+
+GETs URL (default http://127.0.0.1:PORT/livez, PORT from CEPHALGIA_PORT or 8080) and exits 0 when
+it answers 200, 1 otherwise: a container HEALTHCHECK that needs no curl in the image.
 )";
 
 const char kEvaluateHelp[] =

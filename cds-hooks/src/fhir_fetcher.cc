@@ -5,7 +5,15 @@ namespace cephalgia::hooks {
 std::vector<FetchResult> CurlFhirFetcher::FetchAll(std::string_view fhir_server,
                                                    const std::optional<std::string>& bearer_token,
                                                    const std::vector<FetchQuery>& queries) {
-  fhir::FhirClient client(std::string(fhir_server), bearer_token, options_);
+  return FetchAllTraced(fhir_server, bearer_token, queries, "");
+}
+
+std::vector<FetchResult> CurlFhirFetcher::FetchAllTraced(
+    std::string_view fhir_server, const std::optional<std::string>& bearer_token,
+    const std::vector<FetchQuery>& queries, const std::string& traceparent) {
+  fhir::FhirClientOptions options = options_;
+  options.traceparent = traceparent;
+  fhir::FhirClient client(std::string(fhir_server), bearer_token, options);
   std::vector<fhir::FhirQuery> fhir_queries;
   fhir_queries.reserve(queries.size());
   for (const FetchQuery& q : queries) fhir_queries.push_back({q.key, q.url, true});

@@ -28,6 +28,8 @@
 #include "cli_options.h"
 #include "check/check_command.h"
 #include "context_command.h"
+#include "cephalgia/hooks/audit/audit_event.h"
+#include "healthcheck_command.h"
 #include "log.h"
 
 #ifndef CEPHALGIA_DEFAULT_PACK_DIR
@@ -49,6 +51,9 @@ std::string DefaultPackDirectory() {
   if (!ec) {
     fs::path sibling = exe.parent_path().parent_path() / "packs";
     if (fs::is_directory(sibling, ec)) return sibling.string();
+    // Installed (Debian package, container image): <prefix>/bin/cephalgia, <prefix>/lib/cephalgia/packs.
+    fs::path installed = exe.parent_path().parent_path() / "lib" / "cephalgia" / "packs";
+    if (fs::is_directory(installed, ec)) return installed.string();
   }
   return CEPHALGIA_DEFAULT_PACK_DIR;
 }
@@ -105,9 +110,15 @@ std::string NormalizeNow(const std::string& now) {
 
 int ExitCodeFor(const Status& status) {
   switch (hooks::HttpStatusFor(status.code())) {
-    case 400: case 404: case 405: case 413: return 2;
-    case 412: return 3;
-    default: return 1;
+    case 400:
+    case 404:
+    case 405:
+    case 413:
+      return 2;
+    case 412:
+      return 3;
+    default:
+      return 1;
   }
 }
 
@@ -146,9 +157,8 @@ int RunEvaluate(const std::vector<std::string>& args) {
   hooks::CurlFhirFetcher fetcher(fhir_options);
   hooks::CdsService service(registry, service_options, &fetcher);
 
-  Result<std::string> service_id = options->service.empty()
-                                       ? service.ServiceIdForHook(body)
-                                       : Result<std::string>(options->service);
+  Result<std::string> service_id = options->service.empty() ? service.ServiceIdForHook(body)
+                                                            : Result<std::string>(options->service);
   Result<std::string> response =
       service_id.ok() ? service.CallService(*service_id, body) : service_id.status();
   if (!response.ok()) {
@@ -170,8 +180,9 @@ int RunServe(const std::vector<std::string>& args) {
     std::cerr << "cephalgia serve: " << options.status().ToString() << "\n";
     return 2;
   }
-  int threads = options->threads > 0 ? options->threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = options->threads > 0
+                    ? options->threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   plugin::PackRegistry registry;
   if (auto loaded = LoadPacks(options->plugins, registry); !loaded.ok()) {
     Log(LogLevel::kError, "startup_failed", loaded.status().ToString());
@@ -209,8 +220,8 @@ int RunServe(const std::vector<std::string>& args) {
 
   // Client authentication (checklist §J).
   hooks::auth::AuthConfig auth_config;
-  auth_config.mode = options->auth == "required" ? hooks::auth::AuthMode::kRequired
-                                                 : hooks::auth::AuthMode::kOff;
+  auth_config.mode =
+      options->auth == "required" ? hooks::auth::AuthMode::kRequired : hooks::auth::AuthMode::kOff;
   auth_config.jwks_file = options->jwks_file;
   auth_config.trusted_issuers = options->trusted_issuers;
   auth_config.jku_allow_prefixes = options->jku_allow;
@@ -241,9 +252,10 @@ int RunServe(const std::vector<std::string>& args) {
   service_hooks.authenticate = [&](std::string_view authorization, std::string_view path,
                                    hooks::AuthAttempt& attempt) -> Result<std::string> {
     hooks::auth::ClaimedClient claimed;
-    Result<hooks::auth::VerifiedClient> client = (*authenticator)->Verify(
-        authorization, external_base + std::string(path), std::chrono::system_clock::now(),
-        &claimed, attempt.may_block);
+    Result<hooks::auth::VerifiedClient> client =
+        (*authenticator)
+            ->Verify(authorization, external_base + std::string(path),
+                     std::chrono::system_clock::now(), &claimed, attempt.may_block);
     if (!client.ok()) {
       attempt.claimed_iss = std::move(claimed.iss);
       attempt.claimed_kid = std::move(claimed.kid);
@@ -259,14 +271,23 @@ int RunServe(const std::vector<std::string>& args) {
     if (!items.ok()) return items.status();
     return store.Store(service_id, *items, std::chrono::system_clock::now());
   };
-  service_hooks.record_cards = [&store](std::string_view service_id, std::string_view hook_instance,
-                                        const std::vector<std::pair<std::string, std::string>>& cards) {
+  service_hooks.record_cards = [&store](
+                                   std::string_view service_id, std::string_view hook_instance,
+                                   const std::vector<std::pair<std::string, std::string>>& cards) {
     std::vector<hooks::feedback::IssuedCard> issued;
     issued.reserve(cards.size());
     for (const auto& [uuid, rule] : cards) issued.push_back({uuid, rule});
     store.RecordIssuedCards(service_id, hook_instance, std::move(issued));
   };
   service_hooks.feedback_summary_json = [&store]() { return store.Summary(); };
+  // The audit trail (issue 16): what a stored feedback was about, for its AuditEvent.
+  service_hooks.describe_feedback = [](std::string_view body, hooks::CallInfo& info) {
+    auto items = hooks::feedback::ValidateFeedback(body);
+    if (!items.ok()) return;
+    for (const auto& item : *items) {
+      info.feedback.emplace_back(item.card, std::string(hooks::feedback::OutcomeName(item.outcome)));
+    }
+  };
 
   hooks::ServiceOptions service_options;
   // Admin endpoints (/metrics, /admin/feedback): behind their own bearer token when one is
@@ -316,7 +337,8 @@ int RunServe(const std::vector<std::string>& args) {
     return 1;
   }
   if (!descriptors->note.empty()) {
-    Log(descriptors->max_connections < options->max_connections ? LogLevel::kWarning : LogLevel::kInfo,
+    Log(descriptors->max_connections < options->max_connections ? LogLevel::kWarning
+                                                                : LogLevel::kInfo,
         "descriptor_limit", descriptors->note);
   }
   server_options.max_connections = descriptors->max_connections;
@@ -333,7 +355,8 @@ int RunServe(const std::vector<std::string>& args) {
   service_hooks.metrics_text = [&metrics, &server_ptr, &store]() {
     if (server_ptr != nullptr) {
       metrics.OpenConnections().Set(static_cast<std::int64_t>(server_ptr->open_connections()));
-      metrics.DeferredInProgress().Set(static_cast<std::int64_t>(server_ptr->deferred_in_progress()));
+      metrics.DeferredInProgress().Set(
+          static_cast<std::int64_t>(server_ptr->deferred_in_progress()));
     }
     // The store's counts (issue 15); the drop counter only grows, so it is advanced to it.
     const std::uint64_t dropped = store.dropped_issued_cards();
@@ -358,11 +381,50 @@ int RunServe(const std::vector<std::string>& args) {
   };
   hooks::CdsService service(registry, service_options, &fetcher, std::move(service_hooks));
 
+  // The audit trail (issue 16): its own sink, one AuditEvent per hook call and per feedback.
+  auto audit_sink = hooks::audit::AuditSink::Open(options->audit_log);
+  if (!audit_sink.ok()) {
+    Log(LogLevel::kError, "startup_failed", audit_sink.status().ToString());
+    return 1;
+  }
+  hooks::audit::AuditSink& audit = **audit_sink;
+  auto write_audit = [&audit, &registry, &external_base](const hooks::ExchangeRecord& record) {
+    const hooks::CallInfo& info = record.info;
+    const bool call = info.route == "/cds-services/{id}";
+    if (!audit.enabled() || info.service_id.empty() ||
+        (!call && info.route != "/cds-services/{id}/feedback")) {
+      return;
+    }
+    hooks::audit::AuditRecord a;
+    a.kind = call ? hooks::audit::AuditKind::kHookCall : hooks::audit::AuditKind::kFeedback;
+    a.duration = record.duration;
+    a.start = std::chrono::system_clock::now() -
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(record.duration);
+    a.http_status = record.status;
+    a.client_iss = info.client_iss;
+    a.remote_address = record.remote_address;
+    a.server_base = external_base;
+    a.service_id = info.service_id;
+    if (const plugin::ServiceEntry* entry = registry.FindService(info.service_id)) {
+      a.hook = entry->descriptor->hook;
+    }
+    a.patient = info.patient;
+    a.hook_instance = info.hook_instance;
+    a.traceparent = info.traceparent;
+    for (std::size_t i = 0; i < info.card_uuids.size() && i < info.cards.size(); ++i) {
+      a.cards.emplace_back(info.card_uuids[i], info.cards[i].first);
+    }
+    a.feedback = info.feedback;
+    audit.Write(a);
+  };
+
   // One access-log line and the metrics of every exchange; no patient data, no tokens.
-  auto observe = [&metrics](const hooks::ExchangeRecord& record) {
+  auto observe = [&metrics, &write_audit](const hooks::ExchangeRecord& record) {
+    write_audit(record);
     const hooks::CallInfo& info = record.info;
     metrics.RecordRequest(info.route, info.service_id, record.status, record.duration);
-    for (const auto& [rule, indicator] : info.cards) metrics.RecordCard(info.service_id, rule, indicator);
+    for (const auto& [rule, indicator] : info.cards)
+      metrics.RecordCard(info.service_id, rule, indicator);
     for (const auto& kind : info.fetch_error_kinds) metrics.RecordFhirFetchError(kind);
     hooks::metrics::AccessLogEntry entry;
     entry.time = std::chrono::system_clock::now() -
@@ -376,6 +438,7 @@ int RunServe(const std::vector<std::string>& args) {
     entry.bytes_out = record.bytes_out;
     entry.hook_instance = info.hook_instance;
     entry.client_iss = info.client_iss;
+    entry.traceparent = info.traceparent;
     std::string line = hooks::metrics::FormatAccessLogLine(entry);
     line.push_back('\n');
     // A refused authentication also gets a line of its own saying why (never the token).
@@ -418,7 +481,8 @@ int RunServe(const std::vector<std::string>& args) {
   if (external_base.empty()) external_base = local;
   while (!external_base.empty() && external_base.back() == '/') external_base.pop_back();
   Log(LogLevel::kInfo, "listening",
-      local + " threads=" + std::to_string(threads) + " blocking_threads=" + std::to_string(options->blocking_threads) + " services=" +
+      local + " threads=" + std::to_string(threads) +
+          " blocking_threads=" + std::to_string(options->blocking_threads) + " services=" +
           std::to_string(registry.services().size()) + " audience-base=" + external_base);
   server.Run(/*handle_signals=*/true);
   if (Status flushed = store.Flush(); !flushed.ok()) {
@@ -454,6 +518,7 @@ int main(int argc, char** argv) {
     if (command == "evaluate") return RunEvaluate(rest);
     if (command == "context") return RunContext(rest);
     if (command == "check") return cephalgia::check::RunCheckCommand(rest);
+    if (command == "healthcheck") return RunHealthcheck(rest);
   } catch (const std::exception& e) {
     // Start-up code may throw (allocation, filesystem); report it instead of aborting.
     Log(LogLevel::kError, "startup_failed", e.what());

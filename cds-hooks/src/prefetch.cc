@@ -309,7 +309,8 @@ Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
   }
 
   rapidjson::Value& prefetch = request["prefetch"];
-  std::vector<FetchResult> results = fetcher->FetchAll(plan.fhir_server, plan.bearer_token, queries);
+  std::vector<FetchResult> results =
+      fetcher->FetchAllTraced(plan.fhir_server, plan.bearer_token, queries, plan.traceparent);
   for (std::size_t i = 0; i < queries.size(); ++i) {
     const FetchQuery& q = queries[i];
     FetchResult* result = nullptr;

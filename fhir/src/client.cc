@@ -328,6 +328,13 @@ class BatchRunner {
     curl_slist* list = curl_slist_append(nullptr, "Accept: application/fhir+json");
     if (list == nullptr) return false;
     job.headers.reset(list);
+    // W3C trace context: a value from ParseTraceparent/ToHeader only (hex and dashes).
+    if (!options_.traceparent.empty() &&
+        options_.traceparent.find_first_of("\r\n") == std::string::npos) {
+      curl_slist* with_trace =
+          curl_slist_append(list, ("traceparent: " + options_.traceparent).c_str());
+      if (with_trace == nullptr) return false;
+    }
     bool ok = curl_easy_setopt(e, CURLOPT_HTTPHEADER, job.headers.get()) == CURLE_OK;
     ok &= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;  // threads: no SIGALRM
     ok &= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;

@@ -109,6 +109,10 @@ std::string FormatAccessLogLine(const AccessLogEntry& e) {
                       : std::string_view(kInvalid));
   w.Key("clientIss");
   StringOrNull(w, SafeIss(e.client_iss));
+  w.Key("traceparent");
+  StringOrNull(w, e.traceparent.empty() || (e.traceparent.size() == 55 && AllOf(e.traceparent, "-"))
+                      ? e.traceparent
+                      : std::string_view(kInvalid));
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

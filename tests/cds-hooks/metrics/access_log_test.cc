@@ -59,7 +59,7 @@ TEST(AccessLogTest, HasExactlyTheKnownKeys) {
   for (const auto& m : doc.GetObject()) keys.insert(m.name.GetString());
   EXPECT_EQ(keys, (std::set<std::string>{"time", "type", "method", "route", "service", "status",
                                          "durationMs", "bytesIn", "bytesOut", "hookInstance",
-                                         "clientIss"}));
+                                         "clientIss", "traceparent"}));
   // Same keys when optional fields are empty (null), e.g. a 404 with auth off.
   AccessLogEntry bare;
   bare.method = "GET";

@@ -67,6 +67,14 @@ struct CallInfo {
   std::string refused_kid;
   std::vector<std::pair<std::string, std::string>> cards;  // (rule id, indicator) per card
   std::vector<std::string> fetch_error_kinds;
+  // For the audit trail (issue 16): what a call was about, never its content.
+  std::string patient;                  // "Patient/<context.patientId>" of a service call
+  std::vector<std::string> card_uuids;  // the uuid of each card in `cards`, "" when it had none
+  // Stored feedback: (card uuid, outcome), filled by ServiceHooks::describe_feedback.
+  std::vector<std::pair<std::string, std::string>> feedback;
+  // This request's W3C trace context as this service's span (trace_context.h): the client's
+  // trace id when it sent a valid `traceparent`, else a new trace. FHIR fetches carry it.
+  std::string traceparent;
 };
 
 // Optional collaborators, wired in by main(). Each may be left empty.
@@ -81,6 +89,8 @@ struct ServiceHooks {
   std::function<bool(std::string_view authorization)> authenticate_may_block;
   // Feedback: (service id, body) -> OK or an error for the client.
   std::function<Status(std::string_view service_id, std::string_view body)> store_feedback;
+  // After feedback was stored: what it was about (CallInfo::feedback), for the audit trail.
+  std::function<void(std::string_view body, CallInfo& info)> describe_feedback;
   // Cards issued by a successful call: (service id, hookInstance, [(card uuid, rule id)]).
   std::function<void(std::string_view, std::string_view,
                      const std::vector<std::pair<std::string, std::string>>&)>

@@ -16,6 +16,10 @@ class CurlFhirFetcher final : public FhirFetcher {
   std::vector<FetchResult> FetchAll(std::string_view fhir_server,
                                     const std::optional<std::string>& bearer_token,
                                     const std::vector<FetchQuery>& queries) override;
+  std::vector<FetchResult> FetchAllTraced(std::string_view fhir_server,
+                                          const std::optional<std::string>& bearer_token,
+                                          const std::vector<FetchQuery>& queries,
+                                          const std::string& traceparent) override;
 
  private:
   fhir::FhirClientOptions options_;

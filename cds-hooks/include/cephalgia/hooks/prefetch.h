@@ -67,6 +67,13 @@ class FhirFetcher {
   virtual std::vector<FetchResult> FetchAll(std::string_view fhir_server,
                                             const std::optional<std::string>& bearer_token,
                                             const std::vector<FetchQuery>& queries) = 0;
+  // FetchAll with a W3C `traceparent` header on every request; by default it is not sent.
+  virtual std::vector<FetchResult> FetchAllTraced(std::string_view fhir_server,
+                                                  const std::optional<std::string>& bearer_token,
+                                                  const std::vector<FetchQuery>& queries,
+                                                  const std::string& /*traceparent*/) {
+    return FetchAll(fhir_server, bearer_token, queries);
+  }
 };
 
 struct PrefetchGapInfo {
@@ -89,6 +96,7 @@ struct PrefetchPlan {
   std::vector<FetchQuery> queries;
   std::string fhir_server;
   std::optional<std::string> bearer_token;
+  std::string traceparent;  // W3C trace context sent with every fetch; empty: none
 };
 
 // Completing request["prefetch"] for `service` is PlanPrefetch then CompletePrefetch, so a caller

@@ -68,6 +68,8 @@ struct FhirClientOptions {
   // Upper bound on connections to the FHIR server at once (0: one per query, unbounded).
   long max_connections = 0;
   std::string user_agent = "cephalgia-fhir-client/0.1";
+  // W3C `traceparent` header sent with every request of the batch; empty: none.
+  std::string traceparent;
 };
 
 enum class FetchErrorKind {

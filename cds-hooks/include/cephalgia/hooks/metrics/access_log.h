@@ -40,6 +40,8 @@ struct AccessLogEntry {
   std::uint64_t bytes_out = 0;     // response body bytes
   std::string_view hook_instance;  // "" when not a service call
   std::string_view client_iss;     // VerifiedClient::iss, "" when auth is off or failed
+  // W3C traceparent of the call (00-<32 hex>-<16 hex>-<2 hex>), else "(invalid)"; "" -> null.
+  std::string_view traceparent;
 };
 
 // The JSON object, without a trailing newline.

@@ -1,0 +1,71 @@
+#include "cephalgia/hooks/trace_context.h"
+
+#include <array>
+#include <cstdint>
+#include <random>
+
+namespace cephalgia::hooks {
+namespace {
+
+bool IsLowerHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool AllZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+
+// Random lower-case hex, never all zero. Ids only need to be unique, not secret; one generator
+// per thread, seeded from the OS.
+std::string RandomHex(std::size_t digits) {
+  thread_local std::mt19937_64 generator{[] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  do {
+    out.clear();
+    while (out.size() < digits) {
+      std::uint64_t word = generator();
+      for (int i = 0; i < 16 && out.size() < digits; ++i, word >>= 4)
+        out.push_back(kHex[word & 0xf]);
+    }
+  } while (AllZero(out));
+  return out;
+}
+
+}  // namespace
+
+std::string TraceContext::ToHeader() const {
+  return "00-" + trace_id + "-" + parent_id + "-" + flags;
+}
+
+std::optional<TraceContext> ParseTraceparent(std::string_view header) {
+  if (header.size() < 55) return std::nullopt;
+  const std::string_view version = header.substr(0, 2);
+  if (!IsLowerHex(version) || version == "ff") return std::nullopt;
+  if (version == "00" ? header.size() != 55 : header.size() > 55 && header[55] != '-') {
+    return std::nullopt;
+  }
+  if (header[2] != '-' || header[35] != '-' || header[52] != '-') return std::nullopt;
+  TraceContext context;
+  context.trace_id = std::string(header.substr(3, 32));
+  context.parent_id = std::string(header.substr(36, 16));
+  context.flags = std::string(header.substr(53, 2));
+  if (!IsLowerHex(context.trace_id) || AllZero(context.trace_id) ||
+      !IsLowerHex(context.parent_id) || AllZero(context.parent_id) || !IsLowerHex(context.flags)) {
+    return std::nullopt;
+  }
+  return context;
+}
+
+TraceContext NewTraceContext() { return {RandomHex(32), RandomHex(16), "00"}; }
+
+TraceContext ChildSpan(const TraceContext& parent) {
+  return {parent.trace_id, RandomHex(16), parent.flags};
+}
+
+}  // namespace cephalgia::hooks

@@ -1,0 +1,69 @@
+// W3C Trace Context `traceparent` parsing (issue 16), after the specification's own examples.
+#include "cephalgia/hooks/trace_context.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace cephalgia::hooks {
+namespace {
+
+constexpr const char* kSpecExample = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+TEST(TraceContextTest, ParsesTheSpecificationExample) {
+  auto context = ParseTraceparent(kSpecExample);
+  ASSERT_TRUE(context.has_value());
+  EXPECT_EQ(context->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(context->parent_id, "00f067aa0ba902b7");
+  EXPECT_EQ(context->flags, "01");
+  EXPECT_EQ(context->ToHeader(), kSpecExample);
+}
+
+TEST(TraceContextTest, RefusesWhatTheSpecificationRefuses) {
+  for (const char* bad : {
+           "",                                                           // absent
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",     // short
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",  // v00 with a tail
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",    // upper case
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",    // zero parent id
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // version ff
+           "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // separator
+           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",    // not hex
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nX: y",
+       }) {
+    EXPECT_FALSE(ParseTraceparent(bad).has_value()) << bad;
+  }
+}
+
+TEST(TraceContextTest, AFutureVersionIsReadByItsFirst55Characters) {
+  auto context = ParseTraceparent(
+      "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds");
+  ASSERT_TRUE(context.has_value());
+  EXPECT_EQ(context->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_FALSE(
+      ParseTraceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.x").has_value());
+}
+
+TEST(TraceContextTest, AChildSpanKeepsTraceAndFlagsWithANewParentId) {
+  auto parent = ParseTraceparent(kSpecExample);
+  ASSERT_TRUE(parent.has_value());
+  TraceContext child = ChildSpan(*parent);
+  EXPECT_EQ(child.trace_id, parent->trace_id);
+  EXPECT_EQ(child.flags, "01");
+  EXPECT_NE(child.parent_id, parent->parent_id);
+  EXPECT_TRUE(ParseTraceparent(child.ToHeader()).has_value());
+}
+
+TEST(TraceContextTest, NewTracesAreValidAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    TraceContext t = NewTraceContext();
+    ASSERT_TRUE(ParseTraceparent(t.ToHeader()).has_value()) << t.ToHeader();
+    seen.insert(t.trace_id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+}  // namespace
+}  // namespace cephalgia::hooks
