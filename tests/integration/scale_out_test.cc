@@ -29,12 +29,12 @@ namespace cephalgia::test {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using hooks::auth::testing::JwksJson;
 using hooks::auth::testing::TestSigningKey;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
+using ::testing::HasSubstr;
 
 const std::string kCasesDir = std::string(CEPHALGIA_SOURCE_DIR) + "/tests/rules/cases";
 const std::string kService = "/cds-services/headache-patient-view";
@@ -76,8 +76,8 @@ fs::path TempDir(const std::string& name) {
 // A replica on `store_uri`, with any extra flags.
 Result<std::unique_ptr<CephalgiaServer>> StartReplica(const std::string& store_uri,
                                                       std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--plugins", BuiltPackDir(), "--store", store_uri,
-                                   "--threads", "2"};
+  std::vector<std::string> args = {"--plugins", BuiltPackDir(), "--store",
+                                   store_uri,   "--threads",    "2"};
   args.insert(args.end(), extra.begin(), extra.end());
   return CephalgiaServer::Start(args);
 }
@@ -108,7 +108,8 @@ RuleCounts Counts(const std::string& summary_json, const std::string& rule_id) {
       const rapidjson::Value* shown = json::Find(rule, "cardsShown");
       const rapidjson::Value* overridden = json::Find(rule, "overridden");
       if (shown != nullptr && shown->IsInt64()) counts.shown = shown->GetInt64();
-      if (overridden != nullptr && overridden->IsInt64()) counts.overridden = overridden->GetInt64();
+      if (overridden != nullptr && overridden->IsInt64())
+        counts.overridden = overridden->GetInt64();
     }
   }
   const rapidjson::Value* unknown = json::Find(*doc, "unknownCards");
@@ -149,8 +150,8 @@ TEST(ScaleOutTest, FeedbackAndIssuedCardsAreSharedByTheReplicas) {
     ASSERT_FALSE(uuids.empty()) << call.body;
     cards.push_back(uuids.front());
   }
-  auto rule = (*pg)->Query(db, "SELECT DISTINCT rule_id FROM issued_cards WHERE card_uuid = '" +
-                                   cards[0] + "'");
+  auto rule = (*pg)->Query(
+      db, "SELECT DISTINCT rule_id FROM issued_cards WHERE card_uuid = '" + cards[0] + "'");
   // A's writer commits its group within its linger (50 ms); wait for it like B's reader would.
   ASSERT_TRUE(Eventually(
       [&] {
@@ -162,11 +163,11 @@ TEST(ScaleOutTest, FeedbackAndIssuedCardsAreSharedByTheReplicas) {
   const std::string rule_id = (*rule)[0][0];
 
   // Feedback on the first card to A, on the second to B.
-  HttpResult to_a = HttpCall("POST", replica_a.url(kService + "/feedback"),
-                             OverriddenFeedback(cards[0]));
+  HttpResult to_a =
+      HttpCall("POST", replica_a.url(kService + "/feedback"), OverriddenFeedback(cards[0]));
   EXPECT_EQ(to_a.status, 200) << to_a.body;
-  HttpResult to_b = HttpCall("POST", replica_b.url(kService + "/feedback"),
-                             OverriddenFeedback(cards[1]));
+  HttpResult to_b =
+      HttpCall("POST", replica_b.url(kService + "/feedback"), OverriddenFeedback(cards[1]));
   EXPECT_EQ(to_b.status, 200) << to_b.body;
 
   // Each replica's summary has both, matched to the cards A issued (no unknown card).
@@ -190,18 +191,23 @@ TEST(ScaleOutTest, ATokenAcceptedByOneReplicaIsRefusedWhenReplayedAtTheOther) {
   const fs::path dir = TempDir("cephalgia-scale-out-auth");
   const TestSigningKey key = TestSigningKey::EcP384("ehr-key-1");
   std::ofstream(dir / "clients.jwks.json") << JwksJson({&key});
-  const std::vector<std::string> auth = {"--auth", "required", "--jwks",
-                                         (dir / "clients.jwks.json").string(), "--trusted-issuer",
-                                         "https://ehr.test", "--external-base-url", kExternalBase};
+  const std::vector<std::string> auth = {"--auth",
+                                         "required",
+                                         "--jwks",
+                                         (dir / "clients.jwks.json").string(),
+                                         "--trusted-issuer",
+                                         "https://ehr.test",
+                                         "--external-base-url",
+                                         kExternalBase};
   auto a = StartReplica(*uri, auth);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   auto b = StartReplica(*uri, auth);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
 
   auto token = [&key] {
-    const long now = static_cast<long>(std::chrono::duration_cast<seconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
+    const long now = static_cast<long>(
+        std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     const std::string payload = R"({"iss":"https://ehr.test","aud":")" + kExternalBase +
                                 R"(/cds-services","exp":)" + std::to_string(now + 300) +
                                 R"(,"iat":)" + std::to_string(now - 5) + R"(,"jti":")" +
@@ -209,7 +215,8 @@ TEST(ScaleOutTest, ATokenAcceptedByOneReplicaIsRefusedWhenReplayedAtTheOther) {
     return key.Sign(R"({"alg":"ES384","typ":"JWT","kid":"ehr-key-1"})", payload);
   };
   const std::string once = token();
-  HttpResult at_a = HttpCall("GET", (*a)->url("/cds-services"), "", {"Authorization: Bearer " + once});
+  HttpResult at_a =
+      HttpCall("GET", (*a)->url("/cds-services"), "", {"Authorization: Bearer " + once});
   EXPECT_EQ(at_a.status, 200) << at_a.body;
   HttpResult replayed_at_b =
       HttpCall("GET", (*b)->url("/cds-services"), "", {"Authorization: Bearer " + once});
@@ -302,9 +309,9 @@ TEST(ScaleOutTest, DatabaseOutageUnderLoadKeepsHookCallsAnsweredAndRecovers) {
     });
   }
   std::this_thread::sleep_for(milliseconds(500));
-  EXPECT_EQ(HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback("before"))
-                .status,
-            200);
+  EXPECT_EQ(
+      HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback("before")).status,
+      200);
 
   ASSERT_TRUE(server.Stop().ok());
   const int calls_at_outage = calls.load();
@@ -330,7 +337,8 @@ TEST(ScaleOutTest, DatabaseOutageUnderLoadKeepsHookCallsAnsweredAndRecovers) {
   HttpResult resumed;
   EXPECT_TRUE(Eventually(
       [&] {
-        resumed = HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback("after"));
+        resumed =
+            HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback("after"));
         return resumed.status == 200;
       },
       milliseconds(5000)))

@@ -126,7 +126,10 @@ Result<std::unique_ptr<PostgresTestServer>> PostgresTestServer::Start() {
     }
   }
   std::unique_ptr<PostgresTestServer> server(new PostgresTestServer());
-  std::string templ = (fs::temp_directory_path() / "cephalgia-pg-XXXXXX").string();
+  // As root the server runs as nobody, which must be able to reach its directory: /tmp then,
+  // whatever TMPDIR says (it may be a private directory under /root).
+  const fs::path parent = ::geteuid() == 0 ? fs::path("/tmp") : fs::temp_directory_path();
+  std::string templ = (parent / "cephalgia-pg-XXXXXX").string();
   if (::mkdtemp(templ.data()) == nullptr) return Unavailable("mkdtemp failed for " + templ);
   server->dir_ = templ;
   server->data_dir_ = templ + "/data";
