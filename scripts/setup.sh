@@ -40,12 +40,12 @@ test_packages=(
   chromium fonts-dejavu-core
   # The fuzz targets (tests/fuzz, scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
   clang libclang-rt-14-dev
-  # The packaging stage (scripts/test-packaging.sh, issue 16): podman with runc and iptables (the
-  # published port), debootstrap for the base image and the install root, debhelper and lintian
+  # The packaging stage (scripts/test-packaging.sh, issue 16): podman with runc, catatonit (the
+  # pods' pause process) and iptables (the published port), debootstrap for the base image and the install root, debhelper and lintian
   # for the .deb, systemd-analyze, promtool (Debian's prometheus package) for `check metrics`,
   # python3-yaml to read the rendered Kubernetes manifests. kubectl is not installed: the stage
   # unpacks Debian's kubernetes-client into the build directory with apt-get download.
-  podman runc iptables debootstrap debhelper lintian systemd prometheus python3 python3-yaml
+  podman runc catatonit iptables debootstrap debhelper lintian systemd prometheus python3 python3-yaml
 )
 # npm (it brings Debian's nodejs 18, which only runs npm itself) installs the test FHIR server's
 # packages and the pinned Node that runs it; keep the machine's own npm if it has one.
