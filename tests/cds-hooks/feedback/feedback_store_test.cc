@@ -5,9 +5,11 @@
 #include "cephalgia/hooks/feedback/feedback_store.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <rapidjson/document.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -486,11 +488,18 @@ TEST(StoreSpecTest, ParsesBothStoresAndRefusesAnythingElse) {
 // --- PostgreSQL only: the server goes away and comes back ---
 
 TEST(PostgresFeedbackStoreTest, OpenFailsAtOnceWhenTheServerIsUnreachable) {
-  // A port nothing listens on: bind one, note it, close it.
-  auto pg = PostgresTestServer::Start();
-  CEPHALGIA_ASSERT_POSTGRES(pg);
-  const std::string uri = (*pg)->Uri();
-  ASSERT_TRUE((*pg)->Stop().ok());
+  // A port nothing listens on: one the kernel hands out, closed again.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  const std::string uri =
+      "postgresql://cephalgia@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/postgres";
   const auto started = std::chrono::steady_clock::now();
   Result<std::unique_ptr<FeedbackStore>> store = OpenPostgresFeedbackStore(uri);
   ASSERT_FALSE(store.ok());
