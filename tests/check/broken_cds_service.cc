@@ -20,7 +20,9 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr char kServiceId[] = "broken-patient-view";
+// Two services: the hooks' contexts differ (order-select carries selections and draftOrders).
+constexpr char kPatientViewId[] = "broken-patient-view";
+constexpr char kOrderSelectId[] = "broken-order-select";
 
 struct Answer {
   int status = 200;
@@ -44,9 +46,13 @@ struct BrokenCdsService::Impl {
   Answer Discovery() const {
     return {
         200,
-        std::string(R"({"services":[{"hook":"patient-view","id":")") + kServiceId +
+        std::string(R"({"services":[{"hook":"patient-view","id":")") + kPatientViewId +
             R"(","title":"Broken test service","description":"A CDS service for the checker's tests",)"
-            R"("prefetch":{"patient":"Patient/{{context.patientId}}"}}]})"};
+            R"("prefetch":{"patient":"Patient/{{context.patientId}}"}},)"
+            R"({"hook":"order-select","id":")" +
+            kOrderSelectId +
+            R"(","title":"Broken test service for orders","description":"The same, for order-select",)"
+            R"("prefetch":{"patient":"Patient/{{context.patientId}}","conditions":"Condition?patient={{context.patientId}}"}}]})"};
   }
 
   Answer Malformed(const std::string& why) const {
@@ -54,15 +60,23 @@ struct BrokenCdsService::Impl {
     return {400, OperationOutcome(why)};
   }
 
-  Answer Call(const std::string& body) const {
+  Answer Call(const std::string& hook, const std::string& body) const {
     auto doc = json::ParseUntrusted(body);
     if (!doc.ok() || !doc->IsObject()) return Malformed("the body is not a JSON object");
-    if (json::GetString(*doc, "hook") != "patient-view")
-      return Malformed("hook must be patient-view");
+    if (json::GetString(*doc, "hook") != hook) return Malformed("hook must be " + hook);
     if (!json::GetString(*doc, "hookInstance")) return Malformed("hookInstance is required");
     const rapidjson::Value* context = json::GetObject(*doc, "context");
-    if (context == nullptr || !json::GetString(*context, "patientId"))
+    if (context == nullptr || !json::GetString(*context, "patientId")) {
       return Malformed("context.patientId is required");
+    }
+    if (hook == "order-select") {
+      const rapidjson::Value* selections = json::GetArray(*context, "selections");
+      const rapidjson::Value* draft = json::GetObject(*context, "draftOrders");
+      if (selections == nullptr || selections->Empty() || draft == nullptr ||
+          json::GetString(*draft, "resourceType") != "Bundle") {
+        return Malformed("order-select needs context.selections and a draftOrders Bundle");
+      }
+    }
     std::string summary = "Check the headache diary";
     summary.resize(defects.summary_length, '.');
     std::string out = R"({"cards":[{"uuid":")" + NewUuidV4() + R"(","summary":)";
@@ -89,8 +103,9 @@ struct BrokenCdsService::Impl {
     if (items == nullptr || items->Empty()) return Malformed("feedback array required");
     for (const auto& item : items->GetArray()) {
       auto outcome = json::GetString(item, "outcome");
-      if (outcome != "accepted" && outcome != "overridden")
+      if (outcome != "accepted" && outcome != "overridden") {
         return Malformed("outcome must be accepted or overridden");
+      }
     }
     return {200, "{}"};
   }
@@ -102,7 +117,8 @@ struct BrokenCdsService::Impl {
     http::read(socket, buffer, req, ec);
     if (ec) return;
     const std::string target(req.target());
-    const std::string service = std::string("/cds-services/") + kServiceId;
+    const std::string patient_view = std::string("/cds-services/") + kPatientViewId;
+    const std::string order_select = std::string("/cds-services/") + kOrderSelectId;
     http::response<http::string_body> res;
     res.version(11);
     res.keep_alive(false);
@@ -111,9 +127,12 @@ struct BrokenCdsService::Impl {
       a = defects.no_cors ? Answer{405, OperationOutcome("method not allowed")} : Answer{204, ""};
     } else if (target == "/cds-services" && req.method() == http::verb::get) {
       a = Discovery();
-    } else if (target == service && req.method() == http::verb::post) {
-      a = Call(req.body());
-    } else if (target == service + "/feedback" && req.method() == http::verb::post) {
+    } else if (target == patient_view && req.method() == http::verb::post) {
+      a = Call("patient-view", req.body());
+    } else if (target == order_select && req.method() == http::verb::post) {
+      a = Call("order-select", req.body());
+    } else if ((target == patient_view + "/feedback" || target == order_select + "/feedback") &&
+               req.method() == http::verb::post) {
       a = Feedback(req.body());
     } else if (target.rfind("/cds-services/", 0) == 0) {
       a = {404, OperationOutcome("no such service")};

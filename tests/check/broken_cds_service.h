@@ -1,8 +1,8 @@
 // File: broken_cds_service.h (tests only)
 //
 // BrokenCdsService: a small, real CDS Hooks service (Boost.Beast, 127.0.0.1, a port the kernel
-// picks) with one patient-view service, conformant by default, that can be told to break one
-// rule at a time, so each check of `cephalgia check` is shown able to fail:
+// picks) with a patient-view and an order-select service, conformant by default, that can be told
+// to break one rule at a time, so each check of `cephalgia check` is shown able to fail:
 //
 //   BrokenCdsService::Defects d;
 //   d.no_cors = true;                  // no CORS headers, OPTIONS is a 405

@@ -144,8 +144,9 @@ Report RunCheck(std::vector<std::string> args) {
     ADD_FAILURE() << "not a JSON report (exit " << p.exit_code << "): " << p.out << "\n" << p.err;
     return r;
   }
-  if (const rapidjson::Value* s = json::GetObject(*doc, "summary"))
+  if (const rapidjson::Value* s = json::GetObject(*doc, "summary")) {
     r.result = std::string(json::GetString(*s, "result").value_or(""));
+  }
   if (const rapidjson::Value* checks = json::GetArray(*doc, "checks")) {
     for (const auto& c : checks->GetArray()) {
       Check k;
@@ -271,8 +272,9 @@ TEST(OwnServiceDefaultsTest, TheSyntheaSampleAndTextReportPass) {
   // No check fails but, on a loaded machine, the latency SHOULD.
   std::istringstream lines(p.out);
   for (std::string line; std::getline(lines, line);) {
-    if (line.find("  FAIL  ") != std::string::npos)
+    if (line.find("  FAIL  ") != std::string::npos) {
       EXPECT_THAT(line, HasSubstr("FAIL  E52 SHOULD")) << p.out;
+    }
   }
   // JUnit: one testcase per check, the n/a ones skipped.
   ProcessResult x = RunCephalgia({"check", base, "--report", "junit", "--hook", "order-sign"});
@@ -327,6 +329,12 @@ const Check* Failed(const Report& r, const std::string& item) {
 TEST(BrokenServiceTest, WithoutDefectsTheTestServicePassesEverything) {
   Report r = CheckBroken({});
   EXPECT_EQ(r.exit_code, 0) << r.Describe("fail");
+  // Both hooks were called with their own context (order-select: selections and draftOrders).
+  int full_prefetch_calls = 0;
+  for (const Check& c : r.checks) {
+    if (c.item == "C24" && c.result == "pass") ++full_prefetch_calls;
+  }
+  EXPECT_EQ(full_prefetch_calls, 2) << r.Describe("pass");
   EXPECT_TRUE(r.FailedItems().empty() || r.FailedItems() == std::set<std::string>{"E52"})
       << r.Describe("fail");
   EXPECT_TRUE(r.Has("F76", "pass")) << r.Describe("n/a");  // its ServiceRequest was schema-checked
@@ -369,8 +377,8 @@ TEST(BrokenServiceTest, ServerErrorsOnMalformedCallsFailEachMalformedCheck) {
   ASSERT_NE(c, nullptr);
   EXPECT_THAT(c->evidence, HasSubstr("malformed: no hookInstance) -> 500"));
   EXPECT_THAT(c->evidence, HasSubstr("a server error for a client mistake"));
-  // The unknown-service 404 is still right: only the malformed checks fail.
-  EXPECT_EQ(r.With("fail").size(), 6u) << r.Describe("fail");  // 2 x G79, C26, I88, C25, H86
+  // The unknown-service 404 is still right: only the malformed checks fail, on both services.
+  EXPECT_EQ(r.With("fail").size(), 12u) << r.Describe("fail");  // 2 x (2 x G79, C26, I88, C25, H86)
 }
 
 TEST(BrokenServiceTest, OverLongSummaryFailsF59WithItsLength) {

@@ -123,8 +123,9 @@ int RunCheckCommand(const std::vector<std::string>& args) {
       if (!value(&options.issuer)) return Usage("--issuer needs a value");
     } else if (arg == "--report") {
       if (!value(&report)) return Usage("--report needs a value");
-      if (report != "text" && report != "json" && report != "junit")
+      if (report != "text" && report != "json" && report != "junit") {
         return Usage("--report must be text, json or junit");
+      }
     } else if (arg == "--output") {
       if (!value(&output)) return Usage("--output needs a value");
     } else if (arg == "--timeout" || arg == "--latency-budget") {
@@ -167,8 +168,9 @@ int RunCheckCommand(const std::vector<std::string>& args) {
   }
   if (!data_given) {
     options.fhir_data = SharedDefault("fhir-samples/synthea");
-    if (options.fhir_data.empty())
+    if (options.fhir_data.empty()) {
       return Usage("no --fhir-data given and ../shared/fhir-samples/synthea not found");
+    }
   }
   if (!schema_given) options.fhir_schema = SharedDefault("fhir-r4-json-schema/fhir.schema.json");
 

@@ -317,17 +317,20 @@ bool Checker::Discovery() {
     std::string hook(json::GetString(s, "hook").value_or(""));
     if (!rules::NonBlankString(s, "hook")) Fail(b13, Seen(c, "no hook", at + "/hook"));
     if (!rules::NonBlankString(s, "title")) Fail(b14, Seen(c, "no title", at + "/title"));
-    if (!rules::NonBlankString(s, "description"))
+    if (!rules::NonBlankString(s, "description")) {
       Fail(b15, Seen(c, "no description", at + "/description"));
+    }
     const bool safe_id = !id.empty() && id.find_first_not_of(".") != std::string::npos &&
                          std::all_of(id.begin(), id.end(), [](char ch) {
                            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ||
                                   ch == '_' || ch == '.' || ch == '~';
                          });
-    if (!safe_id)
+    if (!safe_id) {
       Fail(b16, Seen(c, "id '" + Brief(id, 60) + "' is missing or not URL-path-safe", at + "/id"));
-    if (!seen_ids.insert({id, hook}).second)
+    }
+    if (!seen_ids.insert({id, hook}).second) {
       Fail(b16, Seen(c, "id '" + id + "' is listed twice for " + hook, at + "/id"));
+    }
     for (const char* key : {"usageRequirements", "hookVersion"}) {
       if (const rapidjson::Value* v = json::Find(s, key);
           v && (!v->IsString() || rules::IsBlank(json::AsStringView(*v)))) {
@@ -368,14 +371,16 @@ bool Checker::Discovery() {
     d33.note = d38.note = std::to_string(templates) + " templates checked";
   }
   if (services->Empty()) {
-    for (CheckResult* r : {&b13, &b14, &b15, &b16, &b17, &b18})
+    for (CheckResult* r : {&b13, &b14, &b15, &b16, &b17, &b18}) {
       NotApplicable(*r, "no services advertised");
+    }
   }
   if (!opt_.service.empty() || !opt_.hooks.empty()) {
     CheckResult& sel =
         Add("B16", Force::kMust, "the services asked for (--service/--hook) are advertised");
-    if (services_.empty())
+    if (services_.empty()) {
       Fail(sel, Seen(c, "discovery lists no service matching --service/--hook"));
+    }
   }
   return true;
 }
@@ -402,13 +407,16 @@ void Checker::ServiceCalls(const Service& s) {
       if (!any_ok) any_ok = c;
       auto doc = json::ParseUntrusted(c.reply.body, kMaxAnswerBytes);
       if (!with_cards && doc.ok()) {
-        if (const rapidjson::Value* cards = json::GetArray(*doc, "cards"); cards && !cards->Empty())
+        if (const rapidjson::Value* cards = json::GetArray(*doc, "cards");
+            cards && !cards->Empty()) {
           with_cards = c;
+        }
       }
     }
   }
-  if (!with_cards)
+  if (!with_cards) {
     with_cards = any_ok;  // feedback on a card uuid the service never issued: still 200 (H86)
+  }
   // E41/E50: no prefetch and an unreachable FHIR server: 200 with what it has, or 412.
   const PatientRecord& p0 = *patients_.front();
   const std::string unreachable =
@@ -426,8 +434,9 @@ void Checker::ServiceCalls(const Service& s) {
   }
   if (c.reply.error.empty() && c.reply.status == 412) {
     CheckResult& oo = Add("E51", Force::kShould, "a 412 carries an OperationOutcome", subject);
-    if (!IsOperationOutcome(c.reply.body))
+    if (!IsOperationOutcome(c.reply.body)) {
       Fail(oo, Seen(c, "412 body is not an OperationOutcome: " + Brief(c.reply.body)));
+    }
   }
   // E42: every prefetch key present and null ("no data").
   CheckResult& nulls =
@@ -495,8 +504,9 @@ void Checker::Malformed(const Service& s) {
        "a context without patientId is refused with 400 (or 412)",
        "context without patientId",
        edit([](rapidjson::Document& d) {
-         if (d.HasMember("context") && d["context"].IsObject())
+         if (d.HasMember("context") && d["context"].IsObject()) {
            d["context"].RemoveMember("patientId");
+         }
        }),
        {400, 412}},
       {"C25",
@@ -561,23 +571,26 @@ void Checker::Feedback(const Service& s, const Call& with_cards) {
                          "; feedback is a MAY)");
     return;
   }
-  if (!ca.reply.error.empty() || ca.reply.status != 200)
+  if (!ca.reply.error.empty() || ca.reply.status != 200) {
     Fail(a, Seen(ca));
-  else
+  } else {
     Note(a, Seen(ca));
+  }
   CheckResult& o = Add("H82", Force::kMust, "overridden feedback is answered 200", subject);
   Call co = Send("POST", path, overridden, "feedback overridden");
-  if (!co.reply.error.empty() || co.reply.status != 200)
+  if (!co.reply.error.empty() || co.reply.status != 200) {
     Fail(o, Seen(co));
-  else
+  } else {
     Note(o, Seen(co));
+  }
   CheckResult& i = Add("H86", Force::kShould,
                        "feedback with an invalid outcome is refused with 400 (cds-fb-1)", subject);
   Call ci = Send("POST", path, invalid, "feedback outcome 'ignored'");
-  if (!ci.reply.error.empty() || ci.reply.status != 400)
+  if (!ci.reply.error.empty() || ci.reply.status != 400) {
     Fail(i, Seen(ci));
-  else
+  } else {
     Note(i, Seen(ci));
+  }
 }
 
 void Checker::UnknownService() {
@@ -590,10 +603,11 @@ void Checker::UnknownService() {
           : R"({"hook":")" + hook + R"(","hookInstance":")" + NewUuidV4() + R"(","context":{}})";
   Call c =
       Send("POST", "/cds-services/cephalgia-check-no-such-service", body, "unknown service id");
-  if (!c.reply.error.empty() || c.reply.status != 404)
+  if (!c.reply.error.empty() || c.reply.status != 404) {
     Fail(r, Seen(c));
-  else
+  } else {
     Note(r, Seen(c));
+  }
 }
 
 void Checker::Cors() {
@@ -621,18 +635,22 @@ void Checker::Cors() {
       continue;
     }
     std::vector<std::string> problems;
-    if (c.reply.status < 200 || c.reply.status >= 300)
+    if (c.reply.status < 200 || c.reply.status >= 300) {
       problems.push_back("status " + std::to_string(c.reply.status));
+    }
     const std::string origin = c.reply.Header("Access-Control-Allow-Origin");
-    if (origin != "*" && origin != opt_.origin)
+    if (origin != "*" && origin != opt_.origin) {
       problems.push_back("Access-Control-Allow-Origin '" + origin + "'");
+    }
     const std::string methods = c.reply.Header("Access-Control-Allow-Methods");
-    if (!ContainsToken(methods, method))
+    if (!ContainsToken(methods, method)) {
       problems.push_back("Access-Control-Allow-Methods '" + methods + "' lacks " + method);
+    }
     const std::string headers = c.reply.Header("Access-Control-Allow-Headers");
     for (const char* h : {"authorization", "content-type"}) {
-      if (!ContainsToken(headers, h))
+      if (!ContainsToken(headers, h)) {
         problems.push_back("Access-Control-Allow-Headers '" + headers + "' lacks " + h);
+      }
     }
     if (problems.empty()) {
       Note(pre, Seen(c));
@@ -663,8 +681,9 @@ void Checker::Jwt() {
     return Add(item, force, std::move(title), "client authentication (JWT)");
   };
   if (signer_ == nullptr) {
-    for (const JwtCheck& j : kJwtChecks)
+    for (const JwtCheck& j : kJwtChecks) {
       NotApplicable(add(j.item, j.force, j.title), "no --jwks-key given");
+    }
     return;
   }
   // The call: the first service's full-prefetch call, else discovery.
@@ -747,8 +766,9 @@ void Checker::ResponseRules() {
                         "every answer is JSON (strict: no comments, no trailing commas) "
                         "with Content-Type application/json");
   for (const Call& c : answers_) {
-    if (c.reply.status == 204 || c.reply.body.empty())
+    if (c.reply.status == 204 || c.reply.body.empty()) {
       continue;  // nothing to type (feedback may be empty)
+    }
     const std::string type = c.reply.Header("Content-Type");
     if (type.find("application/json") == std::string::npos &&
         type.find("application/fhir+json") == std::string::npos) {
@@ -811,10 +831,11 @@ void Checker::ResponseRules() {
       }
     });
   }
-  if (resources == 0)
+  if (resources == 0) {
     NotApplicable(f76, "no answer suggested a FHIR resource");
-  else
+  } else {
     f76.note = std::to_string(resources) + " resources validated";
+  }
 }
 
 void Checker::Latency() {

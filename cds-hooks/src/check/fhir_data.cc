@@ -59,8 +59,9 @@ Result<std::unique_ptr<FhirData>> FhirData::LoadDirectory(const std::string& dir
   if (!fs::is_directory(dir, ec)) return NotFound("--fhir-data " + dir + " is not a directory");
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json")
+    if (entry.is_regular_file() && entry.path().extension() == ".json") {
       files.push_back(entry.path());
+    }
   }
   std::sort(files.begin(), files.end());
   std::unique_ptr<FhirData> data(new FhirData());
@@ -187,8 +188,9 @@ std::string ExpandTemplate(const std::string& t, const rapidjson::Value& context
       // userPractitionerId etc.: the id part of context.userId when its type matches.
       std::string user(json::GetString(context, "userId").value_or(""));
       std::size_t slash = user.find('/');
-      if (slash != std::string::npos && token == "user" + user.substr(0, slash) + "Id")
+      if (slash != std::string::npos && token == "user" + user.substr(0, slash) + "Id") {
         value = user.substr(slash + 1);
+      }
     }
     out += value ? *value : "{{" + token + "}}";
     pos = close + 2;
@@ -205,8 +207,9 @@ rapidjson::Value FhirData::Prefetch(const PatientRecord& patient, const std::str
     const std::string id = path.substr(slash + 1);
     if (type == "Patient" && id == patient.id) return rapidjson::Value(*patient.patient, a);
     for (const auto& [r, full_url] : resources_) {
-      if (json::GetString(*r, "resourceType") == type && json::GetString(*r, "id") == id)
+      if (json::GetString(*r, "resourceType") == type && json::GetString(*r, "id") == id) {
         return rapidjson::Value(*r, a);
+      }
     }
     return rapidjson::Value(rapidjson::kNullType);
   }
@@ -219,8 +222,9 @@ rapidjson::Value FhirData::Prefetch(const PatientRecord& patient, const std::str
   for (const rapidjson::Value* r : own) {
     if (json::GetString(*r, "resourceType") != type) continue;
     rapidjson::Value entry(rapidjson::kObjectType);
-    if (auto id = json::GetString(*r, "id"))
+    if (auto id = json::GetString(*r, "id")) {
       AddString(entry, "fullUrl", type + "/" + std::string(*id), a);
+    }
     entry.AddMember("resource", rapidjson::Value(*r, a), a);
     entries.PushBack(entry, a);
   }

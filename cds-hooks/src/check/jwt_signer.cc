@@ -56,8 +56,9 @@ Result<std::unique_ptr<Es384Signer>> Es384Signer::FromPemFile(const std::string&
   std::fclose(f);
   if (key == nullptr) return InvalidArgument("--jwks-key " + path + " is not a PEM private key");
   std::unique_ptr<Es384Signer> signer(new Es384Signer(key, kid));
-  if (Status s = signer->ReadPublicPoint(); !s.ok())
+  if (Status s = signer->ReadPublicPoint(); !s.ok()) {
     return InvalidArgument("--jwks-key " + path + ": " + s.message());
+  }
   return signer;
 }
 

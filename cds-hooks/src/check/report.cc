@@ -46,10 +46,11 @@ std::string Xml(const std::string& s) {
         break;
       default:
         // XML 1.0 allows no control characters but tab, newline and carriage return.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
           out += ' ';
-        else
+        } else {
           out.push_back(c);
+        }
     }
   }
   return out;
@@ -81,8 +82,9 @@ std::string TextReport(const CheckRun& run) {
         << outcome << "  " << r.item << " " << ForceName(r.force) << "  " << Label(r) << "\n";
     if (r.outcome == Outcome::kFail) {
       for (const Evidence& e : r.evidence) out << "            " << EvidenceLine(e) << "\n";
-      if (r.evidence_left_out > 0)
+      if (r.evidence_left_out > 0) {
         out << "            ... and " << r.evidence_left_out << " more\n";
+      }
     } else if (!r.note.empty()) {
       out << "            " << r.note << "\n";
     }
@@ -127,8 +129,9 @@ std::string JsonReport(const CheckRun& run) {
       out += "}";
     }
     out += "]";
-    if (r.evidence_left_out > 0)
+    if (r.evidence_left_out > 0) {
       out += ",\"evidenceLeftOut\":" + std::to_string(r.evidence_left_out);
+    }
     out += "}";
   }
   out += "]}\n";
@@ -153,8 +156,9 @@ std::string JunitReport(const CheckRun& run) {
     if (r.outcome == Outcome::kFail) {
       std::string body;
       for (const Evidence& e : r.evidence) body += EvidenceLine(e) + "\n";
-      if (r.evidence_left_out > 0)
+      if (r.evidence_left_out > 0) {
         body += "... and " + std::to_string(r.evidence_left_out) + " more\n";
+      }
       out << "      <failure type=\"" << ForceName(r.force) << "\" message=\""
           << Xml(r.evidence.empty() ? r.title : EvidenceLine(r.evidence.front())) << "\">"
           << Xml(body) << "</failure>\n";

@@ -19,12 +19,13 @@ std::string PointerToken(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   for (char c : name) {
-    if (c == '~')
+    if (c == '~') {
       out += "~0";
-    else if (c == '/')
+    } else if (c == '/') {
       out += "~1";
-    else
+    } else {
       out.push_back(c);
+    }
   }
   return out;
 }
@@ -36,24 +37,27 @@ void Walk(const rapidjson::Value& v, const std::string& pointer, const Visitor& 
       Walk(m.value, pointer + "/" + PointerToken(json::AsStringView(m.name)), visit);
     }
   } else if (v.IsArray()) {
-    for (rapidjson::SizeType i = 0; i < v.Size(); ++i)
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
       Walk(v[i], pointer + "/" + std::to_string(i), visit);
+    }
   }
 }
 
 void ForEachCard(const rapidjson::Value& response, const Visitor& fn) {
   const rapidjson::Value* cards = json::GetArray(response, "cards");
   if (cards == nullptr) return;
-  for (rapidjson::SizeType i = 0; i < cards->Size(); ++i)
+  for (rapidjson::SizeType i = 0; i < cards->Size(); ++i) {
     fn((*cards)[i], "/cards/" + std::to_string(i));
+  }
 }
 
 void ForEachSuggestion(const rapidjson::Value& response, const Visitor& fn) {
   ForEachCard(response, [&](const rapidjson::Value& card, const std::string& path) {
     const rapidjson::Value* s = json::GetArray(card, "suggestions");
     if (s == nullptr) return;
-    for (rapidjson::SizeType i = 0; i < s->Size(); ++i)
+    for (rapidjson::SizeType i = 0; i < s->Size(); ++i) {
       fn((*s)[i], path + "/suggestions/" + std::to_string(i));
+    }
   });
 }
 
@@ -63,12 +67,14 @@ void ForEachAction(
   ForEachSuggestion(response, [&](const rapidjson::Value& s, const std::string& path) {
     const rapidjson::Value* a = json::GetArray(s, "actions");
     if (a == nullptr) return;
-    for (rapidjson::SizeType i = 0; i < a->Size(); ++i)
+    for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
       fn((*a)[i], path + "/actions/" + std::to_string(i), false);
+    }
   });
   if (const rapidjson::Value* a = json::GetArray(response, "systemActions")) {
-    for (rapidjson::SizeType i = 0; i < a->Size(); ++i)
+    for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
       fn((*a)[i], "/systemActions/" + std::to_string(i), true);
+    }
   }
 }
 
@@ -76,8 +82,9 @@ void ForEachLink(const rapidjson::Value& response, const Visitor& fn) {
   ForEachCard(response, [&](const rapidjson::Value& card, const std::string& path) {
     const rapidjson::Value* l = json::GetArray(card, "links");
     if (l == nullptr) return;
-    for (rapidjson::SizeType i = 0; i < l->Size(); ++i)
+    for (rapidjson::SizeType i = 0; i < l->Size(); ++i) {
       fn((*l)[i], path + "/links/" + std::to_string(i));
+    }
   });
 }
 
@@ -153,8 +160,9 @@ void CheckNoNull(const rapidjson::Value& response, RuleViolations& out) {
 void CheckNoEmptyValues(const rapidjson::Value& response, RuleViolations& out) {
   Walk(response, "", [&](const rapidjson::Value& v, const std::string& path) {
     if (v.IsString() && v.GetStringLength() == 0) out.push_back({path, "is \"\""});
-    if (v.IsArray() && v.Empty() && path != "/cards" && path != "/services")
+    if (v.IsArray() && v.Empty() && path != "/cards" && path != "/services") {
       out.push_back({path, "is []"});
+    }
     if (v.IsObject() && v.ObjectEmpty()) out.push_back({path, "is {}"});
   });
 }
@@ -174,8 +182,9 @@ void CheckOptionalAttributesOmittedNotEmpty(const rapidjson::Value& response, Ru
   check(response, "", {"systemActions"});
   ForEachCard(response, [&](const rapidjson::Value& c, const std::string& p) {
     check(c, p, {"uuid", "detail", "suggestions", "selectionBehavior", "overrideReasons", "links"});
-    if (const rapidjson::Value* s = json::GetObject(c, "source"))
+    if (const rapidjson::Value* s = json::GetObject(c, "source")) {
       check(*s, p + "/source", {"url", "icon", "topic"});
+    }
   });
   ForEachSuggestion(response, [&](const rapidjson::Value& s, const std::string& p) {
     check(s, p, {"uuid", "isRecommended", "actions"});
@@ -209,8 +218,9 @@ void CheckEmbeddedFhirResources(const rapidjson::Value& response, RuleViolations
       return;
     }
     auto type = json::GetString(*r, "resourceType");
-    if (!type || !IsResourceTypeName(*type))
+    if (!type || !IsResourceTypeName(*type)) {
       out.push_back({p + "/resource", "has no valid resourceType"});
+    }
     if (const rapidjson::Value* id = json::Find(*r, "id");
         id && (!id->IsString() || !IsFhirId(json::AsStringView(*id)))) {
       out.push_back({p + "/resource/id", "is not a FHIR id"});
@@ -262,8 +272,9 @@ void CheckCardsArray(const rapidjson::Value& response, RuleViolations& out) {
     return;
   }
   for (rapidjson::SizeType i = 0; i < cards->Size(); ++i) {
-    if (!(*cards)[i].IsObject())
+    if (!(*cards)[i].IsObject()) {
       out.push_back({"/cards/" + std::to_string(i), "a card is not an object"});
+    }
   }
 }
 
@@ -276,8 +287,9 @@ void CheckSystemActions(const rapidjson::Value& response, RuleViolations& out) {
     return;
   }
   for (rapidjson::SizeType i = 0; i < sa->Size(); ++i) {
-    if (!(*sa)[i].IsObject())
+    if (!(*sa)[i].IsObject()) {
       out.push_back({"/systemActions/" + std::to_string(i), "is not an object"});
+    }
   }
 }
 
@@ -290,10 +302,12 @@ void CheckUuids(const rapidjson::Value& response, RuleViolations& out) {
       out.push_back({p, "has no uuid (the client then sends no feedback)"});
       return;
     }
-    if (!IsRfc4122Uuid(*uuid))
+    if (!IsRfc4122Uuid(*uuid)) {
       out.push_back({p + "/uuid", "'" + Shown(*uuid) + "' is not an RFC 4122 UUID"});
-    if (!seen.insert(std::string(*uuid)).second)
+    }
+    if (!seen.insert(std::string(*uuid)).second) {
       out.push_back({p + "/uuid", "is used twice in one response"});
+    }
   };
   ForEachCard(response, check);
   ForEachSuggestion(response, check);
@@ -331,8 +345,9 @@ void CheckDetail(const rapidjson::Value& response, RuleViolations& out) {
       bool tag = j < text.size() && (text[j] == '/' || text[j] == '!');
       if (!tag && j < text.size() && std::isalpha(static_cast<unsigned char>(text[j]))) {
         while (j < text.size() &&
-               (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '-'))
+               (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '-')) {
           ++j;
+        }
         tag = j < text.size() && (text[j] == '>' || text[j] == '/' ||
                                   std::isspace(static_cast<unsigned char>(text[j])));
       }
@@ -382,10 +397,12 @@ void CheckSuggestionsAndSelectionBehavior(const rapidjson::Value& response, Rule
     const rapidjson::Value* s = json::Find(c, "suggestions");
     const rapidjson::Value* sb = json::Find(c, "selectionBehavior");
     if (s != nullptr) {
-      if (!s->IsArray() || s->Empty())
+      if (!s->IsArray() || s->Empty()) {
         out.push_back({p + "/suggestions", "must be a non-empty array when present"});
-      if (sb == nullptr)
+      }
+      if (sb == nullptr) {
         out.push_back({p, "has suggestions but no selectionBehavior (cds-resp-6)"});
+      }
     }
     if (sb != nullptr) {
       auto v =
@@ -451,8 +468,9 @@ void CheckLinks(const rapidjson::Value& response, RuleViolations& out) {
     if (!NonBlankString(l, "label")) out.push_back({p + "/label", "missing"});
     if (!NonBlankString(l, "url")) out.push_back({p + "/url", "missing"});
     auto type = json::GetString(l, "type");
-    if (!type || (*type != "absolute" && *type != "smart"))
+    if (!type || (*type != "absolute" && *type != "smart")) {
       out.push_back({p + "/type", "is not absolute|smart"});
+    }
     if (type == "absolute" && !IsAbsoluteHttpUrl(json::GetString(l, "url").value_or(""))) {
       out.push_back({p + "/url", "of an absolute link is not an absolute URL"});
     }
@@ -515,8 +533,9 @@ void CheckActions(const rapidjson::Value& response, RuleViolations& out) {
       out.push_back({p + "/type", "is not create|update|delete"});
       return;
     }
-    if (!system_action && !NonBlankString(a, "description"))
+    if (!system_action && !NonBlankString(a, "description")) {
       out.push_back({p + "/description", "missing (cds-resp-5)"});
+    }
     if (system_action && json::Find(a, "description") != nullptr &&
         !NonBlankString(a, "description")) {
       out.push_back({p + "/description", "is not a non-blank string"});
@@ -660,8 +679,9 @@ std::vector<std::string> CheckPrefetchTemplate(const std::string& hook, const st
       break;
     }
     std::string token = t.substr(open + 2, close - open - 2);
-    if (token.find_first_of("()%|+ ") != std::string::npos)
+    if (token.find_first_of("()%|+ ") != std::string::npos) {
       out.push_back("D39 FHIRPath in token {{" + token + "}}");
+    }
     if (token.rfind("context.", 0) == 0) {
       std::string field = token.substr(8);
       if (field == "draftOrders" || field == "selections" || field == "appointments") {
@@ -670,8 +690,9 @@ std::vector<std::string> CheckPrefetchTemplate(const std::string& hook, const st
         out.push_back("D35 {{" + token + "}} is not a primitive root-level token field of " + hook);
       }
       // I90: userId is Type/id and is only usable as a whole read path; patientId is a bare id.
-      if (field == "userId" && open != 0)
+      if (field == "userId" && open != 0) {
         out.push_back("I90 {{context.userId}} is a whole Type/id, not an id");
+      }
       if (field == "patientId" && t.compare(0, 8, "Patient/") != 0 && t.find('?') > open) {
         out.push_back("I90 {{context.patientId}} read outside Patient/");
       }
@@ -699,19 +720,22 @@ std::vector<std::string> CheckPrefetchTemplate(const std::string& hook, const st
       std::size_t eq = param.find('=');
       std::string name = param.substr(0, eq);
       std::string value = eq == std::string::npos ? "" : param.substr(eq + 1);
-      if (eq == std::string::npos || value.empty())
+      if (eq == std::string::npos || value.empty()) {
         out.push_back("D38 parameter '" + param + "' has no value");
+      }
       if (name.find('.') != std::string::npos) out.push_back("D38 chained parameter " + name);
       std::size_t colon = name.find(':');
-      if (colon != std::string::npos && name.substr(colon + 1) != "in")
+      if (colon != std::string::npos && name.substr(colon + 1) != "in") {
         out.push_back("D38 modifier " + name);
+      }
       std::string base = name.substr(0, colon);
       if (!base.empty() && base.front() == '_' && base != "_count" && base != "_maxresults" &&
           base != "_sort") {
         out.push_back("D38 parameter " + base + " is outside the subset");
       }
-      if (base == "_sort" && value != "-date" && value != "date")
+      if (base == "_sort" && value != "-date" && value != "date") {
         out.push_back("D38 _sort=" + value);
+      }
       if (value.size() > 2 &&
           (value.rfind("ne", 0) == 0 || value.rfind("sa", 0) == 0 || value.rfind("eb", 0) == 0 ||
            value.rfind("ap", 0) == 0) &&
