@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -118,26 +119,28 @@ struct Service {
 
 class Checker {
  public:
-  Checker(const CheckOptions& options, CheckRun& run, const FhirData& data,
-          rules::FhirSchemaValidator* schema, const Es384Signer* signer)
-      : opt_(options), run_(run), data_(data), schema_(schema), signer_(signer) {
+  Checker(const CheckOptions& options, const FhirData& data, rules::FhirSchemaValidator* schema,
+          const Es384Signer* signer)
+      : opt_(options), data_(data), schema_(schema), signer_(signer) {
     base_ = options.base_url;
     while (!base_.empty() && base_.back() == '/') base_.pop_back();
   }
 
   void Run();
+  // The results, in order, once Run() is done.
+  std::vector<CheckResult> TakeResults() { return {results_.begin(), results_.end()}; }
 
  private:
   // ---- results ----
   CheckResult& Add(std::string item, Force force, std::string title, std::string subject = "") {
     CheckResult r;
-    r.number = static_cast<int>(run_.results.size()) + 1;
+    r.number = static_cast<int>(results_.size()) + 1;
     r.item = std::move(item);
     r.force = force;
     r.title = std::move(title);
     r.subject = std::move(subject);
-    run_.results.push_back(std::move(r));
-    return run_.results.back();
+    results_.push_back(std::move(r));
+    return results_.back();
   }
   static void Fail(CheckResult& r, Evidence e) {
     r.outcome = Outcome::kFail;
@@ -237,7 +240,8 @@ class Checker {
   void Latency();
 
   const CheckOptions& opt_;
-  CheckRun& run_;
+  // Checks are filled in after later ones are added: a deque keeps references to them valid.
+  std::deque<CheckResult> results_;
   const FhirData& data_;
   rules::FhirSchemaValidator* schema_;
   const Es384Signer* signer_;
@@ -933,8 +937,9 @@ Result<CheckRun> RunChecks(const CheckOptions& options) {
     signer = std::move(*loaded);
     run.notes.push_back("client JWTs: ES384, iss " + options.issuer + ", kid " + signer->kid());
   }
-  Checker checker(options, run, **data, schema.get(), signer.get());
+  Checker checker(options, **data, schema.get(), signer.get());
   checker.Run();
+  run.results = checker.TakeResults();
   run.duration_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return run;
