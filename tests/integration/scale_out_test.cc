@@ -309,6 +309,21 @@ TEST(ScaleOutTest, DatabaseOutageUnderLoadKeepsHookCallsAnsweredAndRecovers) {
     });
   }
   std::this_thread::sleep_for(milliseconds(500));
+  // Feedback from several clients at once: several of the replica's database connections are
+  // opened, and sit idle through the restart below.
+  std::vector<std::thread> posters;
+  std::atomic<int> posted{0};
+  for (int i = 0; i < 4; ++i) {
+    posters.emplace_back([&, i] {
+      const std::string card = "pool-" + std::to_string(i);
+      if (HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback(card)).status ==
+          200) {
+        posted.fetch_add(1);
+      }
+    });
+  }
+  for (auto& p : posters) p.join();
+  EXPECT_EQ(posted.load(), 4);
   EXPECT_EQ(
       HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback("before")).status,
       200);
@@ -334,15 +349,10 @@ TEST(ScaleOutTest, DatabaseOutageUnderLoadKeepsHookCallsAnsweredAndRecovers) {
   ASSERT_TRUE(server.Restart().ok()) << server.Log();
   EXPECT_TRUE(Eventually([&] { return HttpCall("GET", replica.url("/readyz")).status == 200; },
                          milliseconds(10000)));
-  HttpResult resumed;
-  EXPECT_TRUE(Eventually(
-      [&] {
-        resumed =
-            HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback("after"));
-        return resumed.status == 200;
-      },
-      milliseconds(5000)))
-      << resumed.status << " " << resumed.body;
+  // Ready again means feedback is taken again, at the first try.
+  HttpResult resumed =
+      HttpCall("POST", replica.url(kService + "/feedback"), OverriddenFeedback("after"));
+  EXPECT_EQ(resumed.status, 200) << resumed.body;
   std::this_thread::sleep_for(milliseconds(300));
   stop.store(true);
   for (auto& t : load) t.join();
@@ -365,7 +375,8 @@ TEST(ScaleOutTest, DatabaseOutageUnderLoadKeepsHookCallsAnsweredAndRecovers) {
       },
       milliseconds(10000)))
       << missing.size() << " of " << issued.size() << " issued cards are not in the database";
-  auto feedback = server.Query("postgres", "SELECT card_uuid FROM feedback ORDER BY id");
+  auto feedback = server.Query(
+      "postgres", "SELECT card_uuid FROM feedback WHERE card_uuid NOT LIKE 'pool-%' ORDER BY id");
   ASSERT_TRUE(feedback.ok());
   EXPECT_EQ(*feedback, (std::vector<std::vector<std::string>>{{"before"}, {"after"}}));
   HttpResult metrics = HttpCall("GET", replica.url("/metrics"));

@@ -123,7 +123,7 @@ class PostgresFeedbackStore final : public FeedbackStore {
     const std::string received = metrics::FormatRfc3339Millis(received_at);
     PgConnectionPool::Lease conn = pool_.Acquire();
     auto run = [&]() -> Status {
-      CEPHALGIA_RETURN_IF_ERROR(conn->Exec("BEGIN").status());
+      CEPHALGIA_RETURN_IF_ERROR(Begin(*conn, "BEGIN"));
       for (const FeedbackItem& item : items) {
         std::vector<std::optional<std::string>> params = FeedbackColumns(service_id, item);
         params.push_back(received);
@@ -155,7 +155,7 @@ class PostgresFeedbackStore final : public FeedbackStore {
   Result<std::string> Summary() override {
     (void)Flush();  // show the cards issued so far (not waiting out an outage)
     PgConnectionPool::Lease conn = pool_.Acquire();
-    Status begun = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status();
+    Status begun = Begin(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     ReportHealth(begun);
     CEPHALGIA_RETURN_IF_ERROR(begun);
     Result<std::string> summary = BuildSummary(
@@ -205,6 +205,14 @@ class PostgresFeedbackStore final : public FeedbackStore {
         data);
     ReportHealth(s);
     return s;
+  }
+
+  // A pooled connection left idle while the server restarted is found dead only when used: if
+  // BEGIN fails on it (nothing done yet, so nothing to lose), once more on a new connection.
+  static Status Begin(PgConnection& conn, const char* begin) {
+    Status begun = conn.Exec(begin).status();
+    if (!begun.ok() && !conn.connected()) begun = conn.Exec(begin).status();
+    return begun;
   }
 
   // Only a lost database makes the store unhealthy; Store() fails for no other reason here.
