@@ -47,6 +47,7 @@ CREATE TABLE jti_replay (
   iss text NOT NULL,
   jti text NOT NULL,
   expires_at timestamptz NOT NULL,
+  accepted_by text NOT NULL,  -- a nonce of the insert that accepted the token (retries know it)
   PRIMARY KEY (iss, jti)
 );
 CREATE INDEX jti_replay_expires ON jti_replay (expires_at);

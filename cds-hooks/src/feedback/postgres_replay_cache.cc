@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "cephalgia/uuid.h"
 #include "pg_connection.h"
 
 namespace cephalgia::hooks::feedback {
@@ -36,17 +37,33 @@ auth::ReplayCache::InsertResult PostgresReplayCache::Insert(std::string_view iss
                                                             std::string_view jti,
                                                             Clock::time_point forget_at,
                                                             Clock::time_point now) {
+  // The nonce makes a retry safe: if the connection died after the server committed our insert
+  // but before we heard back, the retry finds the row accepted by this very call (fresh), not a
+  // replay. One statement: the insert (a new row, or an expired one taken over) returns our
+  // nonce; a live row returns the nonce of whoever accepted it.
+  const std::string nonce = NewUuidV4();
+  const std::vector<std::optional<std::string>> params = {
+      std::string(iss), std::string(jti), EpochSeconds(forget_at), EpochSeconds(now), nonce};
+  static const std::string kInsert =
+      "WITH taken AS ("
+      " INSERT INTO jti_replay (iss, jti, expires_at, accepted_by)"
+      " VALUES ($1, $2, to_timestamp($3), $5)"
+      " ON CONFLICT (iss, jti) DO UPDATE"
+      " SET expires_at = EXCLUDED.expires_at, accepted_by = EXCLUDED.accepted_by"
+      " WHERE jti_replay.expires_at <= to_timestamp($4)"
+      " RETURNING accepted_by)"
+      " SELECT accepted_by FROM taken"
+      " UNION ALL SELECT accepted_by FROM jti_replay"
+      " WHERE iss = $1 AND jti = $2 AND NOT EXISTS (SELECT 1 FROM taken)";
   Result<PgResultPtr> r = [&] {
     PgConnectionPool::Lease conn = impl_->pool.Acquire();
-    // A new row, or an expired row taken over: one affected row. A live row: none.
-    return conn->Exec(
-        "INSERT INTO jti_replay (iss, jti, expires_at) VALUES ($1, $2, to_timestamp($3))"
-        " ON CONFLICT (iss, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at"
-        " WHERE jti_replay.expires_at <= to_timestamp($4)",
-        {std::string(iss), std::string(jti), EpochSeconds(forget_at), EpochSeconds(now)});
+    Result<PgResultPtr> result = conn->Exec(kInsert, params);
+    // A pooled connection that died idle (a server restart): once more on a new one.
+    if (!result.ok() && !conn->connected()) result = conn->Exec(kInsert, params);
+    return result;
   }();
   if (!r.ok()) return kUnavailable;
-  const bool fresh = std::string_view(PQcmdTuples(r->get())) == "1";
+  const bool fresh = PQntuples(r->get()) == 1 && nonce == PQgetvalue(r->get(), 0, 0);
 
   // Sweep now and then (one replica at a time is enough, but each doing it is harmless).
   const std::int64_t now_us =

@@ -5,7 +5,9 @@
 // the PostgreSQL feedback store's migrations, so open the store first):
 //   INSERT ... ON CONFLICT (iss, jti) DO UPDATE ... WHERE the existing row has expired
 // is one atomic statement: of two replicas inserting the same (iss, jti) at once, exactly one gets
-// its row (kFresh); the other waits for that commit and finds the row live (kReplayed). A row
+// its row (kFresh); the other waits for that commit and finds the row live (kReplayed). Each
+// insert carries a nonce, so a statement retried after its connection died (it may have
+// committed) recognises its own row instead of calling it a replay. A row
 // lives until the token's exp (plus skew, as the authenticator computes it); expired rows are
 // swept by a DELETE at most once per `sweep_interval` per replica.
 //
