@@ -69,6 +69,12 @@ struct BrokenCdsService::Impl {
     if (context == nullptr || !json::GetString(*context, "patientId")) {
       return Malformed("context.patientId is required");
     }
+    if (defects.server_error_without_prefetch) {
+      const rapidjson::Value* prefetch = json::GetObject(*doc, "prefetch");
+      if (prefetch == nullptr || json::GetObject(*prefetch, "patient") == nullptr) {
+        return {500, R"({"error":"TypeError: Cannot read properties of undefined reading name"})"};
+      }
+    }
     if (hook == "order-select") {
       const rapidjson::Value* selections = json::GetArray(*context, "selections");
       const rapidjson::Value* draft = json::GetObject(*context, "draftOrders");
@@ -89,10 +95,13 @@ struct BrokenCdsService::Impl {
         NewUuidV4() +
         R"(","isRecommended":true,"actions":[{"type":"create","description":"Physiotherapy referral",)"
         R"("resource":{"resourceType":"ServiceRequest","status":"draft","intent":"proposal",)"
-        R"("code":{"coding":[{"system":"http://snomed.info/sct","code":"91251008","display":"Physical therapy procedure"}]},)"
-        R"("subject":{"reference":"Patient/)" +
-        std::string(*json::GetString(*context, "patientId")) +
-        R"("}}}]}],"overrideReasons":[{"system":"urn:example:override","code":"not-relevant","display":"Not relevant"}],)"
+        R"("code":{"coding":[{"system":"http://snomed.info/sct","code":"91251008","display":"Physical therapy procedure"}]},)" +
+        // R4 requires ServiceRequest.subject; the invalid resource leaves it out.
+        (defects.invalid_fhir_resource
+             ? std::string(R"("note":[{"text":"no subject"}])")
+             : R"("subject":{"reference":"Patient/)" +
+                   std::string(*json::GetString(*context, "patientId")) + R"("})") +
+        R"(}}]}],"overrideReasons":[{"system":"urn:example:override","code":"not-relevant","display":"Not relevant"}],)"
         R"("links":[{"label":"Guideline","url":"https://example.org/guideline","type":"absolute"}]}]})";
     return {200, out};
   }

@@ -24,6 +24,9 @@ class BrokenCdsService {
     std::string indicator = "info";          // e.g. "hard-stop" (a pre-1.0 value)
     bool server_error_on_malformed = false;  // 500 instead of 400 for malformed calls
     std::size_t summary_length = 40;         // characters of the card summary (>= 140 is invalid)
+    bool invalid_fhir_resource = false;      // the suggested ServiceRequest has no subject
+    bool server_error_without_prefetch = false;  // 500 when prefetch.patient is missing or null
+    // Authorization headers are never looked at: any token, or none, is accepted.
   };
 
   explicit BrokenCdsService(Defects defects);

@@ -381,6 +381,51 @@ TEST(BrokenServiceTest, ServerErrorsOnMalformedCallsFailEachMalformedCheck) {
   EXPECT_EQ(r.With("fail").size(), 12u) << r.Describe("fail");  // 2 x (2 x G79, C26, I88, C25, H86)
 }
 
+TEST(BrokenServiceTest, AnInvalidSuggestedResourceFailsF76AtItsElement) {
+  BrokenCdsService::Defects d;
+  d.invalid_fhir_resource = true;
+  Report r = CheckBroken(d);
+  EXPECT_EQ(r.exit_code, 0) << r.Describe("fail");  // F76 is a SHOULD (checklist item 76)
+  EXPECT_EQ(r.FailedItems(), (std::set<std::string>{"F76"})) << r.Describe("fail");
+  const Check* c = Failed(r, "F76");
+  ASSERT_NE(c, nullptr);
+  EXPECT_THAT(c->evidence,
+              HasSubstr("-> 200 /cards/0/suggestions/0/actions/0/resource violates required"));
+}
+
+TEST(BrokenServiceTest, AServerErrorWithoutPrefetchFailsE50AndE42) {
+  BrokenCdsService::Defects d;
+  d.server_error_without_prefetch = true;
+  Report r = CheckBroken(d);
+  EXPECT_EQ(r.exit_code, 1);
+  // Both services, both calls without a patient (the malformed calls are refused before).
+  EXPECT_EQ(r.FailedItems(), (std::set<std::string>{"E50", "E42"})) << r.Describe("fail");
+  const Check* c = Failed(r, "E50");
+  ASSERT_NE(c, nullptr);
+  EXPECT_THAT(c->evidence, HasSubstr("no prefetch, fhirServer http://127.0.0.1:"));
+  EXPECT_THAT(c->evidence, HasSubstr("unreachable) -> 500"));
+}
+
+// A service that never looks at the Authorization header: with --jwks-key every refusal check
+// fails, and the good token's check passes.
+TEST(BrokenServiceTest, AServiceThatAcceptsAnyTokenFailsEveryRefusalCheck) {
+  fs::path dir = TempDir("cephalgia-check-anytoken");
+  WriteP384Key(dir / "key.pem");
+  BrokenCdsService service({});
+  Report r = RunCheck({service.base_url(), "--fhir-data",
+                       kSource + "/../shared/fhir-samples/hl7-r4-examples", "--jwks-key",
+                       (dir / "key.pem").string()});
+  fs::remove_all(dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.FailedItems(), (std::set<std::string>{"J95", "J98", "J99", "J101", "J103"}))
+      << r.Describe("fail");
+  EXPECT_EQ(r.With("fail").size(), 6u)
+      << r.Describe("fail");           // no token, aud, none, unknown key, expired, replay
+  EXPECT_TRUE(r.Has("J101", "pass"));  // the good token
+  EXPECT_THAT(r.Describe("fail"), HasSubstr("alg none) -> 200"));
+  EXPECT_THAT(r.Describe("fail"), HasSubstr("never saw) -> 200  accepted (200)"));
+}
+
 TEST(BrokenServiceTest, OverLongSummaryFailsF59WithItsLength) {
   BrokenCdsService::Defects d;
   d.summary_length = 200;
