@@ -135,7 +135,7 @@ int RunCheckCommand(const std::vector<std::string>& args) {
         d = std::stod(v);
       } catch (...) {
       }
-      if (!(d > 0)) return Usage(arg + " must be a positive number");
+      if (!(d > 0) || d > 86400) return Usage(arg + " must be a positive number up to 86400");
       (arg == "--timeout" ? options.timeout_s : options.latency_budget_ms) = d;
     } else if (!arg.empty() && arg[0] == '-') {
       return Usage("unknown option " + arg);
