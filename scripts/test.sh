@@ -17,6 +17,9 @@
 # Last, the fuzz targets (tests/fuzz, built with clang in build-fuzz/): their seeds and crash
 # reproducers replayed, then each fuzzed for 25 s (scripts/fuzz.sh runs them longer).
 # CEPHALGIA_TEST_FUZZ=0 skips this part.
+#
+# Then the packaging stage (scripts/test-packaging.sh): image, .deb and Kubernetes manifests built
+# and run. CEPHALGIA_TEST_PACKAGING=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
@@ -69,5 +72,15 @@ if [[ ${CEPHALGIA_TEST_FUZZ:-1} != 0 ]]; then
     -DCEPHALGIA_FUZZ_TEST_SECONDS="${CEPHALGIA_FUZZ_TEST_SECONDS:-25}" >/dev/null
   cmake --build build-fuzz -j"${CEPHALGIA_JOBS:-$(nproc)}" --target fuzz_all
   (cd build-fuzz && ctest --output-on-failure -j"$jobs" -L fuzz) || failed=1
+fi
+if [[ ${CEPHALGIA_TEST_PACKAGING:-1} != 0 ]]; then
+  # The packaging stage (issue 16): the container image and the .deb built with
+  # scripts/package.sh (each compiles the service once, without tests), then run as an operator
+  # would: the .deb installed into a debootstrap'ed Debian 12 root and started from its unit's
+  # command line, the image run read-only with podman, the SQLite Kubernetes overlay run with
+  # `podman kube play`. Under build-package/ (the debootstrap tarball is kept there between runs).
+  # CEPHALGIA_TEST_PACKAGING=0 skips it.
+  echo "test.sh: the packaging stage (build-package/)"
+  bash scripts/test-packaging.sh || failed=1
 fi
 exit "$failed"
