@@ -3,10 +3,15 @@
 // only the shared one does: two replicas see each other's tokens, expired rows are swept, an
 // unreachable database fails closed.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "auth/test_jwt_signer.h"
+#include "cephalgia/hooks/auth/client_authenticator.h"
 #include "cephalgia/hooks/feedback/feedback_store.h"
 #include "cephalgia/hooks/feedback/postgres_replay_cache.h"
 #include "postgres_test_server.h"
@@ -131,6 +136,61 @@ TEST(PostgresReplayCacheTest, UnreachableDatabaseFailsClosed) {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the reconnect interval
   EXPECT_EQ((*cache)->Insert("iss", "before", kNow + seconds(60), kNow), ReplayCache::kReplayed);
   EXPECT_EQ((*cache)->Insert("iss", "during", kNow + seconds(60), kNow), ReplayCache::kFresh);
+}
+
+// The authenticator with the shared cache: a token is accepted once across two authenticators
+// (two replicas); verification may block (MayFetchKeys is true, so the service takes it off the
+// I/O threads); with the database away a valid token is refused with kUnavailable (503), never
+// accepted unchecked.
+TEST(PostgresReplayCacheTest, AuthenticatorsShareItAndFailClosedWhenItIsAway) {
+  auto pg = PostgresTestServer::Start();
+  CEPHALGIA_ASSERT_POSTGRES(pg);
+  Result<std::string> uri = FreshDatabase(**pg);
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  const auth::testing::TestSigningKey key = auth::testing::TestSigningKey::EcP384("k1");
+  const std::filesystem::path jwks = std::filesystem::path(::testing::TempDir()) /
+                                     ("replay_jwks_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(jwks) << auth::testing::JwksJson({&key});
+  auto make = [&]() -> std::unique_ptr<auth::ClientAuthenticator> {
+    auth::AuthConfig config;
+    config.mode = auth::AuthMode::kRequired;
+    config.jwks_file = jwks.string();
+    config.trusted_issuers = {"https://ehr.test"};
+    auto cache =
+        OpenPostgresReplayCache(*uri, {.connections = 1,
+                                       .sweep_interval = seconds(60),
+                                       .reconnect_interval = std::chrono::milliseconds(50)});
+    if (!cache.ok()) return nullptr;
+    config.replay_cache = *cache;
+    auto auth = auth::ClientAuthenticator::Create(config);
+    return auth.ok() ? *std::move(auth) : nullptr;
+  };
+  auto replica_a = make();
+  auto replica_b = make();
+  ASSERT_TRUE(replica_a && replica_b);
+  const std::string aud = "https://cds.example.test/cds-services";
+  const auto now = Clock::now();
+  auto token = [&](const std::string& jti) {
+    const long t =
+        static_cast<long>(std::chrono::duration_cast<seconds>(now.time_since_epoch()).count());
+    return "Bearer " + key.Sign(R"({"alg":"ES384","typ":"JWT","kid":"k1"})",
+                                R"({"iss":"https://ehr.test","aud":")" + aud + R"(","exp":)" +
+                                    std::to_string(t + 300) + R"(,"iat":)" + std::to_string(t - 5) +
+                                    R"(,"jti":")" + jti + R"("})");
+  };
+  EXPECT_TRUE(replica_a->MayFetchKeys(token("j0"), now));
+  EXPECT_TRUE(replica_a->Verify(token("j1"), aud, now).ok());
+  Result<auth::VerifiedClient> replayed = replica_b->Verify(token("j1"), aud, now);
+  ASSERT_FALSE(replayed.ok());
+  EXPECT_EQ(replayed.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(replayed.status().message(), "replayed jti");
+
+  ASSERT_TRUE((*pg)->Stop().ok());
+  Result<auth::VerifiedClient> away = replica_b->Verify(token("j2"), aud, now);
+  ASSERT_FALSE(away.ok());
+  EXPECT_EQ(away.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(away.status().message(), "replay cache unavailable");
+  std::filesystem::remove(jwks);
 }
 
 }  // namespace
