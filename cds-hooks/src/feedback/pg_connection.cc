@@ -3,10 +3,12 @@
 namespace cephalgia::hooks::feedback {
 
 PgConnection::PgConnection(std::string conninfo, std::chrono::milliseconds reconnect_interval,
-                           std::string on_connect_sql)
+                           std::string on_connect_sql,
+                           std::shared_ptr<const std::atomic<std::uint64_t>> recovered)
     : conninfo_(std::move(conninfo)),
       reconnect_interval_(reconnect_interval),
-      on_connect_sql_(std::move(on_connect_sql)) {}
+      on_connect_sql_(std::move(on_connect_sql)),
+      recovered_(std::move(recovered)) {}
 
 PgConnection::~PgConnection() { Close(); }
 
@@ -21,8 +23,12 @@ Status PgConnection::Failure(std::string_view what) {
     std::string detail = PQerrorMessage(conn_);
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
     if (!detail.empty()) message += ": " + detail;
-    // A connection the server closed (restart, failover, network) is replaced on next use.
-    if (PQstatus(conn_) == CONNECTION_BAD) Close();
+    // Any failed statement drops the connection; the next use makes a new one. A server shutting
+    // down first sends "terminating connection due to administrator command" as the answer to
+    // the next statement, with the connection still looking fine (PQstatus OK) until the one
+    // after: waiting for PQstatus to notice would fail two requests per stale connection.
+    // Failures are rare, and a reconnect on loopback or a LAN costs a few milliseconds.
+    Close();
   }
   return Unavailable(message);
 }
@@ -31,11 +37,14 @@ Status PgConnection::Ensure() {
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
   Close();
   const auto now = std::chrono::steady_clock::now();
+  const std::uint64_t recovered = recovered_ != nullptr ? recovered_->load() : 0;
   if (last_attempt_ != std::chrono::steady_clock::time_point{} &&
-      now - last_attempt_ < reconnect_interval_ && !last_connect_error_.ok()) {
+      now - last_attempt_ < reconnect_interval_ && !last_connect_error_.ok() &&
+      recovered == recovered_at_attempt_) {
     return last_connect_error_;  // the database was away a moment ago: do not wait on it again
   }
   last_attempt_ = now;
+  recovered_at_attempt_ = recovered;
   // Our defaults first; the conninfo (expanded in place of dbname) overrides any of them.
   // connect_timeout and tcp_user_timeout bound how long a vanished server can hold a caller.
   const char* keys[] = {"connect_timeout",  "tcp_user_timeout", "keepalives_idle",
@@ -106,7 +115,8 @@ PgConnectionPool::PgConnectionPool(const std::string& conninfo, int size,
                                    std::chrono::milliseconds reconnect_interval,
                                    const std::string& on_connect_sql) {
   for (int i = 0; i < std::max(size, 1); ++i) {
-    all_.push_back(std::make_unique<PgConnection>(conninfo, reconnect_interval, on_connect_sql));
+    all_.push_back(
+        std::make_unique<PgConnection>(conninfo, reconnect_interval, on_connect_sql, recovered_));
     free_.push_back(all_.back().get());
   }
 }

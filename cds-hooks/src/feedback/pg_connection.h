@@ -2,9 +2,9 @@
 //
 // libpq, the few ways we use it: one connection that re-establishes itself (PgConnection), and a
 // small pool of them (PgConnectionPool). Every failure is a kUnavailable Status whose message
-// says what failed; a connection found broken is closed, and the next use connects again, at most
-// once per `reconnect_interval` (in between, callers fail at once instead of each waiting for a
-// connect timeout).
+// says what failed; a connection on which a statement failed is closed, and the next use connects
+// again, at most once per `reconnect_interval` (in between, callers fail at once instead of each
+// waiting for a connect timeout).
 //
 //   PgConnectionPool pool(conninfo, 4, 500ms);
 //   PgConnectionPool::Lease conn = pool.Acquire();             // waits for a free connection
@@ -13,8 +13,10 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,8 +36,11 @@ using PgResultPtr = std::unique_ptr<PGresult, PgResultFree>;
 class PgConnection {
  public:
   // `on_connect_sql` runs after every (re)connection, e.g. "SET synchronous_commit = off".
+  // `recovered` (optional, shared by a pool): when it changes, the server was seen to be back,
+  // so the wait between connection attempts is skipped once.
   PgConnection(std::string conninfo, std::chrono::milliseconds reconnect_interval,
-               std::string on_connect_sql = {});
+               std::string on_connect_sql = {},
+               std::shared_ptr<const std::atomic<std::uint64_t>> recovered = nullptr);
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -59,6 +64,8 @@ class PgConnection {
   PGconn* conn_ = nullptr;
   std::chrono::steady_clock::time_point last_attempt_{};
   Status last_connect_error_;
+  const std::shared_ptr<const std::atomic<std::uint64_t>> recovered_;
+  std::uint64_t recovered_at_attempt_ = 0;
 };
 
 class PgConnectionPool {
@@ -85,10 +92,15 @@ class PgConnectionPool {
     PgConnection* conn_;
   };
   Lease Acquire();
+  // The server answered again after an outage: every connection may try at once, not after its
+  // reconnect interval (readiness says "ready" only when requests can succeed).
+  void Recovered() { recovered_->fetch_add(1); }
 
  private:
   void Release(PgConnection* conn);
 
+  const std::shared_ptr<std::atomic<std::uint64_t>> recovered_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
   std::vector<std::unique_ptr<PgConnection>> all_;
   std::mutex mu_;
   std::condition_variable available_;

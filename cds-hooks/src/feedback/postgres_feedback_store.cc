@@ -218,8 +218,15 @@ class PostgresFeedbackStore final : public FeedbackStore {
 
   // Only a lost database makes the store unhealthy; Store() fails for no other reason here.
   void ReportHealth(const Status& s) {
-    std::lock_guard lock(health_mu_);
-    health_ = s.ok() ? Status::Ok() : Unavailable("feedback store unreachable: " + s.message());
+    bool recovered = false;
+    {
+      std::lock_guard lock(health_mu_);
+      recovered = s.ok() && !health_.ok();
+      // Before "healthy" is visible: a request let in by readiness must not find its connection
+      // still waiting out the reconnect interval.
+      if (recovered) pool_.Recovered();
+      health_ = s.ok() ? Status::Ok() : Unavailable("feedback store unreachable: " + s.message());
+    }
   }
 
   // Checks the server every health_interval, so readiness follows an outage and its end even

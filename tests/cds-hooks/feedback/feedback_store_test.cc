@@ -17,6 +17,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "postgres_test_server.h"
@@ -523,20 +524,26 @@ TEST(PostgresFeedbackStoreTest, SurvivesAnOutageAndReconnectsByItself) {
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   FeedbackStore& store = **opened;
   // Several pooled connections in use at once, so some sit idle through the restart below.
-  auto concurrently = [&store](const std::string& card) {
+  std::mutex error_mu;
+  std::string last_error;  // why a Store() failed, for the failure message
+  auto concurrently = [&](const std::string& card) {
     std::atomic<int> stored{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < 4; ++i) {
       threads.emplace_back([&, i] {
-        if (store.Store("svc", {Accepted(card + std::to_string(i), "s")}, Clock::now()).ok()) {
+        Status s = store.Store("svc", {Accepted(card + std::to_string(i), "s")}, Clock::now());
+        if (s.ok()) {
           stored.fetch_add(1);
+        } else {
+          std::lock_guard lock(error_mu);
+          last_error = s.ToString();
         }
       });
     }
     for (auto& t : threads) t.join();
     return stored.load();
   };
-  ASSERT_EQ(concurrently("pool-before-"), 4);
+  ASSERT_EQ(concurrently("pool-before-"), 4) << last_error;
   ASSERT_TRUE(store.Store("svc", {Accepted("before", "s")}, Clock::now()).ok());
   ASSERT_TRUE(store.RecordIssuedCards("svc", "h", {{"before", "rule.a"}}));
   ASSERT_TRUE(store.Flush().ok());
@@ -565,7 +572,7 @@ TEST(PostgresFeedbackStoreTest, SurvivesAnOutageAndReconnectsByItself) {
   }
   ASSERT_TRUE(store.Health().ok()) << store.Health().ToString();
   // Connections idle through the restart are dead; none of that reaches a caller.
-  EXPECT_EQ(concurrently("pool-after-"), 4);
+  EXPECT_EQ(concurrently("pool-after-"), 4) << last_error;
   EXPECT_TRUE(store.Store("svc", {Accepted("after", "s")}, Clock::now()).ok());
   Status flushed;
   while (!(flushed = store.Flush()).ok() && std::chrono::steady_clock::now() < deadline) {
