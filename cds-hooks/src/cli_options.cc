@@ -300,9 +300,12 @@ Status ApplyEnvironment(const EnvironmentLookup& getenv, ServeOptions& options) 
     };
     std::vector<std::string> values;
     if (s.kind == Kind::kBool) {
-      if (*value == "true" || *value == "1") values.emplace_back("true");
-      else if (*value == "false" || *value == "0") values.emplace_back("false");
-      else return refuse("must be true or false, got '" + *value + "'");
+      if (*value == "true" || *value == "1")
+        values.emplace_back("true");
+      else if (*value == "false" || *value == "0")
+        values.emplace_back("false");
+      else
+        return refuse("must be true or false, got '" + *value + "'");
     } else if (s.kind == Kind::kStringList) {
       // Comma-separated; blanks around items are ignored. It replaces the config file's list.
       (options.*(s.list)).clear();

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cephalgia/hooks/audit/audit_event.h"
 #include "cephalgia/hooks/auth/client_authenticator.h"
 #include "cephalgia/hooks/cds_service.h"
 #include "cephalgia/hooks/feedback/feedback.h"
@@ -25,10 +26,9 @@
 #include "cephalgia/hooks/metrics/registry.h"
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/pack_registry.h"
-#include "cli_options.h"
 #include "check/check_command.h"
+#include "cli_options.h"
 #include "context_command.h"
-#include "cephalgia/hooks/audit/audit_event.h"
 #include "healthcheck_command.h"
 #include "log.h"
 
@@ -51,7 +51,8 @@ std::string DefaultPackDirectory() {
   if (!ec) {
     fs::path sibling = exe.parent_path().parent_path() / "packs";
     if (fs::is_directory(sibling, ec)) return sibling.string();
-    // Installed (Debian package, container image): <prefix>/bin/cephalgia, <prefix>/lib/cephalgia/packs.
+    // Installed (Debian package, container image): <prefix>/bin/cephalgia,
+    // <prefix>/lib/cephalgia/packs.
     fs::path installed = exe.parent_path().parent_path() / "lib" / "cephalgia" / "packs";
     if (fs::is_directory(installed, ec)) return installed.string();
   }
@@ -285,7 +286,8 @@ int RunServe(const std::vector<std::string>& args) {
     auto items = hooks::feedback::ValidateFeedback(body);
     if (!items.ok()) return;
     for (const auto& item : *items) {
-      info.feedback.emplace_back(item.card, std::string(hooks::feedback::OutcomeName(item.outcome)));
+      info.feedback.emplace_back(item.card,
+                                 std::string(hooks::feedback::OutcomeName(item.outcome)));
     }
   };
 
