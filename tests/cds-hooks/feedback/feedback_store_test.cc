@@ -593,7 +593,8 @@ TEST(PostgresFeedbackStoreTest, SurvivesAnOutageAndReconnectsByItself) {
 TEST(PostgresFeedbackStoreTest, ReplicasStartingTogetherMigrateOnce) {
   auto pg = PostgresTestServer::Shared();
   CEPHALGIA_ASSERT_POSTGRES(pg);
-  auto uri = (*pg)->CreateDatabase("migrate_together");
+  const std::string database = DatabaseName();
+  auto uri = (*pg)->CreateDatabase(database);
   ASSERT_TRUE(uri.ok()) << uri.status().ToString();
   std::vector<std::thread> threads;
   std::atomic<int> opened{0};
@@ -604,8 +605,7 @@ TEST(PostgresFeedbackStoreTest, ReplicasStartingTogetherMigrateOnce) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(opened.load(), 4);
-  auto versions =
-      (*pg)->Query("migrate_together", "SELECT version FROM cephalgia_schema_migrations");
+  auto versions = (*pg)->Query(database, "SELECT version FROM cephalgia_schema_migrations");
   ASSERT_TRUE(versions.ok());
   EXPECT_EQ(*versions, (Rows{{"1"}}));
 }
