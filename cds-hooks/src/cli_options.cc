@@ -90,6 +90,16 @@ const std::vector<OptionSpec>& ServeSpecs() {
        "feedback store: sqlite:PATH or postgresql://USER@HOST:PORT/DB (default: SQLite in the "
        "data directory)",
        StringSetter(&ServeOptions::store)},
+      {"--replay-cache-outage", "replayCacheOutage", Kind::kString,
+       "when the shared jti replay cache is unreachable: local (check on this replica) | refuse "
+       "(503)",
+       [](ServeOptions& o, const std::string& v) -> Status {
+         if (v != "local" && v != "refuse") {
+           return InvalidArgument("--replay-cache-outage must be 'local' or 'refuse'");
+         }
+         o.replay_cache_outage = v;
+         return Status::Ok();
+       }},
       {"--config", nullptr, Kind::kString, "JSON config file (keys as in this table)",
        StringSetter(&ServeOptions::config_file)},
       {"--max-body-bytes", "maxBodyBytes", Kind::kInt, "largest request body accepted (413 above)",
@@ -448,6 +458,11 @@ Options (each has a config-file key in camelCase, e.g. --max-body-bytes -> maxBo
   --store SPEC             the feedback store: sqlite:PATH (default: DIR/feedback.sqlite of
                            --data-dir) or postgresql://USER@HOST:PORT/DB, shared by replicas
                            (feedback, issued cards and the JWT jti replay cache)
+  --replay-cache-outage local|refuse
+                           with --store postgresql and --auth required, while the database is
+                           unreachable: accept a token on this replica's own jti check (local,
+                           default: hook calls keep answering; a replay at another replica could
+                           pass during the outage) or answer 503 (refuse)
   --config FILE            JSON config file; unknown keys are refused; flags override it
   --max-body-bytes N       largest request body (default 1048576; larger gets 413)
   --max-connections N      open connections at most (default 1024; lowered at start-up, with a

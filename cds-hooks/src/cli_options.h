@@ -22,6 +22,9 @@ struct ServeOptions {
   std::string plugins;       // empty: the built-in pack directory
   std::string data_dir = "./data";
   std::string store;  // sqlite:PATH | postgresql://...; empty: SQLite in data_dir
+  // With a shared (PostgreSQL) jti replay cache that is unreachable: "local" accepts a token on
+  // this replica's own check, "refuse" answers 503.
+  std::string replay_cache_outage = "local";
   std::string config_file;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_connections = 1024;

@@ -226,6 +226,7 @@ int RunServe(const std::vector<std::string>& args) {
   auth_config.jwks_file = options->jwks_file;
   auth_config.trusted_issuers = options->trusted_issuers;
   auth_config.jku_allow_prefixes = options->jku_allow;
+  std::shared_ptr<hooks::auth::SharedReplayCacheWithLocalFallback> replay_fallback;
   if (shared_store && auth_config.mode == hooks::auth::AuthMode::kRequired) {
     // Replicas share the jti replay cache, or a token accepted by one could be replayed at another.
     auto replay_cache = hooks::feedback::OpenPostgresReplayCache(store_spec->target);
@@ -233,7 +234,13 @@ int RunServe(const std::vector<std::string>& args) {
       Log(LogLevel::kError, "startup_failed", replay_cache.status().ToString());
       return 1;
     }
-    auth_config.replay_cache = *replay_cache;
+    if (options->replay_cache_outage == "local") {
+      replay_fallback = std::make_shared<hooks::auth::SharedReplayCacheWithLocalFallback>(
+          *replay_cache, auth_config.max_replay_entries);
+      auth_config.replay_cache = replay_fallback;
+    } else {
+      auth_config.replay_cache = *replay_cache;
+    }
   }
   auto authenticator = hooks::auth::ClientAuthenticator::Create(auth_config);
   if (!authenticator.ok()) {
@@ -354,7 +361,7 @@ int RunServe(const std::vector<std::string>& args) {
   server_options.tls_certificate_file = options->tls_cert;
   server_options.tls_private_key_file = options->tls_key;
   hooks::HttpServer* server_ptr = nullptr;
-  service_hooks.metrics_text = [&metrics, &server_ptr, &store]() {
+  service_hooks.metrics_text = [&metrics, &server_ptr, &store, &replay_fallback]() {
     if (server_ptr != nullptr) {
       metrics.OpenConnections().Set(static_cast<std::int64_t>(server_ptr->open_connections()));
       metrics.DeferredInProgress().Set(
@@ -366,6 +373,13 @@ int RunServe(const std::vector<std::string>& args) {
     if (dropped > dropped_counter.value()) dropped_counter.Inc(dropped - dropped_counter.value());
     metrics.IssuedCardsQueued().Set(static_cast<std::int64_t>(store.queued_issued_cards()));
     metrics.StoreUp().Set(store.Health().ok() ? 1 : 0);
+    if (replay_fallback != nullptr) {
+      const long long accepted = replay_fallback->accepted_during_outage();
+      hooks::metrics::Counter& away = metrics.TokensAcceptedWhileReplayCacheAway();
+      if (accepted > static_cast<long long>(away.value())) {
+        away.Inc(static_cast<std::uint64_t>(accepted) - away.value());
+      }
+    }
     return metrics.RenderPrometheusText();
   };
   // Readiness (GET /readyz): false from the stop signal on, so a load balancer drains this

@@ -26,6 +26,19 @@ void JtiReplayCache::PurgeExpiredLocked(Clock::time_point now) {
   }
 }
 
+ReplayCache::InsertResult SharedReplayCacheWithLocalFallback::Insert(std::string_view iss,
+                                                                     std::string_view jti,
+                                                                     Clock::time_point forget_at,
+                                                                     Clock::time_point now) {
+  // Local first: a replay this replica has seen is refused whatever the database says.
+  const InsertResult local = local_.Insert(iss, jti, forget_at, now);
+  if (local == kReplayed || local == kFull) return local;
+  const InsertResult shared = shared_->Insert(iss, jti, forget_at, now);
+  if (shared != kUnavailable) return shared;
+  accepted_during_outage_.fetch_add(1);
+  return kFresh;
+}
+
 std::size_t JtiReplayCache::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();

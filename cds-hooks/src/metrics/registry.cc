@@ -200,6 +200,7 @@ struct Registry::Impl {
   Counter issued_cards_dropped;
   Gauge issued_cards_queued;
   Gauge store_up;
+  Counter tokens_accepted_replay_cache_away;
 };
 
 Registry::Registry(std::size_t max_series_per_family)
@@ -229,6 +230,9 @@ Gauge& Registry::DeferredInProgress() { return impl_->deferred_in_progress; }
 Counter& Registry::IssuedCardsDropped() { return impl_->issued_cards_dropped; }
 Gauge& Registry::IssuedCardsQueued() { return impl_->issued_cards_queued; }
 Gauge& Registry::StoreUp() { return impl_->store_up; }
+Counter& Registry::TokensAcceptedWhileReplayCacheAway() {
+  return impl_->tokens_accepted_replay_cache_away;
+}
 
 void Registry::RecordRequest(std::string_view route, std::string_view service, int status,
                              std::chrono::nanoseconds duration) {
@@ -296,6 +300,11 @@ std::string Registry::RenderPrometheusText() const {
   Header(out, "cephalgia_store_up", "gauge",
          "Whether the feedback store is reachable (1) or not (0).");
   out += "cephalgia_store_up " + std::to_string(impl_->store_up.value()) + "\n";
+  Header(out, "cephalgia_tokens_accepted_replay_cache_away_total", "counter",
+         "Client tokens accepted on this replica's own jti check while the shared replay cache "
+         "was unreachable (--replay-cache-outage local).");
+  out += "cephalgia_tokens_accepted_replay_cache_away_total " +
+         std::to_string(impl_->tokens_accepted_replay_cache_away.value()) + "\n";
   return out;
 }
 

@@ -140,9 +140,10 @@ TEST(PostgresReplayCacheTest, UnreachableDatabaseFailsClosed) {
 
 // The authenticator with the shared cache: a token is accepted once across two authenticators
 // (two replicas); verification may block (MayFetchKeys is true, so the service takes it off the
-// I/O threads); with the database away a valid token is refused with kUnavailable (503), never
-// accepted unchecked.
-TEST(PostgresReplayCacheTest, AuthenticatorsShareItAndFailClosedWhenItIsAway) {
+// I/O threads); with the database away a valid token is refused with kUnavailable (503) by the
+// shared cache alone (--replay-cache-outage refuse) and checked on the replica's own cache with
+// the fallback (the default); never accepted unchecked.
+TEST(PostgresReplayCacheTest, AuthenticatorsShareItAndFallBackOnlyToTheirOwnCheckWhenItIsAway) {
   auto pg = PostgresTestServer::Start();
   CEPHALGIA_ASSERT_POSTGRES(pg);
   Result<std::string> uri = FreshDatabase(**pg);
@@ -167,7 +168,26 @@ TEST(PostgresReplayCacheTest, AuthenticatorsShareItAndFailClosedWhenItIsAway) {
   };
   auto replica_a = make();
   auto replica_b = make();
-  ASSERT_TRUE(replica_a && replica_b);
+  // A third replica as `serve` wires it by default (--replay-cache-outage local).
+  std::shared_ptr<auth::SharedReplayCacheWithLocalFallback> fallback;
+  std::unique_ptr<auth::ClientAuthenticator> replica_c;
+  {
+    auth::AuthConfig config;
+    config.mode = auth::AuthMode::kRequired;
+    config.jwks_file = jwks.string();
+    config.trusted_issuers = {"https://ehr.test"};
+    auto cache =
+        OpenPostgresReplayCache(*uri, {.connections = 1,
+                                       .sweep_interval = seconds(60),
+                                       .reconnect_interval = std::chrono::milliseconds(50)});
+    ASSERT_TRUE(cache.ok());
+    fallback = std::make_shared<auth::SharedReplayCacheWithLocalFallback>(*cache, 1000);
+    config.replay_cache = fallback;
+    auto created = auth::ClientAuthenticator::Create(config);
+    ASSERT_TRUE(created.ok());
+    replica_c = *std::move(created);
+  }
+  ASSERT_TRUE(replica_a && replica_b && replica_c);
   const std::string aud = "https://cds.example.test/cds-services";
   const auto now = Clock::now();
   auto token = [&](const std::string& jti) {
@@ -185,11 +205,29 @@ TEST(PostgresReplayCacheTest, AuthenticatorsShareItAndFailClosedWhenItIsAway) {
   EXPECT_EQ(replayed.status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(replayed.status().message(), "replayed jti");
 
+  EXPECT_TRUE(replica_c->Verify(token("j5"), aud, now).ok()) << "shared cache up";
   ASSERT_TRUE((*pg)->Stop().ok());
   Result<auth::VerifiedClient> away = replica_b->Verify(token("j2"), aud, now);
   ASSERT_FALSE(away.ok());
   EXPECT_EQ(away.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(away.status().message(), "replay cache unavailable");
+
+  // The default wiring keeps CDS answering through the outage on its own jti check: a replay at
+  // the same replica is still refused; the acceptance is counted for the metric.
+  EXPECT_FALSE(replica_c->Verify(token("j5"), aud, now).ok())
+      << "a replay is refused while the database is away when this replica saw the token";
+  EXPECT_TRUE(replica_c->Verify(token("j3"), aud, now).ok()) << "database away: checked locally";
+  Result<auth::VerifiedClient> again = replica_c->Verify(token("j3"), aud, now);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(), "replayed jti");
+  EXPECT_EQ(fallback->accepted_during_outage(), 1);
+  ASSERT_TRUE((*pg)->Restart().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the reconnect interval
+  EXPECT_TRUE(replica_c->Verify(token("j4"), aud, now).ok());
+  Result<auth::VerifiedClient> shared_again = replica_a->Verify(token("j4"), aud, now);
+  ASSERT_FALSE(shared_again.ok()) << "back to the shared cache once the database is back";
+  EXPECT_EQ(shared_again.status().message(), "replayed jti");
+  EXPECT_EQ(fallback->accepted_during_outage(), 1);
   std::filesystem::remove(jwks);
 }
 

@@ -129,7 +129,8 @@ TEST(MetricsRegistryTest, EmptyRegistryDeclaresEveryFamily) {
   EXPECT_EQ(e.type.at("cephalgia_issued_cards_dropped_total"), "counter");
   EXPECT_EQ(e.type.at("cephalgia_issued_cards_queued"), "gauge");
   EXPECT_EQ(e.type.at("cephalgia_store_up"), "gauge");
-  EXPECT_EQ(e.help.size(), 12u);
+  EXPECT_EQ(e.type.at("cephalgia_tokens_accepted_replay_cache_away_total"), "counter");
+  EXPECT_EQ(e.help.size(), 13u);
   EXPECT_EQ(e.Value("cephalgia_http_open_connections", {}), 0);
   EXPECT_EQ(e.Value("cephalgia_deferred_calls_in_progress", {}), 0);
 }

@@ -18,8 +18,10 @@
 //   switch (cache.Insert(iss, jti, expires_at, now)) { case ReplayCache::kFresh: ... }
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -65,6 +67,30 @@ class JtiReplayCache final : public ReplayCache {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Clock::time_point> entries_;
   std::set<std::pair<Clock::time_point, std::string>> by_expiry_;  // for purging in time order
+};
+
+// The shared cache with this replica's own cache beside it, for when the shared one is away.
+// Every token is recorded in both (write-through), so during an outage of the shared cache a
+// replay at this replica is still refused; only a replay at another replica within the outage
+// could pass. Used with `--replay-cache-outage local` (the default): CDS must keep answering
+// (issue 15: hook calls never fail because the store is down). With `refuse`, the shared cache
+// is used alone and an outage gives 503.
+class SharedReplayCacheWithLocalFallback final : public ReplayCache {
+ public:
+  SharedReplayCacheWithLocalFallback(std::shared_ptr<ReplayCache> shared, std::size_t max_local)
+      : shared_(std::move(shared)), local_(max_local) {}
+
+  InsertResult Insert(std::string_view iss, std::string_view jti, Clock::time_point forget_at,
+                      Clock::time_point now) override;
+  bool remote() const override { return true; }
+
+  // Tokens accepted on the local check alone while the shared cache was away (for a metric).
+  long long accepted_during_outage() const { return accepted_during_outage_.load(); }
+
+ private:
+  std::shared_ptr<ReplayCache> shared_;
+  JtiReplayCache local_;
+  std::atomic<long long> accepted_during_outage_{0};
 };
 
 }  // namespace cephalgia::hooks::auth

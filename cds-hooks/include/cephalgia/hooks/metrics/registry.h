@@ -123,6 +123,8 @@ class Registry {
   Counter& IssuedCardsDropped();
   Gauge& IssuedCardsQueued();
   Gauge& StoreUp();
+  // Tokens accepted on the local jti check alone while the shared replay cache was away.
+  Counter& TokensAcceptedWhileReplayCacheAway();
 
   // The whole registry in Prometheus text exposition format 0.0.4: for each family a HELP and a
   // TYPE line, then its series sorted by labels; label values escaped (\\, \", \n).
