@@ -1,6 +1,9 @@
 #include "cephalgia/hooks/hook_request.h"
 
+#include <rapidjson/reader.h>
+
 #include <array>
+#include <limits>
 #include <string>
 
 #include "cephalgia/json.h"
@@ -88,17 +91,22 @@ bool IsBlank(std::string_view s) {
 
 const char* TypeName(FieldType t) {
   switch (t) {
-    case FieldType::kString: return "a non-empty string";
-    case FieldType::kArrayOfStrings: return "a non-empty array of strings";
-    case FieldType::kObject: return "an object";
+    case FieldType::kString:
+      return "a non-empty string";
+    case FieldType::kArrayOfStrings:
+      return "a non-empty array of strings";
+    case FieldType::kObject:
+      return "an object";
   }
   return "";
 }
 
 bool HasType(const rapidjson::Value& v, FieldType t) {
   switch (t) {
-    case FieldType::kString: return v.IsString() && !IsBlank(json::AsStringView(v));
-    case FieldType::kObject: return v.IsObject();
+    case FieldType::kString:
+      return v.IsString() && !IsBlank(json::AsStringView(v));
+    case FieldType::kObject:
+      return v.IsObject();
     case FieldType::kArrayOfStrings:
       if (!v.IsArray() || v.Empty()) return false;
       for (const auto& e : v.GetArray()) {
@@ -118,11 +126,13 @@ bool IsHttpUrl(std::string_view url) {
   } else {
     return false;
   }
-  return !rest.empty() && rest.front() != '/' && url.find_first_of(" \t\r\n") == std::string_view::npos;
+  return !rest.empty() && rest.front() != '/' &&
+         url.find_first_of(" \t\r\n") == std::string_view::npos;
 }
 
 Status ValidateFhirAuthorization(const rapidjson::Value& auth) {
-  if (!auth.IsObject()) return InvalidArgument("fhirAuthorization must be an object", "fhirAuthorization");
+  if (!auth.IsObject())
+    return InvalidArgument("fhirAuthorization must be an object", "fhirAuthorization");
   auto token = json::GetString(auth, "access_token");
   if (!token || IsBlank(*token)) {
     return InvalidArgument("fhirAuthorization.access_token must be a non-empty string",
@@ -192,7 +202,8 @@ Status ValidateHookRequest(const rapidjson::Value& request, std::string_view exp
       std::string where = "context." + std::string(field.name);
       const rapidjson::Value* v = json::Find(*context, field.name);
       if (v == nullptr) {
-        return InvalidArgument(where + " is required for hook " + std::string(expected_hook), where);
+        return InvalidArgument(where + " is required for hook " + std::string(expected_hook),
+                               where);
       }
       if (!HasType(*v, field.type)) {
         return InvalidArgument(where + " must be " + TypeName(field.type), where);
@@ -220,6 +231,515 @@ Status ValidateHookRequest(const rapidjson::Value& request, std::string_view exp
 
   if (const rapidjson::Value* prefetch = json::Find(request, "prefetch")) {
     if (!prefetch->IsObject()) return InvalidArgument("prefetch must be an object", "prefetch");
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The envelope scan: one SAX pass, the same technique as the service's card scanner.
+
+const ScannedValue& HookEnvelope::ContextField(std::string_view name) const {
+  static const ScannedValue kAbsent;
+  for (const auto& [key, value] : context_fields) {
+    if (key == name) return value;
+  }
+  return kAbsent;
+}
+
+const ScannedPrefetch* HookEnvelope::FindPrefetch(std::string_view key) const {
+  for (const ScannedPrefetch& p : prefetch_values) {
+    if (p.first && p.key == key) return &p;
+  }
+  return nullptr;
+}
+
+namespace {
+
+using Kind = ScannedValue::Kind;
+
+// Collects a HookEnvelope. Each open object or array is a frame with a role; only the frames the
+// host reads are followed (the root, context, fhirAuthorization, prefetch, and inside each
+// prefetch value the resource, its `entry` and `link` arrays and their elements), everything
+// else is skipped by depth. A lookup by name finds the first member with that name (as
+// rapidjson's FindMember does), so each role remembers which names it has seen.
+class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EnvelopeScanner> {
+ public:
+  EnvelopeScanner(HookEnvelope& out, const std::vector<std::string_view>& read_types)
+      : out_(out), read_types_(read_types) {}
+
+  bool Null() { return Scalar(Kind::kNull); }
+  bool Bool(bool) { return Scalar(Kind::kBool); }
+  bool Int(int i) { return Number(true, i); }
+  bool Uint(unsigned u) { return Number(true, u); }
+  bool Int64(int64_t i) { return Number(true, i); }
+  bool Uint64(uint64_t u) {
+    bool fits = u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    return Number(fits, fits ? static_cast<int64_t>(u) : 0);
+  }
+  bool Double(double) { return Number(false, 0); }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view text(s, n);
+    if (ScannedValue* v = Slot()) {
+      v->kind = Kind::kString;
+      v->text = text;
+    }
+    if (frames_.empty()) return true;
+    Frame& f = frames_.back();
+    switch (f.role) {
+      case Role::kContextArray:
+        break;  // counted in Element()
+      case Role::kResource:
+        if (f.key == "resourceType" && !f.seen_type) {
+          f.seen_type = true;
+          f.type = text;
+          f.type_is_string = true;
+        } else if (f.key == "id" && !f.seen_id) {
+          f.seen_id = true;
+          f.id = text;
+          f.id_is_string = true;
+        }
+        break;
+      case Role::kLink:
+        if (f.key == "relation" && !f.seen_relation) {
+          f.seen_relation = true;
+          f.relation_next = text == "next";
+        } else if (f.key == "url" && !f.seen_url) {
+          f.seen_url = true;
+          f.url = text;
+        }
+        break;
+      default:
+        break;
+    }
+    return AfterValue();
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    frames_.back().key = std::string_view(s, n);
+    return true;
+  }
+  bool StartObject() { return Open(true); }
+  bool EndObject(rapidjson::SizeType) { return Close(); }
+  bool StartArray() { return Open(false); }
+  bool EndArray(rapidjson::SizeType) { return Close(); }
+
+ private:
+  enum class Role : std::uint8_t {
+    kSkip,  // not read
+    kRoot,
+    kContext,
+    kContextArray,  // a top-level context member that is an array
+    kAuth,
+    kPrefetch,
+    kResource,  // a prefetch value, or the first `resource` of an entry of a Bundle
+    kEntries,   // a resource's first `entry` member, an array
+    kEntry,     // an element of kEntries
+    kLinks,     // a resource's first `link` member, an array
+    kLink,      // an element of kLinks
+  };
+  struct Frame {
+    Role role = Role::kSkip;
+    bool is_object = false;
+    std::string_view key;
+    ScannedValue* array_slot = nullptr;  // kContextArray: the value being counted
+    // kResource
+    bool seen_type = false, type_is_string = false, seen_id = false, id_is_string = false;
+    bool seen_entry = false, seen_link = false;
+    std::string_view type, id;
+    std::size_t entries = 0;
+    bool all_outcomes = true;  // every entry's first `resource` is an OperationOutcome
+    std::string_view next_url;
+    bool paged = false;
+    std::size_t held_begin = 0;
+    std::size_t prefetch_index = 0;  // a prefetch value: its ScannedPrefetch
+    bool is_prefetch_value = false;
+    // kEntry
+    bool seen_resource = false, resource_is_outcome = false;
+    // kLink
+    bool seen_relation = false, relation_next = false, seen_url = false;
+    std::string_view url;
+    // kRoot / kContext / kAuth: which first-occurrence slots have been taken
+    std::uint32_t seen_mask = 0;
+  };
+
+  // The value slot the next value fills, when it is one the host reads (first occurrence only).
+  ScannedValue* Slot() {
+    if (frames_.empty()) return nullptr;
+    Frame& f = frames_.back();
+    auto claim = [&f](int bit, ScannedValue& v) -> ScannedValue* {
+      if (f.seen_mask & (1u << bit)) return nullptr;
+      f.seen_mask |= 1u << bit;
+      return &v;
+    };
+    if (f.role == Role::kRoot) {
+      if (f.key == "hook") return claim(0, out_.hook);
+      if (f.key == "hookInstance") return claim(1, out_.hook_instance);
+      if (f.key == "fhirServer") return claim(2, out_.fhir_server);
+      if (f.key == "fhirAuthorization") return claim(3, out_.fhir_authorization);
+      if (f.key == "context") return claim(4, out_.context);
+      if (f.key == "prefetch") return claim(5, out_.prefetch);
+      return nullptr;
+    }
+    if (f.role == Role::kAuth) {
+      if (f.key == "access_token") return claim(0, out_.access_token);
+      if (f.key == "token_type") return claim(1, out_.token_type);
+      if (f.key == "expires_in") return claim(2, out_.expires_in);
+      if (f.key == "scope") return claim(3, out_.scope);
+      if (f.key == "subject") return claim(4, out_.subject);
+      if (f.key == "patient") return claim(5, out_.patient);
+      return nullptr;
+    }
+    if (f.role == Role::kContext) {
+      out_.context_fields.emplace_back(f.key, ScannedValue{});
+      return &out_.context_fields.back().second;
+    }
+    return nullptr;
+  }
+
+  // An element of a context array: counted, and whether all are strings.
+  void Element(Kind kind) {
+    Frame& f = frames_.back();
+    if (f.role != Role::kContextArray) return;
+    ++f.array_slot->array_size;
+    if (kind != Kind::kString) f.array_slot->array_all_strings = false;
+  }
+
+  bool Scalar(Kind kind) {
+    if (ScannedValue* v = Slot()) v->kind = kind;
+    return AfterValue(kind);
+  }
+  bool Number(bool is_int64, int64_t value) {
+    if (ScannedValue* v = Slot()) {
+      v->kind = Kind::kNumber;
+      v->is_int64 = is_int64;
+      v->int64 = value;
+    }
+    return AfterValue(Kind::kNumber);
+  }
+
+  // A scalar (or a string) ended: what it means to the frame that holds it.
+  bool AfterValue(Kind kind = Kind::kString) {
+    if (frames_.empty()) return true;
+    Frame& f = frames_.back();
+    switch (f.role) {
+      case Role::kContextArray:
+        Element(kind);
+        break;
+      case Role::kPrefetch:
+        AddPrefetch(kind == Kind::kNull ? PrefetchState::kNoData : PrefetchState::kError);
+        break;
+      case Role::kResource:
+        if (f.key == "resourceType") f.seen_type = true;
+        if (f.key == "id") f.seen_id = true;
+        if (f.key == "entry") f.seen_entry = true;
+        if (f.key == "link") f.seen_link = true;
+        break;
+      case Role::kEntries:
+        f.all_outcomes = false, ++f.entries;
+        break;
+      case Role::kEntry:
+        if (f.key == "resource") f.seen_resource = true;
+        break;
+      case Role::kLink:
+        if (f.key == "relation") f.seen_relation = true;
+        if (f.key == "url") f.seen_url = true;
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  void AddPrefetch(PrefetchState state) {
+    ScannedPrefetch p;
+    p.key = frames_.back().key;
+    p.first = true;
+    for (const ScannedPrefetch& q : out_.prefetch_values) {
+      if (q.key == p.key) p.first = false;
+    }
+    p.state = state;
+    p.held_begin = p.held_end = out_.held.size();
+    out_.prefetch_values.push_back(p);
+  }
+
+  bool Open(bool is_object) {
+    Frame next;
+    next.is_object = is_object;
+    if (frames_.empty()) {
+      out_.root_is_object = is_object;
+      next.role = is_object ? Role::kRoot : Role::kSkip;
+      frames_.push_back(next);
+      return true;
+    }
+    Kind kind = is_object ? Kind::kObject : Kind::kArray;
+    ScannedValue* slot = Slot();
+    if (slot != nullptr) slot->kind = kind;
+    Frame& f = frames_.back();
+    switch (f.role) {
+      case Role::kRoot:
+        if (slot == &out_.context && is_object) next.role = Role::kContext;
+        if (slot == &out_.fhir_authorization && is_object) next.role = Role::kAuth;
+        if (slot == &out_.prefetch && is_object) next.role = Role::kPrefetch;
+        break;
+      case Role::kContext:
+        if (!is_object) {
+          next.role = Role::kContextArray;
+          next.array_slot = slot;
+        }
+        break;
+      case Role::kContextArray:
+        Element(kind);
+        break;
+      case Role::kPrefetch:
+        if (is_object) {
+          AddPrefetch(PrefetchState::kSatisfied);
+          next.role = Role::kResource;
+          next.is_prefetch_value = true;
+          next.prefetch_index = out_.prefetch_values.size() - 1;
+          next.held_begin = out_.held.size();
+        } else {
+          AddPrefetch(PrefetchState::kError);
+        }
+        break;
+      case Role::kResource:
+        if (f.key == "entry" && !f.seen_entry) {
+          f.seen_entry = true;
+          if (!is_object) next.role = Role::kEntries;
+        } else if (f.key == "link" && !f.seen_link) {
+          f.seen_link = true;
+          if (!is_object) next.role = Role::kLinks;
+        } else if (f.key == "resourceType") {
+          f.seen_type = true;
+        } else if (f.key == "id") {
+          f.seen_id = true;
+        }
+        break;
+      case Role::kEntries:
+        ++f.entries;
+        if (is_object) {
+          next.role = Role::kEntry;
+        } else {
+          f.all_outcomes = false;
+        }
+        break;
+      case Role::kEntry:
+        if (f.key == "resource" && !f.seen_resource) {
+          f.seen_resource = true;
+          if (is_object) {
+            next.role = Role::kResource;
+            next.held_begin = out_.held.size();
+          }
+        }
+        break;
+      case Role::kLinks:
+        if (is_object) next.role = Role::kLink;
+        break;
+      case Role::kLink:
+        if (f.key == "relation") f.seen_relation = true;
+        if (f.key == "url") f.seen_url = true;
+        break;
+      default:
+        break;
+    }
+    frames_.push_back(next);
+    return true;
+  }
+
+  bool Close() {
+    Frame done = frames_.back();
+    frames_.pop_back();
+    if (frames_.empty()) return true;
+    Frame& parent = frames_.back();
+    switch (done.role) {
+      case Role::kResource: {
+        bool outcome = done.type_is_string && done.type == "OperationOutcome";
+        bool bundle = done.type_is_string && done.type == "Bundle";
+        // Only a Bundle holds what its entries are; then the resource itself.
+        if (!bundle) out_.held.resize(done.held_begin);
+        if (done.type_is_string && done.id_is_string && IsReadType(done.type)) {
+          out_.held.emplace_back(done.type, done.id);
+        }
+        if (parent.role == Role::kEntry) {
+          parent.resource_is_outcome = outcome;
+        } else if (done.is_prefetch_value) {
+          ScannedPrefetch& p = out_.prefetch_values[done.prefetch_index];
+          p.held_end = out_.held.size();
+          if (outcome) {
+            p.state = PrefetchState::kError;
+          } else if (!bundle) {
+            p.state = PrefetchState::kSatisfied;
+          } else if (done.entries > 0 && done.all_outcomes) {
+            p.state = PrefetchState::kError;
+          } else if (done.paged) {
+            p.state = PrefetchState::kPaged;
+            p.next_url = done.next_url;
+          }
+        }
+        break;
+      }
+      case Role::kEntries:
+        parent.entries = done.entries;
+        parent.all_outcomes = done.all_outcomes;
+        break;
+      case Role::kEntry:
+        if (!done.resource_is_outcome) parent.all_outcomes = false;
+        break;
+      case Role::kLinks:
+        parent.paged = done.paged;
+        parent.next_url = done.next_url;
+        break;
+      case Role::kLink:
+        // The first `next` link with a non-empty url.
+        if (!parent.paged && done.relation_next && done.seen_url && !done.url.empty() &&
+            done.url.data() != nullptr) {
+          parent.paged = true;
+          parent.next_url = done.url;
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  bool IsReadType(std::string_view type) const {
+    for (std::string_view t : read_types_) {
+      if (t == type) return true;
+    }
+    return false;
+  }
+
+  HookEnvelope& out_;
+  const std::vector<std::string_view>& read_types_;
+  std::vector<Frame> frames_;
+};
+
+const char* KindTypeName(FieldType t) { return TypeName(t); }
+
+bool HasType(const ScannedValue& v, FieldType t) {
+  switch (t) {
+    case FieldType::kString:
+      return v.is_string() && !IsBlank(v.text);
+    case FieldType::kObject:
+      return v.kind == Kind::kObject;
+    case FieldType::kArrayOfStrings:
+      return v.kind == Kind::kArray && v.array_size > 0 && v.array_all_strings;
+  }
+  return false;
+}
+
+Status ValidateFhirAuthorization(const HookEnvelope& r) {
+  if (r.fhir_authorization.kind != Kind::kObject) {
+    return InvalidArgument("fhirAuthorization must be an object", "fhirAuthorization");
+  }
+  if (!r.access_token.is_string() || IsBlank(r.access_token.text)) {
+    return InvalidArgument("fhirAuthorization.access_token must be a non-empty string",
+                           "fhirAuthorization.access_token");
+  }
+  if (!r.token_type.is_string() ||
+      (r.token_type.text != "Bearer" && r.token_type.text != "bearer")) {
+    return InvalidArgument("fhirAuthorization.token_type must be \"Bearer\"",
+                           "fhirAuthorization.token_type");
+  }
+  if (r.expires_in.present() && r.expires_in.kind != Kind::kNumber) {
+    return InvalidArgument("fhirAuthorization.expires_in must be a number of seconds",
+                           "fhirAuthorization.expires_in");
+  }
+  const std::pair<std::string_view, const ScannedValue*> optional[] = {
+      {"scope", &r.scope}, {"subject", &r.subject}, {"patient", &r.patient}};
+  for (const auto& [key, v] : optional) {
+    if (v->present() && !v->is_string()) {
+      return InvalidArgument("fhirAuthorization." + std::string(key) + " must be a string",
+                             "fhirAuthorization." + std::string(key));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<HookEnvelope> ScanHookRequest(std::string_view body, std::size_t max_bytes,
+                                     const std::vector<std::string_view>& read_types) {
+  if (body.size() > max_bytes) {
+    return Status(StatusCode::kPayloadTooLarge, "JSON body of " + std::to_string(body.size()) +
+                                                    " bytes exceeds the limit of " +
+                                                    std::to_string(max_bytes) + " bytes");
+  }
+  HookEnvelope envelope;
+  EnvelopeScanner scanner(envelope, read_types);
+  CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituWith(scanner, body, envelope.buffer));
+  return envelope;
+}
+
+Status ValidateHookEnvelope(const HookEnvelope& request, std::string_view expected_hook) {
+  if (!request.root_is_object)
+    return InvalidArgument("the request body must be a JSON object", "$");
+
+  const ScannedValue& hook = request.hook;
+  if (!hook.present()) return InvalidArgument("hook is required", "hook");
+  if (!hook.is_string()) return InvalidArgument("hook must be a string", "hook");
+  if (hook.text != expected_hook) {
+    return InvalidArgument("hook '" + std::string(hook.text) +
+                               "' does not match this service, which answers '" +
+                               std::string(expected_hook) + "'",
+                           "hook");
+  }
+
+  const ScannedValue& instance = request.hook_instance;
+  if (!instance.present()) return InvalidArgument("hookInstance is required", "hookInstance");
+  if (!instance.is_string() || IsBlank(instance.text)) {
+    return InvalidArgument("hookInstance must be a non-empty string", "hookInstance");
+  }
+
+  const ScannedValue& server = request.fhir_server;
+  if (server.present() && (!server.is_string() || !IsHttpUrl(server.text))) {
+    return InvalidArgument("fhirServer must be an absolute http(s) URL", "fhirServer");
+  }
+  if (request.fhir_authorization.present()) {
+    if (!server.present()) {
+      return InvalidArgument("fhirServer is required when fhirAuthorization is present (cds-r-1)",
+                             "fhirServer");
+    }
+    CEPHALGIA_RETURN_IF_ERROR(ValidateFhirAuthorization(request));
+  }
+
+  if (!request.context.present()) return InvalidArgument("context is required", "context");
+  if (request.context.kind != Kind::kObject) {
+    return InvalidArgument("context must be an object", "context");
+  }
+  if (const HookContext* known = FindHook(expected_hook)) {
+    for (const ContextField& field : known->required) {
+      if (field.name.empty()) break;
+      std::string where = "context." + std::string(field.name);
+      const ScannedValue& v = request.ContextField(field.name);
+      if (!v.present()) {
+        return InvalidArgument(where + " is required for hook " + std::string(expected_hook),
+                               where);
+      }
+      if (!HasType(v, field.type)) {
+        return InvalidArgument(where + " must be " + KindTypeName(field.type), where);
+      }
+    }
+    for (std::string_view field : {"patientId", "encounterId"}) {
+      const ScannedValue& v = request.ContextField(field);
+      if (v.present() && (!v.is_string() || !IsFhirId(v.text))) {
+        return InvalidArgument("context." + std::string(field) +
+                                   " must be a FHIR id ([A-Za-z0-9-.], at most 64 characters, "
+                                   "not only dots)",
+                               "context." + std::string(field));
+      }
+    }
+    if (const ScannedValue& user = request.ContextField("userId"); user.present()) {
+      if (!user.is_string() || !IsTypeSlashId(user.text)) {
+        return InvalidArgument(
+            "context.userId must be a reference such as Practitioner/123 "
+            "(its id a FHIR id, not only dots)",
+            "context.userId");
+      }
+    }
+  }
+
+  if (request.prefetch.present() && request.prefetch.kind != Kind::kObject) {
+    return InvalidArgument("prefetch must be an object", "prefetch");
   }
   return Status::Ok();
 }

@@ -14,6 +14,9 @@
 #include <string_view>
 
 #include "cephalgia/hooks/cds_service.h"
+#include "cephalgia/hooks/hook_request.h"
+#include "cephalgia/hooks/prefetch.h"
+#include "cephalgia/json.h"
 #include "fuzz_packs.h"
 
 namespace {
@@ -82,6 +85,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fprintf(stderr, "fuzz_hook_request: status %d: %s\n", response.status,
                  response.body.c_str());
     __builtin_trap();
+  }
+  // The host's one-pass envelope scan decides exactly as the DOM validation it replaced (issue
+  // 14): the same status, message and location, the same state for every prefetch value.
+  const std::string_view hook = order_sign ? "order-sign" : "patient-view";
+  std::string buffer;
+  auto dom = cephalgia::json::ParseUntrustedInsitu(body, buffer);
+  auto scanned = cephalgia::hooks::ScanHookRequest(body, cephalgia::json::kDefaultMaxBytes);
+  Status by_dom = dom.ok() ? cephalgia::hooks::ValidateHookRequest(*dom, hook) : dom.status();
+  Status by_scan =
+      scanned.ok() ? cephalgia::hooks::ValidateHookEnvelope(*scanned, hook) : scanned.status();
+  if (by_dom.code() != by_scan.code() || by_dom.message() != by_scan.message() ||
+      by_dom.location() != by_scan.location()) {
+    std::fprintf(stderr, "fuzz_hook_request: scan says %s, DOM says %s\n",
+                 by_scan.ToString().c_str(), by_dom.ToString().c_str());
+    __builtin_trap();
+  }
+  if (dom.ok() && scanned.ok() && by_dom.ok()) {
+    const rapidjson::Value* prefetch = cephalgia::json::Find(*dom, "prefetch");
+    for (const cephalgia::hooks::ScannedPrefetch& p : scanned->prefetch_values) {
+      if (!p.first || prefetch == nullptr) continue;
+      std::string next;
+      auto expected =
+          cephalgia::hooks::ClassifyPrefetchValue(cephalgia::json::Find(*prefetch, p.key), &next);
+      if (expected != p.state ||
+          (expected == cephalgia::hooks::PrefetchState::kPaged && next != p.next_url)) {
+        std::fprintf(stderr, "fuzz_hook_request: prefetch '%.*s' classified differently\n",
+                     static_cast<int>(p.key.size()), p.key.data());
+        __builtin_trap();
+      }
+    }
   }
   return 0;
 }

@@ -1,0 +1,253 @@
+// The envelope scan (one SAX pass, no DOM) must decide exactly as the DOM validation and prefetch
+// classification it replaced on the request path: the same status, message and location for
+// every request, the same state and `next` link for every prefetch value, the same resources
+// held for a read template. The DOM functions stay as the reference (and for their own tests).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "cephalgia/hooks/hook_request.h"
+#include "cephalgia/hooks/prefetch.h"
+#include "cephalgia/json.h"
+
+namespace cephalgia::hooks {
+namespace {
+
+std::string Describe(const Status& s) {
+  return std::string(StatusCodeName(s.code())) + " | " + s.message() + " | " + s.location();
+}
+
+// Both ways, for one body and hook.
+void ExpectSameVerdict(const std::string& body, std::string_view hook) {
+  Status dom_status;
+  std::string buffer;  // the DOM path parsed in situ, as the service did
+  auto dom = json::ParseUntrustedInsitu(body, buffer, 1 << 20);
+  if (!dom.ok()) {
+    dom_status = dom.status();
+  } else {
+    dom_status = ValidateHookRequest(*dom, hook);
+  }
+  Status scan_status;
+  auto scanned = ScanHookRequest(body, 1 << 20);
+  if (!scanned.ok()) {
+    scan_status = scanned.status();
+  } else {
+    scan_status = ValidateHookEnvelope(*scanned, hook);
+  }
+  EXPECT_EQ(Describe(scan_status), Describe(dom_status)) << "hook " << hook << ", body " << body;
+}
+
+// A valid order-select request as members, so each can be replaced or dropped.
+std::vector<std::pair<std::string, std::string>> BaseMembers() {
+  return {
+      {"hook", R"("order-select")"},
+      {"hookInstance", R"("d1577c69-dfbe-44ad-ba6d-3e05e953b2ea")"},
+      {"fhirServer", R"("https://ehr.test/fhir")"},
+      {"fhirAuthorization",
+       R"({"access_token":"t","token_type":"Bearer","expires_in":300,"scope":"s","subject":"c"})"},
+      {"context",
+       R"({"userId":"Practitioner/1","patientId":"p1","encounterId":"e1","selections":["MedicationRequest/1"],"draftOrders":{}})"},
+      {"prefetch", R"({"patient":{"resourceType":"Patient","id":"p1"}})"},
+  };
+}
+
+std::string Build(const std::vector<std::pair<std::string, std::string>>& members) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out += ",";
+    out += "\"" + members[i].first + "\":" + members[i].second;
+  }
+  return out + "}";
+}
+
+const std::vector<std::string> kValues = {"null",
+                                          "true",
+                                          "7",
+                                          "-3",
+                                          "7.5",
+                                          "18446744073709551615",
+                                          R"("")",
+                                          R"(" ")",
+                                          R"("x")",
+                                          R"("Practitioner/1")",
+                                          R"("..")",
+                                          R"("p1")",
+                                          R"("https://ehr.test/fhir")",
+                                          R"("ftp://x")",
+                                          R"("Bearer")",
+                                          "[]",
+                                          R"(["a"])",
+                                          "[1]",
+                                          R"(["a",2])",
+                                          "{}",
+                                          R"({"a":1})"};
+
+TEST(HookEnvelopeTest, EveryTopLevelMemberReplacedOrDroppedGivesTheSameVerdict) {
+  for (std::string_view hook : {"order-select", "patient-view", "order-sign", "custom-hook"}) {
+    auto base = BaseMembers();
+    ExpectSameVerdict(Build(base), hook);
+    for (std::size_t i = 0; i < base.size(); ++i) {
+      auto dropped = base;
+      dropped.erase(dropped.begin() + static_cast<std::ptrdiff_t>(i));
+      ExpectSameVerdict(Build(dropped), hook);
+      for (const std::string& v : kValues) {
+        auto replaced = base;
+        replaced[i].second = v;
+        ExpectSameVerdict(Build(replaced), hook);
+      }
+    }
+  }
+}
+
+TEST(HookEnvelopeTest, EveryContextAndAuthorizationFieldGivesTheSameVerdict) {
+  const std::vector<std::string> context_fields = {"userId",     "patientId",   "encounterId",
+                                                   "selections", "draftOrders", "appointments"};
+  const std::vector<std::string> auth_fields = {"access_token", "token_type", "expires_in",
+                                                "scope",        "subject",    "patient"};
+  for (std::string_view hook :
+       {"order-select", "encounter-start", "appointment-book", "medication-prescribe"}) {
+    for (const std::string& field : context_fields) {
+      for (const std::string& v : kValues) {
+        auto m = BaseMembers();
+        m[4].second = R"({"userId":"Practitioner/1","patientId":"p1","encounterId":"e1",)"
+                      R"("selections":["MedicationRequest/1"],"draftOrders":{},"appointments":{},)"
+                      R"("medications":{},")" +
+                      field + "\":" + v + "}";
+        // The field appears twice: the first one counts, as for a lookup by name.
+        auto first = BaseMembers();
+        first[4].second = "{\"" + field + "\":" + v +
+                          R"(,"userId":"Practitioner/1","patientId":"p1","encounterId":"e1",)"
+                          R"("selections":["MedicationRequest/1"],"draftOrders":{},)"
+                          R"("appointments":{},"medications":{}})";
+        ExpectSameVerdict(Build(m), hook);
+        ExpectSameVerdict(Build(first), hook);
+      }
+    }
+    for (const std::string& field : auth_fields) {
+      for (const std::string& v : kValues) {
+        auto m = BaseMembers();
+        m[3].second = "{\"" + field + "\":" + v + R"(,"access_token":"t","token_type":"Bearer"})";
+        ExpectSameVerdict(Build(m), hook);
+      }
+    }
+  }
+}
+
+TEST(HookEnvelopeTest, MalformedAndOddBodiesGiveTheSameVerdict) {
+  const std::vector<std::string> bodies = {
+      "",
+      "{",
+      "[]",
+      "7",
+      R"("x")",
+      "null",
+      "{}",
+      R"({"hook":"order-select"} x)",
+      R"({"hook":"order-select","hook":"patient-view"})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1"},"context":7})",
+      R"({"hook":"patient-view","hookInstance":"x","context":[],"prefetch":[]})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1"},"prefetch":7})",
+      R"({"hook":"patient-view","hookInstance":"x","fhirAuthorization":null,"context":{}})",
+      "{\"hook\":\"patient-view\",\"hookInstance\":\"\xff\"}",
+      std::string(300, '[') + std::string(300, ']'),
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","x":[[[{"a":[1,{"b":2}]}]]]}})",
+  };
+  for (const std::string& body : bodies) ExpectSameVerdict(body, "patient-view");
+}
+
+// Each prefetch value classified both ways, including duplicates and odd shapes.
+TEST(HookEnvelopeTest, PrefetchValuesAreClassifiedAsTheDomClassifiesThem) {
+  const std::vector<std::string> values = {
+      "null",
+      "7",
+      R"("x")",
+      "[]",
+      "{}",
+      R"({"resourceType":"Patient","id":"p1"})",
+      R"({"resourceType":"OperationOutcome"})",
+      R"({"resourceType":7,"resourceType":"OperationOutcome"})",
+      R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"}}]})",
+      R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"}},{"resource":{"resourceType":"Condition"}}]})",
+      R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"}},7]})",
+      R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"},"resource":{}}]})",
+      R"({"resourceType":"Bundle","entry":[{"resource":[]}]})",
+      R"({"resourceType":"Bundle","entry":[]})",
+      R"({"resourceType":"Bundle","entry":{}})",
+      R"({"entry":[{"resource":{"resourceType":"OperationOutcome"}}],"resourceType":"Bundle"})",
+      R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome"}}],"entry":[]})",
+      R"({"resourceType":"Bundle","link":[{"relation":"self","url":"a"},{"relation":"next","url":"b"}]})",
+      R"({"resourceType":"Bundle","link":[{"relation":"next","url":""},{"relation":"next","url":"c"}]})",
+      R"({"resourceType":"Bundle","link":[{"url":"d","relation":"next"}]})",
+      R"({"resourceType":"Bundle","link":[{"relation":"next","relation":"self","url":"e"}]})",
+      R"({"resourceType":"Bundle","link":[{"relation":"next","url":7}]})",
+      R"({"resourceType":"Bundle","link":["next"]})",
+      R"({"resourceType":"Bundle","link":{"relation":"next","url":"f"}})",
+      R"({"link":[{"relation":"next","url":"g"}],"resourceType":"Bundle"})",
+      R"({"resourceType":"Condition","link":[{"relation":"next","url":"h"}]})",
+  };
+  std::string prefetch = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    prefetch += "\"k" + std::to_string(i) + "\":" + values[i] + ",";
+  }
+  prefetch += R"("k0":{"resourceType":"Patient"}})";  // a duplicate: the first counts
+  std::string body =
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1"},"prefetch":)" +
+      prefetch + "}";
+  auto dom = json::ParseUntrusted(body);
+  ASSERT_TRUE(dom.ok());
+  auto scanned = ScanHookRequest(body, 1 << 20);
+  ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
+  ASSERT_EQ(scanned->prefetch_values.size(), values.size() + 1);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::string key = "k" + std::to_string(i);
+    std::string dom_next;
+    PrefetchState expected = ClassifyPrefetchValue(json::Find((*dom)["prefetch"], key), &dom_next);
+    const ScannedPrefetch* p = scanned->FindPrefetch(key);
+    ASSERT_NE(p, nullptr) << key;
+    EXPECT_EQ(PrefetchStateName(p->state), PrefetchStateName(expected)) << values[i];
+    if (expected == PrefetchState::kPaged) EXPECT_EQ(p->next_url, dom_next) << values[i];
+  }
+  EXPECT_FALSE(scanned->prefetch_values.back().first);
+  EXPECT_EQ(scanned->FindPrefetch("k0")->state, PrefetchState::kNoData);
+}
+
+// A read template is satisfied by its resource under any key, directly or inside a Bundle
+// (nested Bundles too), and only by the resource with that id.
+TEST(HookEnvelopeTest, ReadTemplatesAreSatisfiedByTheResourceUnderAnyKey) {
+  plugin::ServiceDescriptor service;
+  service.id = "s";
+  service.hook = "patient-view";
+  service.prefetch = {{"patient", "Patient/{{context.patientId}}"}};
+  auto plan_for = [&](const std::string& prefetch) {
+    std::string body =
+        R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1"},"prefetch":)" +
+        prefetch + "}";
+    auto scanned = ScanHookRequest(body, 1 << 20, ReadTemplateTypes(service));
+    EXPECT_TRUE(scanned.ok());
+    auto plan = PlanPrefetch(*scanned, service);
+    EXPECT_TRUE(plan.ok());
+    return plan->known.unavailable.size();
+  };
+  EXPECT_EQ(plan_for(R"({"greet":{"resourceType":"Patient","id":"p1"}})"), 0u);
+  EXPECT_EQ(plan_for(R"({"greet":{"id":"p1","resourceType":"Patient"}})"), 0u);
+  EXPECT_EQ(plan_for(R"({"greet":{"resourceType":"Patient","id":"p2"}})"), 1u);
+  EXPECT_EQ(
+      plan_for(
+          R"({"b":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p1"}}]}})"),
+      0u);
+  EXPECT_EQ(
+      plan_for(
+          R"({"b":{"entry":[{"resource":{"entry":[{"resource":{"resourceType":"Patient","id":"p1"}}],"resourceType":"Bundle"}}],"resourceType":"Bundle"}})"),
+      0u);
+  // Entries count only inside a Bundle.
+  EXPECT_EQ(
+      plan_for(
+          R"({"c":{"resourceType":"List","entry":[{"resource":{"resourceType":"Patient","id":"p1"}}]}})"),
+      1u);
+  EXPECT_EQ(plan_for(R"({})"), 1u);
+}
+
+}  // namespace
+}  // namespace cephalgia::hooks
