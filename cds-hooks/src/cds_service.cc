@@ -26,9 +26,9 @@ HttpResponse JsonResponse(int status, std::string body) {
 }
 
 Status MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed) {
-  return Status(StatusCode::kMethodNotAllowed,
-                std::string(method) + " is not allowed on " + std::string(path) + "; use " +
-                    std::string(allowed));
+  return Status(StatusCode::kMethodNotAllowed, std::string(method) + " is not allowed on " +
+                                                   std::string(path) + "; use " +
+                                                   std::string(allowed));
 }
 
 void AddString(rapidjson::Value& obj, const char* key, std::string_view value,
@@ -109,11 +109,13 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
 // `cards` array is never relayed to the client (it is our failure: 500, not the client's).
 Status CollectCards(std::string_view response_json, CallInfo& info,
                     std::vector<std::pair<std::string, std::string>>& issued) {
-  // Checked like a client's request (UTF-8, depth limit), parsed in situ over a reused copy so
-  // the scanner reads strings where they lie.
-  thread_local std::string buffer;
+  // Checked like a client's request (UTF-8, depth limit), where it lies: the pack's buffer is
+  // read through a bounded stream, never copied or modified.
   CardScanner scanner;
-  if (!json::ParseInsituWith(scanner, response_json, buffer).ok() || !scanner.well_formed()) {
+  rapidjson::MemoryStream stream(response_json.data(), response_json.size());
+  if (!json::CheckUtf8(response_json).ok() ||
+      !json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok() ||
+      !scanner.well_formed()) {
     return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");
   }
   for (const CardScanner::Card& card : scanner.cards()) {
@@ -124,16 +126,14 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
   return Status::Ok();
 }
 
-// The peer address as the transport gives it ("127.0.0.1", "::1", "::ffff:127.0.0.1"): a loopback
-// address, i.e. a client on this machine.
 // "Patient/<context.patientId>" for the audit trail; empty when the context names no patient.
-std::string PatientReference(const rapidjson::Value& request) {
-  const rapidjson::Value* context = json::GetObject(request, "context");
-  if (context == nullptr) return "";
-  std::optional<std::string_view> id = json::GetString(*context, "patientId");
-  return id && !id->empty() ? "Patient/" + std::string(*id) : "";
+std::string PatientReference(const HookEnvelope& request) {
+  const ScannedValue& id = request.ContextField("patientId");
+  return id.is_string() && !id.text.empty() ? "Patient/" + std::string(id.text) : "";
 }
 
+// The peer address as the transport gives it ("127.0.0.1", "::1", "::ffff:127.0.0.1"): a loopback
+// address, i.e. a client on this machine.
 bool IsLoopbackPeer(std::string_view address) {
   const std::string text(address);
   in_addr v4{};
@@ -199,24 +199,22 @@ CdsService::CdsService(const plugin::PackRegistry& registry, ServiceOptions opti
       hooks_(std::move(hooks)),
       discovery_json_(BuildDiscoveryJson(registry)) {}
 
-std::string CdsService::NowRfc3339() const {
+std::string_view CdsService::NowRfc3339(char (&buffer)[40]) const {
   if (!options_.fixed_now.empty()) return options_.fixed_now;
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return std::string_view(buffer, std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm));
 }
 
-std::string CdsService::FhirServerRefusal(const rapidjson::Value& request) const {
-  auto server = json::GetString(request, "fhirServer");
-  if (!server) return {};
+std::string CdsService::FhirServerRefusal(const HookEnvelope& request) const {
+  if (!request.fhir_server.is_string()) return {};
+  std::string_view server = request.fhir_server.text;
   // Decided on libcurl's own parse of the URL, the one the FHIR client fetches and whose origin
   // its token rule compares: `http://127.0.0.1@evil.example/` is evil.example (and refused for
   // its user info), `http://127.0.0.1.evil.example/` is not loopback. The raw URL is not echoed:
   // its user info may hold a password.
-  auto endpoint = fhir::InspectFhirServerUrl(*server);
+  auto endpoint = fhir::InspectFhirServerUrl(server);
   if (!endpoint.ok()) {
     return "fhirServer is not used (" + endpoint.status().message() +
            "); the access token is not sent";
@@ -230,9 +228,9 @@ std::string CdsService::FhirServerRefusal(const rapidjson::Value& request) const
 }
 
 Result<std::string> CdsService::ServiceIdForHook(std::string_view body) const {
-  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document doc,
-                             json::ParseUntrusted(body, options_.max_body_bytes));
-  auto hook = json::GetString(doc, "hook");
+  CEPHALGIA_ASSIGN_OR_RETURN(HookEnvelope envelope, ScanHookRequest(body, options_.max_body_bytes));
+  std::optional<std::string_view> hook;
+  if (envelope.hook.is_string()) hook = envelope.hook.text;
   if (!hook) return InvalidArgument("hook is required (a string) to choose a service", "hook");
   std::string found;
   for (const plugin::ServiceEntry& e : registry_.services()) {
@@ -250,17 +248,14 @@ Result<std::string> CdsService::ServiceIdForHook(std::string_view body) const {
   return found;
 }
 
-// A service call between its two halves: parsed and validated, its prefetch plan known. The
-// request document's strings point into `buffer`, so the two move together.
+// A service call between its two halves: scanned and validated, its prefetch plan known. The
+// envelope's strings point into its own copy of the body.
 struct CdsService::PreparedCall {
   const plugin::ServiceEntry* entry = nullptr;
-  std::string service_id;
-  // The request text, handed to the pack untouched when the prefetch was not changed. Set by
-  // whoever finishes the call, from a body that lives until then.
+  // The request text, handed to the pack untouched. Set by whoever finishes the call, from a
+  // body that lives until then.
   std::string_view body;
-  std::string buffer;
-  rapidjson::Document request;
-  std::string hook_instance;
+  HookEnvelope request;
   std::string fetch_refusal;  // why the request's fhirServer may not be used; empty when it may
   PrefetchPlan plan;
 };
@@ -274,12 +269,11 @@ Result<std::unique_ptr<CdsService::PreparedCall>> CdsService::PrepareCall(
   }
   auto call = std::make_unique<PreparedCall>();
   call->entry = entry;
-  call->service_id = std::string(service_id);
-  CEPHALGIA_ASSIGN_OR_RETURN(call->request,
-                             json::ParseUntrustedInsitu(body, call->buffer, options_.max_body_bytes));
-  CEPHALGIA_RETURN_IF_ERROR(ValidateHookRequest(call->request, entry->descriptor->hook));
-  call->hook_instance = std::string(json::GetString(call->request, "hookInstance").value_or(""));
-  if (info != nullptr) info->hook_instance = call->hook_instance;
+  // One SAX pass over the body: no DOM of the prefetch is built in the host.
+  CEPHALGIA_ASSIGN_OR_RETURN(call->request, ScanHookRequest(body, options_.max_body_bytes,
+                                                            ReadTemplateTypes(*entry->descriptor)));
+  CEPHALGIA_RETURN_IF_ERROR(ValidateHookEnvelope(call->request, entry->descriptor->hook));
+  if (info != nullptr) info->hook_instance = std::string(call->request.hook_instance.text);
   if (info != nullptr) info->patient = PatientReference(call->request);
   call->fetch_refusal = FhirServerRefusal(call->request);
   CEPHALGIA_ASSIGN_OR_RETURN(call->plan, PlanPrefetch(call->request, *entry->descriptor));
@@ -291,52 +285,40 @@ bool CdsService::WillFetch(const PreparedCall& call) const {
   return !call.plan.queries.empty() && fetcher_ != nullptr && call.fetch_refusal.empty();
 }
 
-Result<std::string> CdsService::FinishCall(PreparedCall& call, CallInfo* info) const {
+Result<plugin::PackAnswer> CdsService::FinishCall(PreparedCall& call, CallInfo* info) const {
   const plugin::ServiceEntry* entry = call.entry;
-  auto resolution = call.fetch_refusal.empty()
-                        ? CompletePrefetch(call.request, *entry->descriptor, std::move(call.plan), fetcher_)
-                        : CompletePrefetch(call.request, *entry->descriptor, std::move(call.plan),
-                                           nullptr, call.fetch_refusal);
+  auto resolution =
+      call.fetch_refusal.empty()
+          ? CompletePrefetch(*entry->descriptor, std::move(call.plan), fetcher_)
+          : CompletePrefetch(*entry->descriptor, std::move(call.plan), nullptr, call.fetch_refusal);
   if (!resolution.ok()) return resolution.status();
   if (info != nullptr) info->fetch_error_kinds = resolution->fetch_error_kinds;
 
-  rapidjson::Document options(rapidjson::kObjectType);
-  auto& a = options.GetAllocator();
-  options.AddMember("now", json::MakeString(NowRfc3339(), a), a);
-  auto add_gaps = [&](const char* name, const std::vector<PrefetchGapInfo>& gaps) {
-    if (gaps.empty()) return;
-    rapidjson::Value list(rapidjson::kArrayType);
-    for (const PrefetchGapInfo& g : gaps) {
-      rapidjson::Value item(rapidjson::kObjectType);
-      item.AddMember("key", json::MakeString(g.key, a), a);
-      item.AddMember("reason", json::MakeString(g.reason, a), a);
-      list.PushBack(item, a);
-    }
-    options.AddMember(rapidjson::StringRef(name), list, a);
-  };
-  add_gaps("unavailablePrefetch", resolution->unavailable);
-  add_gaps("partialPrefetch", resolution->partial);
+  // The client's bytes go to the pack untouched; what was fetched goes beside them, and the gaps
+  // are the pack's only account of missing data. Nothing is allocated when there is neither.
+  std::vector<plugin::PackPart> parts;
+  std::vector<plugin::PackGap> gaps;
+  parts.reserve(resolution->parts.size());
+  for (const PrefetchPart& p : resolution->parts) parts.push_back({p.key, p.json, p.more_pages});
+  gaps.reserve(resolution->unavailable.size() + resolution->partial.size());
+  for (const PrefetchGapInfo& g : resolution->unavailable) gaps.push_back({g.key, g.reason, false});
+  for (const PrefetchGapInfo& g : resolution->partial) gaps.push_back({g.key, g.reason, true});
+  char now_buffer[40];
+  std::string_view now = NowRfc3339(now_buffer);
+  plugin::PackCall pack_call{entry->descriptor->id, call.body, now, parts, gaps};
+  CEPHALGIA_ASSIGN_OR_RETURN(plugin::PackAnswer answer, entry->pack->Evaluate(pack_call));
 
-  // Re-serialise only when we changed the request; otherwise hand the body over untouched.
-  std::string completed;
-  std::string_view request_json = call.body;
-  if (resolution->modified) {
-    completed = json::Serialize(call.request);
-    request_json = completed;
-  }
-  CEPHALGIA_ASSIGN_OR_RETURN(
-      std::string response,
-      entry->pack->Evaluate(call.service_id, request_json, json::Serialize(options)));
-
+  // The answer is checked where it lies (UTF-8, JSON, a `cards` array) and its cards read for
+  // metrics and feedback analytics; it is never copied on its way to the client.
   CallInfo local;
   CallInfo& out = info != nullptr ? *info : local;
   std::vector<std::pair<std::string, std::string>> issued;
-  CEPHALGIA_RETURN_IF_ERROR(CollectCards(response, out, issued).WithContext(
-      "pack " + entry->pack->descriptor().pack_id));
+  CEPHALGIA_RETURN_IF_ERROR(CollectCards(answer.json(), out, issued)
+                                .WithContext("pack " + entry->pack->descriptor().pack_id));
   if (hooks_.record_cards && !issued.empty()) {
-    hooks_.record_cards(call.service_id, call.hook_instance, issued);
+    hooks_.record_cards(entry->descriptor->id, call.request.hook_instance.text, issued);
   }
-  return response;
+  return answer;
 }
 
 Result<std::string> CdsService::CallService(std::string_view service_id, std::string_view body,
@@ -344,7 +326,8 @@ Result<std::string> CdsService::CallService(std::string_view service_id, std::st
   CEPHALGIA_ASSIGN_OR_RETURN(std::unique_ptr<PreparedCall> call,
                              PrepareCall(service_id, body, info));
   call->body = body;
-  return FinishCall(*call, info);
+  CEPHALGIA_ASSIGN_OR_RETURN(plugin::PackAnswer answer, FinishCall(*call, info));
+  return std::string(answer.json());
 }
 
 void CdsService::ApplyCors(const HttpRequest& request, HttpResponse& response,
@@ -385,6 +368,31 @@ Status CdsService::AuthorizeAdmin(const HttpRequest& request, CallInfo& info) co
   return Status::Ok();
 }
 
+CallInfo& CallInfoOf(ExchangeTag& tag) {
+  if (auto* info = dynamic_cast<CallInfo*>(&tag)) return *info;
+  thread_local CallInfo unused;  // a transport that made no CallInfo: nothing reads it back
+  unused = CallInfo{};
+  return unused;
+}
+
+const CallInfo& CallInfoOf(const ExchangeTag* tag) {
+  // No CallInfo: the transport refused the request before any handler saw it.
+  static const CallInfo kUnparsed = [] {
+    CallInfo info;
+    info.route = "unparsed";
+    return info;
+  }();
+  const auto* info = dynamic_cast<const CallInfo*>(tag);
+  return info != nullptr ? *info : kUnparsed;
+}
+
+RequestHandler ServiceHandler(const CdsService& service) {
+  return RequestHandler{[&service](const HttpRequest& request, ExchangeTag& tag) {
+                          return service.ServeInPlace(request, CallInfoOf(tag));
+                        },
+                        [] { return std::make_unique<CallInfo>(); }};
+}
+
 HttpResponse CdsService::Handle(const HttpRequest& request, CallInfo* info) const {
   CallInfo local;
   CallInfo& call = info != nullptr ? *info : local;
@@ -393,6 +401,20 @@ HttpResponse CdsService::Handle(const HttpRequest& request, CallInfo* info) cons
 }
 
 HttpOutcome CdsService::Serve(const HttpRequest& request, CallInfo& info) const {
+  HttpOutcome outcome = ServeInPlace(request, info);
+  if (!outcome.deferred()) {
+    outcome.response.MaterializeBody();
+    return outcome;
+  }
+  return HttpOutcome(
+      [work = std::move(outcome.blocking)](const HttpRequest& req, ExchangeTag& tag) {
+        HttpResponse response = work(req, tag);
+        response.MaterializeBody();
+        return response;
+      });
+}
+
+HttpOutcome CdsService::ServeInPlace(const HttpRequest& request, CallInfo& info) const {
   bool preflight = request.method == "OPTIONS";
   if (preflight) {
     // A browser asks before every credentialed or JSON call (checklist §K): answer on any path.
@@ -408,65 +430,94 @@ HttpOutcome CdsService::Serve(const HttpRequest& request, CallInfo& info) const 
     ApplyCors(request, outcome.response, /*preflight=*/false);
     return outcome;
   }
-  return HttpOutcome([this, work = std::move(outcome.blocking)](const HttpRequest& req,
-                                                                 CallInfo& call_info) {
-    HttpResponse response = work(req, call_info);
-    ApplyCors(req, response, /*preflight=*/false);
-    return response;
-  });
+  return HttpOutcome(
+      [this, work = std::move(outcome.blocking)](const HttpRequest& req, ExchangeTag& tag) {
+        HttpResponse response = work(req, tag);
+        ApplyCors(req, response, /*preflight=*/false);
+        return response;
+      });
+}
+
+// The route table: exact paths first, then `/cds-services` and what lies below it. A route's
+// label is the template logs and metrics see.
+const std::vector<CdsService::RouteEntry>& CdsService::Routes() {
+  static const std::vector<RouteEntry> kRoutes = {
+      // Probes (issue 15): liveness says the process answers; readiness says whether a load
+      // balancer should send it traffic. /healthz is the historical name of /livez.
+      {"/livez", /*subtree=*/false, &CdsService::RouteLive},
+      {"/healthz", false, &CdsService::RouteLive},
+      {"/readyz", false, &CdsService::RouteReady},
+      {"/metrics", false, &CdsService::RouteMetrics},
+      {"/admin/feedback", false, &CdsService::RouteFeedbackSummary},
+      {kServicesPrefix, /*subtree=*/true, &CdsService::RouteServices},
+  };
+  return kRoutes;
 }
 
 HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool may_defer) const {
   std::string_view path = request.Path();
-  const std::string& method = request.method;
   // W3C trace context: continue the client's trace, or start one (issue 16).
   if (info.traceparent.empty()) {
     std::optional<TraceContext> client_trace = ParseTraceparent(request.Header("traceparent"));
     info.traceparent = (client_trace ? ChildSpan(*client_trace) : NewTraceContext()).ToHeader();
   }
+  for (const RouteEntry& route : Routes()) {
+    bool matches = route.subtree
+                       ? path.rfind(route.path, 0) == 0 &&
+                             (path.size() == route.path.size() || path[route.path.size()] == '/')
+                       : path == route.path;
+    if (matches) return (this->*route.handle)(request, path, info, may_defer);
+  }
+  info.route = "unknown";
+  return ErrorResponse(NotFound("no such endpoint: " + std::string(path) +
+                                " (the CDS Hooks discovery endpoint is /cds-services)"));
+}
 
-  // Probes (issue 15): liveness says the process answers; readiness says whether a load balancer
-  // should send it traffic. /healthz is the historical name of /livez.
-  if (path == "/livez" || path == "/healthz") {
-    info.route = std::string(path);
-    if (method != "GET" && method != "HEAD") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
-    return JsonResponse(200, R"({"status":"ok"})");
-  }
-  if (path == "/readyz") {
-    info.route = "/readyz";
-    if (method != "GET" && method != "HEAD")
-      return ErrorResponse(MethodNotAllowed(method, path, "GET"));
-    if (hooks_.readiness) {
-      if (Status ready = hooks_.readiness(); !ready.ok()) return ErrorResponse(ready);
-    }
-    return JsonResponse(200, R"({"status":"ready"})");
-  }
-  if (path == "/metrics") {
-    info.route = "/metrics";
-    if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
-    if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
-    HttpResponse r = JsonResponse(200, hooks_.metrics_text ? hooks_.metrics_text() : "");
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return r;
-  }
-  if (path == "/admin/feedback") {
-    info.route = "/admin/feedback";
-    if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
-    if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
-    if (!hooks_.feedback_summary_json) {
-      return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
-    }
-    auto summary = hooks_.feedback_summary_json();
-    if (!summary.ok()) return ErrorResponse(summary.status());
-    return JsonResponse(200, std::move(*summary));
-  }
+HttpOutcome CdsService::RouteLive(const HttpRequest& request, std::string_view path,
+                                  CallInfo& info, bool) const {
+  info.route = std::string(path);
+  const std::string& method = request.method;
+  if (method != "GET" && method != "HEAD") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+  return JsonResponse(200, R"({"status":"ok"})");
+}
 
-  if (path.rfind(kServicesPrefix, 0) != 0 ||
-      (path.size() > kServicesPrefix.size() && path[kServicesPrefix.size()] != '/')) {
-    info.route = "unknown";
-    return ErrorResponse(NotFound("no such endpoint: " + std::string(path) +
-                                  " (the CDS Hooks discovery endpoint is /cds-services)"));
+HttpOutcome CdsService::RouteReady(const HttpRequest& request, std::string_view path,
+                                   CallInfo& info, bool) const {
+  info.route = "/readyz";
+  const std::string& method = request.method;
+  if (method != "GET" && method != "HEAD") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+  if (hooks_.readiness) {
+    if (Status ready = hooks_.readiness(); !ready.ok()) return ErrorResponse(ready);
   }
+  return JsonResponse(200, R"({"status":"ready"})");
+}
+
+HttpOutcome CdsService::RouteMetrics(const HttpRequest& request, std::string_view path,
+                                     CallInfo& info, bool) const {
+  info.route = "/metrics";
+  if (request.method != "GET") return ErrorResponse(MethodNotAllowed(request.method, path, "GET"));
+  if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
+  HttpResponse r = JsonResponse(200, hooks_.metrics_text ? hooks_.metrics_text() : "");
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return r;
+}
+
+HttpOutcome CdsService::RouteFeedbackSummary(const HttpRequest& request, std::string_view path,
+                                             CallInfo& info, bool) const {
+  info.route = "/admin/feedback";
+  if (request.method != "GET") return ErrorResponse(MethodNotAllowed(request.method, path, "GET"));
+  if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
+  if (!hooks_.feedback_summary_json) {
+    return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
+  }
+  auto summary = hooks_.feedback_summary_json();
+  if (!summary.ok()) return ErrorResponse(summary.status());
+  return JsonResponse(200, std::move(*summary));
+}
+
+HttpOutcome CdsService::RouteServices(const HttpRequest& request, std::string_view path,
+                                      CallInfo& info, bool may_defer) const {
+  const std::string& method = request.method;
   std::string_view rest = path.substr(kServicesPrefix.size());
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
@@ -475,8 +526,8 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
   // off the I/O thread.
   if (may_defer && hooks_.authenticate && hooks_.authenticate_may_block &&
       hooks_.authenticate_may_block(request.Header("Authorization"))) {
-    return HttpOutcome([this](const HttpRequest& req, CallInfo& call_info) {
-      return std::move(Route(req, call_info, /*may_defer=*/false).response);
+    return HttpOutcome([this](const HttpRequest& req, ExchangeTag& tag) {
+      return std::move(Route(req, CallInfoOf(tag), /*may_defer=*/false).response);
     });
   }
 
@@ -530,9 +581,9 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
       return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
     }
     // The 200 means the feedback is on disk: a durable write, so it runs off the I/O threads.
-    auto store = [this, service = std::string(id)](const HttpRequest& req, CallInfo& call_info) {
+    auto store = [this, service = std::string(id)](const HttpRequest& req, ExchangeTag& tag) {
       if (Status s = hooks_.store_feedback(service, req.body); !s.ok()) return ErrorResponse(s);
-      if (hooks_.describe_feedback) hooks_.describe_feedback(req.body, call_info);
+      if (hooks_.describe_feedback) hooks_.describe_feedback(req.body, CallInfoOf(tag));
       return JsonResponse(200, "{}");
     };
     if (!may_defer) return store(request, info);
@@ -548,13 +599,16 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
     prepared.body = req.body;  // the server keeps the request alive until it has answered
     auto response = FinishCall(prepared, &call_info);
     if (!response.ok()) return ErrorResponse(response.status());
-    return JsonResponse(200, std::move(*response));
+    // The pack's buffer is the body: written to the socket from where it lies.
+    HttpResponse r;
+    r.external = ExternalBody{response->owner(), response->json()};
+    return r;
   };
   if (!may_defer || !WillFetch(*call)) return answer(*call, request, info);
   // Missing prefetch to fetch from the EHR's FHIR server: up to the fetch deadline of blocking.
   std::shared_ptr<PreparedCall> deferred(std::move(call));
-  return HttpOutcome([answer, deferred](const HttpRequest& req, CallInfo& call_info) {
-    return answer(*deferred, req, call_info);
+  return HttpOutcome([answer, deferred](const HttpRequest& req, ExchangeTag& tag) {
+    return answer(*deferred, req, CallInfoOf(tag));
   });
 }
 

@@ -11,8 +11,7 @@ namespace cephalgia::hooks {
 namespace {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -21,16 +20,26 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // FHIR IssueType codes (http://hl7.org/fhir/issue-type) closest to each status.
 const char* IssueTypeFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kInvalidArgument: return "invalid";
-    case StatusCode::kNotFound: return "not-found";
-    case StatusCode::kMethodNotAllowed: return "not-supported";
-    case StatusCode::kFailedPrecondition: return "incomplete";
-    case StatusCode::kPayloadTooLarge: return "too-costly";
-    case StatusCode::kUnauthenticated: return "login";
-    case StatusCode::kPermissionDenied: return "forbidden";
-    case StatusCode::kDeadlineExceeded: return "timeout";
-    case StatusCode::kUnavailable: return "transient";
-    default: return "exception";
+    case StatusCode::kInvalidArgument:
+      return "invalid";
+    case StatusCode::kNotFound:
+      return "not-found";
+    case StatusCode::kMethodNotAllowed:
+      return "not-supported";
+    case StatusCode::kFailedPrecondition:
+      return "incomplete";
+    case StatusCode::kPayloadTooLarge:
+      return "too-costly";
+    case StatusCode::kUnauthenticated:
+      return "login";
+    case StatusCode::kPermissionDenied:
+      return "forbidden";
+    case StatusCode::kDeadlineExceeded:
+      return "timeout";
+    case StatusCode::kUnavailable:
+      return "transient";
+    default:
+      return "exception";
   }
 }
 
@@ -58,19 +67,36 @@ void HttpResponse::SetHeader(std::string name, std::string value) {
   headers.emplace_back(std::move(name), std::move(value));
 }
 
+void HttpResponse::MaterializeBody() {
+  if (!external.owner) return;
+  body.assign(external.bytes.data(), external.bytes.size());
+  external = ExternalBody{};
+}
+
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kMethodNotAllowed: return 405;
-    case StatusCode::kFailedPrecondition: return 412;
-    case StatusCode::kPayloadTooLarge: return 413;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kDeadlineExceeded: return 504;
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kMethodNotAllowed:
+      return 405;
+    case StatusCode::kFailedPrecondition:
+      return 412;
+    case StatusCode::kPayloadTooLarge:
+      return 413;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -82,8 +108,8 @@ std::string OperationOutcomeJson(const Status& status) {
   rapidjson::Value issue(rapidjson::kObjectType);
   issue.AddMember("severity", "error", a);
   issue.AddMember("code", rapidjson::StringRef(IssueTypeFor(status.code())), a);
-  std::string message = status.message().empty() ? std::string(StatusCodeName(status.code()))
-                                                 : status.message();
+  std::string message =
+      status.message().empty() ? std::string(StatusCodeName(status.code())) : status.message();
   issue.AddMember("diagnostics", json::MakeString(message, a), a);
   if (!status.location().empty()) {
     rapidjson::Value expression(rapidjson::kArrayType);

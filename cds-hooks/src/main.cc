@@ -405,7 +405,7 @@ int RunServe(const std::vector<std::string>& args) {
   }
   hooks::audit::AuditSink& audit = **audit_sink;
   auto write_audit = [&audit, &registry, &external_base](const hooks::ExchangeRecord& record) {
-    const hooks::CallInfo& info = record.info;
+    const hooks::CallInfo& info = hooks::CallInfoOf(record.tag.get());
     const bool call = info.route == "/cds-services/{id}";
     if (!audit.enabled() || info.service_id.empty() ||
         (!call && info.route != "/cds-services/{id}/feedback")) {
@@ -437,7 +437,7 @@ int RunServe(const std::vector<std::string>& args) {
   // One access-log line and the metrics of every exchange; no patient data, no tokens.
   auto observe = [&metrics, &write_audit](const hooks::ExchangeRecord& record) {
     write_audit(record);
-    const hooks::CallInfo& info = record.info;
+    const hooks::CallInfo& info = hooks::CallInfoOf(record.tag.get());
     metrics.RecordRequest(info.route, info.service_id, record.status, record.duration);
     for (const auto& [rule, indicator] : info.cards)
       metrics.RecordCard(info.service_id, rule, indicator);
@@ -481,12 +481,7 @@ int RunServe(const std::vector<std::string>& args) {
               record.refusal);
     }
   };
-  hooks::HttpServer server(
-      server_options,
-      [&service](const hooks::HttpRequest& request, hooks::CallInfo& info) {
-        return service.Serve(request, info);
-      },
-      observe);
+  hooks::HttpServer server(server_options, hooks::ServiceHandler(service), observe);
   server_ptr = &server;
   if (Status listening = server.Listen(); !listening.ok()) {
     Log(LogLevel::kError, "startup_failed", listening.ToString());

@@ -1,5 +1,6 @@
 #include "cephalgia/hooks/prefetch.h"
 
+#include <cstdint>
 #include <cstdio>
 
 #include "cephalgia/json.h"
@@ -36,17 +37,51 @@ bool IsSafePathSegment(std::string_view value) {
   return value.find_first_of("/\\?#%") == std::string_view::npos;
 }
 
+// A context field as template expansion sees it, from a DOM or from a scanned envelope.
+struct ContextValue {
+  bool found = false;
+  bool is_string = false;
+  std::string_view text;
+  bool is_int64 = false;
+  std::int64_t int64 = 0;
+};
+
+ContextValue DomField(const rapidjson::Value& context, std::string_view field) {
+  ContextValue out;
+  const rapidjson::Value* v = json::Find(context, field);
+  if (v == nullptr) return out;
+  out.found = true;
+  out.is_string = v->IsString();
+  out.text = json::AsStringView(*v);
+  out.is_int64 = v->IsInt64();
+  if (out.is_int64) out.int64 = v->GetInt64();
+  return out;
+}
+
+ContextValue EnvelopeField(const HookEnvelope& request, std::string_view field) {
+  ContextValue out;
+  const ScannedValue& v = request.ContextField(field);
+  if (!v.present()) return out;
+  out.found = true;
+  out.is_string = v.is_string();
+  out.text = v.text;
+  out.is_int64 = v.kind == ScannedValue::Kind::kNumber && v.is_int64;
+  out.int64 = v.int64;
+  return out;
+}
+
 // The value of one token, or an error saying why it cannot be filled.
-Result<std::string> TokenValue(std::string_view token, const rapidjson::Value& context) {
+template <typename Lookup>
+Result<std::string> TokenValue(std::string_view token, const Lookup& lookup) {
   if (token.rfind("context.", 0) == 0) {
     std::string_view field = token.substr(8);
-    const rapidjson::Value* v = json::Find(context, field);
-    if (v == nullptr) {
+    ContextValue v = lookup(field);
+    if (!v.found) {
       return FailedPrecondition("prefetch token {{" + std::string(token) + "}}: context has no " +
                                 std::string(field));
     }
-    if (v->IsString()) return std::string(json::AsStringView(*v));
-    if (v->IsInt64()) return std::to_string(v->GetInt64());
+    if (v.is_string) return std::string(v.text);
+    if (v.is_int64) return std::to_string(v.int64);
     return FailedPrecondition("prefetch token {{" + std::string(token) +
                               "}} does not name a primitive context field");
   }
@@ -60,7 +95,8 @@ Result<std::string> TokenValue(std::string_view token, const rapidjson::Value& c
                                               {"userRelatedPersonId", "RelatedPerson"}};
   for (const UserToken& u : kUserTokens) {
     if (token != u.token) continue;
-    std::string_view user = json::GetString(context, "userId").value_or("");
+    ContextValue user_value = lookup("userId");
+    std::string_view user = user_value.is_string ? user_value.text : std::string_view();
     std::string prefix = std::string(u.type) + "/";
     if (user.rfind(prefix, 0) != 0) {
       return FailedPrecondition("prefetch token {{" + std::string(token) +
@@ -71,75 +107,8 @@ Result<std::string> TokenValue(std::string_view token, const rapidjson::Value& c
   return FailedPrecondition("unknown prefetch token {{" + std::string(token) + "}}");
 }
 
-bool IsOperationOutcome(const rapidjson::Value& v) {
-  return json::GetString(v, "resourceType") == std::optional<std::string_view>("OperationOutcome");
-}
-
-void AppendEntries(rapidjson::Value& bundle, rapidjson::Value& more,
-                   rapidjson::Document::AllocatorType& alloc) {
-  rapidjson::Value* entries = const_cast<rapidjson::Value*>(json::GetArray(bundle, "entry"));
-  if (entries == nullptr) {
-    bundle.RemoveMember("entry");
-    bundle.AddMember("entry", rapidjson::Value(rapidjson::kArrayType), alloc);
-    entries = &bundle["entry"];
-  }
-  if (rapidjson::Value* add = const_cast<rapidjson::Value*>(json::GetArray(more, "entry"))) {
-    for (auto& e : add->GetArray()) entries->PushBack(rapidjson::Value(e, alloc), alloc);
-  }
-}
-
-void RemoveNextLink(rapidjson::Value& bundle) {
-  rapidjson::Value* links = const_cast<rapidjson::Value*>(json::GetArray(bundle, "link"));
-  if (links == nullptr) return;
-  for (auto it = links->Begin(); it != links->End();) {
-    if (json::GetString(*it, "relation") == std::optional<std::string_view>("next")) {
-      it = links->Erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (links->Empty()) bundle.RemoveMember("link");
-}
-
-// True if `value` is, or is a Bundle holding, the resource `type`/`id`.
-bool HoldsResource(const rapidjson::Value& value, std::string_view type, std::string_view id) {
-  if (!value.IsObject()) return false;
-  auto rt = json::GetString(value, "resourceType");
-  if (rt == type && json::GetString(value, "id") == id) return true;
-  if (rt != std::optional<std::string_view>("Bundle")) return false;
-  if (const rapidjson::Value* entries = json::GetArray(value, "entry")) {
-    for (const auto& e : entries->GetArray()) {
-      if (const rapidjson::Value* r = json::GetObject(e, "resource"); r && HoldsResource(*r, type, id)) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-// A read template (`Patient/{{context.patientId}}`) is satisfied by that resource under any
-// prefetch key: clients name keys after their own templates (the spec's example sends the
-// Patient as `patientToGreet`), and the resource is the same.
-bool ReadSatisfiedElsewhere(const rapidjson::Value& prefetch, std::string_view query_template,
-                            const rapidjson::Value& context) {
-  if (query_template.find('?') != std::string_view::npos) return false;
-  auto read = ExpandPrefetchTemplate(query_template, context);
-  if (!read.ok()) return false;
-  std::string_view path = *read;
-  std::size_t slash = path.find('/');
-  if (slash == std::string_view::npos || path.find('/', slash + 1) != std::string_view::npos) {
-    return false;
-  }
-  for (auto it = prefetch.MemberBegin(); it != prefetch.MemberEnd(); ++it) {
-    if (HoldsResource(it->value, path.substr(0, slash), path.substr(slash + 1))) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
-                                           const rapidjson::Value& context) {
+template <typename Lookup>
+Result<std::string> Expand(std::string_view query_template, const Lookup& lookup) {
   std::string out;
   std::size_t pos = 0;
   const std::size_t query_start = query_template.find('?');
@@ -151,13 +120,14 @@ Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
     }
     std::size_t close = query_template.find("}}", open + 2);
     if (close == std::string_view::npos) {
-      return InvalidArgument("unterminated {{ in prefetch template '" + std::string(query_template) + "'");
+      return InvalidArgument("unterminated {{ in prefetch template '" +
+                             std::string(query_template) + "'");
     }
     out.append(query_template.substr(pos, open - pos));
     std::string_view token = query_template.substr(open + 2, close - open - 2);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    CEPHALGIA_ASSIGN_OR_RETURN(std::string value, TokenValue(token, context));
+    CEPHALGIA_ASSIGN_OR_RETURN(std::string value, TokenValue(token, lookup));
     bool in_query = query_start != std::string_view::npos && open > query_start;
     if (!in_query && !IsSafePathSegment(value)) {
       return InvalidArgument("prefetch token {{" + std::string(token) +
@@ -170,13 +140,71 @@ Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
   return out;
 }
 
+bool IsOperationOutcome(const rapidjson::Value& v) {
+  return json::GetString(v, "resourceType") == std::optional<std::string_view>("OperationOutcome");
+}
+
+// A read template (`Patient/{{context.patientId}}`) is satisfied by that resource under any
+// prefetch key: clients name keys after their own templates (the spec's example sends the
+// Patient as `patientToGreet`), and the resource is the same. The scan recorded, per prefetch
+// value, the resources of the read types it is or holds as a Bundle.
+bool ReadSatisfiedElsewhere(const HookEnvelope& request, std::string_view query_template) {
+  if (query_template.find('?') != std::string_view::npos) return false;
+  auto read = ExpandPrefetchTemplate(query_template, request);
+  if (!read.ok()) return false;
+  std::string_view path = *read;
+  std::size_t slash = path.find('/');
+  if (slash == std::string_view::npos || path.find('/', slash + 1) != std::string_view::npos) {
+    return false;
+  }
+  std::string_view type = path.substr(0, slash);
+  std::string_view id = path.substr(slash + 1);
+  for (const ScannedPrefetch& p : request.prefetch_values) {
+    for (std::size_t i = p.held_begin; i < p.held_end; ++i) {
+      if (request.held[i].first == type && request.held[i].second == id) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
+                                           const rapidjson::Value& context) {
+  return Expand(query_template,
+                [&context](std::string_view field) { return DomField(context, field); });
+}
+
+Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
+                                           const HookEnvelope& request) {
+  return Expand(query_template,
+                [&request](std::string_view field) { return EnvelopeField(request, field); });
+}
+
+std::vector<std::string_view> ReadTemplateTypes(const plugin::ServiceDescriptor& service) {
+  std::vector<std::string_view> types;
+  for (const auto& [key, query_template] : service.prefetch) {
+    std::string_view t = query_template;
+    if (t.find('?') != std::string_view::npos) continue;
+    std::size_t slash = t.find('/');
+    if (slash == std::string_view::npos) continue;
+    types.push_back(t.substr(0, slash));
+  }
+  return types;
+}
+
 std::string_view PrefetchStateName(PrefetchState state) {
   switch (state) {
-    case PrefetchState::kSatisfied: return "satisfied";
-    case PrefetchState::kNoData: return "no data (null)";
-    case PrefetchState::kMissing: return "not prefetched";
-    case PrefetchState::kError: return "prefetch error (OperationOutcome)";
-    case PrefetchState::kPaged: return "paginated";
+    case PrefetchState::kSatisfied:
+      return "satisfied";
+    case PrefetchState::kNoData:
+      return "no data (null)";
+    case PrefetchState::kMissing:
+      return "not prefetched";
+    case PrefetchState::kError:
+      return "prefetch error (OperationOutcome)";
+    case PrefetchState::kPaged:
+      return "paginated";
   }
   return "";
 }
@@ -190,7 +218,8 @@ PrefetchState ClassifyPrefetchValue(const rapidjson::Value* value, std::string* 
     return PrefetchState::kSatisfied;
   }
   // A Bundle whose entries are all OperationOutcomes reports an error, not data (item 43).
-  if (const rapidjson::Value* entries = json::GetArray(*value, "entry"); entries && !entries->Empty()) {
+  if (const rapidjson::Value* entries = json::GetArray(*value, "entry");
+      entries && !entries->Empty()) {
     bool all_outcomes = true;
     for (const auto& e : entries->GetArray()) {
       const rapidjson::Value* r = json::GetObject(e, "resource");
@@ -222,44 +251,39 @@ bool IsRequired(const plugin::ServiceDescriptor& service, const std::string& key
 
 }  // namespace
 
-Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
+Result<PrefetchPlan> PlanPrefetch(const HookEnvelope& request,
                                   const plugin::ServiceDescriptor& service) {
   PrefetchPlan plan;
   PrefetchResolution& resolution = plan.known;
-  auto& alloc = request.GetAllocator();
-  if (json::Find(request, "prefetch") == nullptr) {
-    request.AddMember("prefetch", rapidjson::Value(rapidjson::kObjectType), alloc);
-  }
-  rapidjson::Value& prefetch = request["prefetch"];
-  static const rapidjson::Value kEmptyObject(rapidjson::kObjectType);
-  const rapidjson::Value* context = json::GetObject(request, "context");
-  if (context == nullptr) context = &kEmptyObject;
-  std::optional<std::string_view> fhir_server = json::GetString(request, "fhirServer");
-  if (fhir_server) plan.fhir_server = std::string(*fhir_server);
-  if (const rapidjson::Value* auth = json::GetObject(request, "fhirAuthorization")) {
-    if (auto t = json::GetString(*auth, "access_token")) plan.bearer_token = std::string(*t);
+  const bool has_server = request.fhir_server.is_string();
+  if (has_server) plan.fhir_server = std::string(request.fhir_server.text);
+  if (request.fhir_authorization.kind == ScannedValue::Kind::kObject &&
+      request.access_token.is_string()) {
+    plan.bearer_token = std::string(request.access_token.text);
   }
   auto is_required = [&](const std::string& key) { return IsRequired(service, key); };
 
   for (const auto& [key, query_template] : service.prefetch) {
-    std::string next;
-    PrefetchState state = ClassifyPrefetchValue(json::Find(prefetch, key), &next);
+    const ScannedPrefetch* value = request.FindPrefetch(key);
+    PrefetchState state = value == nullptr ? PrefetchState::kMissing : value->state;
     if (state == PrefetchState::kSatisfied) continue;
-    if (state == PrefetchState::kMissing && ReadSatisfiedElsewhere(prefetch, query_template, *context)) {
+    if (state == PrefetchState::kMissing && ReadSatisfiedElsewhere(request, query_template)) {
       continue;
     }
     if (state == PrefetchState::kNoData) {
       if (is_required(key)) {
-        return FailedPrecondition("required prefetch '" + key +
-                                      "' is null: the EHR has no data for " + query_template,
-                                  "prefetch." + key);
+        return FailedPrecondition(
+            "required prefetch '" + key + "' is null: the EHR has no data for " + query_template,
+            "prefetch." + key);
       }
       continue;
     }
     std::string why(PrefetchStateName(state));
-    if (!fhir_server) {
+    if (!has_server) {
       if (state == PrefetchState::kPaged) {
-        resolution.partial.push_back({key, "only the first page was prefetched and no fhirServer was given to fetch the rest"});
+        resolution.partial.push_back(
+            {key,
+             "only the first page was prefetched and no fhirServer was given to fetch the rest"});
         continue;
       }
       if (is_required(key)) {
@@ -271,12 +295,13 @@ Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
       continue;
     }
     if (state == PrefetchState::kPaged) {
-      plan.queries.push_back({key, next, /*next_page=*/true});
+      plan.queries.push_back({key, std::string(value->next_url), /*next_page=*/true});
       continue;
     }
-    auto url = ExpandPrefetchTemplate(query_template, *context);
+    auto url = ExpandPrefetchTemplate(query_template, request);
     if (!url.ok()) {
-      if (is_required(key)) return Status(url.status().code(), url.status().message(), "prefetch." + key);
+      if (is_required(key))
+        return Status(url.status().code(), url.status().message(), "prefetch." + key);
       resolution.unavailable.push_back({key, why + "; " + url.status().message()});
       continue;
     }
@@ -285,22 +310,20 @@ Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
   return plan;
 }
 
-Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
-                                            const plugin::ServiceDescriptor& service,
+Result<PrefetchResolution> CompletePrefetch(const plugin::ServiceDescriptor& service,
                                             PrefetchPlan plan, FhirFetcher* fetcher,
                                             std::string_view no_fetch_reason) {
   PrefetchResolution resolution = std::move(plan.known);
   const std::vector<FetchQuery>& queries = plan.queries;
   if (queries.empty()) return resolution;
   auto is_required = [&](const std::string& key) { return IsRequired(service, key); };
-  auto& alloc = request.GetAllocator();
   if (fetcher == nullptr) {
     for (std::size_t i = 0; i < queries.size(); ++i) {
       if (!queries[i].next_page && is_required(queries[i].key)) {
-        return FailedPrecondition("required prefetch '" + queries[i].key +
-                                      "' is missing and cannot be fetched: " +
-                                      std::string(no_fetch_reason),
-                                  "prefetch." + queries[i].key);
+        return FailedPrecondition(
+            "required prefetch '" + queries[i].key +
+                "' is missing and cannot be fetched: " + std::string(no_fetch_reason),
+            "prefetch." + queries[i].key);
       }
       (queries[i].next_page ? resolution.partial : resolution.unavailable)
           .push_back({queries[i].key, std::string(no_fetch_reason)});
@@ -308,7 +331,6 @@ Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
     return resolution;
   }
 
-  rapidjson::Value& prefetch = request["prefetch"];
   std::vector<FetchResult> results =
       fetcher->FetchAllTraced(plan.fhir_server, plan.bearer_token, queries, plan.traceparent);
   for (std::size_t i = 0; i < queries.size(); ++i) {
@@ -337,19 +359,9 @@ Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
       continue;
     }
     if (result->partial) resolution.partial.push_back({q.key, result->partial_reason});
-    rapidjson::Value key_name(q.key.c_str(), alloc);
-    if (queries[i].next_page) {
-      rapidjson::Value& existing = prefetch[key_name];
-      AppendEntries(existing, result->document, alloc);
-      RemoveNextLink(existing);
-    } else {
-      rapidjson::Value copy(result->document, alloc);
-      if (prefetch.HasMember(key_name)) {
-        prefetch[key_name] = copy;
-      } else {
-        prefetch.AddMember(key_name, copy, alloc);
-      }
-    }
+    // What was fetched travels beside the client's request as a raw JSON part: the request
+    // itself is never rewritten.
+    resolution.parts.push_back({q.key, json::Serialize(result->document), queries[i].next_page});
     resolution.modified = true;
   }
   return resolution;

@@ -1,6 +1,8 @@
 #include "cephalgia/plugin/pack_registry.h"
 
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "cephalgia/json.h"
 
@@ -17,7 +19,8 @@ class PackBuffer {
 
   cephalgia_buffer* get() { return &buffer_; }
   std::string_view view() const {
-    return buffer_.data == nullptr ? std::string_view() : std::string_view(buffer_.data, buffer_.size);
+    return buffer_.data == nullptr ? std::string_view()
+                                   : std::string_view(buffer_.data, buffer_.size);
   }
 
  private:
@@ -27,10 +30,14 @@ class PackBuffer {
 
 StatusCode FromPackCode(int code) {
   switch (code) {
-    case CEPHALGIA_PACK_INVALID_ARGUMENT: return StatusCode::kInvalidArgument;
-    case CEPHALGIA_PACK_NOT_FOUND: return StatusCode::kNotFound;
-    case CEPHALGIA_PACK_FAILED_PRECONDITION: return StatusCode::kFailedPrecondition;
-    default: return StatusCode::kInternal;
+    case CEPHALGIA_PACK_INVALID_ARGUMENT:
+      return StatusCode::kInvalidArgument;
+    case CEPHALGIA_PACK_NOT_FOUND:
+      return StatusCode::kNotFound;
+    case CEPHALGIA_PACK_FAILED_PRECONDITION:
+      return StatusCode::kFailedPrecondition;
+    default:
+      return StatusCode::kInternal;
   }
 }
 
@@ -82,7 +89,8 @@ Result<PackDescriptor> ParsePackDescriptor(std::string_view text) {
   CEPHALGIA_ASSIGN_OR_RETURN(out.pack_version, RequiredString(doc, "packVersion", "$"));
   if (auto kv = json::GetString(doc, "knowledgeVersion")) out.knowledge_version = std::string(*kv);
   const rapidjson::Value* services = json::GetArray(doc, "services");
-  if (services == nullptr) return InvalidArgument("pack descriptor: 'services' must be an array", "$.services");
+  if (services == nullptr)
+    return InvalidArgument("pack descriptor: 'services' must be an array", "$.services");
   for (rapidjson::SizeType i = 0; i < services->Size(); ++i) {
     const rapidjson::Value& s = (*services)[i];
     std::string where = "$.services[" + std::to_string(i) + "]";
@@ -95,7 +103,8 @@ Result<PackDescriptor> ParsePackDescriptor(std::string_view text) {
     if (auto u = json::GetString(s, "usageRequirements")) d.usage_requirements = std::string(*u);
     if (const rapidjson::Value* prefetch = json::Find(s, "prefetch")) {
       if (!prefetch->IsObject()) {
-        return InvalidArgument("pack descriptor: 'prefetch' must be an object", where + ".prefetch");
+        return InvalidArgument("pack descriptor: 'prefetch' must be an object",
+                               where + ".prefetch");
       }
       for (auto it = prefetch->MemberBegin(); it != prefetch->MemberEnd(); ++it) {
         if (!it->value.IsString() || it->value.GetStringLength() == 0) {
@@ -181,7 +190,8 @@ Result<std::unique_ptr<LoadedPack>> LoadedPack::Create(const cephalgia_rule_pack
     return PackError(code, described.view(), "pack " + std::string(table->pack_id) + " describe");
   }
   auto descriptor = ParsePackDescriptor(described.view());
-  if (!descriptor.ok()) return descriptor.status().WithContext("pack " + std::string(table->pack_id));
+  if (!descriptor.ok())
+    return descriptor.status().WithContext("pack " + std::string(table->pack_id));
   pack->descriptor_ = std::move(*descriptor);
   return pack;
 }
@@ -190,8 +200,186 @@ LoadedPack::~LoadedPack() {
   if (instance_ != nullptr) table_->destroy(instance_);
 }
 
-Result<std::string> LoadedPack::Evaluate(std::string_view service_id,
-                                         std::string_view request_json,
+namespace {
+
+// A pack's buffer and the pack that frees it: one allocation per answer.
+struct OwnedPackBuffer {
+  OwnedPackBuffer(const cephalgia_rule_pack_v1* t, cephalgia_buffer b) : table(t), buffer(b) {}
+  ~OwnedPackBuffer() { table->free_buffer(&buffer); }
+  OwnedPackBuffer(const OwnedPackBuffer&) = delete;
+  OwnedPackBuffer& operator=(const OwnedPackBuffer&) = delete;
+  const cephalgia_rule_pack_v1* table;
+  cephalgia_buffer buffer;
+};
+
+}  // namespace
+
+PackAnswer::PackAnswer(const cephalgia_rule_pack_v1* table, cephalgia_buffer buffer)
+    : owner_(std::make_shared<OwnedPackBuffer>(table, buffer)),
+      json_(buffer.data == nullptr ? std::string_view()
+                                   : std::string_view(buffer.data, buffer.size)) {}
+
+bool LoadedPack::takes_parts() const {
+  return CEPHALGIA_PACK_HAS_FIELD(table_, evaluate_parts) && table_->evaluate_parts != nullptr;
+}
+
+namespace {
+
+// The ABI 1.0 path: the fetched parts merged into the request's prefetch, as the host did before
+// parts existed (a value replaces the key's first member or is appended; more pages extend the
+// key's Bundle and drop its `next` link).
+void AppendEntries(rapidjson::Value& bundle, rapidjson::Value& more,
+                   rapidjson::Document::AllocatorType& alloc) {
+  rapidjson::Value* entries = const_cast<rapidjson::Value*>(json::GetArray(bundle, "entry"));
+  if (entries == nullptr) {
+    bundle.RemoveMember("entry");
+    bundle.AddMember("entry", rapidjson::Value(rapidjson::kArrayType), alloc);
+    entries = &bundle["entry"];
+  }
+  if (rapidjson::Value* add = const_cast<rapidjson::Value*>(json::GetArray(more, "entry"))) {
+    for (auto& e : add->GetArray()) entries->PushBack(rapidjson::Value(e, alloc), alloc);
+  }
+}
+
+void RemoveNextLink(rapidjson::Value& bundle) {
+  rapidjson::Value* links = const_cast<rapidjson::Value*>(json::GetArray(bundle, "link"));
+  if (links == nullptr) return;
+  for (auto it = links->Begin(); it != links->End();) {
+    if (json::GetString(*it, "relation") == std::optional<std::string_view>("next")) {
+      it = links->Erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (links->Empty()) bundle.RemoveMember("link");
+}
+
+Result<std::string> MergeParts(std::string_view request_json, std::span<const PackPart> parts) {
+  constexpr std::size_t kNoLimit = static_cast<std::size_t>(-1);  // the host limited the body
+  CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document request,
+                             json::ParseUntrusted(request_json, kNoLimit));
+  if (!request.IsObject()) return InvalidArgument("the request body must be a JSON object", "$");
+  auto& alloc = request.GetAllocator();
+  if (json::Find(request, "prefetch") == nullptr) {
+    request.AddMember("prefetch", rapidjson::Value(rapidjson::kObjectType), alloc);
+  }
+  rapidjson::Value& prefetch = request["prefetch"];
+  if (!prefetch.IsObject()) return InvalidArgument("prefetch must be an object", "prefetch");
+  for (const PackPart& part : parts) {
+    CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document fetched,
+                               json::ParseUntrusted(part.json, kNoLimit));
+    rapidjson::Value key_name(part.key.data(), static_cast<rapidjson::SizeType>(part.key.size()),
+                              alloc);
+    if (part.more_pages) {
+      auto it = prefetch.FindMember(key_name);
+      if (it == prefetch.MemberEnd()) continue;
+      AppendEntries(it->value, fetched, alloc);
+      RemoveNextLink(it->value);
+      continue;
+    }
+    rapidjson::Value copy(fetched, alloc);
+    auto it = prefetch.FindMember(key_name);
+    if (it != prefetch.MemberEnd()) {
+      it->value = copy;
+    } else {
+      prefetch.AddMember(key_name, copy, alloc);
+    }
+  }
+  return json::Serialize(request);
+}
+
+std::string LegacyOptions(const PackCall& call) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("now");
+  w.String(call.now.data(), static_cast<rapidjson::SizeType>(call.now.size()));
+  for (bool partial : {false, true}) {
+    bool any = false;
+    for (const PackGap& g : call.gaps) any = any || g.partial == partial;
+    if (!any) continue;
+    w.Key(partial ? "partialPrefetch" : "unavailablePrefetch");
+    w.StartArray();
+    for (const PackGap& g : call.gaps) {
+      if (g.partial != partial) continue;
+      w.StartObject();
+      w.Key("key");
+      w.String(g.key.data(), static_cast<rapidjson::SizeType>(g.key.size()));
+      w.Key("reason");
+      w.String(g.reason.data(), static_cast<rapidjson::SizeType>(g.reason.size()));
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+}  // namespace
+
+Result<PackAnswer> LoadedPack::Evaluate(const PackCall& call) const {
+  cephalgia_buffer out{nullptr, 0};
+  int code;
+  if (takes_parts()) {
+    // Small fixed arrays cover every call of the packs we know (a handful of prefetch keys);
+    // more than that goes to the heap.
+    constexpr std::size_t kInline = 16;
+    cephalgia_json_part inline_parts[kInline];
+    cephalgia_prefetch_gap inline_gaps[kInline];
+    std::vector<cephalgia_json_part> heap_parts;
+    std::vector<cephalgia_prefetch_gap> heap_gaps;
+    cephalgia_json_part* parts = inline_parts;
+    cephalgia_prefetch_gap* gaps = inline_gaps;
+    if (call.parts.size() > kInline) {
+      heap_parts.resize(call.parts.size());
+      parts = heap_parts.data();
+    }
+    if (call.gaps.size() > kInline) {
+      heap_gaps.resize(call.gaps.size());
+      gaps = heap_gaps.data();
+    }
+    for (std::size_t i = 0; i < call.parts.size(); ++i) {
+      const PackPart& p = call.parts[i];
+      parts[i] = {p.key.data(), p.key.size(), p.json.data(), p.json.size(),
+                  p.more_pages ? static_cast<uint32_t>(CEPHALGIA_PART_MORE_PAGES)
+                               : static_cast<uint32_t>(CEPHALGIA_PART_VALUE)};
+    }
+    for (std::size_t i = 0; i < call.gaps.size(); ++i) {
+      const PackGap& g = call.gaps[i];
+      gaps[i] = {g.key.data(), g.key.size(), g.reason.data(), g.reason.size(),
+                 g.partial ? static_cast<uint32_t>(CEPHALGIA_GAP_PARTIAL)
+                           : static_cast<uint32_t>(CEPHALGIA_GAP_UNAVAILABLE)};
+    }
+    cephalgia_evaluate_args args{sizeof(cephalgia_evaluate_args),
+                                 call.service_id.data(),
+                                 call.service_id.size(),
+                                 call.request_json.data(),
+                                 call.request_json.size(),
+                                 call.now.data(),
+                                 call.now.size(),
+                                 call.parts.empty() ? nullptr : parts,
+                                 call.parts.size(),
+                                 call.gaps.empty() ? nullptr : gaps,
+                                 call.gaps.size()};
+    code = table_->evaluate_parts(instance_, &args, &out);
+  } else {
+    std::string merged;
+    std::string_view request = call.request_json;
+    if (!call.parts.empty()) {
+      CEPHALGIA_ASSIGN_OR_RETURN(merged, MergeParts(call.request_json, call.parts));
+      request = merged;
+    }
+    std::string id(call.service_id);  // ABI 1.0 wants a NUL-terminated id
+    std::string options = LegacyOptions(call);
+    code = table_->evaluate(instance_, id.c_str(), request.data(), request.size(), options.data(),
+                            options.size(), &out);
+  }
+  PackAnswer answer(table_, out);
+  if (code != CEPHALGIA_PACK_OK) return PackError(code, answer.json(), "evaluation failed");
+  return answer;
+}
+
+Result<std::string> LoadedPack::Evaluate(std::string_view service_id, std::string_view request_json,
                                          std::string_view options_json) const {
   std::string id(service_id);  // the ABI wants a NUL-terminated id
   PackBuffer out(table_);

@@ -24,11 +24,13 @@ int main(int argc, char** argv) {
     hooks::HttpServerOptions options;
     options.port = static_cast<uint16_t>(std::atoi(argv[2]));
     options.threads = argc > 3 ? std::atoi(argv[3]) : 1;
-    hooks::HttpServer server(options, [](const hooks::HttpRequest&, hooks::CallInfo&) {
-      hooks::HttpResponse r;
-      r.body = R"({"cards":[]})";
-      return r;
-    });
+    hooks::HttpServer server(
+        options, hooks::RequestHandler{[](const hooks::HttpRequest&, hooks::ExchangeTag&) {
+                                         hooks::HttpResponse r;
+                                         r.body = R"({"cards":[]})";
+                                         return hooks::HttpOutcome(std::move(r));
+                                       },
+                                       {}});
     if (Status s = server.Listen(); !s.ok()) {
       std::cerr << s.ToString() << "\n";
       return 1;

@@ -83,8 +83,10 @@ std::thread CallInBackground(std::string url, CurlResult& out) {
 // Runs an HttpServer on its own thread for one test.
 class RunningServer {
  public:
-  RunningServer(HttpServerOptions options, RequestHandler handler)
-      : server_(std::move(options), std::move(handler)) {
+  // The transport sees the handler's per-exchange state only as an opaque ExchangeTag.
+  RunningServer(HttpServerOptions options,
+                std::function<HttpOutcome(const HttpRequest&, ExchangeTag&)> handle)
+      : server_(std::move(options), RequestHandler{std::move(handle), {}}) {
     Status s = server_.Listen();
     EXPECT_TRUE(s.ok()) << s.ToString();
     thread_ = std::thread([this] { server_.Run(false); });
@@ -104,8 +106,7 @@ class RunningServer {
   std::thread thread_;
 };
 
-HttpResponse EchoHandler(const HttpRequest& request, CallInfo& info) {
-  info.route = "echo";
+HttpResponse EchoHandler(const HttpRequest& request, ExchangeTag&) {
   HttpResponse r;
   r.body = R"({"method":")" + request.method + R"(","bytes":)" +
            std::to_string(request.body.size()) + "}";
@@ -486,7 +487,7 @@ TEST_F(HttpServerTest, TheLingeringCloseIsBoundedInBytes) {
 
 TEST_F(HttpServerTest, StopFinishesTheInFlightRequestThenReturns) {
   std::atomic<bool> in_handler{false};
-  RunningServer server(TestOptions(), [&](const HttpRequest& req, CallInfo& info) {
+  RunningServer server(TestOptions(), [&](const HttpRequest& req, ExchangeTag& info) {
     in_handler = true;
     std::this_thread::sleep_for(500ms);  // a slow evaluation in flight during shutdown
     return EchoHandler(req, info);
@@ -508,7 +509,7 @@ TEST_F(HttpServerTest, TwoConnectionsAreServedInParallelOnTwoThreads) {
   std::set<std::thread::id> handler_threads;
   int inside = 0;
   int most_inside = 0;
-  RunningServer server(TestOptions(), [&](const HttpRequest& req, CallInfo& info) {
+  RunningServer server(TestOptions(), [&](const HttpRequest& req, ExchangeTag& info) {
     {
       std::lock_guard<std::mutex> lock(mutex);
       most_inside = std::max(most_inside, ++inside);
@@ -541,9 +542,9 @@ TEST_F(HttpServerTest, DeferredWorkDoesNotStallTheOtherConnectionsOfItsIoThread)
   std::atomic<bool> blocked{false};
   std::atomic<bool> release{false};
   std::atomic<bool> slow_done{false};
-  RunningServer server(options, [&](const HttpRequest& req, CallInfo& info) -> HttpOutcome {
+  RunningServer server(options, [&](const HttpRequest& req, ExchangeTag& info) -> HttpOutcome {
     if (req.target != "/slow") return EchoHandler(req, info);
-    return HttpOutcome([&](const HttpRequest& deferred_req, CallInfo& deferred_info) {
+    return HttpOutcome([&](const HttpRequest& deferred_req, ExchangeTag& deferred_info) {
       blocked = true;
       for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
       HttpResponse r = EchoHandler(deferred_req, deferred_info);
@@ -576,7 +577,7 @@ TEST_F(HttpServerTest, ALargeBodyIsHandledOffTheIoThread) {
   options.max_body_bytes = 1 << 20;
   options.offload_body_bytes = 64 * 1024;
   std::atomic<bool> large_started{false};
-  RunningServer server(options, [&](const HttpRequest& req, CallInfo& info) {
+  RunningServer server(options, [&](const HttpRequest& req, ExchangeTag& info) {
     if (req.body.size() >= 64 * 1024) {
       large_started = true;
       std::this_thread::sleep_for(600ms);  // a slow parse
@@ -623,8 +624,8 @@ TEST_F(HttpServerTest, AClientAskingFor100ContinueIsToldToSendItsBody) {
 
 TEST_F(HttpServerTest, StopFinishesInFlightDeferredWorkThenReturns) {
   std::atomic<bool> in_work{false};
-  RunningServer server(TestOptions(), [&](const HttpRequest&, CallInfo&) -> HttpOutcome {
-    return HttpOutcome([&](const HttpRequest& req, CallInfo& info) {
+  RunningServer server(TestOptions(), [&](const HttpRequest&, ExchangeTag&) -> HttpOutcome {
+    return HttpOutcome([&](const HttpRequest& req, ExchangeTag& info) {
       in_work = true;
       std::this_thread::sleep_for(500ms);
       return EchoHandler(req, info);
@@ -696,7 +697,7 @@ TEST_F(HttpServerTest, BadTlsFilesAreAStartupError) {
   HttpServerOptions options = TestOptions();
   options.tls_certificate_file = "/nonexistent/cert.pem";
   options.tls_private_key_file = "/nonexistent/key.pem";
-  HttpServer server(options, EchoHandler);
+  HttpServer server(options, RequestHandler{EchoHandler, {}});
   Status s = server.Listen();
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("/nonexistent/cert.pem"));
@@ -738,7 +739,7 @@ TEST(HttpServerDescriptors, OutOfDescriptorsTheAcceptorBacksOffLogsOnceAndStaysR
       std::string line = std::string(event) + " " + std::string(message) + "\n";
       (void)!::write(fd, line.data(), line.size());
     };
-    HttpServer server(options, EchoHandler);
+    HttpServer server(options, RequestHandler{EchoHandler, {}});
     if (!server.Listen().ok()) ::_exit(4);
     uint16_t port = server.port();
     (void)!::write(port_pipe[1], &port, sizeof(port));

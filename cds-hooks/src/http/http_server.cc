@@ -383,6 +383,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     request_.body = std::move(beast_request.body());
     record_ = ExchangeRecord{};
+    record_.tag =
+        server_.handler_.new_tag ? server_.handler_.new_tag() : std::make_unique<ExchangeTag>();
     record_.method = request_.method;
     record_.bytes_in = request_.body.size();
     record_.remote_address = remote_;
@@ -395,14 +397,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       server_.deferred_.fetch_add(1);
       return net::post(server_.blocking_pool_, [self = this->shared_from_this(), client_keep_alive,
                                                 version]() mutable {
-        HttpOutcome outcome = self->server_.handler_(self->request_, self->record_.info);
+        HttpOutcome outcome = self->server_.handler_.handle(self->request_, *self->record_.tag);
         HttpResponse response = outcome.deferred()
-                                    ? outcome.blocking(self->request_, self->record_.info)
+                                    ? outcome.blocking(self->request_, *self->record_.tag)
                                     : std::move(outcome.response);
         Session::ReplyFromPool(std::move(self), std::move(response), client_keep_alive, version);
       });
     }
-    HttpOutcome outcome = server_.handler_(request_, record_.info);
+    HttpOutcome outcome = server_.handler_.handle(request_, *record_.tag);
     if (!outcome.deferred()) return Reply(std::move(outcome.response), client_keep_alive, version);
     // Work that may block runs on the blocking pool; the session waits (busy, no read pending)
     // and writes the answer back on its own I/O context.
@@ -410,7 +412,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     net::post(server_.blocking_pool_, [self = this->shared_from_this(),
                                        work = std::move(outcome.blocking), client_keep_alive,
                                        version]() mutable {
-      HttpResponse response = work(self->request_, self->record_.info);
+      HttpResponse response = work(self->request_, *self->record_.tag);
       Session::ReplyFromPool(std::move(self), std::move(response), client_keep_alive, version);
     });
   }
@@ -439,26 +441,39 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     record_ = ExchangeRecord{};
     record_.method = "?";
     record_.remote_address = remote_;
-    record_.info.route = "unparsed";
     record_.refusal = status.message();
     HttpResponse response = ErrorResponse(status);
     response.status = http_status;
     Send(std::move(response), /*keep_alive=*/false, 11);
   }
 
+  // The response and the message that writes it, kept alive together until the write ends: the
+  // message's body is a view of the response's bytes, wherever they are (an external body, such
+  // as a rule pack's buffer, is written from where it lies).
+  struct Outgoing {
+    explicit Outgoing(HttpResponse r) : response(std::move(r)) {}
+    HttpResponse response;
+    http::response<http::span_body<const char>> message;
+  };
+
   void Send(HttpResponse response, bool keep_alive, unsigned version) {
-    auto out = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(response.status), version);
-    out->set(http::field::server, "cephalgia");
-    if (!response.content_type.empty()) out->set(http::field::content_type, response.content_type);
-    for (auto& [name, value] : response.headers) out->set(name, value);
-    out->body() = std::move(response.body);
-    out->keep_alive(keep_alive);
-    out->prepare_payload();
-    record_.status = response.status;
-    record_.bytes_out = out->body().size();
+    auto out = std::make_shared<Outgoing>(std::move(response));
+    http::response<http::span_body<const char>>& message = out->message;
+    message.result(static_cast<http::status>(out->response.status));
+    message.version(version);
+    message.set(http::field::server, "cephalgia");
+    if (!out->response.content_type.empty()) {
+      message.set(http::field::content_type, out->response.content_type);
+    }
+    for (auto& [name, value] : out->response.headers) message.set(name, value);
+    std::string_view body = out->response.Body();
+    message.body() = beast::span<const char>(body.data(), body.size());
+    message.keep_alive(keep_alive);
+    message.prepare_payload();
+    record_.status = out->response.status;
+    record_.bytes_out = body.size();
     Lowest(stream_).expires_after(server_.options_.write_timeout);
-    http::async_write(stream_, *out,
+    http::async_write(stream_, message,
                       [self = this->shared_from_this(), out, keep_alive](
                           beast::error_code ec, std::size_t) { self->OnWrite(keep_alive, ec); });
   }

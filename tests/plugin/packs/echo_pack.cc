@@ -6,7 +6,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "cephalgia/plugin/sdk.h"
 #include "cephalgia/uuid.h"
@@ -59,15 +61,49 @@ class EchoPack final : public RulePack {
         std::string(request["context"]["patientId"].GetString()) == "emit-invalid-json") {
       return std::string("{\"cards\": [ {\"summary\": \"\xff\"");
     }
+    // The prefetch as the host completed it: through ABI 1.1 what was fetched comes as parts
+    // beside the request (a value in place of the key's first member, more pages extending it,
+    // keys the client did not send after its own).
+    std::vector<rapidjson::Document> parts(call.parts.size());
+    std::vector<bool> used(call.parts.size(), false);
+    for (std::size_t i = 0; i < call.parts.size(); ++i) {
+      parts[i].Parse(call.parts[i].json.data(), call.parts[i].json.size());
+    }
+    auto entries = [](const rapidjson::Value& v) -> int {
+      if (v.IsObject() && v.HasMember("entry") && v["entry"].IsArray()) {
+        return static_cast<int>(v["entry"].Size());
+      }
+      return -1;
+    };
     std::string keys;
+    auto add_key = [&keys](std::string_view key, int count) {
+      if (!keys.empty()) keys += ",";
+      keys += key;
+      if (count >= 0) keys += "(" + std::to_string(count) + ")";
+    };
     if (request.HasMember("prefetch") && request["prefetch"].IsObject()) {
       for (auto& m : request["prefetch"].GetObject()) {
-        if (!keys.empty()) keys += ",";
-        keys += m.name.GetString();
-        if (m.value.IsObject() && m.value.HasMember("entry") && m.value["entry"].IsArray()) {
-          keys += "(" + std::to_string(m.value["entry"].Size()) + ")";
+        std::string_view key(m.name.GetString(), m.name.GetStringLength());
+        const rapidjson::Value* value = &m.value;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+          if (!used[i] && !call.parts[i].more_pages && call.parts[i].key == key) {
+            used[i] = true;
+            value = &parts[i];
+            break;
+          }
         }
+        int count = entries(*value);
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+          if (!used[i] && call.parts[i].more_pages && call.parts[i].key == key) {
+            used[i] = true;
+            count = std::max(count, 0) + std::max(entries(parts[i]), 0);
+          }
+        }
+        add_key(key, count);
       }
+    }
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      if (!used[i] && !call.parts[i].more_pages) add_key(call.parts[i].key, entries(parts[i]));
     }
     std::string gaps;
     for (const auto& g : call.unavailable_prefetch) gaps += "unavailable:" + g.key + ";";
@@ -85,7 +121,8 @@ class EchoPack final : public RulePack {
     w.Key("indicator");
     w.String("info");
     w.Key("detail");
-    std::string detail = "keys=" + keys + " gaps=" + (gaps.empty() ? "none" : gaps) + " now=" + call.now;
+    std::string detail =
+        "keys=" + keys + " gaps=" + (gaps.empty() ? "none" : gaps) + " now=" + call.now;
     w.String(detail.c_str());
     w.Key("source");
     w.StartObject();

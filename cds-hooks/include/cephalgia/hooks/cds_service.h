@@ -3,10 +3,11 @@
 // The CDS Hooks service as a plain function of the request: `Handle(HttpRequest) -> HttpResponse`.
 // `Serve` is the same function split in two for the server: what can be answered without
 // blocking is answered at once; work that may block (a FHIR fetch, a durable feedback write)
-// comes back as a deferred step the server runs off its I/O threads. It routes, applies CORS, builds discovery from the loaded packs, validates service calls,
-// completes prefetch (fetching what is missing), calls the owning pack and maps every error to
-// an HTTP status in one place (http_message.h). The Beast transport and the `evaluate` CLI both
-// call into it, so HTTP and the command line give the same answers.
+// comes back as a deferred step the server runs off its I/O threads. It routes, applies CORS,
+// builds discovery from the loaded packs, validates service calls, completes prefetch (fetching
+// what is missing), calls the owning pack and maps every error to an HTTP status in one place
+// (http_message.h). The Beast transport and the `evaluate` CLI both call into it, so HTTP and the
+// command line give the same answers.
 //
 // The service knows the plugin API only: nothing here is specific to any rule pack.
 #pragma once
@@ -19,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cephalgia/hooks/hook_request.h"
 #include "cephalgia/hooks/http_message.h"
 #include "cephalgia/hooks/prefetch.h"
 #include "cephalgia/plugin/pack_registry.h"
@@ -54,12 +56,13 @@ struct AuthAttempt {
   std::string claimed_kid;
 };
 
-// Per-call facts the transport knows and the pipeline reports back (for logs and metrics).
-struct CallInfo {
-  std::string route;        // route template, e.g. "/cds-services/{id}"
-  std::string service_id;   // when the route names a service that exists (a bounded set)
+// Per-call facts the transport knows and the pipeline reports back (for logs and metrics). The
+// transport keeps it per exchange as an opaque ExchangeTag (see ServiceHandler).
+struct CallInfo : ExchangeTag {
+  std::string route;       // route template, e.g. "/cds-services/{id}"
+  std::string service_id;  // when the route names a service that exists (a bounded set)
   std::string hook_instance;
-  std::string client_iss;   // the authenticated client, when auth is on
+  std::string client_iss;  // the authenticated client, when auth is on
   // A refused authentication (a 401): the fixed reason phrase, and the iss and kid the token
   // claimed (unverified; empty when unknown), for the refusal's log line. Never the token.
   std::string auth_refusal;
@@ -103,20 +106,6 @@ struct ServiceHooks {
   std::function<Status()> readiness;
 };
 
-// The answer to one request, or, when producing it may block (a FHIR fetch for missing
-// prefetch, a durable feedback write), the work that produces it. The server runs `blocking`
-// on a pool of its own so a slow EHR FHIR server never stalls other connections' I/O thread;
-// `request` and `info` are the same objects `Serve` was given, kept alive by the server.
-struct HttpOutcome {
-  HttpOutcome(HttpResponse r) : response(std::move(r)) {}  // NOLINT: most answers are immediate
-  explicit HttpOutcome(std::function<HttpResponse(const HttpRequest&, CallInfo&)> work)
-      : blocking(std::move(work)) {}
-  bool deferred() const { return static_cast<bool>(blocking); }
-
-  HttpResponse response;  // when not deferred
-  std::function<HttpResponse(const HttpRequest& request, CallInfo& info)> blocking;
-};
-
 class CdsService {
  public:
   // `registry` and `fetcher` must outlive the service; `fetcher` may be null (no FHIR fetching).
@@ -129,6 +118,9 @@ class CdsService {
   // Handle, split for a server: an immediate answer, or a deferred step that may block (see
   // HttpOutcome). Running the deferred step gives exactly what Handle gives.
   HttpOutcome Serve(const HttpRequest& request, CallInfo& info) const;
+  // Serve for a transport that writes a response's external body where it lies: a hook call's
+  // answer stays in the pack's buffer (HttpResponse::external) instead of being copied to `body`.
+  HttpOutcome ServeInPlace(const HttpRequest& request, CallInfo& info) const;
 
   // POST /cds-services/{id} without HTTP: validate, complete prefetch, evaluate. Returns the
   // response JSON or a Status whose code maps to the HTTP status.
@@ -142,21 +134,39 @@ class CdsService {
   const std::string& discovery_json() const { return discovery_json_; }
 
  private:
-  struct PreparedCall;  // a parsed, validated service call whose prefetch plan is known
+  struct PreparedCall;  // a scanned, validated service call whose prefetch plan is known
+  // One row of the route table: an exact path, or a path and everything below it (`subtree`).
+  struct RouteEntry {
+    std::string_view path;
+    bool subtree;
+    HttpOutcome (CdsService::*handle)(const HttpRequest& request, std::string_view path,
+                                      CallInfo& info, bool may_defer) const;
+  };
+  static const std::vector<RouteEntry>& Routes();
   // `may_defer` false: everything runs here and the outcome is never deferred.
   HttpOutcome Route(const HttpRequest& request, CallInfo& info, bool may_defer) const;
+  HttpOutcome RouteLive(const HttpRequest& request, std::string_view path, CallInfo& info,
+                        bool may_defer) const;
+  HttpOutcome RouteReady(const HttpRequest& request, std::string_view path, CallInfo& info,
+                         bool may_defer) const;
+  HttpOutcome RouteMetrics(const HttpRequest& request, std::string_view path, CallInfo& info,
+                           bool may_defer) const;
+  HttpOutcome RouteFeedbackSummary(const HttpRequest& request, std::string_view path,
+                                   CallInfo& info, bool may_defer) const;
+  HttpOutcome RouteServices(const HttpRequest& request, std::string_view path, CallInfo& info,
+                            bool may_defer) const;
   Result<std::unique_ptr<PreparedCall>> PrepareCall(std::string_view service_id,
                                                     std::string_view body, CallInfo* info) const;
   // Whether finishing `call` will fetch from the FHIR server (and so may block).
   bool WillFetch(const PreparedCall& call) const;
-  Result<std::string> FinishCall(PreparedCall& call, CallInfo* info) const;
+  Result<plugin::PackAnswer> FinishCall(PreparedCall& call, CallInfo* info) const;
   void ApplyCors(const HttpRequest& request, HttpResponse& response, bool preflight) const;
   // Whether this request may read an admin endpoint (/metrics, /admin/feedback); see
   // ServiceOptions::admin_token.
   Status AuthorizeAdmin(const HttpRequest& request, CallInfo& info) const;
-  std::string NowRfc3339() const;
+  std::string_view NowRfc3339(char (&buffer)[40]) const;
   // Why the request's fhirServer may not be used for fetching; empty when it may.
-  std::string FhirServerRefusal(const rapidjson::Value& request) const;
+  std::string FhirServerRefusal(const HookEnvelope& request) const;
 
   const plugin::PackRegistry& registry_;
   ServiceOptions options_;
@@ -164,6 +174,14 @@ class CdsService {
   ServiceHooks hooks_;
   std::string discovery_json_;
 };
+
+// The CallInfo a transport kept as `tag`: for the exchange observer, one whose route is
+// "unparsed" when there is none (a request the transport refused itself).
+CallInfo& CallInfoOf(ExchangeTag& tag);
+const CallInfo& CallInfoOf(const ExchangeTag* tag);
+
+// The transport's handler for `service`: ServeInPlace with a CallInfo per exchange as its tag.
+RequestHandler ServiceHandler(const CdsService& service);
 
 // Builds the discovery document ({"services":[...]}) from the registry: no empty values,
 // prefetch key order preserved (checklist §B).

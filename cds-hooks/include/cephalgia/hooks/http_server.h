@@ -3,8 +3,9 @@
 // The HTTP transport, on Boost.Beast (after Beast's advanced server example). It does I/O only:
 // accept, keep-alive, a body-size limit, read/write timeouts, a connection cap, optional TLS, and
 // graceful shutdown (stop accepting, finish in-flight requests, close idle connections). What a
-// request means is decided by the `RequestHandler`, a plain function; the server never includes a
-// rule pack header.
+// request means is decided by the `RequestHandler` (http_message.h), a plain function; the server
+// includes nothing from the service or the plugin host, and keeps the handler's per-exchange
+// state as an opaque ExchangeTag.
 //
 // Limits against hostile traffic (issue 13; README "Robustness"):
 //  - header time: a request's header must be complete within `header_timeout` of the connection
@@ -23,8 +24,7 @@
 // Refusals are reported to `on_refused` (every one, for a counter) and to `log` (rate-limited:
 // at most one line per reason per `refusal_log_interval`, with the count of those not logged).
 //
-//   HttpServer server(options, [&](const HttpRequest& req, CallInfo& info) {
-//     return service.Serve(req, info); }, on_complete);
+//   HttpServer server(options, ServiceHandler(service), on_complete);
 //   CEPHALGIA_RETURN_IF_ERROR(server.Listen());   // binds; port() is known after this
 //   server.Run();                                  // blocks until Stop() and the drain finish
 #pragma once
@@ -36,7 +36,6 @@
 #include <string>
 #include <string_view>
 
-#include "cephalgia/hooks/cds_service.h"
 #include "cephalgia/hooks/http_message.h"
 #include "cephalgia/status.h"
 
@@ -94,12 +93,11 @@ struct ExchangeRecord {
   // Set when the transport refused the request itself (broken HTTP, a header or body over its
   // limit): a fixed phrase saying why, for the refusal's log line. Never request bytes.
   std::string refusal;
-  CallInfo info;
+  // The handler's state for this exchange (RequestHandler::new_tag), opaque here; null for a
+  // request the transport refused itself.
+  std::unique_ptr<ExchangeTag> tag;
 };
 
-// Returns the answer, or work that may block, which the server runs on its blocking pool (a
-// handler returning a plain HttpResponse converts to an immediate HttpOutcome).
-using RequestHandler = std::function<HttpOutcome(const HttpRequest&, CallInfo&)>;
 using ExchangeObserver = std::function<void(const ExchangeRecord&)>;
 
 class HttpServer {

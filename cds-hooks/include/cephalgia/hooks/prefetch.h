@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cephalgia/hooks/hook_request.h"
 #include "cephalgia/plugin/pack_registry.h"
 #include "cephalgia/status.h"
 
@@ -29,14 +30,15 @@ namespace cephalgia::hooks {
 // percent-encoded where they land in a query string.
 Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
                                            const rapidjson::Value& context);
+// The same over a scanned request's context.
+Result<std::string> ExpandPrefetchTemplate(std::string_view query_template,
+                                           const HookEnvelope& request);
 
-enum class PrefetchState {
-  kSatisfied,  // a usable resource or complete Bundle
-  kNoData,     // null: the client has no data for this query
-  kMissing,    // key absent
-  kError,      // an OperationOutcome (or a Bundle of only OperationOutcomes) in place of data
-  kPaged,      // a Bundle with a `next` link: the rest must be fetched
-};
+// The resource types of the service's read templates (`Patient/{{context.patientId}}` ->
+// "Patient"): what the envelope scan records per prefetch value (ScanHookRequest's read_types).
+// The views point into `service`.
+std::vector<std::string_view> ReadTemplateTypes(const plugin::ServiceDescriptor& service);
+
 std::string_view PrefetchStateName(PrefetchState state);
 
 // Classifies one prefetch value (nullptr = key absent). For kPaged, `next_url` receives the link.
@@ -81,8 +83,18 @@ struct PrefetchGapInfo {
   std::string reason;
 };
 
+// What the host fetched for one key, as raw JSON beside the client's untouched request: the
+// key's value (`more_pages` false: it replaces what the client sent, or fills a missing key), or
+// a searchset Bundle of the remaining pages of the client's paged Bundle (`more_pages` true).
+struct PrefetchPart {
+  std::string key;
+  std::string json;
+  bool more_pages = false;
+};
+
 struct PrefetchResolution {
-  bool modified = false;  // request["prefetch"] was changed
+  bool modified = false;  // something was fetched (`parts` is not empty)
+  std::vector<PrefetchPart> parts;
   std::vector<PrefetchGapInfo> unavailable;
   std::vector<PrefetchGapInfo> partial;
   std::vector<std::string> fetch_error_kinds;  // for metrics, one per failed fetch
@@ -99,20 +111,19 @@ struct PrefetchPlan {
   std::string traceparent;  // W3C trace context sent with every fetch; empty: none
 };
 
-// Completing request["prefetch"] for `service` is PlanPrefetch then CompletePrefetch, so a caller
-// can decide where to run the second half. PlanPrefetch returns kFailedPrecondition naming the
-// key when a required key is already known to be unobtainable (null, or missing with no
-// fhirServer).
-Result<PrefetchPlan> PlanPrefetch(rapidjson::Document& request,
+// Completing a request's prefetch for `service` is PlanPrefetch then CompletePrefetch, so a
+// caller can decide where to run the second half. PlanPrefetch returns kFailedPrecondition naming
+// the key when a required key is already known to be unobtainable (null, or missing with no
+// fhirServer). `request` was scanned with ReadTemplateTypes(service).
+Result<PrefetchPlan> PlanPrefetch(const HookEnvelope& request,
                                   const plugin::ServiceDescriptor& service);
 
 // Runs the plan's queries with `fetcher` (null: nothing is fetched and `no_fetch_reason` is
-// given for every gap) and merges the results into request["prefetch"]. kFailedPrecondition
-// naming the key and the reason when a required key can be neither found nor fetched.
-Result<PrefetchResolution> CompletePrefetch(rapidjson::Document& request,
-                                            const plugin::ServiceDescriptor& service,
-                                            PrefetchPlan plan, FhirFetcher* fetcher,
-                                            std::string_view no_fetch_reason =
-                                                "FHIR fetching is not available");
+// given for every gap); what was fetched comes back as parts. kFailedPrecondition naming the key
+// and the reason when a required key can be neither found nor fetched. The gaps it returns are
+// the only account of missing data the pack receives.
+Result<PrefetchResolution> CompletePrefetch(
+    const plugin::ServiceDescriptor& service, PrefetchPlan plan, FhirFetcher* fetcher,
+    std::string_view no_fetch_reason = "FHIR fetching is not available");
 
 }  // namespace cephalgia::hooks

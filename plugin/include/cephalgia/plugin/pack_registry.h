@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,7 +31,7 @@ struct ServiceDescriptor {
   std::string hook;
   std::string title;
   std::string description;
-  std::string usage_requirements;  // empty when the pack gives none
+  std::string usage_requirements;                             // empty when the pack gives none
   std::vector<std::pair<std::string, std::string>> prefetch;  // key -> query template
   std::vector<std::string> required_prefetch;                 // keys without which: 412
 };
@@ -44,6 +45,41 @@ struct PackDescriptor {
 };
 Result<PackDescriptor> ParsePackDescriptor(std::string_view json);
 
+// One evaluation as the host hands it to a pack (ABI 1.1): the client's request bytes untouched,
+// what the host fetched beside them, and the host's gaps, the only account of missing data.
+struct PackPart {
+  std::string_view key;
+  std::string_view json;    // a FHIR resource or Bundle
+  bool more_pages = false;  // see cephalgia_part_kind
+};
+struct PackGap {
+  std::string_view key;
+  std::string_view reason;
+  bool partial = false;  // partial, else unavailable
+};
+struct PackCall {
+  std::string_view service_id;
+  std::string_view request_json;
+  std::string_view now;
+  std::span<const PackPart> parts;
+  std::span<const PackGap> gaps;
+};
+
+// A pack's answer in the pack's own buffer, released through the pack when the last owner goes.
+// Read in place: nothing copies it on its way to the socket.
+class PackAnswer {
+ public:
+  PackAnswer() = default;
+  PackAnswer(const cephalgia_rule_pack_v1* table, cephalgia_buffer buffer);
+  std::string_view json() const { return json_; }
+  // Shares ownership of the pack's buffer (for a response body that outlives this object).
+  std::shared_ptr<const void> owner() const { return owner_; }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  std::string_view json_;
+};
+
 // A created pack instance. Destroys the instance on destruction; never unloads the library
 // (packs are loaded with RTLD_NODELETE semantics: code must outlive any stray pointer into it).
 class LoadedPack {
@@ -52,8 +88,7 @@ class LoadedPack {
   // pack's own settings) and reads its descriptor. `source` names where it came from (a file
   // path, or "static:<name>") for messages.
   static Result<std::unique_ptr<LoadedPack>> Create(const cephalgia_rule_pack_v1* table,
-                                                    std::string source,
-                                                    std::string pack_directory,
+                                                    std::string source, std::string pack_directory,
                                                     std::string_view config_json);
   ~LoadedPack();
   LoadedPack(const LoadedPack&) = delete;
@@ -66,6 +101,13 @@ class LoadedPack {
   // Thread-safe (packs guarantee concurrent evaluate on one instance).
   Result<std::string> Evaluate(std::string_view service_id, std::string_view request_json,
                                std::string_view options_json) const;
+
+  // Evaluates one call as ABI 1.1 gives it. A 1.1 pack receives the request untouched and the
+  // parts beside it; a 1.0 pack receives, through `evaluate`, the request with the parts merged
+  // into its prefetch (re-serialised only when there are parts) and the gaps as options JSON.
+  Result<PackAnswer> Evaluate(const PackCall& call) const;
+  // Whether this pack takes evaluate_parts (ABI 1.1).
+  bool takes_parts() const;
 
  private:
   LoadedPack(const cephalgia_rule_pack_v1* table, cephalgia_pack_instance* instance,

@@ -18,6 +18,12 @@
  * must be immutable after create() (or synchronise internally).
  * Errors: every call returns a cephalgia_pack_code; on failure the out buffer, if set, holds a
  * JSON object {"message": "...", "location": "..."} describing the problem.
+ *
+ * ABI 1.1 adds evaluate_parts (appended after destroy): the client's request bytes go to the pack
+ * untouched, what the host fetched travels beside them as raw JSON parts, and the host's list of
+ * prefetch gaps is the only account of missing data. A host reads evaluate_parts only when the
+ * table has it (CEPHALGIA_PACK_HAS_FIELD) and it is not NULL; a 1.0 pack is called through
+ * evaluate with the fetched data merged into the request, as before.
  */
 #ifndef CEPHALGIA_PLUGIN_RULE_PACK_ABI_H_
 #define CEPHALGIA_PLUGIN_RULE_PACK_ABI_H_
@@ -30,7 +36,7 @@ extern "C" {
 #endif
 
 #define CEPHALGIA_RULE_PACK_ABI_MAJOR 1u
-#define CEPHALGIA_RULE_PACK_ABI_MINOR 0u
+#define CEPHALGIA_RULE_PACK_ABI_MINOR 1u
 #define CEPHALGIA_RULE_PACK_ENTRY "cephalgia_rule_pack_init"
 
 #if defined(__GNUC__)
@@ -65,6 +71,54 @@ typedef struct cephalgia_host_api {
   /* Log a line on the host's log. level: 0 debug, 1 info, 2 warning, 3 error. May be NULL. */
   void (*log)(int level, const char* message, size_t message_len);
 } cephalgia_host_api;
+
+/* ABI 1.1: what one part of fetched data is. */
+typedef enum cephalgia_part_kind {
+  CEPHALGIA_PART_VALUE = 0,     /* the key's value: replaces what the client sent under the key
+                                   (its first member of that name), or fills a missing key */
+  CEPHALGIA_PART_MORE_PAGES = 1 /* a searchset Bundle of the remaining pages of the Bundle the
+                                   client sent under the key: its entries extend that Bundle */
+} cephalgia_part_kind;
+
+/* ABI 1.1: one prefetch value the host fetched, raw JSON (a FHIR resource or Bundle). */
+typedef struct cephalgia_json_part {
+  const char* key;
+  size_t key_len;
+  const char* json;
+  size_t json_len;
+  uint32_t kind; /* cephalgia_part_kind */
+} cephalgia_json_part;
+
+/* ABI 1.1: what is wrong with one prefetch key. */
+typedef enum cephalgia_gap_kind {
+  CEPHALGIA_GAP_UNAVAILABLE = 0, /* the data could be neither found in prefetch nor fetched */
+  CEPHALGIA_GAP_PARTIAL = 1      /* only part of it could be had (e.g. the first page) */
+} cephalgia_gap_kind;
+
+typedef struct cephalgia_prefetch_gap {
+  const char* key;
+  size_t key_len;
+  const char* reason; /* the host's technical reason, for the pack's data-gap record */
+  size_t reason_len;
+  uint32_t kind; /* cephalgia_gap_kind */
+} cephalgia_prefetch_gap;
+
+/* ABI 1.1: the arguments of evaluate_parts. Size-versioned like the table: a pack reads a field
+ * only if it lies within struct_size. Strings are pointer and length (not NUL-terminated); all
+ * of it is valid for the duration of the call only. */
+typedef struct cephalgia_evaluate_args {
+  uint32_t struct_size; /* sizeof(cephalgia_evaluate_args) as the host built it */
+  const char* service_id;
+  size_t service_id_len;
+  const char* request_json; /* the CDS Hooks request exactly as the client sent it */
+  size_t request_len;
+  const char* now; /* RFC 3339 evaluation time chosen by the host */
+  size_t now_len;
+  const cephalgia_json_part* parts; /* what the host fetched, in the order it was asked for */
+  size_t part_count;
+  const cephalgia_prefetch_gap* gaps; /* every prefetch key the pack cannot have in full */
+  size_t gap_count;
+} cephalgia_evaluate_args;
 
 typedef struct cephalgia_rule_pack_v1 {
   uint32_t struct_size; /* sizeof(cephalgia_rule_pack_v1) as the pack was built */
@@ -105,6 +159,16 @@ typedef struct cephalgia_rule_pack_v1 {
 
   /* Destroys an instance created by create(). */
   void (*destroy)(cephalgia_pack_instance* instance);
+
+  /* ---- ABI 1.1 ---- */
+
+  /* Evaluates one CDS Hooks call: the client's request untouched, the parts the host fetched
+   * beside it and the host's gaps (see cephalgia_evaluate_args). Keys the host lists as gaps are
+   * the only missing data the pack reports; it does not work them out again. On success *out
+   * holds the CDS Hooks response JSON. May be NULL: the host then calls evaluate. */
+  cephalgia_pack_code (*evaluate_parts)(const cephalgia_pack_instance* instance,
+                                        const cephalgia_evaluate_args* args,
+                                        cephalgia_buffer* out);
 } cephalgia_rule_pack_v1;
 
 /* True if the struct as built by the pack contains `field` (for fields added in later minors). */

@@ -21,6 +21,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -45,12 +46,25 @@ struct PrefetchGap {
   std::string reason;
 };
 
+// ABI 1.1: one prefetch value the host fetched, beside the client's request (see
+// cephalgia_json_part). `more_pages`: a Bundle whose entries extend the Bundle the client sent
+// under `key`; otherwise the key's value, in place of what the client sent.
+struct JsonPart {
+  std::string_view key;
+  std::string_view json;
+  bool more_pages = false;
+};
+
 struct EvaluateCall {
   std::string_view service_id;
-  std::string_view request_json;  // the CDS Hooks request, prefetch completed by the host
-  std::string now;                // RFC 3339 evaluation time chosen by the host
+  // The CDS Hooks request. Through ABI 1.1 the client's bytes untouched, with what the host
+  // fetched in `parts`; through ABI 1.0 (or an older host) the request as the host completed it.
+  std::string_view request_json;
+  std::string now;  // RFC 3339 evaluation time chosen by the host
+  // The host's account of missing data, the only one: a key it does not list is complete.
   std::vector<PrefetchGap> unavailable_prefetch;
   std::vector<PrefetchGap> partial_prefetch;
+  std::vector<JsonPart> parts;  // ABI 1.1; views valid for the call
 };
 
 class RulePack {
@@ -93,11 +107,16 @@ inline std::string ErrorJson(std::string_view message, std::string_view location
 
 inline cephalgia_pack_code ToPackCode(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return CEPHALGIA_PACK_OK;
-    case StatusCode::kInvalidArgument: return CEPHALGIA_PACK_INVALID_ARGUMENT;
-    case StatusCode::kNotFound: return CEPHALGIA_PACK_NOT_FOUND;
-    case StatusCode::kFailedPrecondition: return CEPHALGIA_PACK_FAILED_PRECONDITION;
-    default: return CEPHALGIA_PACK_INTERNAL;
+    case StatusCode::kOk:
+      return CEPHALGIA_PACK_OK;
+    case StatusCode::kInvalidArgument:
+      return CEPHALGIA_PACK_INVALID_ARGUMENT;
+    case StatusCode::kNotFound:
+      return CEPHALGIA_PACK_NOT_FOUND;
+    case StatusCode::kFailedPrecondition:
+      return CEPHALGIA_PACK_FAILED_PRECONDITION;
+    default:
+      return CEPHALGIA_PACK_INTERNAL;
   }
 }
 
@@ -214,6 +233,53 @@ struct Adapter {
     }
   }
 
+  // ABI 1.1: the request untouched, the fetched parts beside it, the host's gaps.
+  static cephalgia_pack_code EvaluateParts(const cephalgia_pack_instance* instance,
+                                           const cephalgia_evaluate_args* args,
+                                           cephalgia_buffer* out) noexcept {
+    try {
+      // The 1.1 arguments end with gap_count; a smaller struct cannot carry them.
+      if (instance == nullptr || args == nullptr ||
+          args->struct_size < offsetof(cephalgia_evaluate_args, gap_count) + sizeof(size_t) ||
+          args->service_id == nullptr || args->request_json == nullptr) {
+        return Fail(InvalidArgument("null or short argument to evaluate_parts"), out);
+      }
+      EvaluateCall call;
+      call.service_id = std::string_view(args->service_id, args->service_id_len);
+      call.request_json = std::string_view(args->request_json, args->request_len);
+      if (args->now != nullptr) call.now.assign(args->now, args->now_len);
+      for (size_t i = 0; args->gaps != nullptr && i < args->gap_count; ++i) {
+        const cephalgia_prefetch_gap& g = args->gaps[i];
+        PrefetchGap gap{
+            std::string(g.key == nullptr ? "" : g.key, g.key == nullptr ? 0 : g.key_len),
+            std::string(g.reason == nullptr ? "" : g.reason,
+                        g.reason == nullptr ? 0 : g.reason_len)};
+        (g.kind == CEPHALGIA_GAP_PARTIAL ? call.partial_prefetch : call.unavailable_prefetch)
+            .push_back(std::move(gap));
+      }
+      if (args->parts != nullptr && args->part_count > 0) {
+        call.parts.reserve(args->part_count);
+        for (size_t i = 0; i < args->part_count; ++i) {
+          const cephalgia_json_part& p = args->parts[i];
+          if (p.key == nullptr || p.json == nullptr) {
+            return Fail(InvalidArgument("null prefetch part"), out);
+          }
+          call.parts.push_back({std::string_view(p.key, p.key_len),
+                                std::string_view(p.json, p.json_len),
+                                p.kind == CEPHALGIA_PART_MORE_PAGES});
+        }
+      }
+      Result<std::string> response = reinterpret_cast<const RulePack*>(instance)->Evaluate(call);
+      if (!response.ok()) return Fail(response.status(), out);
+      FillBuffer(out, *response);
+      return CEPHALGIA_PACK_OK;
+    } catch (const std::exception& e) {
+      return Fail(Internal(std::string("exception in evaluate: ") + e.what()), out);
+    } catch (...) {
+      return Fail(Internal("unknown exception in evaluate"), out);
+    }
+  }
+
   static void Destroy(cephalgia_pack_instance* instance) noexcept {
     delete reinterpret_cast<RulePack*>(instance);
   }
@@ -232,6 +298,7 @@ const cephalgia_rule_pack_v1* PackTable(const char* id, const char* version) {
       &Adapter<Pack>::Evaluate,
       &FreeBuffer,
       &Adapter<Pack>::Destroy,
+      &Adapter<Pack>::EvaluateParts,
   };
   return &table;
 }
@@ -254,10 +321,10 @@ const cephalgia_rule_pack_v1* PackTable(const char* id, const char* version) {
 // level of expansion makes it expand before it is pasted).
 #define CEPHALGIA_DEFINE_RULE_PACK(cls, name, id, version) \
   CEPHALGIA_DEFINE_RULE_PACK_IMPL_(cls, name, id, version)
-#define CEPHALGIA_DEFINE_RULE_PACK_IMPL_(cls, name, id, version)                             \
-  extern "C" const cephalgia_rule_pack_v1* cephalgia_static_pack_##name(                     \
-      const cephalgia_host_api* /*host*/) {                                                 \
-    /* The host checks abi_major itself, so that it can say why it refuses a pack. */        \
-    return ::cephalgia::plugin::sdk_detail::PackTable<cls>(id, version);                     \
-  }                                                                                          \
+#define CEPHALGIA_DEFINE_RULE_PACK_IMPL_(cls, name, id, version)                      \
+  extern "C" const cephalgia_rule_pack_v1* cephalgia_static_pack_##name(              \
+      const cephalgia_host_api* /*host*/) {                                           \
+    /* The host checks abi_major itself, so that it can say why it refuses a pack. */ \
+    return ::cephalgia::plugin::sdk_detail::PackTable<cls>(id, version);              \
+  }                                                                                   \
   CEPHALGIA_DEFINE_RULE_PACK_SHARED_ENTRY_(name)

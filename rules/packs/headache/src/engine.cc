@@ -148,32 +148,63 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
                            "context.patientId");
   }
 
+  // What the host fetched travels beside the request as raw JSON parts (ABI 1.1); each is
+  // parsed here, once. Calls without parts (a complete prefetch) allocate nothing for them.
+  std::vector<rapidjson::Document> part_docs;
+  part_docs.reserve(call.parts.size());
+  for (const plugin::JsonPart& part : call.parts) {
+    CEPHALGIA_ASSIGN_OR_RETURN(rapidjson::Document d,
+                               json::ParseUntrusted(part.json, kMaxRequestBytes));
+    part_docs.push_back(std::move(d));
+  }
+
   // What the index could not read (an entry without a resource, a resource without a type...)
   // is not dropped silently: it becomes a data gap with its element path in the extension.
   fhir::IssueSink unreadable(kMaxUnreadableIssues);
   fhir::ResourceIndex index(&unreadable);
   std::vector<internal::DataGap> gaps;
   const rapidjson::Value* prefetch = json::GetObject(doc, "prefetch");
+  // The host's gaps are the only account of missing prefetch: the pack does not work out again
+  // which keys are missing.
   for (const auto& g : call.unavailable_prefetch)
     gaps.push_back({g.key, "unavailable: " + g.reason, true});
   for (const auto& g : call.partial_prefetch) gaps.push_back({g.key, "partial: " + g.reason, true});
+  // Index in the order of the completed prefetch: a fetched value stands where the client's
+  // value of that key stood (its first member of that name), more pages right after the page
+  // they extend, and values for keys the client did not send after everything it sent.
+  std::vector<bool> part_used(call.parts.size(), false);
+  auto value_part = [&](std::string_view key) -> int {
+    for (std::size_t i = 0; i < call.parts.size(); ++i) {
+      if (!part_used[i] && !call.parts[i].more_pages && call.parts[i].key == key)
+        return static_cast<int>(i);
+    }
+    return -1;
+  };
+  auto add_more_pages = [&](std::string_view key) {
+    for (std::size_t i = 0; i < call.parts.size(); ++i) {
+      if (!part_used[i] && call.parts[i].more_pages && call.parts[i].key == key) {
+        part_used[i] = true;
+        index.Add(part_docs[i], key);
+      }
+    }
+  };
   if (prefetch != nullptr) {
     for (auto m = prefetch->MemberBegin(); m != prefetch->MemberEnd(); ++m) {
+      std::string_view key(m->name.GetString(), m->name.GetStringLength());
+      if (!call.parts.empty()) {
+        if (int i = value_part(key); i >= 0) {
+          part_used[static_cast<std::size_t>(i)] = true;
+          index.Add(part_docs[static_cast<std::size_t>(i)], key);
+          continue;
+        }
+      }
       if (m->value.IsNull()) continue;
-      index.Add(m->value, std::string_view(m->name.GetString(), m->name.GetStringLength()));
+      index.Add(m->value, key);
+      if (!call.parts.empty()) add_more_pages(key);
     }
   }
-  // A key the client did not send is a gap unless the host reported it already, or it is a
-  // read (`Patient/{{context.patientId}}`) whose resource came under another key name (as in
-  // the CDS Hooks spec's own example, which sends the Patient as `patientToGreet`).
-  for (const auto& [key, tmpl] : service->prefetch) {
-    if (prefetch != nullptr && json::Find(*prefetch, key) != nullptr) continue;
-    bool reported = std::any_of(gaps.begin(), gaps.end(),
-                                [&k = key](const internal::DataGap& g) { return g.key == k; });
-    std::string_view read_type = std::string_view(tmpl).substr(0, tmpl.find('/'));
-    bool read_present = tmpl.find('?') == std::string::npos &&
-                        tmpl.find('/') != std::string::npos && !index.OfType(read_type).empty();
-    if (!reported && !read_present) gaps.push_back({key, "not sent (" + tmpl + ")", false});
+  for (std::size_t i = 0; i < call.parts.size(); ++i) {
+    if (!part_used[i] && !call.parts[i].more_pages) index.Add(part_docs[i], call.parts[i].key);
   }
   for (const fhir::IndexedResource* oo : index.operation_outcomes()) {
     gaps.push_back({std::string(oo->origin), "the query returned an OperationOutcome", true});
