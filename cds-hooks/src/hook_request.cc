@@ -5,6 +5,7 @@
 #include <array>
 #include <limits>
 #include <string>
+#include <unordered_set>
 
 #include "cephalgia/json.h"
 
@@ -452,11 +453,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   void AddPrefetch(PrefetchState state) {
     ScannedPrefetch p;
     p.key = frames_.back().key;
-    p.first = true;
-    for (const ScannedPrefetch& q : out_.prefetch_values) {
-      if (q.key == p.key) p.first = false;
-    }
-    p.state = state;
+    p.state = state;  // `first` is settled once the scan is done (MarkFirstOccurrences)
     p.held_begin = p.held_end = out_.held.size();
     out_.prefetch_values.push_back(p);
   }
@@ -613,6 +610,23 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   std::vector<Frame> frames_;
 };
 
+// Which prefetch members are the first of their name: linear in the number of members (a
+// hostile request may send 100,000 keys), pairwise only for the handful a real one has.
+void MarkFirstOccurrences(std::vector<ScannedPrefetch>& values) {
+  constexpr std::size_t kPairwise = 32;
+  if (values.size() <= kPairwise) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      for (std::size_t j = 0; j < i && values[i].first; ++j) {
+        if (values[j].key == values[i].key) values[i].first = false;
+      }
+    }
+    return;
+  }
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(values.size());
+  for (ScannedPrefetch& p : values) p.first = seen.insert(p.key).second;
+}
+
 const char* KindTypeName(FieldType t) { return TypeName(t); }
 
 bool HasType(const ScannedValue& v, FieldType t) {
@@ -667,6 +681,7 @@ Result<HookEnvelope> ScanHookRequest(std::string_view body, std::size_t max_byte
   HookEnvelope envelope;
   EnvelopeScanner scanner(envelope, read_types);
   CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituWith(scanner, body, envelope.buffer));
+  MarkFirstOccurrences(envelope.prefetch_values);
   return envelope;
 }
 

@@ -240,7 +240,7 @@ TEST(EvaluateCliTest, ABadRequestPrintsTheHttpErrorAndExitsNonZero) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("--service ID"));
   ProcessResult version = RunCephalgia({"--version"});
-  EXPECT_THAT(version.out, HasSubstr("rule-pack ABI 1.0"));
+  EXPECT_THAT(version.out, HasSubstr("rule-pack ABI 1.1"));
 }
 
 TEST(ServeConfigTest, UnknownConfigKeysAreRefusedWithTheirPointer) {
