@@ -12,6 +12,7 @@
 #include "cephalgia/hooks/hook_request.h"
 #include "cephalgia/hooks/trace_context.h"
 #include "cephalgia/json.h"
+#include "cephalgia/json_scan.h"
 
 namespace cephalgia::hooks {
 namespace {
@@ -111,11 +112,17 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
                     std::vector<std::pair<std::string, std::string>>& issued) {
   // Checked like a client's request (UTF-8, depth limit), where it lies: the pack's buffer is
   // read through a bounded stream, never copied or modified.
+  // The fast tokenizer reads it without writing (const_cast: in_situ false never writes); what
+  // it leaves goes through RapidJSON's reader over a bounded stream, also without a copy.
   CardScanner scanner;
-  rapidjson::MemoryStream stream(response_json.data(), response_json.size());
-  if (!json::CheckUtf8(response_json).ok() ||
-      !json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok() ||
-      !scanner.well_formed()) {
+  bool valid = json::CheckUtf8(response_json).ok();
+  if (valid && !json_scan::Scan(const_cast<char*>(response_json.data()), response_json.size(),
+                                scanner, /*in_situ=*/false, json::kMaxNestingDepth)) {
+    scanner = CardScanner();
+    rapidjson::MemoryStream stream(response_json.data(), response_json.size());
+    valid = json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok();
+  }
+  if (!valid || !scanner.well_formed()) {
     return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");
   }
   for (const CardScanner::Card& card : scanner.cards()) {

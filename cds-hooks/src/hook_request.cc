@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "cephalgia/json.h"
+#include "cephalgia/json_scan.h"
 
 namespace cephalgia::hooks {
 namespace {
@@ -679,6 +680,21 @@ Result<HookEnvelope> ScanHookRequest(std::string_view body, std::size_t max_byte
                                                     std::to_string(max_bytes) + " bytes");
   }
   HookEnvelope envelope;
+  CEPHALGIA_RETURN_IF_ERROR(json::CheckUtf8(body));
+  // The fast tokenizer first (in situ over the envelope's own copy); anything it leaves (it
+  // accepts only what RapidJSON accepts) goes through RapidJSON's reader, whose verdict and
+  // message are the ones the client gets.
+  envelope.buffer.reserve(body.size() + 1);
+  envelope.buffer.assign(body.data(), body.size());
+  {
+    EnvelopeScanner fast(envelope, read_types);
+    if (json_scan::Scan(envelope.buffer.data(), body.size(), fast, /*in_situ=*/true,
+                        json::kMaxNestingDepth)) {
+      MarkFirstOccurrences(envelope.prefetch_values);
+      return envelope;
+    }
+  }
+  envelope = HookEnvelope{};
   EnvelopeScanner scanner(envelope, read_types);
   CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituWith(scanner, body, envelope.buffer));
   MarkFirstOccurrences(envelope.prefetch_values);

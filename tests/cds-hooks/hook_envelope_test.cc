@@ -157,6 +157,42 @@ TEST(HookEnvelopeTest, MalformedAndOddBodiesGiveTheSameVerdict) {
   for (const std::string& body : bodies) ExpectSameVerdict(body, "patient-view");
 }
 
+// The fast tokenizer decodes escapes and reads numbers as RapidJSON does, and leaves to it what
+// it does not handle (lone surrogates, escaped NUL, numbers near a double's limits).
+TEST(HookEnvelopeTest, EscapesAndNumbersGiveTheSameVerdict) {
+  const std::string ok_context = R"("context":{"userId":"Practitioner/1","patientId":"p1"})";
+  const std::vector<std::string> bodies = {
+      R"({"hook":"patient\u002dview","hookInstance":"x\ny",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":"\ud83d\ude00",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":"\udc00",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":"\ud83d",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":"a\u0000b",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":" \t\r\n ",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":"\q",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":"\u12",)" + ok_context + "}",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"us\u0065rId":"Practitioner\/1","patientId":"p\u0031"}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"\u00e9"}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":123}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","n":[-0,1.5e10,12345678901234567890,123456789012345678901234,-9223372036854775808,-9223372036854775809,1e999,1e-999,0.5]}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","n":1e999}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","n":01}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","n":1.}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","n":-}})",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1","n":tru}})",
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context + R"(,})",
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context + R"(,"prefetch":{"a":[1,2,]}})",
+      "{\"hook\":\"patient-view\",\"hookInstance\":\"a\tb\"," + ok_context + "}",
+  };
+  for (const std::string& body : bodies) ExpectSameVerdict(body, "patient-view");
+  // Template values come through the same decoding.
+  auto scanned = ScanHookRequest(
+      R"({"context":{"patientId":"p\u0031","n":42,"big":12345678901234567890}})", 1 << 20);
+  ASSERT_TRUE(scanned.ok());
+  EXPECT_EQ(*ExpandPrefetchTemplate("Patient/{{context.patientId}}", *scanned), "Patient/p1");
+  EXPECT_EQ(*ExpandPrefetchTemplate("X?n={{context.n}}", *scanned), "X?n=42");
+  EXPECT_FALSE(ExpandPrefetchTemplate("X?n={{context.big}}", *scanned).ok());
+}
+
 // Each prefetch value classified both ways, including duplicates and odd shapes.
 TEST(HookEnvelopeTest, PrefetchValuesAreClassifiedAsTheDomClassifiesThem) {
   const std::vector<std::string> values = {

@@ -12,6 +12,7 @@
 #include "cephalgia/fhir/issues.h"
 #include "cephalgia/fhir/resource_index.h"
 #include "cephalgia/json.h"
+#include "cephalgia/json_scan.h"
 #include "cephalgia/rules/headache_engine.h"
 #include "decide.h"
 #include "facts.h"
@@ -132,7 +133,20 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
                              rapidjson::MemoryPoolAllocator<>>
       doc(&value_alloc, kParseBufferBytes, &parse_alloc);
-  CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituInto(doc, call.request_json, text));
+  // The fast tokenizer builds the document (in situ, strings left in `text`); what it leaves
+  // (it accepts only what RapidJSON accepts) is parsed by RapidJSON, whose error is the one
+  // reported.
+  CEPHALGIA_RETURN_IF_ERROR(json::CheckUtf8(call.request_json));
+  text.assign(call.request_json.begin(), call.request_json.end());
+  text.push_back('\0');
+  bool scanned = false;
+  auto scan = [&](decltype(doc)& target) {
+    scanned = json_scan::Scan(text.data(), call.request_json.size(), target, /*in_situ=*/true,
+                              json::kMaxNestingDepth);
+    return scanned;
+  };
+  doc.Populate(scan);
+  if (!scanned) CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituInto(doc, call.request_json, text));
   if (!doc.IsObject()) return InvalidArgument("the CDS Hooks request must be a JSON object", "$");
   const rapidjson::Value* context = json::GetObject(doc, "context");
   if (context == nullptr) return InvalidArgument("context is required", "context");

@@ -1,0 +1,412 @@
+// File: json_scan.h
+//
+// A fast JSON tokenizer feeding RapidJSON SAX handlers (the host's envelope scan and its check of
+// a pack's answer) or a RapidJSON document (the headache pack's parse of the request), with the
+// events RapidJSON's reader would give.
+// RapidJSON stays the parser of record: this scanner accepts only what RapidJSON accepts with
+// kParseDefaultFlags and gives the same events, and whenever it meets anything it does not
+// handle (malformed JSON, nesting deeper than the limit, a number near the limits of a double,
+// a lone surrogate, an escaped NUL) it returns false, and the caller runs RapidJSON's reader on
+// the same text for the verdict and its exact error message. What makes it fast: strings are
+// skipped eight bytes at a time (RapidJSON, without SSE, looks at each byte through an escape
+// table), and plain strings are never copied.
+//
+//   if (!json_scan::Scan(text.data(), text.size(), handler, /*in_situ=*/false, 256)) {
+//     ... run RapidJSON on `text` with a fresh handler ...
+//   }
+//
+// The text must have been checked with json::CheckUtf8 (valid UTF-8, no NUL byte). In situ,
+// escaped strings are decoded where they lie (the text is modified) and every string the
+// handler receives points into the text; otherwise the text is only read, and an escaped string
+// is decoded into a scratch buffer valid during its callback only. Strings reach the handler
+// with copy == !in_situ, as from RapidJSON's reader; numbers with RapidJSON's types (an integer
+// as Int64, or Uint64 above INT64_MAX; anything else as Double, converted by RapidJSON itself).
+#pragma once
+
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+
+namespace cephalgia::json_scan {
+
+// Receives the one number RapidJSON's reader converts for the scanner.
+struct DoubleCapture : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DoubleCapture> {
+  bool Default() { return false; }
+  bool Double(double d) {
+    value = d;
+    got = true;
+    return true;
+  }
+  double value = 0;
+  bool got = false;
+};
+
+template <typename Handler>
+class Scanner {
+ public:
+  Scanner(char* text, std::size_t size, Handler& handler, bool in_situ, int max_depth)
+      : p_(text), end_(text + size), h_(handler), in_situ_(in_situ), max_depth_(max_depth) {}
+
+  bool Run() {
+    SkipWhitespace();
+    if (p_ == end_ || !Value(0)) return false;
+    SkipWhitespace();
+    return p_ == end_;
+  }
+
+ private:
+  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+  void SkipWhitespace() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  bool Value(int depth) {
+    switch (*p_) {
+      case '{':
+        return Object(depth + 1);
+      case '[':
+        return Array(depth + 1);
+      case '"': {
+        const char* s;
+        std::size_t n;
+        return String(s, n) && h_.String(s, static_cast<rapidjson::SizeType>(n), !in_situ_);
+      }
+      case 't':
+        return Literal("true", 4) && h_.Bool(true);
+      case 'f':
+        return Literal("false", 5) && h_.Bool(false);
+      case 'n':
+        return Literal("null", 4) && h_.Null();
+      default:
+        return Number();
+    }
+  }
+
+  bool Literal(const char* word, std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  bool Object(int depth) {
+    if (depth > max_depth_) return false;
+    ++p_;
+    if (!h_.StartObject()) return false;
+    SkipWhitespace();
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return h_.EndObject(0);
+    }
+    rapidjson::SizeType members = 0;
+    for (;;) {
+      if (p_ == end_ || *p_ != '"') return false;
+      const char* key;
+      std::size_t n;
+      if (!String(key, n) || !h_.Key(key, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
+        return false;
+      }
+      SkipWhitespace();
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      SkipWhitespace();
+      if (p_ == end_ || !Value(depth)) return false;
+      ++members;
+      SkipWhitespace();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        SkipWhitespace();
+        continue;
+      }
+      if (*p_ != '}') return false;
+      ++p_;
+      return h_.EndObject(members);
+    }
+  }
+
+  bool Array(int depth) {
+    if (depth > max_depth_) return false;
+    ++p_;
+    if (!h_.StartArray()) return false;
+    SkipWhitespace();
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return h_.EndArray(0);
+    }
+    rapidjson::SizeType elements = 0;
+    for (;;) {
+      if (p_ == end_ || !Value(depth)) return false;
+      ++elements;
+      SkipWhitespace();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        SkipWhitespace();
+        continue;
+      }
+      if (*p_ != ']') return false;
+      ++p_;
+      return h_.EndArray(elements);
+    }
+  }
+
+  // The high bit of each byte of `w` that ends a plain run ('"', '\\' or a control byte) is
+  // set, and possibly of bytes after one that is; the lowest set bit is always exact (the
+  // classic "has a zero byte" test), so it locates the first such byte (little-endian).
+  static uint64_t StopMask(uint64_t w) {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHighs = 0x8080808080808080ULL;
+    auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+    const uint64_t control = (w - 0x20 * kOnes) & ~w & kHighs;
+    return control | zero_bytes(w ^ (0x22 * kOnes)) | zero_bytes(w ^ (0x5C * kOnes));
+  }
+
+  // Moves p_ to the next byte that ends a plain run (or to the end).
+  void SkipPlain() {
+    while (end_ - p_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p_, 8);
+      if (uint64_t m = StopMask(w); m != 0) {
+        p_ += __builtin_ctzll(m) >> 3;
+        return;
+      }
+      p_ += 8;
+    }
+    while (p_ != end_) {
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"' || c == '\\' || c < 0x20) return;
+      ++p_;
+    }
+  }
+
+  static int Hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  bool Hex4(unsigned& out) {
+    if (end_ - p_ < 4) return false;
+    out = 0;
+    for (int i = 0; i < 4; ++i) {
+      int d = Hex(p_[i]);
+      if (d < 0) return false;
+      out = (out << 4) | static_cast<unsigned>(d);
+    }
+    p_ += 4;
+    return true;
+  }
+
+  // Appends decoded bytes: in situ behind the read position, else to the scratch buffer.
+  void Put(const char* s, std::size_t n) {
+    if (in_situ_) {
+      std::memmove(dst_, s, n);
+      dst_ += n;
+    } else {
+      scratch_.append(s, n);
+    }
+  }
+
+  // p_ is at the opening quote; on success it is past the closing one.
+  bool String(const char*& out, std::size_t& out_size) {
+    char* start = ++p_;
+    bool escaped = false;
+    char* run = start;  // start of the plain run not yet copied (once escaped)
+    for (;;) {
+      SkipPlain();
+      if (p_ == end_) return false;
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        if (!escaped) {
+          out = start;
+          out_size = static_cast<std::size_t>(p_ - start);
+          if (in_situ_) *p_ = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
+        } else {
+          Put(run, static_cast<std::size_t>(p_ - run));
+          if (in_situ_) {
+            out = start;
+            out_size = static_cast<std::size_t>(dst_ - start);
+            *dst_ = '\0';
+          } else {
+            out = scratch_.data();
+            out_size = scratch_.size();
+          }
+        }
+        ++p_;
+        return true;
+      }
+      if (c != '\\') return false;  // a control byte
+      // An escape: copy the plain run before it, then decode.
+      if (!escaped) {
+        escaped = true;
+        if (in_situ_) {
+          dst_ = start;
+        } else {
+          scratch_.clear();
+        }
+      }
+      Put(run, static_cast<std::size_t>(p_ - run));
+      ++p_;
+      if (p_ == end_) return false;
+      char e = *p_++;
+      char single = 0;
+      switch (e) {
+        case '"':
+          single = '"';
+          break;
+        case '\\':
+          single = '\\';
+          break;
+        case '/':
+          single = '/';
+          break;
+        case 'b':
+          single = '\b';
+          break;
+        case 'f':
+          single = '\f';
+          break;
+        case 'n':
+          single = '\n';
+          break;
+        case 'r':
+          single = '\r';
+          break;
+        case 't':
+          single = '\t';
+          break;
+        case 'u': {
+          unsigned cp;
+          if (!Hex4(cp)) return false;
+          if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return false;  // left to RapidJSON
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned low;
+            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+            p_ += 2;
+            if (!Hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          }
+          char utf8[4];
+          std::size_t n;
+          if (cp < 0x80) {
+            utf8[0] = static_cast<char>(cp);
+            n = 1;
+          } else if (cp < 0x800) {
+            utf8[0] = static_cast<char>(0xC0 | (cp >> 6));
+            utf8[1] = static_cast<char>(0x80 | (cp & 0x3F));
+            n = 2;
+          } else if (cp < 0x10000) {
+            utf8[0] = static_cast<char>(0xE0 | (cp >> 12));
+            utf8[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            utf8[2] = static_cast<char>(0x80 | (cp & 0x3F));
+            n = 3;
+          } else {
+            utf8[0] = static_cast<char>(0xF0 | (cp >> 18));
+            utf8[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            utf8[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            utf8[3] = static_cast<char>(0x80 | (cp & 0x3F));
+            n = 4;
+          }
+          Put(utf8, n);
+          run = p_;
+          continue;
+        }
+        default:
+          return false;
+      }
+      Put(&single, 1);
+      run = p_;
+    }
+  }
+
+  bool Number() {
+    char* q = p_;
+    const bool negative = *q == '-';
+    if (negative) ++q;
+    if (q == end_ || !IsDigit(*q)) return false;
+    uint64_t value = 0;
+    int digits = 0;
+    bool overflow = false;
+    if (*q == '0') {
+      ++q;
+      digits = 1;
+    } else {
+      while (q != end_ && IsDigit(*q)) {
+        const uint64_t d = static_cast<uint64_t>(*q - '0');
+        if (value > (std::numeric_limits<uint64_t>::max() - d) / 10) overflow = true;
+        if (!overflow) value = value * 10 + d;
+        ++digits;
+        ++q;
+      }
+    }
+    bool is_double = overflow;
+    long exponent = 0;
+    if (q != end_ && *q == '.') {
+      ++q;
+      if (q == end_ || !IsDigit(*q)) return false;
+      while (q != end_ && IsDigit(*q)) ++q;
+      is_double = true;
+    }
+    if (q != end_ && (*q == 'e' || *q == 'E')) {
+      ++q;
+      bool minus = false;
+      if (q != end_ && (*q == '+' || *q == '-')) minus = *q++ == '-';
+      if (q == end_ || !IsDigit(*q)) return false;
+      while (q != end_ && IsDigit(*q)) {
+        if (exponent < 100000) exponent = exponent * 10 + (*q - '0');
+        ++q;
+      }
+      if (minus) exponent = -exponent;
+      is_double = true;
+    }
+    // Anything near the range of a double is left to RapidJSON (it refuses what overflows).
+    if (digits > 300 || exponent > 300 || exponent < -300 || digits + exponent > 300) return false;
+    char* const start = p_;
+    p_ = q;
+    if (is_double || (negative && value > (uint64_t{1} << 63))) {
+      // RapidJSON's own conversion of the token, so the value is bit for bit the one its reader
+      // gives (its default precision differs from correct rounding in the last place for long
+      // mantissas). Doubles are few in a CDS Hooks request.
+      DoubleCapture capture;
+      rapidjson::MemoryStream token(start, static_cast<std::size_t>(q - start));
+      rapidjson::Reader reader;
+      if (reader.Parse<rapidjson::kParseStopWhenDoneFlag>(token, capture).IsError() ||
+          !capture.got) {
+        return false;
+      }
+      return h_.Double(capture.value);
+    }
+    if (negative) {
+      constexpr uint64_t kMinMagnitude = uint64_t{1} << 63;
+      return h_.Int64(value == kMinMagnitude ? std::numeric_limits<int64_t>::min()
+                                             : -static_cast<int64_t>(value));
+    }
+    if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return h_.Uint64(value);
+    return h_.Int64(static_cast<int64_t>(value));
+  }
+
+  char* p_;
+  char* const end_;
+  Handler& h_;
+  const bool in_situ_;
+  const int max_depth_;
+  char* dst_ = nullptr;
+  std::string scratch_;
+};
+
+// Scans `text` (checked UTF-8 without NUL) into `handler`; false when the text must be left to
+// RapidJSON (see the file comment). In situ, `text` is modified.
+template <typename Handler>
+bool Scan(char* text, std::size_t size, Handler& handler, bool in_situ, int max_depth) {
+  Scanner<Handler> scanner(text, size, handler, in_situ, max_depth);
+  return scanner.Run();
+}
+
+}  // namespace cephalgia::json_scan
