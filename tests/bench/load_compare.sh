@@ -48,12 +48,12 @@ for spec in "$@"; do
   taskset -c 0 "$bin/cephalgia" serve --port "$port" --threads 1 --plugins "$packs" \
     --data-dir "$work/data-$label" --now 2026-03-01T10:00:00Z 2>"$work/$label.log" &
   pid=$!
-  for _ in $(seq 100); do grep -q '"listening"' "$work/$label.log" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qs '"listening"' "$work/$label.log" && break; sleep 0.1; done
   measure "cephalgia $label" "http://127.0.0.1:$port/cds-services/headache-patient-view"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 done
 port=$(free_port)
 taskset -c 0 "$tool" ceiling-server "$port" 1 2>"$work/ceiling.log" &
 pid=$!
-for _ in $(seq 100); do grep -q 'ceiling server' "$work/ceiling.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs 'ceiling server' "$work/ceiling.log" && break; sleep 0.1; done
 measure "fixed-body ceiling" "http://127.0.0.1:$port/cds-services/x"
