@@ -2,6 +2,7 @@
 
 #include <rapidjson/reader.h>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <string>
@@ -684,7 +685,10 @@ Result<HookEnvelope> ScanHookRequest(std::string_view body, std::size_t max_byte
   // The fast tokenizer first (in situ over the envelope's own copy); anything it leaves (it
   // accepts only what RapidJSON accepts) goes through RapidJSON's reader, whose verdict and
   // message are the ones the client gets.
-  envelope.buffer.reserve(body.size() + 1);
+  // Never in the string's small-buffer storage: the views into it must survive the moves of
+  // the envelope (a heap buffer moves with it; an inline one would not).
+  constexpr std::size_t kMinBuffer = 64;
+  envelope.buffer.reserve(std::max(body.size() + 1, kMinBuffer));
   envelope.buffer.assign(body.data(), body.size());
   {
     EnvelopeScanner fast(envelope, read_types);
@@ -695,6 +699,7 @@ Result<HookEnvelope> ScanHookRequest(std::string_view body, std::size_t max_byte
     }
   }
   envelope = HookEnvelope{};
+  envelope.buffer.reserve(std::max(body.size() + 1, kMinBuffer));
   EnvelopeScanner scanner(envelope, read_types);
   CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituWith(scanner, body, envelope.buffer));
   MarkFirstOccurrences(envelope.prefetch_values);

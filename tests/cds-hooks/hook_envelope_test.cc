@@ -287,3 +287,26 @@ TEST(HookEnvelopeTest, ReadTemplatesAreSatisfiedByTheResourceUnderAnyKey) {
 
 }  // namespace
 }  // namespace cephalgia::hooks
+
+namespace cephalgia::hooks {
+namespace {
+
+// The envelope's views point into its own copy of the body, which must move with it even when
+// the body is short enough for a string's inline storage.
+TEST(HookEnvelopeTest, ViewsOfAShortBodySurviveTheEnvelopesMoves) {
+  for (std::string body : {std::string(R"({"hook":"ab"})"), std::string(R"({"hook":"a\u0062"})")}) {
+    auto scanned = ScanHookRequest(body, 1 << 20);
+    ASSERT_TRUE(scanned.ok());
+    HookEnvelope moved = std::move(*scanned);
+    HookEnvelope again = std::move(moved);
+    EXPECT_EQ(again.hook.text, "ab") << body;
+    // Inside the buffer the envelope owns now, not in storage left behind by a move.
+    const char* begin = again.buffer.data();
+    EXPECT_TRUE(again.hook.text.data() >= begin &&
+                again.hook.text.data() + again.hook.text.size() <= begin + again.buffer.size())
+        << body;
+  }
+}
+
+}  // namespace
+}  // namespace cephalgia::hooks
