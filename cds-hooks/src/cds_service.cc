@@ -46,28 +46,31 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
     std::string uuid, indicator, rule = "unknown";
   };
 
+  CardScanner() { frames_.reserve(16); }
+
   bool StartObject() {
     if (frames_.empty()) root_is_object_ = true;
     return Push(true);
   }
   bool EndObject(rapidjson::SizeType) { return Pop(); }
   bool StartArray() {
-    if (frames_.size() == 1 && frames_[0].key == "cards") saw_cards_ = true;
+    if (frames_.size() == 1 && frames_[0].key == Name::kCards) saw_cards_ = true;
     return Push(false);
   }
   bool EndArray(rapidjson::SizeType) { return Pop(); }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (!frames_.empty()) frames_.back().key.assign(s, n);
+    // Only the names on the paths read below matter: kept as a small code, never copied.
+    if (!frames_.empty()) frames_.back().key = frames_.size() <= 5 ? Classify(s, n) : Name::kOther;
     return true;
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
     // Paths: $.cards[i].uuid | .indicator | .source.topic.code
     if (InCard(3)) {
-      const std::string& k = frames_[2].key;
-      if (k == "uuid") cards_.back().uuid.assign(s, n);
-      if (k == "indicator") cards_.back().indicator.assign(s, n);
-    } else if (InCard(5) && frames_[2].key == "source" && frames_[3].key == "topic" &&
-               frames_[4].key == "code") {
+      Name k = frames_[2].key;
+      if (k == Name::kUuid) cards_.back().uuid.assign(s, n);
+      if (k == Name::kIndicator) cards_.back().indicator.assign(s, n);
+    } else if (InCard(5) && frames_[2].key == Name::kSource && frames_[3].key == Name::kTopic &&
+               frames_[4].key == Name::kCode) {
       cards_.back().rule.assign(s, n);
     }
     return true;
@@ -79,16 +82,28 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
   bool well_formed() const { return root_is_object_ && saw_cards_; }
 
  private:
+  enum class Name : std::uint8_t { kOther, kCards, kUuid, kIndicator, kSource, kTopic, kCode };
+  static Name Classify(const char* s, std::size_t n) {
+    std::string_view k(s, n);
+    if (k == "cards") return Name::kCards;
+    if (k == "uuid") return Name::kUuid;
+    if (k == "indicator") return Name::kIndicator;
+    if (k == "source") return Name::kSource;
+    if (k == "topic") return Name::kTopic;
+    if (k == "code") return Name::kCode;
+    return Name::kOther;
+  }
   struct Frame {
     bool is_object;
-    std::string key;
+    Name key;
   };
   bool Push(bool is_object) {
     // A new object directly inside $.cards is a new card.
-    if (is_object && frames_.size() == 2 && !frames_[1].is_object && frames_[0].key == "cards") {
+    if (is_object && frames_.size() == 2 && !frames_[1].is_object &&
+        frames_[0].key == Name::kCards) {
       cards_.emplace_back();
     }
-    frames_.push_back({is_object, {}});
+    frames_.push_back({is_object, Name::kOther});
     return true;
   }
   bool Pop() {
@@ -97,7 +112,7 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
   }
   // Inside a card, `depth` frames deep (root object, cards array, card object, ...).
   bool InCard(std::size_t depth) const {
-    return frames_.size() == depth && frames_[0].key == "cards" && !frames_[1].is_object &&
+    return frames_.size() == depth && frames_[0].key == Name::kCards && !frames_[1].is_object &&
            frames_[2].is_object && !cards_.empty();
   }
   std::vector<Frame> frames_;
@@ -111,9 +126,9 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
 Status CollectCards(std::string_view response_json, CallInfo& info,
                     std::vector<std::pair<std::string, std::string>>& issued) {
   // Checked like a client's request (UTF-8, depth limit), where it lies: the pack's buffer is
-  // read through a bounded stream, never copied or modified.
-  // The fast tokenizer reads it without writing (const_cast: in_situ false never writes); what
-  // it leaves goes through RapidJSON's reader over a bounded stream, also without a copy.
+  // never copied or modified. The fast tokenizer reads it without writing (const_cast: in_situ
+  // false never writes); what it leaves goes through RapidJSON's reader over a bounded stream, also
+  // without a copy.
   CardScanner scanner;
   bool valid = json::CheckUtf8(response_json).ok();
   if (valid && !json_scan::Scan(const_cast<char*>(response_json.data()), response_json.size(),
@@ -480,11 +495,12 @@ HttpOutcome CdsService::Route(const HttpRequest& request, CallInfo& info, bool m
                                 " (the CDS Hooks discovery endpoint is /cds-services)"));
 }
 
-HttpOutcome CdsService::RouteLive(const HttpRequest& request, std::string_view path,
-                                  CallInfo& info, bool) const {
+HttpOutcome CdsService::RouteLive(const HttpRequest& request, std::string_view path, CallInfo& info,
+                                  bool) const {
   info.route = std::string(path);
   const std::string& method = request.method;
-  if (method != "GET" && method != "HEAD") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+  if (method != "GET" && method != "HEAD")
+    return ErrorResponse(MethodNotAllowed(method, path, "GET"));
   return JsonResponse(200, R"({"status":"ok"})");
 }
 
@@ -492,7 +508,8 @@ HttpOutcome CdsService::RouteReady(const HttpRequest& request, std::string_view 
                                    CallInfo& info, bool) const {
   info.route = "/readyz";
   const std::string& method = request.method;
-  if (method != "GET" && method != "HEAD") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+  if (method != "GET" && method != "HEAD")
+    return ErrorResponse(MethodNotAllowed(method, path, "GET"));
   if (hooks_.readiness) {
     if (Status ready = hooks_.readiness(); !ready.ok()) return ErrorResponse(ready);
   }
