@@ -76,6 +76,8 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
     return true;
   }
   bool Default() { return true; }  // numbers, booleans, null: nothing to read
+  // For json_scan: nothing deeper than $.cards[i].source.topic is read.
+  bool WantsContents() const { return frames_.size() <= 5; }
 
   const std::vector<Card>& cards() const { return cards_; }
   // The response is an object with a `cards` array (CDS Hooks: REQUIRED even when empty).

@@ -322,6 +322,8 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   }
   bool StartObject() { return Open(true); }
   bool EndObject(rapidjson::SizeType) { return Close(); }
+  // For json_scan: the contents of a container no role reads are checked without events.
+  bool WantsContents() const { return frames_.back().role != Role::kSkip; }
   bool StartArray() { return Open(false); }
   bool EndArray(rapidjson::SizeType) { return Close(); }
 

@@ -182,6 +182,23 @@ TEST(HookEnvelopeTest, EscapesAndNumbersGiveTheSameVerdict) {
       R"({"hook":"patient-view","hookInstance":"x",)" + ok_context + R"(,})",
       R"({"hook":"patient-view","hookInstance":"x",)" + ok_context + R"(,"prefetch":{"a":[1,2,]}})",
       "{\"hook\":\"patient-view\",\"hookInstance\":\"a\tb\"," + ok_context + "}",
+      // Errors inside subtrees the scan does not read (checked without events) are found too.
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context +
+          R"(,"prefetch":{"p":{"resourceType":"Patient","name":[{"given":["a",]}]}}})",
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context +
+          R"(,"prefetch":{"p":{"resourceType":"Patient","x":{"v":1e999}}}})",
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context +
+          R"(,"prefetch":{"p":{"resourceType":"Patient","x":{"v":"\ud800"}}}})",
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context +
+          R"(,"prefetch":{"p":{"resourceType":"Patient","x":{"v":01}}}})",
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context +
+          R"(,"prefetch":{"p":{"resourceType":"Patient","x":)" + std::string(300, '[') +
+          std::string(300, ']') + "}}}",
+      R"({"hook":"patient-view","hookInstance":"x",)" + ok_context +
+          R"(,"prefetch":{"p":{"resourceType":"Patient","x":)" + std::string(250, '[') +
+          std::string(250, ']') + "}}}",
+      R"({"hook":"patient-view","hookInstance":"x","extra":{"a":[1,{"b":tru}]},)" + ok_context +
+          "}",
   };
   for (const std::string& body : bodies) ExpectSameVerdict(body, "patient-view");
   // Template values come through the same decoding.

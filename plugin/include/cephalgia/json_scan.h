@@ -94,10 +94,21 @@ class Scanner {
     return true;
   }
 
+  // A handler may say, right after a container opens, that it does not read what is inside
+  // (`bool WantsContents()`): the contents are then checked without events.
+  bool SkipContents() {
+    if constexpr (requires(Handler & h) { h.WantsContents(); }) {
+      return !h_.WantsContents();
+    } else {
+      return false;
+    }
+  }
+
   bool Object(int depth) {
     if (depth > max_depth_) return false;
     ++p_;
     if (!h_.StartObject()) return false;
+    if (SkipContents()) return SkipObjectBody(depth) && h_.EndObject(0);
     SkipWhitespace();
     if (p_ != end_ && *p_ == '}') {
       ++p_;
@@ -134,6 +145,7 @@ class Scanner {
     if (depth > max_depth_) return false;
     ++p_;
     if (!h_.StartArray()) return false;
+    if (SkipContents()) return SkipArrayBody(depth) && h_.EndArray(0);
     SkipWhitespace();
     if (p_ != end_ && *p_ == ']') {
       ++p_;
@@ -153,6 +165,83 @@ class Scanner {
       if (*p_ != ']') return false;
       ++p_;
       return h_.EndArray(elements);
+    }
+  }
+
+  // The same grammar without events (the contents of a container its handler does not read).
+  bool SkipValue(int depth) {
+    switch (*p_) {
+      case '{':
+        if (depth + 1 > max_depth_) return false;
+        ++p_;
+        return SkipObjectBody(depth + 1);
+      case '[':
+        if (depth + 1 > max_depth_) return false;
+        ++p_;
+        return SkipArrayBody(depth + 1);
+      case '"': {
+        const char* s;
+        std::size_t n;
+        return String(s, n);
+      }
+      case 't':
+        return Literal("true", 4);
+      case 'f':
+        return Literal("false", 5);
+      case 'n':
+        return Literal("null", 4);
+      default:
+        return Number(/*emit=*/false);
+    }
+  }
+
+  bool SkipObjectBody(int depth) {  // p_ just after '{'
+    SkipWhitespace();
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (p_ == end_ || *p_ != '"') return false;
+      const char* key;
+      std::size_t n;
+      if (!String(key, n)) return false;
+      SkipWhitespace();
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      SkipWhitespace();
+      if (p_ == end_ || !SkipValue(depth)) return false;
+      SkipWhitespace();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        SkipWhitespace();
+        continue;
+      }
+      if (*p_ != '}') return false;
+      ++p_;
+      return true;
+    }
+  }
+
+  bool SkipArrayBody(int depth) {  // p_ just after '['
+    SkipWhitespace();
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (p_ == end_ || !SkipValue(depth)) return false;
+      SkipWhitespace();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        SkipWhitespace();
+        continue;
+      }
+      if (*p_ != ']') return false;
+      ++p_;
+      return true;
     }
   }
 
@@ -326,7 +415,7 @@ class Scanner {
     }
   }
 
-  bool Number() {
+  bool Number(bool emit = true) {
     char* q = p_;
     const bool negative = *q == '-';
     if (negative) ++q;
@@ -370,6 +459,7 @@ class Scanner {
     if (digits > 300 || exponent > 300 || exponent < -300 || digits + exponent > 300) return false;
     char* const start = p_;
     p_ = q;
+    if (!emit) return true;  // within the bounds above RapidJSON accepts it
     if (is_double || (negative && value > (uint64_t{1} << 63))) {
       // RapidJSON's own conversion of the token, so the value is bit for bit the one its reader
       // gives (its default precision differs from correct rounding in the last place for long
