@@ -574,6 +574,7 @@ HttpOutcome CdsService::RouteServices(const HttpRequest& request, std::string_vi
       return client.status();
     }
     info.client_iss = std::move(*client);
+    info.client_sub = std::move(attempt.verified_sub);
     return Status::Ok();
   };
 

@@ -269,6 +269,7 @@ int RunServe(const std::vector<std::string>& args) {
       attempt.claimed_kid = std::move(claimed.kid);
       return client.status();
     }
+    attempt.verified_sub = client->sub;
     return client->iss;
   };
   service_hooks.authenticate_may_block = [&](std::string_view authorization) {
@@ -418,6 +419,7 @@ int RunServe(const std::vector<std::string>& args) {
               std::chrono::duration_cast<std::chrono::system_clock::duration>(record.duration);
     a.http_status = record.status;
     a.client_iss = info.client_iss;
+    a.client_sub = info.client_sub;
     a.remote_address = record.remote_address;
     a.server_base = external_base;
     a.service_id = info.service_id;

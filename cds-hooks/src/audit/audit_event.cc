@@ -167,6 +167,11 @@ std::string FormatAuditEvent(const AuditRecord& r) {
   Str(w, r.client_iss.empty() ? std::string_view("unauthenticated") : Safe(r.client_iss, 256));
   w.EndObject();
   w.EndObject();
+  // The token's sub: which app of that issuer called (AuditEvent.agent.altId).
+  if (!r.client_iss.empty() && !r.client_sub.empty()) {
+    w.Key("altId");
+    Str(w, Safe(r.client_sub, 256));
+  }
   w.Key("requestor");
   w.Bool(true);
   if (!r.remote_address.empty()) {

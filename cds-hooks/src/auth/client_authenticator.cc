@@ -559,8 +559,14 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
       return Unavailable("replay cache unavailable");
   }
 
-  VerifiedClient client{parts.iss, parts.kid, std::string(*jti), std::nullopt};
+  VerifiedClient client{parts.iss, parts.kid, std::string(*jti), std::nullopt, {}};
   if (tenant != nullptr) client.tenant = std::string(json::AsStringView(*tenant));
+  // `sub` (the client_id, checklist §J) names the calling app for the audit trail; a token
+  // without one, or with one that is not a short string, is still the issuer's.
+  if (const std::optional<std::string_view> sub = json::GetString(payload, "sub");
+      sub && sub->size() <= 256) {
+    client.sub = std::string(*sub);
+  }
   return client;
 }
 

@@ -26,6 +26,7 @@ AuditRecord TypicalCall() {
   r.duration = std::chrono::microseconds(2500);
   r.http_status = 200;
   r.client_iss = "https://ehr.example.org";
+  r.client_sub = "ehr-client-42";
   r.remote_address = "10.1.2.3";
   r.server_base = "https://cds.example.org";
   r.service_id = "headache-patient-view";
@@ -75,6 +76,7 @@ TEST(AuditEventTest, AHookCallHasWhoWhatWhenAndOutcome) {
   const auto& client = doc["agent"][0];
   EXPECT_STREQ(client["type"]["coding"][0]["code"].GetString(), "110153");
   EXPECT_STREQ(client["who"]["identifier"]["value"].GetString(), "https://ehr.example.org");
+  EXPECT_STREQ(client["altId"].GetString(), "ehr-client-42") << "the token's sub";
   EXPECT_TRUE(client["requestor"].GetBool());
   EXPECT_STREQ(client["network"]["address"].GetString(), "10.1.2.3");
   const auto& server = doc["agent"][1];

@@ -106,13 +106,14 @@ class ClientAuthenticatorTest : public ::testing::Test {
 TEST_F(ClientAuthenticatorTest, Item100_ValidEs384TokenIsAccepted) {
   auto auth = Make();
   Claims c;
-  c.extra = R"(,"tenant":"clinic-7")";
+  c.extra = R"(,"tenant":"clinic-7","sub":"ehr-client-42")";
   Result<VerifiedClient> client = auth->Verify("Bearer " + Es384(c), kAud, kNow);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   EXPECT_EQ(client->iss, kIss);
   EXPECT_EQ(client->kid, "ec-1");
   EXPECT_EQ(client->jti, c.jti);
   EXPECT_EQ(client->tenant, "clinic-7");
+  EXPECT_EQ(client->sub, "ehr-client-42") << "the client id, for the audit trail";
 }
 
 TEST_F(ClientAuthenticatorTest, Item100_ValidRs384TokenIsAccepted) {
@@ -145,6 +146,9 @@ TEST_F(ClientAuthenticatorTest, Item97_NoSubClaimIsRequired) {
   Claims c;  // Claims has no sub
   EXPECT_EQ(c.Json().find("\"sub\""), std::string::npos);
   EXPECT_EQ(Reason(*auth, Es384(c)), "");
+  Result<VerifiedClient> client = auth->Verify("Bearer " + Es384(Claims()), kAud, kNow);
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ(client->sub, "");
 }
 
 TEST_F(ClientAuthenticatorTest, OffModeAcceptsAnythingWithoutLooking) {

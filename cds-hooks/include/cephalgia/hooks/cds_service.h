@@ -54,6 +54,8 @@ struct AuthAttempt {
   // What the token named (unverified), filled by the hook for the log line of a refusal.
   std::string claimed_iss;
   std::string claimed_kid;
+  // The verified token's `sub` (the client id), filled by the hook on success, for the audit.
+  std::string verified_sub;
 };
 
 // Per-call facts the transport knows and the pipeline reports back (for logs and metrics). The
@@ -63,6 +65,7 @@ struct CallInfo : ExchangeTag {
   std::string service_id;  // when the route names a service that exists (a bounded set)
   std::string hook_instance;
   std::string client_iss;  // the authenticated client, when auth is on
+  std::string client_sub;  // its token's `sub` (client id), when it had one
   // A refused authentication (a 401): the fixed reason phrase, and the iss and kid the token
   // claimed (unverified; empty when unknown), for the refusal's log line. Never the token.
   std::string auth_refusal;

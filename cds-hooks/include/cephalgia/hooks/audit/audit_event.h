@@ -36,6 +36,7 @@ struct AuditRecord {
   std::chrono::microseconds duration{0};
   int http_status = 0;
   std::string client_iss;      // verified JWT iss; empty: unauthenticated
+  std::string client_sub;      // verified JWT sub (the client id); empty when the token had none
   std::string remote_address;  // the peer address
   std::string server_base;     // this service's base URL (the server agent)
   std::string service_id;

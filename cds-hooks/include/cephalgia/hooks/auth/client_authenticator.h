@@ -150,6 +150,7 @@ struct VerifiedClient {
   std::string kid;
   std::string jti;
   std::optional<std::string> tenant;
+  std::string sub;  // the client's id (CDS Hooks: the EHR's client_id); empty when absent
 };
 
 class ClientAuthenticator {
