@@ -11,13 +11,21 @@
 #                    HEALTHCHECK passes, discovery and a hook call through the published port,
 #                    SIGTERM as PID 1 drains and exits 0.
 #   Kubernetes       both overlays rendered with Debian 12's kubectl (1.20, its kustomize) and
-#                    checked (probes, security context, PDB, replicas, the Secret reference); the
-#                    SQLite overlay run with `podman kube play`: discovery and a hook call through
-#                    the pod's port, then `podman kube down`.
+#                    checked (probes, security context, PDB, replicas, the Secret reference); each
+#                    run with `podman kube play`, then `podman kube down`. SQLite: discovery and a
+#                    hook call through the pod's published port. PostgreSQL: a PostgreSQL 15 of
+#                    our own (Debian's initdb/postgres as `nobody`, data under /tmp, 127.0.0.1 on
+#                    a free port, no unix socket) and the Secret the overlay reads (a podman
+#                    secret); the pod on the host's network (one replica, its own free port on
+#                    127.0.0.1): /readyz, discovery, a hook call with cards, the log's "store
+#                    postgresql" and the issued card's row in PostgreSQL; PostgreSQL stopped.
 #
 # Everything runs under $CEPHALGIA_PACKAGE_DIR (default build-package/): podman's private
-# configuration and storage, the cached debootstrap tarball, the chroot. Every container, pod,
-# volume and process started here is stopped and removed by its own name or pid on exit.
+# configuration and storage (a run with another directory, as CI's in its own clone, never sees
+# these pods, secrets and volumes), the cached debootstrap tarball, the chroot; only PostgreSQL's
+# data directory is a mktemp one under /tmp.
+# Every container, pod, secret, volume and process started here is stopped and removed by its
+# own name or pid on exit.
 # Tools missing: under CI=true that is a failure, elsewhere the stage is skipped with a message.
 # Podman's complaints that no systemd runs here to time the health checks go to the logs under
 # $CEPHALGIA_PACKAGE_DIR/test (the checks themselves are run with `podman healthcheck run`).
@@ -44,6 +52,11 @@ for tool in podman runc catatonit debootstrap dpkg-buildpackage dh lintian syste
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+# PostgreSQL 15 for the postgresql overlay's pod (Debian's postgresql-15 and its client).
+pg_bin=/usr/lib/postgresql/15/bin
+for tool in initdb postgres pg_isready psql; do
+  [[ -x $pg_bin/$tool ]] || missing+=("$pg_bin/$tool")
+done
 if ((${#missing[@]})); then
   if [[ ${CI:-} == true ]]; then fail "missing ${missing[*]} (bash scripts/setup.sh --test)"; fi
   say "SKIPPED: missing ${missing[*]} (bash scripts/setup.sh --test installs them)"
@@ -57,6 +70,9 @@ volume=cephalgia-test-data-$suffix
 chroot_pid=
 chroot_root=$work/root
 kube_yaml=
+pg_pid=
+pg_dir=
+pg_secret=
 cleanup() {
   set +e
   if [[ -n $chroot_pid ]] && kill -0 "$chroot_pid" 2>/dev/null; then
@@ -70,6 +86,13 @@ cleanup() {
     podman kube down "$kube_yaml" >/dev/null 2>&1
     podman volume rm -f cephalgia-data >/dev/null 2>&1
   fi
+  [[ -n $pg_secret ]] && podman secret rm "$pg_secret" >/dev/null 2>&1
+  if [[ -n $pg_pid ]] && kill -0 "$pg_pid" 2>/dev/null; then
+    kill -INT "$pg_pid" # fast shutdown
+    for _ in $(seq 50); do kill -0 "$pg_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pg_pid" 2>/dev/null
+  fi
+  [[ -n $pg_dir ]] && rm -rf "$pg_dir"
   for m in dev/pts dev proc; do
     mountpoint -q "$chroot_root/$m" 2>/dev/null && umount -l "$chroot_root/$m"
   done
@@ -262,5 +285,102 @@ check_service "http://127.0.0.1:$port" "kube (sqlite overlay)"
 podman kube down "$kube_yaml" >/dev/null 2>>"$work/kube-play.txt"
 podman volume rm -f cephalgia-data >/dev/null
 kube_yaml=
-stamp "kubernetes: podman kube play, answered, podman kube down"
+stamp "kubernetes: podman kube play (sqlite overlay), answered, podman kube down"
+
+# The PostgreSQL overlay, on a PostgreSQL 15 of our own: initdb and the postmaster as `nobody`
+# when we run as root (as CI does), its data in a fresh directory under /tmp (which `nobody` can
+# reach; this tree may not be), listening on 127.0.0.1 on a free port and on no unix socket.
+pg_dir=$(mktemp -d /tmp/cephalgia-packaging-pg-XXXXXX)
+as_db_user=()
+if [[ $(id -u) -eq 0 ]]; then
+  chown nobody:nogroup "$pg_dir"
+  as_db_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+"${as_db_user[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U cephalgia -A trust -E UTF8 --locale=C \
+  --no-sync --no-instructions >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; fail "initdb"; }
+pg_port=$(free_port)
+# setpriv execs the postmaster: $! is its pid.
+"${as_db_user[@]}" "$pg_bin/postgres" -D "$pg_dir/data" -p "$pg_port" -c listen_addresses=127.0.0.1 \
+  -c unix_socket_directories= -c fsync=off -c shared_buffers=32MB >"$work/postgres.log" 2>&1 &
+pg_pid=$!
+for _ in $(seq 100); do
+  "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
+  kill -0 "$pg_pid" 2>/dev/null || { cat "$work/postgres.log"; fail "postgres did not start"; }
+  sleep 0.1
+done
+"$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" || { cat "$work/postgres.log"; fail "postgres is not ready"; }
+pg_psql() { "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U cephalgia -d postgres -Atc "$1"; }
+stamp "postgresql 15 started on 127.0.0.1:$pg_port"
+# The overlay as it is, plus the Secret it expects (the operator's part) and this machine's
+# choices. The Secret is a podman secret of the same name, created before the play, holding what
+# podman 4.3's secretKeyRef reads: a JSON object of base64 values ({"url": "..."}). A `kind:
+# Secret` document in the played YAML is not usable with podman 4.3: kube play stores it as YAML,
+# which its secretKeyRef then fails to parse as JSON ("secret ... is not valid JSON"); later
+# podman reads both. So the overlay's secretKeyRef itself stays and is exercised. The machine's
+# choices: the pod on the host's network to reach 127.0.0.1 (so it listens on a free port of
+# ours, on 127.0.0.1 only, set through the ConfigMap's CEPHALGIA_PORT and CEPHALGIA_BIND; podman
+# allows no port mappings there, so the container's ports list goes and the probes name that
+# port by number; one replica, as they would share that port), and the fixed evaluation time.
+port=$(free_port)
+pg_secret=cephalgia-postgresql
+kube_yaml=$work/postgresql-play.yaml
+python3 - "$work/postgresql.yaml" "$port" "postgresql://cephalgia@127.0.0.1:$pg_port/postgres" \
+  "$work/postgresql-secret.json" >"$kube_yaml" <<'PY'
+import base64, json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+port, url = int(sys.argv[2]), sys.argv[3]
+for d in docs:
+    if d["kind"] == "Deployment":
+        pod = d["spec"]["template"]["spec"]
+        pod["hostNetwork"] = True
+        # podman kube play runs every replica; on the host's network they would share one port
+        # (only the first binds it), so one here: the three replicas are checked as rendered.
+        d["spec"]["replicas"] = 1
+        c = pod["containers"][0]
+        # podman refuses port mappings on the host's network: no ports list, the probes name the
+        # port by number instead of "http".
+        del c["ports"]
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            c[probe]["httpGet"]["port"] = port
+    if d["kind"] == "ConfigMap":
+        d["data"].update(CEPHALGIA_NOW="2026-03-01T10:00:00Z", CEPHALGIA_PORT=str(port),
+                         CEPHALGIA_BIND="127.0.0.1")
+json.dump({"url": base64.b64encode(url.encode()).decode()}, open(sys.argv[4], "w"))
+print(yaml.safe_dump_all(docs))
+PY
+podman kube down "$kube_yaml" >/dev/null 2>&1 || true
+podman secret rm "$pg_secret" >/dev/null 2>&1 || true
+podman secret create "$pg_secret" "$work/postgresql-secret.json" >/dev/null
+podman kube play "$kube_yaml" >"$work/kube-play-postgresql.txt" 2>&1 ||
+  { cat "$work/kube-play-postgresql.txt"; fail "podman kube play (postgresql overlay)"; }
+wait_for "http://127.0.0.1:$port/readyz" || {
+  cat "$work/kube-play-postgresql.txt"
+  podman pod ps
+  podman logs cephalgia-pod-0-cephalgia 2>&1 | tail -20
+  fail "the postgresql overlay's pod did not become ready"
+}
+check_service "http://127.0.0.1:$port" "kube (postgresql overlay)"
+# Into a file first: `grep -q` leaving a pipe early would fail the pipeline under pipefail.
+podman logs cephalgia-pod-0-cephalgia >"$work/pod-postgresql.log" 2>&1
+grep -q '"event":"store","message":"postgresql ' "$work/pod-postgresql.log" ||
+  { tail -20 "$work/pod-postgresql.log"; fail "kube (postgresql overlay): the store is not PostgreSQL"; }
+# The cards issued are recorded in PostgreSQL (written behind the answer: wait for them).
+issued=0
+for _ in $(seq 50); do
+  issued=$(pg_psql "SELECT count(*) FROM issued_cards" 2>/dev/null || echo 0)
+  ((issued > 0)) && break
+  sleep 0.1
+done
+((issued > 0)) || fail "kube (postgresql overlay): no issued card in PostgreSQL's issued_cards"
+say "kube (postgresql overlay): store postgresql, $issued issued cards in PostgreSQL"
+podman kube down "$kube_yaml" >/dev/null 2>>"$work/kube-play-postgresql.txt"
+podman secret rm "$pg_secret" >/dev/null 2>>"$work/kube-play-postgresql.txt" || true
+pg_secret=
+kube_yaml=
+kill -INT "$pg_pid"
+wait "$pg_pid" || fail "postgres did not stop cleanly"
+pg_pid=
+rm -rf "$pg_dir"
+pg_dir=
+stamp "kubernetes: podman kube play (postgresql overlay on PostgreSQL 15), answered, podman kube down"
 say "PASSED in $(($(date +%s) - started)) s"
