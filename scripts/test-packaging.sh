@@ -204,7 +204,9 @@ podman exec "$container" test -s /var/lib/cephalgia/audit.jsonl || fail "contain
 podman stop -t 30 "$container" >/dev/null 2>>"$work/podman-run.txt"
 [[ $(podman inspect --format '{{.State.ExitCode}}' "$container") == 0 ]] ||
   { podman logs "$container" | tail -20; fail "container: SIGTERM to PID 1 did not exit 0"; }
-podman logs "$container" 2>&1 | grep -q 'drained and stopped' || fail "container: no drain on SIGTERM"
+# To a file first: `grep -q` stops reading early, and under pipefail podman's broken pipe fails.
+podman logs "$container" >"$work/container.log" 2>&1
+grep -q 'drained and stopped' "$work/container.log" || fail "container: no drain on SIGTERM"
 podman rm "$container" >/dev/null 2>>"$work/podman-run.txt"
 podman volume rm "$volume" >/dev/null
 stamp "container: read-only, non-root, healthy, answered, drained on SIGTERM"
