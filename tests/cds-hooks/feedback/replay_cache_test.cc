@@ -152,7 +152,10 @@ TEST(PostgresReplayCacheTest, AuthenticatorsShareItAndFallBackOnlyToTheirOwnChec
   const std::filesystem::path jwks = std::filesystem::path(::testing::TempDir()) /
                                      ("replay_jwks_" + std::to_string(::getpid()) + ".json");
   std::ofstream(jwks) << auth::testing::JwksJson({&key});
-  auto make = [&]() -> std::unique_ptr<auth::ClientAuthenticator> {
+  // One replica's authenticator on the shared cache; with `fallback` set, wired as `serve` does
+  // by default (--replay-cache-outage local): the shared cache with the replica's own beside it.
+  auto make = [&](std::shared_ptr<auth::SharedReplayCacheWithLocalFallback>* fallback =
+                      nullptr) -> std::unique_ptr<auth::ClientAuthenticator> {
     auth::AuthConfig config;
     config.mode = auth::AuthMode::kRequired;
     config.jwks_file = jwks.string();
@@ -163,30 +166,17 @@ TEST(PostgresReplayCacheTest, AuthenticatorsShareItAndFallBackOnlyToTheirOwnChec
                                        .reconnect_interval = std::chrono::milliseconds(50)});
     if (!cache.ok()) return nullptr;
     config.replay_cache = *cache;
+    if (fallback != nullptr) {
+      *fallback = std::make_shared<auth::SharedReplayCacheWithLocalFallback>(*cache, 1000);
+      config.replay_cache = *fallback;
+    }
     auto auth = auth::ClientAuthenticator::Create(config);
     return auth.ok() ? *std::move(auth) : nullptr;
   };
   auto replica_a = make();
   auto replica_b = make();
-  // A third replica as `serve` wires it by default (--replay-cache-outage local).
   std::shared_ptr<auth::SharedReplayCacheWithLocalFallback> fallback;
-  std::unique_ptr<auth::ClientAuthenticator> replica_c;
-  {
-    auth::AuthConfig config;
-    config.mode = auth::AuthMode::kRequired;
-    config.jwks_file = jwks.string();
-    config.trusted_issuers = {"https://ehr.test"};
-    auto cache =
-        OpenPostgresReplayCache(*uri, {.connections = 1,
-                                       .sweep_interval = seconds(60),
-                                       .reconnect_interval = std::chrono::milliseconds(50)});
-    ASSERT_TRUE(cache.ok());
-    fallback = std::make_shared<auth::SharedReplayCacheWithLocalFallback>(*cache, 1000);
-    config.replay_cache = fallback;
-    auto created = auth::ClientAuthenticator::Create(config);
-    ASSERT_TRUE(created.ok());
-    replica_c = *std::move(created);
-  }
+  auto replica_c = make(&fallback);
   ASSERT_TRUE(replica_a && replica_b && replica_c);
   const std::string aud = "https://cds.example.test/cds-services";
   const auto now = Clock::now();
