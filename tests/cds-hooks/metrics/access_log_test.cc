@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <limits>
 #include <set>
+#include <vector>
 
 namespace cephalgia::hooks::metrics {
 namespace {
@@ -76,18 +80,19 @@ TEST(AccessLogTest, HasExactlyTheKnownKeys) {
 // Whatever a careless caller passes, patient data and tokens do not reach the log.
 TEST(AccessLogTest, NoPatientDataOrTokensEvenFromACarelessCaller) {
   const std::string token = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln";
-  const std::string raw_target = "/cds-services/headache-patient-view?patient=Patient/123&name=Jane%20Doe";
+  const std::string raw_target =
+      "/cds-services/headache-patient-view?patient=Patient/123&name=Jane%20Doe";
   const std::string authorization = "Bearer " + token;  // outlives `e`, which only borrows
   AccessLogEntry e = Typical();
   e.method = "POST /cds-services?x=1";
-  e.route = raw_target;                     // raw path + query instead of the template
-  e.service_id = "Patient/123 Jane Doe";    // something that is not a service id
+  e.route = raw_target;                           // raw path + query instead of the template
+  e.service_id = "Patient/123 Jane Doe";          // something that is not a service id
   e.hook_instance = "Jane Doe, born 1970-01-01";  // not a UUID
-  e.client_iss = authorization;             // the Authorization header by mistake
+  e.client_iss = authorization;                   // the Authorization header by mistake
   const std::string line = FormatAccessLogLine(e);
-  for (const std::string& secret : {std::string("Jane"), std::string("Patient/123"),
-                                    std::string("1970-01-01"), std::string("patient="), token,
-                                    std::string("eyJ"), std::string("Bearer")}) {
+  for (const std::string& secret :
+       {std::string("Jane"), std::string("Patient/123"), std::string("1970-01-01"),
+        std::string("patient="), token, std::string("eyJ"), std::string("Bearer")}) {
     EXPECT_EQ(line.find(secret), std::string::npos) << secret << " leaked into " << line;
   }
   rapidjson::Document doc = ParseLine(line);
@@ -155,9 +160,37 @@ TEST(AuthRefusalLogTest, SaysWhyAndWhoButNeverTheToken) {
 }
 
 TEST(AccessLogTest, Rfc3339Millis) {
-  EXPECT_EQ(FormatRfc3339Millis(std::chrono::system_clock::time_point()), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(FormatRfc3339Millis(std::chrono::system_clock::time_point(std::chrono::milliseconds(951782400999))),
+  EXPECT_EQ(FormatRfc3339Millis(std::chrono::system_clock::time_point()),
+            "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(
+                std::chrono::system_clock::time_point(std::chrono::milliseconds(951782400999))),
             "2000-02-29T00:00:00.999Z");
+}
+
+// The formatter computes the civil date itself: it must agree with the C library's gmtime on
+// every kind of day (leap days, century rules, year ends, before 1970) and every millisecond,
+// within system_clock's range here (nanoseconds in 64 bits: 1677 to 2262).
+TEST(AccessLogTest, Rfc3339MillisAgreesWithGmtime) {
+  std::vector<std::int64_t> samples_ms = {
+      -1, -999, -1000, -86400000, -2208988800000, 951782400000 - 1, 4107542399999};
+  for (std::int64_t ms = -4102444800000; ms < 4102444800000;
+       ms += 86400000LL * 97 + 3600000 * 5 + 60000 * 7 + 1009)
+    samples_ms.push_back(ms);
+  for (const std::int64_t ms : samples_ms) {
+    std::int64_t secs = ms / 1000, millis = ms % 1000;
+    if (millis < 0) millis += 1000, secs -= 1;
+    const std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&tt, &tm), nullptr);
+    char expected[80];
+    std::snprintf(expected, sizeof(expected), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis));
+    EXPECT_EQ(
+        FormatRfc3339Millis(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms))),
+        expected)
+        << "ms=" << ms;
+  }
 }
 
 }  // namespace
