@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cephalgia/hooks/check/fhir_schema.h"
 #include "cephalgia/json.h"
 #include "cephalgia/plugin/rule_pack_abi.h"
 #include "cephalgia/uuid.h"
@@ -305,90 +306,19 @@ TEST(HeadacheSafetyFilter, RemovesForbiddenSuggestionsTheKnowledgeProposes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// FHIR R4 JSON schema (draft-06 file; RapidJSON 1.1 implements draft-04 and ignores `const`):
-// each resource type is validated against its definition, with every other definition kept so
-// that $refs resolve.
-class FhirSchema {
- public:
-  // Only the definitions reachable from `type` are copied (ResourceList, the type of
-  // `contained`, is left permissive: the pack never emits contained resources), which keeps
-  // RapidJSON's schema compilation small; RapidJSON 1.1 implements draft-04 and ignores the
-  // draft-06 `const` of resourceType, which this test checks itself.
-  explicit FhirSchema(const std::string& type) : type_(type) {
-    static const rapidjson::Document* full = [] {
-      auto* d = new rapidjson::Document;
-      *d = ParseOrDie(
-          ReadText(std::string(CEPHALGIA_SHARED_DIR) + "/fhir-r4-json-schema/fhir.schema.json"));
-      return d;
-    }();
-    const rapidjson::Value& defs = (*full)["definitions"];
-    auto& a = doc_.GetAllocator();
-    doc_.SetObject();
-    rapidjson::Value out_defs(rapidjson::kObjectType);
-    std::vector<std::string> todo = {type};
-    std::set<std::string> seen;
-    std::function<void(const rapidjson::Value&)> refs = [&](const rapidjson::Value& v) {
-      if (v.IsObject()) {
-        for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
-          if (std::string_view(m->name.GetString()) == "$ref" && m->value.IsString()) {
-            std::string r = m->value.GetString();
-            if (r.rfind("#/definitions/", 0) == 0) todo.push_back(r.substr(14));
-          } else {
-            refs(m->value);
-          }
-        }
-      } else if (v.IsArray()) {
-        for (const auto& e : v.GetArray()) refs(e);
-      }
-    };
-    while (!todo.empty()) {
-      std::string name = todo.back();
-      todo.pop_back();
-      if (!seen.insert(name).second) continue;
-      if (name == "ResourceList") {
-        out_defs.AddMember(rapidjson::Value(name.c_str(), a),
-                           rapidjson::Value(rapidjson::kObjectType), a);
-        continue;
-      }
-      const rapidjson::Value& def = defs[name.c_str()];
-      refs(def);
-      out_defs.AddMember(rapidjson::Value(name.c_str(), a), rapidjson::Value(def, a), a);
-    }
-    doc_.AddMember("definitions", out_defs, a);
-    doc_.AddMember("$ref", rapidjson::Value(("#/definitions/" + type).c_str(), a), a);
-    schema_ = std::make_unique<rapidjson::SchemaDocument>(doc_);
-  }
-  // "" when valid, else the failing pointer and keyword.
-  std::string Check(const rapidjson::Value& resource) const {
-    if (!resource.HasMember("resourceType") || !resource["resourceType"].IsString() ||
-        type_ != resource["resourceType"].GetString()) {
-      return "resourceType is not " + type_;
-    }
-    rapidjson::SchemaValidator v(*schema_);
-    if (resource.Accept(v)) return "";
-    rapidjson::StringBuffer a, b;
-    v.GetInvalidDocumentPointer().StringifyUriFragment(a);
-    v.GetInvalidSchemaPointer().StringifyUriFragment(b);
-    return std::string(a.GetString()) + " violates " + v.GetInvalidSchemaKeyword() + " at " +
-           b.GetString();
-  }
-
- private:
-  std::string type_;
-  rapidjson::Document doc_;
-  std::unique_ptr<rapidjson::SchemaDocument> schema_;
-};
-
+// FHIR R4 JSON schema: the same validator `cephalgia check` and the conformance test use.
 TEST(HeadacheFhirOutput, EveryEmittedResourceValidatesAgainstTheR4Schema) {
-  FhirSchema service_request("ServiceRequest");
-  FhirSchema medication_request("MedicationRequest");
+  auto loaded = hooks::check::FhirSchemaValidator::Load(std::string(CEPHALGIA_SHARED_DIR) +
+                                                        "/fhir-r4-json-schema/fhir.schema.json");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  hooks::check::FhirSchemaValidator& schema = **loaded;
   // The validator must be able to fail.
   rapidjson::Document bad = ParseOrDie(
       R"({"resourceType":"ServiceRequest","status":"draft","intent":"proposal","priority":"stat","subject":{"reference":"Patient/1"},"reasonText":"x"})");
-  EXPECT_NE(service_request.Check(bad), "");
+  EXPECT_NE(schema.Check(bad), "");
   rapidjson::Document bad2 = ParseOrDie(
       R"({"resourceType":"MedicationRequest","status":"draft","intent":"proposal","subject":{"reference":"Patient/1"},"dosageInstruction":"twice"})");
-  EXPECT_NE(medication_request.Check(bad2), "");
+  EXPECT_NE(schema.Check(bad2), "");
   int checked = 0;
   std::set<std::string> types;
   for (const std::string& file : CaseFiles()) {
@@ -400,7 +330,6 @@ TEST(HeadacheFhirOutput, EveryEmittedResourceValidatesAgainstTheR4Schema) {
     for (const rapidjson::Value* r : cephalgia::testing::CreatedResources(doc)) {
       std::string type = (*r)["resourceType"].GetString();
       types.insert(type);
-      const FhirSchema& schema = type == "ServiceRequest" ? service_request : medication_request;
       ASSERT_TRUE(type == "ServiceRequest" || type == "MedicationRequest") << type;
       EXPECT_EQ(schema.Check(*r), "") << file << ": " << json::Serialize(*r);
       ++checked;
