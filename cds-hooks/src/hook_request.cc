@@ -10,6 +10,7 @@
 
 #include "cephalgia/json.h"
 #include "cephalgia/json_scan.h"
+#include "cephalgia/url.h"
 
 namespace cephalgia::hooks {
 namespace {
@@ -120,19 +121,6 @@ bool HasType(const rapidjson::Value& v, FieldType t) {
   return false;
 }
 
-bool IsHttpUrl(std::string_view url) {
-  std::string_view rest;
-  if (url.rfind("https://", 0) == 0) {
-    rest = url.substr(8);
-  } else if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else {
-    return false;
-  }
-  return !rest.empty() && rest.front() != '/' &&
-         url.find_first_of(" \t\r\n") == std::string_view::npos;
-}
-
 Status ValidateFhirAuthorization(const rapidjson::Value& auth) {
   if (!auth.IsObject())
     return InvalidArgument("fhirAuthorization must be an object", "fhirAuthorization");
@@ -185,7 +173,8 @@ Status ValidateHookRequest(const rapidjson::Value& request, std::string_view exp
   }
 
   const rapidjson::Value* server = json::Find(request, "fhirServer");
-  if (server != nullptr && (!server->IsString() || !IsHttpUrl(json::AsStringView(*server)))) {
+  if (server != nullptr &&
+      (!server->IsString() || !IsAbsoluteHttpUrl(json::AsStringView(*server)))) {
     return InvalidArgument("fhirServer must be an absolute http(s) URL", "fhirServer");
   }
   if (const rapidjson::Value* auth = json::Find(request, "fhirAuthorization")) {
@@ -729,7 +718,7 @@ Status ValidateHookEnvelope(const HookEnvelope& request, std::string_view expect
   }
 
   const ScannedValue& server = request.fhir_server;
-  if (server.present() && (!server.is_string() || !IsHttpUrl(server.text))) {
+  if (server.present() && (!server.is_string() || !IsAbsoluteHttpUrl(server.text))) {
     return InvalidArgument("fhirServer must be an absolute http(s) URL", "fhirServer");
   }
   if (request.fhir_authorization.present()) {

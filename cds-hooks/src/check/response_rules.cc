@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cephalgia/json.h"
+#include "cephalgia/url.h"
 #include "cephalgia/uuid.h"
 
 namespace cephalgia::hooks::check {
@@ -103,19 +104,6 @@ bool IsBlank(std::string_view s) {
 bool NonBlankString(const rapidjson::Value& obj, std::string_view key) {
   auto s = json::GetString(obj, key);
   return s && !IsBlank(*s);
-}
-
-bool IsAbsoluteHttpUrl(std::string_view url) {
-  std::string_view rest;
-  if (url.rfind("https://", 0) == 0) {
-    rest = url.substr(8);
-  } else if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else {
-    return false;
-  }
-  return !rest.empty() && rest.front() != '/' &&
-         url.find_first_of(" \t\r\n") == std::string_view::npos;
 }
 
 bool IsResourceTypeName(std::string_view s) {

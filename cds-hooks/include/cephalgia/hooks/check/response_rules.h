@@ -105,7 +105,6 @@ void ForEachLink(const rapidjson::Value& response, const Visitor& fn);
 std::size_t CodePoints(std::string_view utf8);
 bool IsBlank(std::string_view s);
 bool NonBlankString(const rapidjson::Value& obj, std::string_view key);
-bool IsAbsoluteHttpUrl(std::string_view url);  // scheme://host..., http or https
 bool IsResourceTypeName(std::string_view s);
 bool IsFhirId(std::string_view s);         // [A-Za-z0-9\-\.]{1,64}
 bool IsCoding(const rapidjson::Value& v);  // system and code non-blank; display, if any, too
