@@ -3,6 +3,7 @@
 // at start-up; request paths return Status values.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -368,18 +369,13 @@ int RunServe(const std::vector<std::string>& args) {
       metrics.DeferredInProgress().Set(
           static_cast<std::int64_t>(server_ptr->deferred_in_progress()));
     }
-    // The store's counts (issue 15); the drop counter only grows, so it is advanced to it.
-    const std::uint64_t dropped = store.dropped_issued_cards();
-    hooks::metrics::Counter& dropped_counter = metrics.IssuedCardsDropped();
-    if (dropped > dropped_counter.value()) dropped_counter.Inc(dropped - dropped_counter.value());
+    // The store's counts (issue 15).
+    metrics.IssuedCardsDropped().AdvanceTo(store.dropped_issued_cards());
     metrics.IssuedCardsQueued().Set(static_cast<std::int64_t>(store.queued_issued_cards()));
     metrics.StoreUp().Set(store.Health().ok() ? 1 : 0);
     if (replay_fallback != nullptr) {
-      const long long accepted = replay_fallback->accepted_during_outage();
-      hooks::metrics::Counter& away = metrics.TokensAcceptedWhileReplayCacheAway();
-      if (accepted > static_cast<long long>(away.value())) {
-        away.Inc(static_cast<std::uint64_t>(accepted) - away.value());
-      }
+      metrics.TokensAcceptedWhileReplayCacheAway().AdvanceTo(
+          static_cast<std::uint64_t>(std::max(0LL, replay_fallback->accepted_during_outage())));
     }
     return metrics.RenderPrometheusText();
   };

@@ -136,6 +136,21 @@ TEST(MetricsRegistryTest, EmptyRegistryDeclaresEveryFamily) {
 }
 
 // Issue 13: refused authentications are counted by their fixed reason label.
+// Counts mirrored from the store and the replay cache at each scrape: the counter follows the
+// component's total and never goes back (a late scrape with an older total must not lower it).
+TEST(MetricsRegistryTest, AdvanceToFollowsATotalAndNeverLowersIt) {
+  Registry r;
+  Counter& dropped = r.IssuedCardsDropped();
+  dropped.AdvanceTo(3);
+  EXPECT_EQ(dropped.value(), 3u);
+  dropped.AdvanceTo(2);
+  EXPECT_EQ(dropped.value(), 3u);
+  dropped.AdvanceTo(10);
+  EXPECT_EQ(dropped.value(), 10u);
+  EXPECT_NE(r.RenderPrometheusText().find("cephalgia_issued_cards_dropped_total 10"),
+            std::string::npos);
+}
+
 TEST(MetricsRegistryTest, AuthRefusalsAreCountedByReason) {
   Registry registry;
   registry.RecordAuthRefusal("expired");

@@ -46,6 +46,14 @@ namespace cephalgia::hooks::metrics {
 class Counter {
  public:
   void Inc(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  // For a count another component keeps (the store's drops, the replay cache's fallbacks):
+  // raises the counter to `total`, never lowers it, so it stays monotonic for Prometheus even
+  // when two scrapes race.
+  void AdvanceTo(std::uint64_t total) {
+    std::uint64_t seen = value_.load(std::memory_order_relaxed);
+    while (seen < total && !value_.compare_exchange_weak(seen, total, std::memory_order_relaxed)) {
+    }
+  }
   std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
