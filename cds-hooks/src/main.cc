@@ -401,7 +401,9 @@ int RunServe(const std::vector<std::string>& args) {
     return 1;
   }
   hooks::audit::AuditSink& audit = **audit_sink;
-  auto write_audit = [&audit, &registry, &external_base](const hooks::ExchangeRecord& record) {
+  auto write_audit = [&audit, &registry, &external_base](
+                         const hooks::ExchangeRecord& record,
+                         std::chrono::system_clock::time_point start) {
     const hooks::CallInfo& info = hooks::CallInfoOf(record.tag.get());
     const bool call = info.route == "/cds-services/{id}";
     if (!audit.enabled() || info.service_id.empty() ||
@@ -411,8 +413,7 @@ int RunServe(const std::vector<std::string>& args) {
     hooks::audit::AuditRecord a;
     a.kind = call ? hooks::audit::AuditKind::kHookCall : hooks::audit::AuditKind::kFeedback;
     a.duration = record.duration;
-    a.start = std::chrono::system_clock::now() -
-              std::chrono::duration_cast<std::chrono::system_clock::duration>(record.duration);
+    a.start = start;
     a.http_status = record.status;
     a.client_iss = info.client_iss;
     a.client_sub = info.client_sub;
@@ -434,15 +435,19 @@ int RunServe(const std::vector<std::string>& args) {
 
   // One access-log line and the metrics of every exchange; no patient data, no tokens.
   auto observe = [&metrics, &write_audit](const hooks::ExchangeRecord& record) {
-    write_audit(record);
+    // When the exchange began, on the wall clock: the same instant in the audit event and the
+    // access line.
+    const auto start =
+        std::chrono::system_clock::now() -
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(record.duration);
+    write_audit(record, start);
     const hooks::CallInfo& info = hooks::CallInfoOf(record.tag.get());
     metrics.RecordRequest(info.route, info.service_id, record.status, record.duration);
     for (const auto& [rule, indicator] : info.cards)
       metrics.RecordCard(info.service_id, rule, indicator);
     for (const auto& kind : info.fetch_error_kinds) metrics.RecordFhirFetchError(kind);
     hooks::metrics::AccessLogEntry entry;
-    entry.time = std::chrono::system_clock::now() -
-                 std::chrono::duration_cast<std::chrono::system_clock::duration>(record.duration);
+    entry.time = start;
     entry.method = record.method;
     entry.route = info.route;
     entry.service_id = info.service_id;
