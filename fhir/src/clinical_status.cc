@@ -313,14 +313,14 @@ Polarity PolarityOf(const V& v) {
 }  // namespace
 
 Polarity CodedPolarity(const CodeableConceptView& cc) {
-  for (const CodingView& c : cc.codings()) {
+  Polarity found = Polarity::kUnknown;
+  cc.ForEachCoding([&](const CodingView& c) {
+    if (found != Polarity::kUnknown) return;  // the first coding that says wins
     auto system = c.system();
     auto code = c.code();
-    if (!system || !code) continue;
-    Polarity p = CodingPolarity(*system, *code);
-    if (p != Polarity::kUnknown) return p;
-  }
-  return Polarity::kUnknown;
+    if (system && code) found = CodingPolarity(*system, *code);
+  });
+  return found;
 }
 
 Polarity ObservationPolarity(const ObservationView& observation) { return PolarityOf(observation); }

@@ -1,6 +1,7 @@
 #include "cephalgia/fhir/datatypes.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "cephalgia/fhir/terminology.h"
@@ -14,11 +15,21 @@ using rapidjson::Value;
 
 namespace {
 
+// The first member named `key` (as RapidJSON's FindMember), scanning with the length and the
+// first byte compared inline: most members are rejected without a call to memcmp.
 const Value* Member(const Value* object, std::string_view key) {
   if (object == nullptr || !object->IsObject()) return nullptr;
-  auto it = object->FindMember(
-      Value(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
-  return it == object->MemberEnd() ? nullptr : &it->value;
+  const std::size_t size = key.size();
+  for (auto it = object->MemberBegin(), end = object->MemberEnd(); it != end; ++it) {
+    const Value& name = it->name;
+    if (name.GetStringLength() != size) continue;
+    const char* chars = name.GetString();
+    if (size == 0) return &it->value;
+    if (chars[0] == key[0] && std::memcmp(chars + 1, key.data() + 1, size - 1) == 0) {
+      return &it->value;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -172,29 +183,33 @@ std::vector<CodingView> CodeableConceptView::codings() const {
   return Children<CodingView>("coding");
 }
 
+// These stop reading codings at the first answer (a later coding's issues stay unreported, as
+// when they returned from a loop over codings()).
 bool CodeableConceptView::HasCoding(std::string_view system, std::string_view code) const {
-  for (const CodingView& c : codings()) {
-    if (c.Is(system, code)) return true;
-  }
-  return false;
+  bool found = false;
+  ForEachCoding([&](const CodingView& c) {
+    if (!found && c.Is(system, code)) found = true;
+  });
+  return found;
 }
 
 std::optional<std::string_view> CodeableConceptView::CodeIn(std::string_view system) const {
   std::string_view canonical = CanonicalSystem(system);
-  for (const CodingView& c : codings()) {
+  std::optional<std::string_view> found;
+  ForEachCoding([&](const CodingView& c) {
+    if (found) return;
     auto s = c.system();
-    if (s && CanonicalSystem(*s) == canonical) {
-      if (auto code = c.code()) return code;
-    }
-  }
-  return std::nullopt;
+    if (s && CanonicalSystem(*s) == canonical) found = c.code();
+  });
+  return found;
 }
 
 std::optional<std::string_view> CodeableConceptView::FirstCode() const {
-  for (const CodingView& c : codings()) {
-    if (auto code = c.code()) return code;
-  }
-  return std::nullopt;
+  std::optional<std::string_view> found;
+  ForEachCoding([&](const CodingView& c) {
+    if (!found) found = c.code();
+  });
+  return found;
 }
 
 std::optional<std::string_view> QuantityView::UnitCode() const {

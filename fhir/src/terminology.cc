@@ -342,7 +342,8 @@ struct ValueSetIndex::Impl {
         const Synonym& s = synonyms[idx];
         if (i + s.words.size() > words.size()) continue;
         bool all = true;
-        for (std::size_t k = 0; k < s.words.size() && all; ++k) all = EqualsFolded(words[i + k].raw, s.words[k]);
+        for (std::size_t k = 0; k < s.words.size() && all; ++k)
+          all = EqualsFolded(words[i + k].raw, s.words[k]);
         if (all) out->push_back(idx);
       }
     }
@@ -597,6 +598,27 @@ std::vector<ValueSetMatch> ValueSetIndex::Match(const CodeableConceptView& cc) c
   }
   return out;
 }
+
+void ValueSetIndex::MatchCodes(const CodeableConceptView& cc,
+                               std::vector<uint32_t>* value_sets) const {
+  thread_local std::vector<Member> members;
+  const std::size_t first = value_sets->size();
+  cc.ForEachCoding([&](const CodingView& coding) {
+    std::optional<std::string_view> system = coding.system();
+    std::optional<std::string_view> code = coding.code();
+    if (!system || !code) return;  // a code without its system cannot be interpreted
+    members.clear();
+    impl_->LookupCode(*system, *code, &members);
+    for (const Member& m : members) {
+      if (std::find(value_sets->begin() + static_cast<std::ptrdiff_t>(first), value_sets->end(),
+                    m.vs) == value_sets->end()) {
+        value_sets->push_back(m.vs);
+      }
+    }
+  });
+}
+
+std::string_view ValueSetIndex::IdAt(uint32_t position) const { return impl_->sets[position].id; }
 
 std::optional<ValueSetMatch> ValueSetIndex::MatchIn(std::string_view valueset_id,
                                                     const CodeableConceptView& cc) const {

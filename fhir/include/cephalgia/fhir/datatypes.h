@@ -79,6 +79,12 @@ class ElementView {
   }
   template <typename V>
   std::vector<V> Children(std::string_view key) const;
+  // Calls fn(const V&) for what Children<V>(key) would return, without building the vector.
+  // With a sink the vector is built first, so that issues keep the order Children gives them
+  // (every element's structure issue before anything fn reports); without one (the evaluation
+  // path) the array is walked in place.
+  template <typename V, typename Fn>
+  void ForEachChild(std::string_view key, Fn&& fn) const;
   // Strings of array member `key` (non-string elements -> issue, skipped).
   std::vector<std::string_view> StringArray(std::string_view key) const;
 
@@ -104,6 +110,11 @@ class CodeableConceptView : public ElementView {
  public:
   using ElementView::ElementView;
   std::vector<CodingView> codings() const;  // coding[]
+  // fn(const CodingView&) for each of codings(), without allocating when the view has no sink.
+  template <typename Fn>
+  void ForEachCoding(Fn&& fn) const {
+    ForEachChild<CodingView>("coding", fn);
+  }
   std::optional<std::string_view> text() const { return GetString("text"); }
   // Any coding Is(system, code).
   bool HasCoding(std::string_view system, std::string_view code) const;
@@ -321,6 +332,20 @@ std::vector<V> ElementView::Children(std::string_view key) const {
     out.emplace_back(&e, sink_, ChildPath(key, i));
   }
   return out;
+}
+
+template <typename V, typename Fn>
+void ElementView::ForEachChild(std::string_view key, Fn&& fn) const {
+  if (sink_ != nullptr) {
+    for (const V& child : Children<V>(key)) fn(child);
+    return;
+  }
+  const rapidjson::Value* arr = GetArray(key);
+  if (arr == nullptr) return;
+  for (const rapidjson::Value& e : arr->GetArray()) {
+    if (!e.IsObject()) continue;
+    fn(V(&e, nullptr, std::string()));
+  }
 }
 
 }  // namespace cephalgia::fhir

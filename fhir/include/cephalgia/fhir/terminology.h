@@ -126,6 +126,15 @@ class ValueSetIndex {
   // Every value set the concept belongs to, at most one match per value set (a code match wins
   // over a text match). Issues (e.g. a non-string code) go to the concept's sink.
   std::vector<ValueSetMatch> Match(const CodeableConceptView& cc) const;
+  // The code-level part of Match(cc): the value sets some coding of `cc` belongs to, each once,
+  // in the order Match reports them, appended to `value_sets` as positions (see IdAt). No text
+  // is read, nothing is allocated per call once `value_sets` has grown. Issues (a non-string
+  // system or code) go to the concept's sink.
+  void MatchCodes(const CodeableConceptView& cc, std::vector<uint32_t>* value_sets) const;
+  // Value sets are numbered in the order they were added (the n-th value set of the first file
+  // is n, the next file's continue the count): the id at `position` (position < size()).
+  std::string_view IdAt(uint32_t position) const;
+
   // The match in one value set, or nullopt. Unknown id: nullopt.
   std::optional<ValueSetMatch> MatchIn(std::string_view valueset_id,
                                        const CodeableConceptView& cc) const;

@@ -51,15 +51,40 @@ void ForEachNote(const rapidjson::Value* resource, Fn&& fn) {
 }
 
 bool HasCategory(const std::vector<fhir::CodeableConceptView>& categories, std::string_view code) {
+  bool found = false;
   for (const fhir::CodeableConceptView& cc : categories) {
-    for (const fhir::CodingView& c : cc.codings()) {
-      if (auto v = c.code(); v && *v == code) return true;
-    }
+    cc.ForEachCoding([&](const fhir::CodingView& c) {
+      if (auto v = c.code(); !found && v && *v == code) found = true;
+    });
+    if (found) return true;
   }
   return false;
 }
 
-std::string Lower(std::string_view s);
+// ASCII case folding (the process runs in the "C" locale, where std::tolower is exactly this).
+char FoldAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsFolded(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (FoldAscii(a[i]) != FoldAscii(b[i])) return false;
+  }
+  return true;
+}
+
+// Whether the lower-case `phrase` occurs in `text` under ASCII case folding (no lower-cased copy
+// of the text).
+bool ContainsFolded(std::string_view text, std::string_view phrase) {
+  if (phrase.empty()) return true;
+  if (phrase.size() > text.size()) return false;
+  for (std::size_t at = 0; at + phrase.size() <= text.size(); ++at) {
+    if (FoldAscii(text[at]) != phrase[0]) continue;
+    std::size_t k = 1;
+    while (k < phrase.size() && FoldAscii(text[at + k]) == phrase[k]) ++k;
+    if (k == phrase.size()) return true;
+  }
+  return false;
+}
 
 // Text matches are "from text"; a hedged one says "possible" and quotes the words it read.
 std::string TextNote(const VsHit& hit) {
@@ -69,32 +94,29 @@ std::string TextNote(const VsHit& hit) {
   return n;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string ConceptText(const fhir::CodeableConceptView& cc) {
   std::string text;
   if (auto t = cc.text()) text.append(*t);
-  for (const fhir::CodingView& c : cc.codings()) {
+  cc.ForEachCoding([&](const fhir::CodingView& c) {
     if (auto d = c.display()) {
       text.push_back(' ');
       text.append(*d);
     }
-  }
+  });
   return text;
 }
 
 std::string ConceptName(const fhir::CodeableConceptView& cc) {
   if (auto t = cc.text(); t && !t->empty()) return std::string(*t);
-  for (const fhir::CodingView& c : cc.codings()) {
-    if (auto d = c.display(); d && !d->empty()) return std::string(*d);
-  }
-  for (const fhir::CodingView& c : cc.codings()) {
-    if (auto code = c.code()) return std::string(*code);
-  }
+  std::optional<std::string_view> display, code;
+  cc.ForEachCoding([&](const fhir::CodingView& c) {
+    if (!display) {
+      if (auto d = c.display(); d && !d->empty()) display = d;
+    }
+    if (!code) code = c.code();
+  });
+  if (display) return std::string(*display);
+  if (code) return std::string(*code);
   return "unnamed";
 }
 
@@ -152,14 +174,15 @@ class Extractor {
   // decision (a replayed or back-dated evaluation).
   bool InFuture(const std::optional<Instant>& t) const { return t && *t > now_; }
 
-  // Value sets the concept belongs to by one of its codes (no text).
-  std::vector<VsHit> CodeHits(const fhir::CodeableConceptView& cc) const {
+  // Value sets the concept belongs to by one of its codes (no text). Knowledge loads the value
+  // sets in its own order, so a MatchCodes position is the value set's index here.
+  std::vector<VsHit> CodeHits(const fhir::CodeableConceptView& cc) {
     std::vector<VsHit> hits;
-    for (const fhir::ValueSetMatch& m : k_.value_sets.Match(cc)) {
-      if (m.certainty == Certainty::kText) continue;
-      int vs = k_.ValueSet(m.valueset_id);
-      if (vs >= 0) hits.push_back({vs, m.certainty});
-    }
+    code_sets_.clear();
+    k_.value_sets.MatchCodes(cc, &code_sets_);
+    if (code_sets_.empty()) return hits;
+    hits.reserve(code_sets_.size());
+    for (uint32_t vs : code_sets_) hits.push_back({static_cast<int>(vs), Certainty::kConfirmed});
     return hits;
   }
 
@@ -204,9 +227,9 @@ class Extractor {
     while (from > 0 && text[from - 1] != '.' && text[from - 1] != ';' && text[from - 1] != '\n')
       --from;
     while (to < text.size() && text[to] != '.' && text[to] != ';' && text[to] != '\n') ++to;
-    std::string window = Lower(text.substr(from, to - from));
+    std::string_view window = text.substr(from, to - from);
     for (const std::string& phrase : phrases) {
-      if (window.find(phrase) != std::string::npos) return true;
+      if (ContainsFolded(window, phrase)) return true;
     }
     return false;
   }
@@ -221,9 +244,9 @@ class Extractor {
     }
     if (auto t = cc.text(); t && !t->empty()) {
       bool is_display = false;
-      for (const fhir::CodingView& c : cc.codings()) {
-        if (auto d = c.display(); d && Lower(*d) == Lower(*t)) is_display = true;
-      }
+      cc.ForEachCoding([&](const fhir::CodingView& c) {
+        if (auto d = c.display(); d && EqualsFolded(*d, *t)) is_display = true;
+      });
       if (!is_display) TextHits(*t, &hits);
     }
     return hits;
@@ -679,14 +702,14 @@ class Extractor {
 
   void RecordActive(const std::vector<VsHit>& hits, const fhir::CodeableConceptView& cc) {
     for (const VsHit& h : hits) f_.active_value_sets[h.value_set] = 1;
-    for (const fhir::CodingView& c : cc.codings()) {
+    cc.ForEachCoding([&](const fhir::CodingView& c) {
       auto sys = c.system();
       auto code = c.code();
       if (sys && code) {
         f_.active_codes.insert(std::string(fhir::CanonicalSystem(*sys)) + "|" +
                                fhir::NormalizeCode(fhir::IdentifySystem(*sys), *code));
       }
-    }
+    });
   }
 
   int OveruseClassOf(const std::vector<VsHit>& hits) const {
@@ -997,6 +1020,7 @@ class Extractor {
   std::vector<Candidate> latest_;
   std::vector<SeriesPoint> series_;
   std::vector<text::Mention> mentions_;  // reused by TextHits
+  std::vector<uint32_t> code_sets_;      // reused by CodeHits
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "cephalgia/json.h"
+#include "render.h"
 
 namespace cephalgia::rules::internal {
 namespace {
@@ -300,6 +301,9 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
     CEPHALGIA_RETURN_IF_ERROR(c.AddId(c.k->value_set_index, id, static_cast<int>(i),
                                       "/valueSets/" + std::to_string(i) + "/id"));
     c.k->value_set_ids.push_back(id);
+    // Findings map ValueSetIndex::MatchCodes positions to value sets without a lookup by id.
+    if (c.k->value_sets.IdAt(static_cast<uint32_t>(i)) != id)
+      return c.Err("/valueSets/" + std::to_string(i) + "/id", "value set order differs");
   }
   // One lexicon over every value set's synonyms, for reading narrative text (knowledge.md §e).
   c.k->context_rules = text::ContextRules::Default();
@@ -782,6 +786,7 @@ Result<std::unique_ptr<Knowledge>> LoadKnowledge(const std::string& data_dir) {
     c.file = file;
     CEPHALGIA_RETURN_IF_ERROR(spec.compile(c, doc));
   }
+  PrepareRendering(*k);
   return k;
 }
 
