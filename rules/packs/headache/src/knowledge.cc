@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "cephalgia/json.h"
+#include "render.h"
 
 namespace cephalgia::rules::internal {
 namespace {
@@ -785,6 +786,7 @@ Result<std::unique_ptr<Knowledge>> LoadKnowledge(const std::string& data_dir) {
     c.file = file;
     CEPHALGIA_RETURN_IF_ERROR(spec.compile(c, doc));
   }
+  PrepareRendering(*k);
   return k;
 }
 

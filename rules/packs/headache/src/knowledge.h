@@ -22,6 +22,8 @@ namespace cephalgia::rules::internal {
 
 enum class Tier { kNone = 0, kUrgent = 1, kEmergency = 2 };
 
+struct RenderFragments;  // render.cc
+
 struct Threshold {
   CompareOp op = CompareOp::kGe;
   double value = 0;
@@ -267,6 +269,9 @@ struct Knowledge {
   std::vector<SafetyCard> safety_cards;
   std::vector<Restriction> restrictions;
   std::vector<OrderSignRule> order_sign_rules;
+
+  // JSON the renderer writes unchanged in every response, escaped once at load.
+  std::shared_ptr<const RenderFragments> render_fragments;
 
   int ValueSet(std::string_view id) const {
     auto it = value_set_index.find(id);

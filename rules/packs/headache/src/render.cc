@@ -1,19 +1,51 @@
 // Decisions -> cards (rules/packs/headache/CARD-STYLE.md). The only place that writes text for a
 // clinician and the only place that writes the evidence extension; both come from the same
 // decisions.
+//
+// Written straight into the one response string, byte for byte as RapidJSON's Writer wrote it
+// before: what is the same in every response (labels, citations, links, codings, the order
+// resources' fixed parts) was escaped once at load (PrepareRendering); what is the same for every
+// card of one response (the gate, the data gaps, a finding with its evidence) is written once and
+// copied where it recurs; text composed for a clinician is built in reused buffers.
 #include "render.h"
 
-#include <rapidjson/stringbuffer.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <set>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
 
 #include "cephalgia/fhir/date_time.h"
 #include "cephalgia/json.h"
 #include "cephalgia/uuid.h"
 
 namespace cephalgia::rules::internal {
+
+// Escaped JSON made once per knowledge (see the file comment). Members are written without a
+// leading comma unless their name says so.
+struct RenderFragments {
+  struct Order {
+    std::string open;  // {"resourceType":..,"status":"draft","intent":"proposal","priority":
+    std::string code;  // ,"code":{"coding":[..],"text":..},"subject":{"reference":
+    std::string default_note;  // the note when no caution is added (unescaped)
+    std::string note_end;      // ,"note":[{"text":<default note>}] + dosage + }
+    std::string dosage_end;    // ,"dosageInstruction":[..] + }   (or just })
+  };
+  std::string
+      response_extension_open;      // "extension":{"<key>":{"knowledgeVersion":..,"packVersion":..
+  std::string card_extension_open;  // ,"extension":{"<key>":{..versions..,"ruleId":
+  std::string source_open;          // ,"source":{"label":..
+  std::string source_url;           // ,"url":<manifest source url> ("" when none)
+  std::string topic_open;           // ,"topic":{"system":..,"code":
+  std::string override_reasons;     // ,"overrideReasons":[..]
+  std::vector<std::string> finding_open;   // {"finding":..,"display":..,"status":
+  std::vector<std::string> citation;       // {"id":..,"text":..,"url":..}
+  std::vector<std::string> citation_link;  // {"label":..,"url":..,"type":"absolute"}
+  std::vector<std::string> citation_url;   // ,"url":..
+  std::vector<Order> orders;
+};
+
 namespace {
 
 constexpr std::size_t kMaxSummary = 100;  // the style guide's limit
@@ -21,77 +53,247 @@ constexpr std::size_t kMaxDetail = 600;   // about five short lines
 constexpr std::size_t kMaxFindingPhrase = 110;
 constexpr std::size_t kMaxWhyFindings = 3;
 constexpr std::size_t kMaxLinks = 2;
+constexpr std::string_view kEllipsis = "\u2026";
 
-// Cuts `s` to at most `max` bytes on a word (or at least a UTF-8 character) boundary, adding an
-// ellipsis when something was cut.
-std::string Cut(std::string_view s, std::size_t max) {
-  if (s.size() <= max) return std::string(s);
+// Cuts what `s` holds from `from` on to at most `max` bytes on a word (or at least a UTF-8
+// character) boundary, adding an ellipsis when something was cut.
+void CutTail(std::string& s, std::size_t from, std::size_t max) {
+  const std::string_view t(s.data() + from, s.size() - from);
+  if (t.size() <= max) return;
   std::size_t end = max >= 3 ? max - 3 : 0;  // room for the ellipsis (3 bytes in UTF-8)
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  std::size_t space = s.rfind(' ', end);
+  while (end > 0 && (static_cast<unsigned char>(t[end]) & 0xC0) == 0x80) --end;
+  std::size_t space = t.rfind(' ', end);
   if (space != std::string_view::npos && space > end / 2) end = space;
-  std::string out(s.substr(0, end));
-  while (!out.empty() && (out.back() == ' ' || out.back() == ',' || out.back() == ';'))
-    out.pop_back();
-  return out + "\u2026";
+  s.resize(from + end);
+  while (s.size() > from && (s.back() == ' ' || s.back() == ',' || s.back() == ';')) s.pop_back();
+  s.append(kEllipsis);
 }
 
-std::string ClinicalDate(fhir::Instant t) {
+// `s` cut to `max` bytes as CutTail cuts; `buffer` holds the cut text when there is one.
+std::string_view Cut(std::string_view s, std::size_t max, std::string& buffer) {
+  if (s.size() <= max) return s;
+  buffer.assign(s);
+  CutTail(buffer, 0, max);
+  return buffer;
+}
+
+std::string Quoted(std::string_view s) {
+  std::string out;
+  json::AppendQuotedJsonString(s, &out);
+  return out;
+}
+
+void AppendInt(std::string& out, long long v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+// The calendar day of `t` when its year has four digits (else nullopt: the slow path prints it).
+std::optional<std::chrono::year_month_day> PlainDay(fhir::Instant t) {
+  std::chrono::year_month_day ymd{std::chrono::floor<std::chrono::days>(t)};
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) return std::nullopt;
+  return ymd;
+}
+
+void AppendYear4(std::string& out, int year) {
+  const char digits[4] = {
+      static_cast<char>('0' + year / 1000), static_cast<char>('0' + year / 100 % 10),
+      static_cast<char>('0' + year / 10 % 10), static_cast<char>('0' + year % 10)};
+  out.append(digits, 4);
+}
+
+void AppendTwoDigits(std::string& out, unsigned v) {
+  const char digits[2] = {static_cast<char>('0' + v / 10 % 10), static_cast<char>('0' + v % 10)};
+  out.append(digits, 2);
+}
+
+// "2 Oct 2025".
+void AppendClinicalDate(std::string& out, fhir::Instant t) {
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::string iso = fhir::DateTime::FromInstant(t).ToString();  // YYYY-MM-DDThh:mm:ssZ
-  if (iso.size() < 10) return iso;
+  if (std::optional<std::chrono::year_month_day> ymd = PlainDay(t)) {
+    AppendInt(out, static_cast<unsigned>(ymd->day()));
+    out.push_back(' ');
+    out.append(kMonths[static_cast<unsigned>(ymd->month()) - 1]);
+    out.push_back(' ');
+    AppendYear4(out, static_cast<int>(ymd->year()));
+    return;
+  }
+  std::string iso = fhir::DateTime::FromInstant(t).ToString();  // e.g. -0050-03-01T00:00:00Z
+  if (iso.size() < 10) {
+    out += iso;
+    return;
+  }
   int month = std::atoi(iso.substr(5, 2).c_str());
   int day = std::atoi(iso.substr(8, 2).c_str());
-  if (month < 1 || month > 12) return iso.substr(0, 10);
-  return std::to_string(day) + " " + kMonths[month - 1] + " " + iso.substr(0, 4);
+  if (month < 1 || month > 12) {
+    out += iso.substr(0, 10);
+    return;
+  }
+  out += std::to_string(day) + " " + kMonths[month - 1] + " " + iso.substr(0, 4);
 }
 
-std::string IsoDate(fhir::Instant t) {
-  return fhir::DateTime::FromInstant(t).ToString().substr(0, 10);
+// "2025-10-02", quoted.
+void AppendQuotedIsoDate(std::string& out, fhir::Instant t) {
+  if (std::optional<std::chrono::year_month_day> ymd = PlainDay(t)) {
+    out.push_back('"');
+    AppendYear4(out, static_cast<int>(ymd->year()));
+    out.push_back('-');
+    AppendTwoDigits(out, static_cast<unsigned>(ymd->month()));
+    out.push_back('-');
+    AppendTwoDigits(out, static_cast<unsigned>(ymd->day()));
+    out.push_back('"');
+    return;
+  }
+  json::AppendQuotedJsonString(fhir::DateTime::FromInstant(t).ToString().substr(0, 10), &out);
 }
+
+// A member name as written after a comma: ,"name": (made at compile time).
+template <std::size_t N>
+struct Name {
+  char text[N + 3];
+  consteval Name(const char (&name)[N]) : text{} {
+    text[0] = ',';
+    text[1] = '"';
+    for (std::size_t i = 0; i + 1 < N; ++i) text[i + 2] = name[i];
+    text[N + 1] = '"';
+    text[N + 2] = ':';
+  }
+};
+
+// Compact JSON into one string, separators as RapidJSON's Writer puts them. Needs no stack: a
+// container closed is a value written in its parent.
+class JsonOut {
+ public:
+  explicit JsonOut(std::string& s) : s_(s) {}
+
+  template <Name K>
+  void Key() {
+    const std::size_t skip = first_ ? 1 : 0;
+    s_.append(K.text + skip, sizeof K.text - skip);
+    first_ = true;
+  }
+  void Str(std::string_view v) {
+    Sep();
+    json::AppendQuotedJsonString(v, &s_);
+  }
+  // A value (or a run of members) already in JSON.
+  void Raw(std::string_view json) {
+    Sep();
+    s_.append(json);
+  }
+  void Bool(bool b) {
+    Sep();
+    s_.append(b ? std::string_view("true") : std::string_view("false"));
+  }
+  template <Name K>
+  void KV(std::string_view v) {
+    Key<K>();
+    Str(v);
+  }
+  template <Name K>
+  void KRaw(std::string_view json) {
+    Key<K>();
+    Raw(json);
+  }
+  void StartObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void StartArray() { Open('['); }
+  void EndArray() { Close(']'); }
+  // After text written directly that ended a value.
+  void WroteValue() { first_ = false; }
+  // After text written directly that opened a container.
+  void Opened() { first_ = true; }
+
+ private:
+  void Sep() {
+    if (!first_) s_.push_back(',');
+    first_ = false;
+  }
+  void Open(char c) {
+    Sep();
+    s_.push_back(c);
+    first_ = true;
+  }
+  void Close(char c) {
+    s_.push_back(c);
+    first_ = false;
+  }
+
+  std::string& s_;
+  bool first_ = true;
+};
+
+// A span of the response already written, to be copied where the same JSON recurs.
+struct Span {
+  std::size_t offset = 0, size = 0;
+  bool empty() const { return size == 0; }
+};
+
+// Buffers reused across calls on one thread, so composing text allocates only while they grow.
+struct Scratch {
+  std::string text;     // the card detail being composed
+  std::string phrases;  // the "Why" phrases of one card, back to back
+  std::vector<Span> phrase_spans;
+  std::string cut;  // a cut summary / link label / display
+  std::string note;
+  std::string gap_sentences;  // the same for every card of a response
+  std::string card;           // per card: priority, reasons and reason references of resources
+  std::vector<int> decisive;
+  std::vector<std::string_view> refs;
+  std::vector<std::string_view> seen;
+  std::vector<int> gate;
+  std::vector<Span> finding_json;  // per finding: its object, once written in this response
+};
 
 class Renderer {
  public:
   Renderer(const Knowledge& k, const Facts& facts, const Decisions& decisions,
-           const RenderContext& context)
-      : k_(k), facts_(facts), decisions_(decisions), context_(context) {}
+           const RenderContext& context, std::string& out, Scratch& scratch)
+      : k_(k),
+        f_(*k.render_fragments),
+        facts_(facts),
+        decisions_(decisions),
+        context_(context),
+        out_(out),
+        w_(out),
+        s_(scratch) {}
 
-  std::string Render() {
-    std::size_t estimate = 512;
-    for (const Decision& d : decisions_.cards) estimate += 3072 + 1024 * d.proposals.size();
-    rapidjson::StringBuffer sb(nullptr, estimate);
-    json::StringWriter w(sb);
-    w.StartObject();
-    w.Key("cards");
-    w.StartArray();
-    for (const Decision& d : decisions_.cards) WriteCard(w, d);
-    w.EndArray();
+  void Render() {
+    evaluated_at_ = Quoted(context_.now_text);
+    patient_ref_ = Quoted("Patient/" + context_.patient_id);
+    s_.finding_json.assign(k_.findings.size(), Span{});
+    GapSentences();
+    s_.gate.clear();
+    for (const TraceLine& line : decisions_.gate_trace) {
+      if (!line.met) continue;
+      for (int f : line.findings) {
+        if (facts_.findings[f].present) s_.gate.push_back(f);
+      }
+    }
+    if (!context_.gaps.empty() || !facts_.notes.empty()) gaps_pending_ = true;
+    out_.append("{\"cards\":[");
+    w_.Opened();
+    for (const Decision& d : decisions_.cards) WriteCard(d);
+    w_.EndArray();
     // The knowledge version is in every response, also one without cards (CDS Hooks reserves
     // `extension` on every object for exactly this).
-    w.Key("extension");
-    w.StartObject();
-    w.Key(k_.extension_key.c_str());
-    w.StartObject();
-    KV(w, "knowledgeVersion", k_.knowledge_version);
-    KV(w, "packVersion", k_.pack_version);
+    out_.push_back(',');
+    out_.append(f_.response_extension_open);
+    w_.WroteValue();
     // Data gaps are reported on the response too, so an answer without cards (a closed gate)
     // still tells the integrator what could not be read.
-    WriteGaps(w);
-    w.EndObject();
-    w.EndObject();
-    w.EndObject();
-    return std::string(sb.GetString(), sb.GetSize());
+    WriteGaps();
+    out_.append("}}}");
   }
 
  private:
-  using W = json::StringWriter;
-  static void Str(W& w, std::string_view s) {
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  }
-  static void KV(W& w, const char* key, std::string_view value) {
-    w.Key(key);
-    Str(w, value);
+  // Copies a span of the response to its end.
+  void Repeat(Span span) {
+    out_.reserve(out_.size() + span.size);
+    out_.append(out_.data() + span.offset, span.size);
   }
 
   // ---- what the clinician reads ----------------------------------------------------------------
@@ -110,435 +312,612 @@ class Renderer {
     return best;
   }
 
-  // "Cervical spondylosis (2 Oct 2025)", "possible “papilloedema on the left” (exam note, 28 Feb
-  // 2026)".
-  std::string Phrase(int finding) const {
+  // Appends to `out`: "Cervical spondylosis (2 Oct 2025)", "possible “papilloedema on the left”
+  // (from text: exam note, 28 Feb 2026)".
+  void AppendPhrase(std::string& out, int finding) const {
+    const std::size_t start = out.size();
     const FindingState& s = facts_.findings[finding];
     const Evidence* e = Best(s);
-    if (e == nullptr) return k_.findings[finding].display;
-    std::string when = e->date ? ClinicalDate(*e->date) : std::string();
-    std::string out;
-    if (!e->quote.empty()) {
-      out = (e->possible ? "possible \u201c" : "\u201c") + e->quote + "\u201d";
-      std::string where = e->display.empty() ? std::string("note") : Cut(e->display, 40);
-      out += " (from text: " + where + (when.empty() ? "" : ", " + when) + ")";
-    } else {
-      out = e->display.empty() ? k_.findings[finding].display : Cut(e->display, 60);
-      if (e->history) when = when.empty() ? "past" : "past, " + when;
-      if (e->certainty == fhir::Certainty::kProvisional)
-        when = when.empty() ? "provisional" : "provisional, " + when;
-      if (!when.empty()) out += " (" + when + ")";
+    if (e == nullptr) {
+      out += k_.findings[finding].display;
+      return;
     }
-    return Cut(out, kMaxFindingPhrase);
+    if (!e->quote.empty()) {
+      out += e->possible ? "possible \u201c" : "\u201c";
+      out += e->quote;
+      out += "\u201d (from text: ";
+      if (e->display.empty()) {
+        out += "note";
+      } else {
+        const std::size_t where = out.size();
+        out += e->display;
+        CutTail(out, where, 40);
+      }
+      if (e->date) {
+        out += ", ";
+        AppendClinicalDate(out, *e->date);
+      }
+      out += ')';
+    } else {
+      if (e->display.empty()) {
+        out += k_.findings[finding].display;
+      } else {
+        out += e->display;
+        CutTail(out, start, 60);
+      }
+      // "(provisional, past, 2 Oct 2025)": each part when it applies.
+      const bool provisional = e->certainty == fhir::Certainty::kProvisional;
+      if (provisional || e->history || e->date) {
+        out += " (";
+        const char* sep = "";
+        if (provisional) {
+          out += "provisional";
+          sep = ", ";
+        }
+        if (e->history) {
+          out += sep;
+          out += "past";
+          sep = ", ";
+        }
+        if (e->date) {
+          out += sep;
+          AppendClinicalDate(out, *e->date);
+        }
+        out += ')';
+      }
+    }
+    CutTail(out, start, kMaxFindingPhrase);
   }
 
-  // Findings behind the met criteria, in the order the rule names them.
-  std::vector<int> Decisive(const Decision& d) const {
-    std::vector<int> out;
+  // Findings behind the met criteria, in the order the rule names them, into s_.decisive.
+  void Decisive(const Decision& d) {
+    s_.decisive.clear();
     for (const TraceLine& line : d.trace) {
       if (!line.met) continue;
       for (int f : line.findings) {
-        if (facts_.findings[f].present && std::find(out.begin(), out.end(), f) == out.end())
-          out.push_back(f);
+        if (facts_.findings[f].present &&
+            std::find(s_.decisive.begin(), s_.decisive.end(), f) == s_.decisive.end())
+          s_.decisive.push_back(f);
       }
     }
-    return out;
   }
 
-  std::string GapSentences() const {
-    std::string out;
+  // The plain sentences for the data gaps: the same on every card of the response.
+  void GapSentences() {
+    std::string& out = s_.gap_sentences;
+    out.clear();
+    s_.seen.clear();
     std::size_t shown = 0, more = 0;
-    std::set<std::string> seen;
     for (const DataGap& g : context_.gaps) {
       if (g.key.empty()) continue;  // unreadable FHIR: in the extension only
       auto it = k_.prefetch_gap_text.find(g.key);
-      std::string sentence =
+      std::string_view sentence =
           it != k_.prefetch_gap_text.end()
-              ? it->second
+              ? std::string_view(it->second)
               : "Part of the record could not be retrieved: some checks may be incomplete.";
-      if (!seen.insert(sentence).second) continue;
+      if (std::find(s_.seen.begin(), s_.seen.end(), sentence) != s_.seen.end()) continue;
+      s_.seen.push_back(sentence);
       if (shown == 2) {
         ++more;
         continue;
       }
-      if (!out.empty()) out += " ";
+      if (!out.empty()) out += ' ';
       out += sentence;
       ++shown;
     }
-    if (more > 0) out += " (" + std::to_string(more) + " more in the evidence.)";
-    return out;
+    if (more > 0) {
+      out += " (";
+      AppendInt(out, static_cast<long long>(more));
+      out += " more in the evidence.)";
+    }
   }
 
-  std::string Detail(const Decision& d) const {
-    std::vector<std::string> lines;
-    if (!d.advice.empty()) lines.push_back(d.advice);
+  // The card's detail into s_.text (needs s_.decisive).
+  void Detail(const Decision& d) {
+    std::string& t = s_.text;
+    t.clear();
+    // Every line is non-empty; lines are separated by a blank line.
+    auto start_line = [&t]() {
+      if (!t.empty()) t += "\n\n";
+      return t.size();
+    };
+    if (!d.advice.empty()) {
+      start_line();
+      t += d.advice;
+    }
     if (d.kind == DecisionKind::kOrderSign) {
-      std::string draft = "**Draft:** " + Cut(d.draft_name, 80);
-      for (std::size_t i = 0; i < d.problems.size() && i < 3; ++i)
-        draft += (i == 0 ? " \u2014 " : "; ") + d.problems[i];
-      lines.push_back(Cut(draft, 240));
+      const std::size_t line = start_line();
+      t += "**Draft:** ";
+      const std::size_t name = t.size();
+      t += d.draft_name;
+      CutTail(t, name, 80);
+      for (std::size_t i = 0; i < d.problems.size() && i < 3; ++i) {
+        t += i == 0 ? " \u2014 " : "; ";
+        t += d.problems[i];
+      }
+      CutTail(t, line, 240);
     }
     // The same record can support several findings (a coded CGH is also "a headache"): it is
     // named once.
-    std::vector<std::string> why;
-    for (int f : Decisive(d)) {
-      std::string phrase = Phrase(f);
-      if (std::find(why.begin(), why.end(), phrase) == why.end()) why.push_back(std::move(phrase));
+    s_.phrases.clear();
+    s_.phrase_spans.clear();
+    for (int f : s_.decisive) {
+      const std::size_t start = s_.phrases.size();
+      AppendPhrase(s_.phrases, f);
+      const std::string_view phrase(s_.phrases.data() + start, s_.phrases.size() - start);
+      bool repeated = false;
+      for (const Span& p : s_.phrase_spans) {
+        if (std::string_view(s_.phrases.data() + p.offset, p.size) == phrase) repeated = true;
+      }
+      if (repeated) {
+        s_.phrases.resize(start);
+      } else {
+        s_.phrase_spans.push_back({start, phrase.size()});
+      }
     }
-    if (!why.empty()) {
-      std::string line = "**Why:** ";
-      for (std::size_t i = 0; i < why.size() && i < kMaxWhyFindings; ++i)
-        line += (i ? "; " : "") + why[i];
-      if (why.size() > kMaxWhyFindings)
-        line += "; and " + std::to_string(why.size() - kMaxWhyFindings) + " more";
-      lines.push_back(line);
+    if (!s_.phrase_spans.empty()) {
+      start_line();
+      t += "**Why:** ";
+      for (std::size_t i = 0; i < s_.phrase_spans.size() && i < kMaxWhyFindings; ++i) {
+        if (i) t += "; ";
+        t.append(s_.phrases, s_.phrase_spans[i].offset, s_.phrase_spans[i].size);
+      }
+      if (s_.phrase_spans.size() > kMaxWhyFindings) {
+        t += "; and ";
+        AppendInt(t, static_cast<long long>(s_.phrase_spans.size() - kMaxWhyFindings));
+        t += " more";
+      }
     }
     if (!d.would_decide.empty()) {
-      std::string line = "**Would decide it:** ";
+      const std::size_t line = start_line();
+      t += "**Would decide it:** ";
       for (std::size_t i = 0; i < d.would_decide.size() && i < 6; ++i) {
-        line += (i ? ", " : "") + k_.findings[d.would_decide[i]].display;
+        if (i) t += ", ";
+        t += k_.findings[d.would_decide[i]].display;
       }
-      if (d.would_decide.size() > 6) line += " \u2026";
-      lines.push_back(Cut(line, 260));
+      if (d.would_decide.size() > 6) t += " \u2026";
+      CutTail(t, line, 260);
     }
     if (!d.not_suggested.empty()) {
-      std::string line = "**Not suggested:** ";
-      std::set<std::string> seen;
+      const std::size_t line = start_line();
+      t += "**Not suggested:** ";
+      s_.seen.clear();
       std::size_t n = 0;
       for (const NotSuggested& ns : d.not_suggested) {
-        if (!seen.insert(ns.label).second || n == 2) continue;
-        line += (n++ ? "; " : "") + ns.label + " (" + ns.reason + ")";
+        if (n == 2) break;
+        if (std::find(s_.seen.begin(), s_.seen.end(), ns.label) != s_.seen.end()) continue;
+        s_.seen.push_back(ns.label);
+        if (n++) t += "; ";
+        t += ns.label;
+        t += " (";
+        t += ns.reason;
+        t += ')';
       }
-      lines.push_back(Cut(line, 200));
+      CutTail(t, line, 200);
     }
-    std::string gaps = GapSentences();
-    if (!gaps.empty()) lines.push_back(gaps);
+    if (!s_.gap_sentences.empty()) {
+      start_line();
+      t += s_.gap_sentences;
+    }
     // Keep within the style guide's length: drop from the end of the evidence line first.
-    std::string out;
-    for (const std::string& l : lines) out += (out.empty() ? "" : "\n\n") + l;
-    return Cut(out, kMaxDetail);
+    CutTail(t, 0, kMaxDetail);
   }
 
   // ---- card
   // --------------------------------------------------------------------------------------
-  std::vector<const Citation*> Links(const Decision& d) const {
-    std::vector<const Citation*> out;
+  // The guideline links of a card (at most kMaxLinks citations, distinct urls).
+  std::size_t Links(const Decision& d, std::array<int, kMaxLinks>& out) const {
+    std::size_t n = 0;
     for (int ci : d.citations) {
       const Citation& c = k_.citations[ci];
       if (!c.guideline || c.url.empty()) continue;
-      if (std::any_of(out.begin(), out.end(), [&c](const Citation* o) { return o->url == c.url; }))
-        continue;
-      out.push_back(&c);
-      if (out.size() == kMaxLinks) break;
+      bool repeated = false;
+      for (std::size_t i = 0; i < n; ++i) repeated = repeated || k_.citations[out[i]].url == c.url;
+      if (repeated) continue;
+      out[n++] = ci;
+      if (n == kMaxLinks) break;
     }
-    return out;
+    return n;
   }
 
-  std::vector<std::string> ReasonRefs(const Decision& d) const {
-    std::vector<std::string> refs;
-    for (int f : Decisive(d)) {
+  // The Condition / Observation references behind the decisive findings, into s_.refs.
+  void ReasonRefs() {
+    s_.refs.clear();
+    for (int f : s_.decisive) {
       for (const Evidence& e : facts_.findings[f].evidence) {
         if (e.note == "documented absent") continue;
         if (e.ref.rfind("Condition/", 0) != 0 && e.ref.rfind("Observation/", 0) != 0) continue;
-        if (std::find(refs.begin(), refs.end(), e.ref) == refs.end()) refs.push_back(e.ref);
+        if (std::find(s_.refs.begin(), s_.refs.end(), e.ref) == s_.refs.end())
+          s_.refs.push_back(e.ref);
       }
     }
-    return refs;
   }
 
-  void WriteCoding(W& w, const Coding& c) {
-    w.StartObject();
-    KV(w, "system", c.system);
-    KV(w, "code", c.code);
-    KV(w, "display", c.display);
-    w.EndObject();
-  }
-
-  void WriteResource(W& w, const Decision& d, const Proposal& p, int order) {
-    const OrderDef& o = k_.orders[order];
-    w.StartObject();
-    KV(w, "resourceType", o.medication ? "MedicationRequest" : "ServiceRequest");
-    KV(w, "status", "draft");
-    KV(w, "intent", "proposal");
-    KV(w, "priority", d.priority.empty() ? "routine" : d.priority);
-    w.Key(o.medication ? "medicationCodeableConcept" : "code");
-    w.StartObject();
-    w.Key("coding");
-    w.StartArray();
-    WriteCoding(w, o.code);
-    w.EndArray();
-    KV(w, "text", o.code.display);
-    w.EndObject();
-    w.Key("subject");
-    w.StartObject();
-    KV(w, "reference", "Patient/" + context_.patient_id);
-    w.EndObject();
-    w.Key("reasonCode");
-    w.StartArray();
-    w.StartObject();
-    KV(w, "text", d.tier.empty() ? d.title : "Red flag: " + d.title + " (" + d.tier + ")");
-    w.EndObject();
-    w.EndArray();
-    std::vector<std::string> refs = ReasonRefs(d);
-    if (!refs.empty()) {
-      w.Key("reasonReference");
-      w.StartArray();
-      for (const std::string& r : refs) {
-        w.StartObject();
-        KV(w, "reference", r);
-        w.EndObject();
+  // What every created resource of a card shares: its priority, then (after the patient
+  // reference) its reasons. Written into s_.card; returns the split.
+  std::size_t CardResourceParts(const Decision& d) {
+    std::string& c = s_.card;
+    c.clear();
+    json::AppendQuotedJsonString(d.priority.empty() ? std::string_view("routine") : d.priority, &c);
+    const std::size_t priority_end = c.size();
+    c += "},\"reasonCode\":[{\"text\":";
+    if (d.tier.empty()) {
+      json::AppendQuotedJsonString(d.title, &c);
+    } else {
+      s_.note.clear();
+      s_.note += "Red flag: ";
+      s_.note += d.title;
+      s_.note += " (";
+      s_.note += d.tier;
+      s_.note += ')';
+      json::AppendQuotedJsonString(s_.note, &c);
+    }
+    c += "}]";
+    ReasonRefs();
+    if (!s_.refs.empty()) {
+      c += ",\"reasonReference\":[";
+      for (std::size_t i = 0; i < s_.refs.size(); ++i) {
+        c += i ? ",{\"reference\":" : "{\"reference\":";
+        json::AppendQuotedJsonString(s_.refs[i], &c);
+        c += '}';
       }
-      w.EndArray();
+      c += ']';
     }
-    std::string note = o.note.empty() ? "Suggested by " + k_.source_label + "." : o.note;
-    for (const std::string& c : p.cautions) note += " " + c;
-    w.Key("note");
-    w.StartArray();
-    w.StartObject();
-    KV(w, "text", note);
-    w.EndObject();
-    w.EndArray();
-    if (o.medication) {
-      w.Key("dosageInstruction");
-      w.StartArray();
-      w.StartObject();
-      KV(w, "text", o.dosage);
-      w.EndObject();
-      w.EndArray();
-    }
-    w.EndObject();
+    return priority_end;
   }
 
-  void WriteCard(W& w, const Decision& d) {
-    std::vector<const Citation*> links = Links(d);
-    w.StartObject();
+  void WriteResource(const Proposal& p, int order, std::size_t priority_end) {
+    const RenderFragments::Order& o = f_.orders[order];
+    out_ += o.open;
+    out_.append(s_.card, 0, priority_end);
+    out_ += o.code;
+    out_ += patient_ref_;
+    out_.append(s_.card, priority_end, std::string::npos);
+    if (p.cautions.empty()) {
+      out_ += o.note_end;
+    } else {
+      s_.note = o.default_note;
+      for (const std::string& c : p.cautions) {
+        s_.note += ' ';
+        s_.note += c;
+      }
+      out_ += ",\"note\":[{\"text\":";
+      json::AppendQuotedJsonString(s_.note, &out_);
+      out_ += "}]";
+      out_ += o.dosage_end;
+    }
+    w_.WroteValue();
+  }
+
+  void WriteUuid() {
+    out_ += '"';
+    out_ += NewUuidV7();
+    out_ += '"';
+    w_.WroteValue();
+  }
+
+  void WriteCard(const Decision& d) {
+    std::array<int, kMaxLinks> links{};
+    const std::size_t link_count = Links(d, links);
+    Decisive(d);
+    w_.StartObject();
     // Time-ordered: the host stores and indexes every card uuid it issues (uuid.h says why).
-    KV(w, "uuid", NewUuidV7());
-    KV(w, "summary", Cut(d.summary, kMaxSummary));
-    KV(w, "detail", Detail(d));
-    KV(w, "indicator", d.indicator);
-    w.Key("source");
-    w.StartObject();
-    KV(w, "label", k_.source_label);
-    std::string url = !links.empty() ? links[0]->url : k_.source_url;
-    if (!url.empty()) KV(w, "url", url);
-    w.Key("topic");
-    w.StartObject();
-    KV(w, "system", k_.rule_system);
-    KV(w, "code", d.rule_id);
-    KV(w, "display", d.title);
-    w.EndObject();
-    w.EndObject();
+    w_.Key<"uuid">();
+    WriteUuid();
+    w_.KV<"summary">(Cut(d.summary, kMaxSummary, s_.cut));
+    Detail(d);
+    w_.KV<"detail">(s_.text);
+    w_.KV<"indicator">(d.indicator);
+    out_ += f_.source_open;
+    out_ += link_count > 0 ? f_.citation_url[links[0]] : f_.source_url;
+    out_ += f_.topic_open;
+    json::AppendQuotedJsonString(d.rule_id, &out_);
+    out_ += ",\"display\":";
+    json::AppendQuotedJsonString(d.title, &out_);
+    out_ += "}}";
+    w_.WroteValue();
     if (!d.proposals.empty()) {
-      w.Key("suggestions");
-      w.StartArray();
+      bool creates = false;
       for (const Proposal& p : d.proposals) {
-        w.StartObject();
-        KV(w, "label", p.label);
-        KV(w, "uuid", NewUuidV7());
-        w.Key("isRecommended");
-        w.Bool(p.recommended);
-        w.Key("actions");
-        w.StartArray();
-        for (const ProposedAction& a : p.actions) {
-          w.StartObject();
-          KV(w, "type", a.is_delete ? "delete" : "create");
-          KV(w, "description", a.description);
-          if (a.is_delete) {
-            KV(w, "resourceId", a.resource_id);
-          } else {
-            w.Key("resource");
-            WriteResource(w, d, p, a.order);
-          }
-          w.EndObject();
-        }
-        w.EndArray();
-        w.EndObject();
+        for (const ProposedAction& a : p.actions) creates = creates || !a.is_delete;
       }
-      w.EndArray();
-      KV(w, "selectionBehavior", d.alternatives ? "at-most-one" : "any");
+      const std::size_t priority_end = creates ? CardResourceParts(d) : 0;
+      w_.Key<"suggestions">();
+      w_.StartArray();
+      for (const Proposal& p : d.proposals) {
+        w_.StartObject();
+        w_.KV<"label">(p.label);
+        w_.Key<"uuid">();
+        WriteUuid();
+        w_.Key<"isRecommended">();
+        w_.Bool(p.recommended);
+        w_.Key<"actions">();
+        w_.StartArray();
+        for (const ProposedAction& a : p.actions) {
+          w_.StartObject();
+          out_ += a.is_delete ? "\"type\":\"delete\"" : "\"type\":\"create\"";
+          w_.WroteValue();
+          w_.KV<"description">(a.description);
+          if (a.is_delete) {
+            w_.KV<"resourceId">(a.resource_id);
+          } else {
+            w_.Key<"resource">();
+            w_.Raw("");
+            WriteResource(p, a.order, priority_end);
+          }
+          w_.EndObject();
+        }
+        w_.EndArray();
+        w_.EndObject();
+      }
+      w_.EndArray();
+      out_ += d.alternatives ? ",\"selectionBehavior\":\"at-most-one\""
+                             : ",\"selectionBehavior\":\"any\"";
     }
     // Every card that interrupts (warning, critical) or proposes can be dismissed with a reason,
     // so feedback analytics keep exactly the cards that most need them.
     if (!d.proposals.empty() || d.indicator == "warning" || d.indicator == "critical") {
-      w.Key("overrideReasons");
-      w.StartArray();
-      for (const Coding& r : k_.override_reasons) WriteCoding(w, r);
-      w.EndArray();
+      out_ += f_.override_reasons;
     }
-    if (!links.empty()) {
-      w.Key("links");
-      w.StartArray();
-      for (const Citation* c : links) {
-        w.StartObject();
-        KV(w, "label", Cut(c->label.empty() ? c->text : c->label, 80));
-        KV(w, "url", c->url);
-        KV(w, "type", "absolute");
-        w.EndObject();
+    if (link_count > 0) {
+      out_ += ",\"links\":[";
+      for (std::size_t i = 0; i < link_count; ++i) {
+        if (i) out_ += ',';
+        out_ += f_.citation_link[links[i]];
       }
-      w.EndArray();
+      out_ += ']';
     }
-    WriteEvidence(w, d);
-    w.EndObject();
+    WriteEvidence(d);
+    w_.EndObject();
   }
 
   // ---- the evidence trail (README "The evidence extension") ------------------------------------
-  void WriteEvidenceItem(W& w, const Evidence& e) {
-    w.StartObject();
-    KV(w, "reference", e.ref);
-    if (!e.display.empty()) KV(w, "display", e.display);
-    if (e.date) KV(w, "date", IsoDate(*e.date));
-    KV(w, "origin", e.quote.empty() ? "coded" : "text");
-    if (!e.quote.empty()) KV(w, "quote", e.quote);
-    if (e.possible) {
-      w.Key("possible");
-      w.Bool(true);
+  void WriteEvidenceItem(const Evidence& e) {
+    out_ += "{\"reference\":";
+    json::AppendQuotedJsonString(e.ref, &out_);
+    if (!e.display.empty()) {
+      out_ += ",\"display\":";
+      json::AppendQuotedJsonString(e.display, &out_);
     }
-    if (e.history) {
-      w.Key("history");
-      w.Bool(true);
+    if (e.date) {
+      out_ += ",\"date\":";
+      AppendQuotedIsoDate(out_, *e.date);
     }
-    KV(w, "certainty", fhir::CertaintyName(e.certainty));
-    if (!e.note.empty()) KV(w, "note", e.note);
-    w.EndObject();
+    if (e.quote.empty()) {
+      out_ += ",\"origin\":\"coded\"";
+    } else {
+      out_ += ",\"origin\":\"text\",\"quote\":";
+      json::AppendQuotedJsonString(e.quote, &out_);
+    }
+    if (e.possible) out_ += ",\"possible\":true";
+    if (e.history) out_ += ",\"history\":true";
+    out_ += ",\"certainty\":";
+    json::AppendQuotedJsonString(fhir::CertaintyName(e.certainty), &out_);
+    if (!e.note.empty()) {
+      out_ += ",\"note\":";
+      json::AppendQuotedJsonString(e.note, &out_);
+    }
+    out_ += '}';
   }
 
-  void WriteFindings(W& w, const std::vector<int>& findings) {
-    w.StartArray();
-    std::set<int> seen;
-    for (int f : findings) {
-      if (!seen.insert(f).second) continue;
-      const FindingState& s = facts_.findings[f];
-      w.StartObject();
-      KV(w, "finding", k_.findings[f].id);
-      KV(w, "display", k_.findings[f].display);
-      KV(w, "status", s.present ? "present" : s.absent ? "documented-absent" : "not-recorded");
-      if (!s.evidence.empty()) {
-        w.Key("evidence");
-        w.StartArray();
-        for (const Evidence& e : s.evidence) WriteEvidenceItem(w, e);
-        w.EndArray();
+  // One finding's object: written the first time, copied after.
+  void WriteFinding(int f) {
+    Span& done = s_.finding_json[f];
+    if (!done.empty()) {
+      Repeat(done);
+      return;
+    }
+    const std::size_t start = out_.size();
+    const FindingState& s = facts_.findings[f];
+    out_ += f_.finding_open[f];
+    out_ += s.present ? "\"present\"" : s.absent ? "\"documented-absent\"" : "\"not-recorded\"";
+    if (!s.evidence.empty()) {
+      out_ += ",\"evidence\":[";
+      for (std::size_t i = 0; i < s.evidence.size(); ++i) {
+        if (i) out_ += ',';
+        WriteEvidenceItem(s.evidence[i]);
       }
-      w.EndObject();
+      out_ += ']';
     }
-    w.EndArray();
+    out_ += '}';
+    done = {start, out_.size() - start};
   }
 
-  void WriteGaps(W& w) {
-    if (context_.gaps.empty() && facts_.notes.empty()) return;
-    w.Key("dataGaps");
-    w.StartArray();
+  template <typename Findings>
+  void WriteFindings(const Findings& findings) {
+    w_.StartArray();
+    for (auto it = findings.begin(); it != findings.end(); ++it) {
+      if (std::find(findings.begin(), it, *it) != it) continue;
+      w_.Raw("");
+      WriteFinding(*it);
+    }
+    w_.EndArray();
+  }
+
+  // "dataGaps": written the first time, copied after (the same on every card and the response).
+  void WriteGaps() {
+    if (!gaps_pending_) return;
+    if (!gaps_json_.empty()) {
+      out_ += ',';
+      Repeat(gaps_json_);
+      w_.WroteValue();
+      return;
+    }
+    w_.Key<"dataGaps">();
+    const std::size_t start = out_.size();
+    w_.StartArray();
     for (const DataGap& g : context_.gaps) {
-      w.StartObject();
-      if (!g.key.empty()) KV(w, "prefetchKey", g.key);
-      KV(w, "detail", g.technical);
-      w.EndObject();
+      w_.StartObject();
+      if (!g.key.empty()) w_.KV<"prefetchKey">(g.key);
+      w_.KV<"detail">(g.technical);
+      w_.EndObject();
     }
     for (const std::string& n : facts_.notes) {
-      w.StartObject();
-      KV(w, "detail", n);
-      w.EndObject();
+      w_.StartObject();
+      w_.KV<"detail">(n);
+      w_.EndObject();
     }
-    w.EndArray();
+    w_.EndArray();
+    // From the member name on (without its comma).
+    const std::size_t name = start - (sizeof("\"dataGaps\":") - 1);
+    gaps_json_ = {name, out_.size() - name};
   }
 
-  void WriteEvidence(W& w, const Decision& d) {
-    w.Key("extension");
-    w.StartObject();
-    w.Key(k_.extension_key.c_str());
-    w.StartObject();
-    KV(w, "knowledgeVersion", k_.knowledge_version);
-    KV(w, "packVersion", k_.pack_version);
-    KV(w, "ruleId", d.rule_id);
-    KV(w, "evaluatedAt", context_.now_text);
-    if (!d.tier.empty()) KV(w, "tier", d.tier);
+  void WriteEvidence(const Decision& d) {
+    out_ += f_.card_extension_open;
+    json::AppendQuotedJsonString(d.rule_id, &out_);
+    out_ += ",\"evaluatedAt\":";
+    out_ += evaluated_at_;
+    w_.WroteValue();
+    if (!d.tier.empty()) w_.KV<"tier">(d.tier);
     // What opened the relevance gate (knowledge.md §0): every card names it.
-    std::vector<int> gate;
-    for (const TraceLine& line : decisions_.gate_trace) {
-      if (!line.met) continue;
-      for (int f : line.findings) {
-        if (facts_.findings[f].present) gate.push_back(f);
+    if (!s_.gate.empty()) {
+      if (!gate_json_.empty()) {
+        out_ += ',';
+        Repeat(gate_json_);
+        w_.WroteValue();
+      } else {
+        out_ += ",\"gate\":";
+        const std::size_t start = out_.size() - (sizeof("\"gate\":") - 1);
+        w_.Opened();
+        WriteFindings(s_.gate);
+        gate_json_ = {start, out_.size() - start};
       }
-    }
-    if (!gate.empty()) {
-      w.Key("gate");
-      WriteFindings(w, gate);
     }
     // No empty arrays (the golden runner and some clients refuse them): each array below is
     // written only when it has members.
     if (!d.trace.empty()) {
-      w.Key("criteria");
-      w.StartArray();
-    }
-    for (const TraceLine& line : d.trace) {
-      w.StartObject();
-      KV(w, "label", line.label);
-      w.Key("met");
-      w.Bool(line.met);
-      w.Key("depth");
-      w.Int(line.depth);
-      if (!line.findings.empty()) {
-        w.Key("findings");
-        WriteFindings(w, line.findings);
+      w_.Key<"criteria">();
+      w_.StartArray();
+      for (const TraceLine& line : d.trace) {
+        w_.StartObject();
+        w_.KV<"label">(line.label);
+        out_ += line.met ? ",\"met\":true,\"depth\":" : ",\"met\":false,\"depth\":";
+        AppendInt(out_, line.depth);
+        w_.WroteValue();
+        if (!line.findings.empty()) {
+          w_.Key<"findings">();
+          WriteFindings(line.findings);
+        }
+        w_.EndObject();
       }
-      w.EndObject();
+      w_.EndArray();
     }
-    if (!d.trace.empty()) w.EndArray();
     if (!d.would_decide.empty()) {
-      w.Key("wouldDecide");
-      WriteFindings(w, d.would_decide);
+      w_.Key<"wouldDecide">();
+      WriteFindings(d.would_decide);
     }
     if (!d.problems.empty()) {
-      w.Key("draft");
-      w.StartObject();
-      if (!d.draft_ref.empty()) KV(w, "reference", d.draft_ref);
-      KV(w, "display", d.draft_name);
-      w.Key("problems");
-      w.StartArray();
-      for (const std::string& p : d.problems) Str(w, p);
-      w.EndArray();
-      w.EndObject();
+      w_.Key<"draft">();
+      w_.StartObject();
+      if (!d.draft_ref.empty()) w_.KV<"reference">(d.draft_ref);
+      w_.KV<"display">(d.draft_name);
+      w_.Key<"problems">();
+      w_.StartArray();
+      for (const std::string& p : d.problems) w_.Str(p);
+      w_.EndArray();
+      w_.EndObject();
     }
     if (!d.not_suggested.empty()) {
-      w.Key("notSuggested");
-      w.StartArray();
+      w_.Key<"notSuggested">();
+      w_.StartArray();
       for (const NotSuggested& ns : d.not_suggested) {
-        w.StartObject();
-        KV(w, "suggestion", ns.label);
-        KV(w, "reason", ns.reason);
-        w.EndObject();
+        w_.StartObject();
+        w_.KV<"suggestion">(ns.label);
+        w_.KV<"reason">(ns.reason);
+        w_.EndObject();
       }
-      w.EndArray();
+      w_.EndArray();
     }
-    WriteGaps(w);
+    WriteGaps();
     if (!d.citations.empty()) {
-      w.Key("citations");
-      w.StartArray();
+      w_.Key<"citations">();
+      w_.StartArray();
+      for (int ci : d.citations) w_.Raw(f_.citation[ci]);
+      w_.EndArray();
     }
-    for (int ci : d.citations) {
-      const Citation& c = k_.citations[ci];
-      w.StartObject();
-      KV(w, "id", c.id);
-      KV(w, "text", c.text);
-      if (!c.url.empty()) KV(w, "url", c.url);
-      w.EndObject();
-    }
-    if (!d.citations.empty()) w.EndArray();
-    w.EndObject();
-    w.EndObject();
+    out_ += "}}";
+    w_.WroteValue();
   }
 
   const Knowledge& k_;
+  const RenderFragments& f_;
   const Facts& facts_;
   const Decisions& decisions_;
   const RenderContext& context_;
+  std::string& out_;
+  JsonOut w_;
+  Scratch& s_;
+  std::string evaluated_at_;
+  std::string patient_ref_;
+  bool gaps_pending_ = false;
+  Span gaps_json_;
+  Span gate_json_;
 };
 
 }  // namespace
 
+void PrepareRendering(Knowledge& k) {
+  auto f = std::make_shared<RenderFragments>();
+  std::string versions = "\"knowledgeVersion\":" + Quoted(k.knowledge_version) +
+                         ",\"packVersion\":" + Quoted(k.pack_version);
+  f->response_extension_open = "\"extension\":{" + Quoted(k.extension_key) + ":{" + versions;
+  f->card_extension_open =
+      ",\"extension\":{" + Quoted(k.extension_key) + ":{" + versions + ",\"ruleId\":";
+  f->source_open = ",\"source\":{\"label\":" + Quoted(k.source_label);
+  f->source_url = k.source_url.empty() ? std::string() : ",\"url\":" + Quoted(k.source_url);
+  f->topic_open = ",\"topic\":{\"system\":" + Quoted(k.rule_system) + ",\"code\":";
+  auto coding = [](const Coding& c) {
+    return "{\"system\":" + Quoted(c.system) + ",\"code\":" + Quoted(c.code) +
+           ",\"display\":" + Quoted(c.display) + "}";
+  };
+  f->override_reasons = ",\"overrideReasons\":[";
+  for (std::size_t i = 0; i < k.override_reasons.size(); ++i) {
+    if (i) f->override_reasons += ',';
+    f->override_reasons += coding(k.override_reasons[i]);
+  }
+  f->override_reasons += ']';
+  for (const Finding& finding : k.findings) {
+    f->finding_open.push_back("{\"finding\":" + Quoted(finding.id) +
+                              ",\"display\":" + Quoted(finding.display) + ",\"status\":");
+  }
+  for (const Citation& c : k.citations) {
+    std::string url = c.url.empty() ? std::string() : ",\"url\":" + Quoted(c.url);
+    f->citation.push_back("{\"id\":" + Quoted(c.id) + ",\"text\":" + Quoted(c.text) + url + "}");
+    std::string cut;
+    f->citation_link.push_back(
+        "{\"label\":" + Quoted(Cut(c.label.empty() ? c.text : c.label, 80, cut)) +
+        ",\"url\":" + Quoted(c.url) + ",\"type\":\"absolute\"}");
+    f->citation_url.push_back(url);
+  }
+  for (const OrderDef& o : k.orders) {
+    RenderFragments::Order r;
+    r.open = std::string("{\"resourceType\":") +
+             (o.medication ? "\"MedicationRequest\"" : "\"ServiceRequest\"") +
+             ",\"status\":\"draft\",\"intent\":\"proposal\",\"priority\":";
+    r.code = std::string(o.medication ? ",\"medicationCodeableConcept\":" : ",\"code\":") +
+             "{\"coding\":[" + coding(o.code) + "],\"text\":" + Quoted(o.code.display) +
+             "},\"subject\":{\"reference\":";
+    r.default_note = o.note.empty() ? "Suggested by " + k.source_label + "." : o.note;
+    r.dosage_end =
+        o.medication ? ",\"dosageInstruction\":[{\"text\":" + Quoted(o.dosage) + "}]}" : "}";
+    r.note_end = ",\"note\":[{\"text\":" + Quoted(r.default_note) + "}]" + r.dosage_end;
+    f->orders.push_back(std::move(r));
+  }
+  k.render_fragments = std::move(f);
+}
+
 std::string RenderResponse(const Knowledge& k, const Facts& facts, const Decisions& decisions,
                            const RenderContext& context) {
-  return Renderer(k, facts, decisions, context).Render();
+  // One allocation for the answer, sized from the last one on this thread.
+  thread_local std::size_t last_size = 16 * 1024;
+  thread_local Scratch scratch;
+  std::string out;
+  out.reserve(std::min<std::size_t>(last_size + last_size / 8, std::size_t{1} << 20));
+  Renderer renderer(k, facts, decisions, context, out, scratch);
+  renderer.Render();
+  last_size = std::max<std::size_t>(out.size(), 1024);
+  return out;
 }
 
 }  // namespace cephalgia::rules::internal

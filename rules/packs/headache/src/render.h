@@ -23,6 +23,10 @@ struct RenderContext {
   std::vector<DataGap> gaps;
 };
 
+// Escapes, once per knowledge, the JSON that every response repeats (labels, citations, links,
+// codings, the fixed parts of suggested resources) into k.render_fragments. LoadKnowledge calls it.
+void PrepareRendering(Knowledge& k);
+
 std::string RenderResponse(const Knowledge& k, const Facts& facts, const Decisions& decisions,
                            const RenderContext& context);
 
