@@ -2,9 +2,15 @@
 
 #include <rapidjson/error/en.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <cmath>
 #include <cstring>
 #include <limits>
+
+#include "cephalgia/json_bytes.h"
 
 namespace cephalgia::json {
 
@@ -18,74 +24,86 @@ Status TooLarge(std::size_t size, std::size_t max_bytes) {
 
 }  // namespace
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence (RFC 3629) that starts with the non-ASCII byte
+// s[i], or 0 when it is malformed.
+std::size_t MultibyteLength(const unsigned char* s, std::size_t i, std::size_t n) {
+  const unsigned char c = s[i];
+  std::size_t len;
+  uint32_t min;
+  uint32_t cp;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2, min = 0x80, cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, min = 0x800, cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > n) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((s[i + k] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i + k] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+// The offset of the first byte at or after `i` that is not ASCII or is NUL (n when none).
+std::size_t SkipCleanAscii(const unsigned char* s, std::size_t i, std::size_t n) {
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  while (n - i >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    // movemask takes each byte's high bit: set for non-ASCII bytes and for the NUL compare.
+    const unsigned m =
+        static_cast<unsigned>(_mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)));
+    if (m != 0) return i + static_cast<std::size_t>(__builtin_ctz(m));
+    i += 16;
+  }
+#else
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  while (n - i >= 8) {
+    uint64_t w;
+    std::memcpy(&w, s + i, 8);
+    if ((w & kHigh) != 0 || ((w - kOnes) & ~w & kHigh) != 0) break;
+    i += 8;
+  }
+#endif
+  while (i < n && s[i] != 0 && s[i] < 0x80) ++i;
+  return i;
+}
+
+}  // namespace
+
 std::size_t FindInvalidUtf8OrNul(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
   std::size_t i = 0;
-  auto clean = [](uint64_t w) { return (w & kHigh) == 0 && ((w - kOnes) & ~w & kHigh) == 0; };
-  while (i < n) {
-    // 32 bytes per step while they are plain ASCII without NUL (the common case for FHIR).
-    while (i + 32 <= n) {
-      uint64_t w[4];
-      std::memcpy(w, s + i, 32);
-      uint64_t high = (w[0] | w[1] | w[2] | w[3]) & kHigh;
-      uint64_t zero = ((w[0] - kOnes) & ~w[0]) | ((w[1] - kOnes) & ~w[1]) |
-                      ((w[2] - kOnes) & ~w[2]) | ((w[3] - kOnes) & ~w[3]);
-      if (high != 0 || (zero & kHigh) != 0) break;
-      i += 32;
-    }
-    // The 32-byte steps may end exactly at the end (found by tests/fuzz: s[n] was read).
-    if (i == n) break;
-    if (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, s + i, 8);
-      // All ASCII and no zero byte: skip the word.
-      if (clean(w)) {
-        i += 8;
-        continue;
-      }
-    }
-    unsigned char c = s[i];
-    if (c == 0) return i;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len;
-    uint32_t min;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-      return i;
-    }
-    if (i + len > n) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+  for (;;) {
+    i = SkipCleanAscii(s, i, n);
+    if (i == n || s[i] == 0) return i;
+    const std::size_t len = MultibyteLength(s, i, n);
+    if (len == 0) return i;
     i += len;
   }
-  return n;
 }
 
 Status CheckUtf8(std::string_view text) {
   if (std::size_t bad = FindInvalidUtf8OrNul(text); bad != text.size()) {
-    return InvalidArgument("malformed JSON: invalid UTF-8 or a NUL byte at byte " + std::to_string(bad), "$");
+    return InvalidArgument(
+        "malformed JSON: invalid UTF-8 or a NUL byte at byte " + std::to_string(bad), "$");
   }
   return Status::Ok();
 }
 
 Status ParseFailure(const rapidjson::ParseResult& result, bool too_deep, int max_depth) {
-  std::string what = too_deep ? "JSON nested deeper than " + std::to_string(max_depth) + " levels"
-                              : std::string("malformed JSON: ") + rapidjson::GetParseError_En(result.Code());
+  std::string what =
+      too_deep ? "JSON nested deeper than " + std::to_string(max_depth) + " levels"
+               : std::string("malformed JSON: ") + rapidjson::GetParseError_En(result.Code());
   return InvalidArgument(what + " at byte " + std::to_string(result.Offset()), "$");
 }
 
@@ -117,8 +135,8 @@ Result<rapidjson::Document> ParseUntrusted(std::string_view text, std::size_t ma
 
 const rapidjson::Value* Find(const rapidjson::Value& object, std::string_view key) {
   if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(
-      rapidjson::Value(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
+  auto it = object.FindMember(rapidjson::Value(
+      rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
   if (it == object.MemberEnd()) return nullptr;
   return &it->value;
 }
@@ -167,59 +185,132 @@ const rapidjson::Value* GetObject(const rapidjson::Value& object, std::string_vi
 
 namespace {
 
-constexpr uint64_t kByteOnes = 0x0101010101010101ULL;
-constexpr uint64_t kByteHighs = 0x8080808080808080ULL;
+using json_bytes::Load64;
+using json_bytes::StopMask64;
 
-// True when one of the eight bytes of `w` must be escaped in a JSON string: below 0x20, '"' or
-// '\\'. (The classic "has a zero byte" test; exact for the word as a whole.)
-bool WordNeedsEscape(uint64_t w) {
-  auto has_zero = [](uint64_t x) { return ((x - kByteOnes) & ~x & kByteHighs) != 0; };
-  const bool control = ((w - 0x20 * kByteOnes) & ~w & kByteHighs) != 0;
-  return control || has_zero(w ^ (0x22 * kByteOnes)) || has_zero(w ^ (0x5C * kByteOnes));
+uint32_t Load32(const char* p) {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
 }
 
-bool ByteNeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
-
-// Length of the prefix of `s` that needs no escaping.
-std::size_t PlainPrefix(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    if (WordNeedsEscape(w)) break;
+// Copies the `n` < 16 bytes at `p` to `dst` (all of them, whatever they hold) and returns the
+// length of their plain prefix (n when none needs an escape). Short strings are the common case:
+// two overlapping words cover them, without a loop or a call to memcpy.
+std::size_t CopyShortRun(const char* p, std::size_t n, char* dst) {
+  if (n >= 8) {
+    const uint64_t head = Load64(p), tail = Load64(p + n - 8);
+    std::memcpy(dst, &head, 8);
+    std::memcpy(dst + n - 8, &tail, 8);
+    if (const uint64_t m = StopMask64(head); m != 0) return __builtin_ctzll(m) >> 3;
+    if (const uint64_t m = StopMask64(tail); m != 0) return n - 8 + (__builtin_ctzll(m) >> 3);
+    return n;
   }
-  while (i < s.size() && !ByteNeedsEscape(static_cast<unsigned char>(s[i]))) ++i;
-  return i;
+  if (n >= 4) {
+    const uint32_t head = Load32(p), tail = Load32(p + n - 4);
+    std::memcpy(dst, &head, 4);
+    std::memcpy(dst + n - 4, &tail, 4);
+    // Both halves in one word: a stop in the head is found first (the lowest set bit is exact).
+    const uint64_t m = StopMask64(head | (uint64_t{tail} << 32));
+    if (m == 0) return n;
+    const std::size_t at = __builtin_ctzll(m) >> 3;
+    return at < 4 ? at : n - 4 + (at - 4);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    dst[i] = p[i];
+    if (json_bytes::IsStringStop(static_cast<unsigned char>(p[i]))) return i;
+  }
+  return n;
 }
 
 }  // namespace
 
-void AppendQuotedJsonString(std::string_view s, std::string* out) {
+char* WriteQuotedJsonString(std::string_view s, char* dst) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  out->reserve(out->size() + s.size() + 2);
-  out->push_back('"');
-  while (!s.empty()) {
-    std::size_t plain = PlainPrefix(s);
-    out->append(s.data(), plain);
-    if (plain == s.size()) break;
-    const unsigned char c = static_cast<unsigned char>(s[plain]);
-    out->push_back('\\');
-    switch (c) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '\b': out->push_back('b'); break;
-      case '\f': out->push_back('f'); break;
-      case '\n': out->push_back('n'); break;
-      case '\r': out->push_back('r'); break;
-      case '\t': out->push_back('t'); break;
-      default:
-        out->append("u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xF]);
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  *dst++ = '"';
+  for (;;) {
+    // Copy the plain run whole while looking for its end: a step stores all its bytes, and the
+    // room for six bytes per input byte leaves space for that.
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+      const __m128i v = json_bytes::Load128(p);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
+      if (const unsigned m = json_bytes::StopMask128(v); m != 0) {
+        const int at = __builtin_ctz(m);
+        p += at;
+        dst += at;
+        goto escape;
+      }
+      p += 16;
+      dst += 16;
     }
-    s.remove_prefix(plain + 1);
+#else
+    while (end - p >= 16) {
+      const uint64_t w = Load64(p);
+      std::memcpy(dst, &w, 8);
+      if (const uint64_t m = StopMask64(w); m != 0) {
+        const int at = __builtin_ctzll(m) >> 3;
+        p += at;
+        dst += at;
+        goto escape;
+      }
+      p += 8;
+      dst += 8;
+    }
+#endif
+    {
+      const std::size_t rest = static_cast<std::size_t>(end - p);
+      const std::size_t plain = CopyShortRun(p, rest, dst);
+      p += plain;
+      dst += plain;
+      if (plain == rest) break;
+    }
+  escape : {
+    const unsigned char c = static_cast<unsigned char>(*p++);
+    *dst++ = '\\';
+    switch (c) {
+      case '"':
+        *dst++ = '"';
+        break;
+      case '\\':
+        *dst++ = '\\';
+        break;
+      case '\b':
+        *dst++ = 'b';
+        break;
+      case '\f':
+        *dst++ = 'f';
+        break;
+      case '\n':
+        *dst++ = 'n';
+        break;
+      case '\r':
+        *dst++ = 'r';
+        break;
+      case '\t':
+        *dst++ = 't';
+        break;
+      default:
+        dst[0] = 'u';
+        dst[1] = '0';
+        dst[2] = '0';
+        dst[3] = kHex[c >> 4];
+        dst[4] = kHex[c & 0xF];
+        dst += 5;
+    }
   }
-  out->push_back('"');
+  }
+  *dst++ = '"';
+  return dst;
+}
+
+void AppendQuotedJsonString(std::string_view s, std::string* out) {
+  const std::size_t old_size = out->size();
+  out->resize(old_size + QuotedJsonBound(s.size()));
+  char* const begin = out->data() + old_size;
+  out->resize(old_size + static_cast<std::size_t>(WriteQuotedJsonString(s, begin) - begin));
 }
 
 std::string Serialize(const rapidjson::Value& value) {

@@ -59,8 +59,12 @@ class DepthLimitedHandler {
   bool Int64(int64_t i) { return target_.Int64(i); }
   bool Uint64(uint64_t u) { return target_.Uint64(u); }
   bool Double(double d) { return target_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return target_.RawNumber(s, n, copy); }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return target_.String(s, n, copy); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return target_.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    return target_.String(s, n, copy);
+  }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) { return target_.Key(s, n, copy); }
   bool StartObject() { return Enter() && target_.StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
@@ -165,15 +169,25 @@ inline std::string_view AsStringView(const rapidjson::Value& v) {
 // Serialises a value compactly.
 std::string Serialize(const rapidjson::Value& value);
 
-// Appends `s` to `out` as a quoted JSON string, escaped byte for byte as RapidJSON's Writer
-// escapes it: plain runs are copied whole, found eight bytes at a time.
+// The most bytes WriteQuotedJsonString writes for `n` input bytes (two quotes, and "\u001F" is
+// six bytes for one).
+constexpr std::size_t QuotedJsonBound(std::size_t n) { return 2 + 6 * n; }
+
+// Writes `s` at `dst` as a quoted JSON string, escaped byte for byte as RapidJSON's Writer
+// escapes it, and returns the end of what it wrote. `dst` must have room for
+// QuotedJsonBound(s.size()) bytes, all of which it may overwrite: plain runs are copied whole,
+// 16 bytes a step while looking for their end (json_bytes.h).
+char* WriteQuotedJsonString(std::string_view s, char* dst);
+
+// Appends `s` to `out` as WriteQuotedJsonString writes it.
 void AppendQuotedJsonString(std::string_view s, std::string* out);
 
 // A RapidJSON Writer into a StringBuffer that produces exactly the same text, but writes each
 // string (value or key) by copying its plain runs whole instead of RapidJSON's per-character
 // escape-and-transcode loop, which was the largest single cost of serialising cards with long
-// Markdown details. Use it wherever a rapidjson::Writer<rapidjson::StringBuffer> would go,
-// including value.Accept(writer).
+// Markdown details; straight into the buffer, whose room it reserves as RapidJSON's Writer does
+// (six bytes per input byte) and gives back after. Use it wherever a
+// rapidjson::Writer<rapidjson::StringBuffer> would go, including value.Accept(writer).
 class StringWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
  public:
   using Base = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -195,10 +209,9 @@ class StringWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
  private:
   bool WriteQuoted(std::string_view s) {
     Prefix(rapidjson::kStringType);
-    thread_local std::string quoted;
-    quoted.clear();
-    AppendQuotedJsonString(s, &quoted);
-    std::memcpy(os_->Push(quoted.size()), quoted.data(), quoted.size());
+    const std::size_t room = QuotedJsonBound(s.size());
+    char* const begin = os_->Push(room);
+    os_->Pop(room - static_cast<std::size_t>(WriteQuotedJsonString(s, begin) - begin));
     return EndValue(true);
   }
 };

@@ -8,8 +8,8 @@
 // handle (malformed JSON, nesting deeper than the limit, a number near the limits of a double,
 // a lone surrogate, an escaped NUL) it returns false, and the caller runs RapidJSON's reader on
 // the same text for the verdict and its exact error message. What makes it fast: strings are
-// skipped eight bytes at a time (RapidJSON, without SSE, looks at each byte through an escape
-// table), and plain strings are never copied.
+// skipped 16 bytes at a time (json_bytes.h; RapidJSON, without SSE, looks at each byte through an
+// escape table), and plain strings are never copied.
 //
 //   if (!json_scan::Scan(text.data(), text.size(), handler, /*in_situ=*/false, 256)) {
 //     ... run RapidJSON on `text` with a fresh handler ...
@@ -31,6 +31,8 @@
 #include <cstring>
 #include <limits>
 #include <string>
+
+#include "cephalgia/json_bytes.h"
 
 namespace cephalgia::json_scan {
 
@@ -72,11 +74,8 @@ class Scanner {
         return Object(depth + 1);
       case '[':
         return Array(depth + 1);
-      case '"': {
-        const char* s;
-        std::size_t n;
-        return String(s, n) && h_.String(s, static_cast<rapidjson::SizeType>(n), !in_situ_);
-      }
+      case '"':
+        return StringValue();
       case 't':
         return Literal("true", 4) && h_.Bool(true);
       case 'f':
@@ -87,6 +86,15 @@ class Scanner {
         return Number();
     }
   }
+
+  bool StringValue() {
+    const char* s;
+    std::size_t n;
+    return String(s, n) && h_.String(s, static_cast<rapidjson::SizeType>(n), !in_situ_);
+  }
+
+  // A member's value or an array's element: strings, the most common, without a call.
+  bool ContainedValue(int depth) { return *p_ == '"' ? StringValue() : Value(depth); }
 
   bool Literal(const char* word, std::size_t n) {
     if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
@@ -108,7 +116,7 @@ class Scanner {
     if (depth > max_depth_) return false;
     ++p_;
     if (!h_.StartObject()) return false;
-    if (SkipContents()) return SkipObjectBody(depth) && h_.EndObject(0);
+    if (SkipContents()) return SkipContainer(true, depth) && h_.EndObject(0);
     SkipWhitespace();
     if (p_ != end_ && *p_ == '}') {
       ++p_;
@@ -126,7 +134,7 @@ class Scanner {
       if (p_ == end_ || *p_ != ':') return false;
       ++p_;
       SkipWhitespace();
-      if (p_ == end_ || !Value(depth)) return false;
+      if (p_ == end_ || !ContainedValue(depth)) return false;
       ++members;
       SkipWhitespace();
       if (p_ == end_) return false;
@@ -145,7 +153,7 @@ class Scanner {
     if (depth > max_depth_) return false;
     ++p_;
     if (!h_.StartArray()) return false;
-    if (SkipContents()) return SkipArrayBody(depth) && h_.EndArray(0);
+    if (SkipContents()) return SkipContainer(false, depth) && h_.EndArray(0);
     SkipWhitespace();
     if (p_ != end_ && *p_ == ']') {
       ++p_;
@@ -153,7 +161,7 @@ class Scanner {
     }
     rapidjson::SizeType elements = 0;
     for (;;) {
-      if (p_ == end_ || !Value(depth)) return false;
+      if (p_ == end_ || !ContainedValue(depth)) return false;
       ++elements;
       SkipWhitespace();
       if (p_ == end_) return false;
@@ -168,110 +176,87 @@ class Scanner {
     }
   }
 
-  // The same grammar without events (the contents of a container its handler does not read).
-  bool SkipValue(int depth) {
-    switch (*p_) {
-      case '{':
-        if (depth + 1 > max_depth_) return false;
-        ++p_;
-        return SkipObjectBody(depth + 1);
-      case '[':
-        if (depth + 1 > max_depth_) return false;
-        ++p_;
-        return SkipArrayBody(depth + 1);
-      case '"': {
-        const char* s;
-        std::size_t n;
-        return String(s, n);
-      }
-      case 't':
-        return Literal("true", 4);
-      case 'f':
-        return Literal("false", 5);
-      case 'n':
-        return Literal("null", 4);
-      default:
-        return Number(/*emit=*/false);
-    }
-  }
-
-  bool SkipObjectBody(int depth) {  // p_ just after '{'
+  // The same grammar without events: the contents of a container its handler does not read,
+  // p_ just after its opening bracket, at nesting `depth`. One loop with the open containers'
+  // kinds on a bit stack instead of a call per value. Deeper than kSkipLevels inside one skip is
+  // left to RapidJSON, like anything else the scanner does not handle.
+  static constexpr int kSkipLevels = 256;
+  bool SkipContainer(bool is_object, int depth) {
+    std::uint64_t objects[kSkipLevels / 64] = {};  // bit `level`: that open container is an object
+    int level = 0;                                 // containers opened inside this one
+    objects[0] = is_object ? 1 : 0;
+    auto close_char = [&is_object] { return is_object ? '}' : ']'; };
+    // At the start of a container's contents.
+  open:
     SkipWhitespace();
-    if (p_ != end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    for (;;) {
-      if (p_ == end_ || *p_ != '"') return false;
-      const char* key;
-      std::size_t n;
-      if (!String(key, n)) return false;
+    if (p_ == end_) return false;
+    if (*p_ == close_char()) goto close;
+  element:  // p_ at a member's key or an element's value
+    if (is_object) {
+      if (*p_ != '"' || !SkipString()) return false;
       SkipWhitespace();
       if (p_ == end_ || *p_ != ':') return false;
       ++p_;
       SkipWhitespace();
-      if (p_ == end_ || !SkipValue(depth)) return false;
-      SkipWhitespace();
       if (p_ == end_) return false;
-      if (*p_ == ',') {
-        ++p_;
-        SkipWhitespace();
-        continue;
-      }
-      if (*p_ != '}') return false;
-      ++p_;
-      return true;
     }
-  }
-
-  bool SkipArrayBody(int depth) {  // p_ just after '['
+    switch (*p_) {
+      case '{':
+      case '[':
+        if (depth + level + 1 > max_depth_ || level + 1 >= kSkipLevels) return false;
+        is_object = *p_ == '{';
+        ++p_;
+        ++level;
+        if (is_object) {
+          objects[level >> 6] |= std::uint64_t{1} << (level & 63);
+        } else {
+          objects[level >> 6] &= ~(std::uint64_t{1} << (level & 63));
+        }
+        goto open;
+      case '"':
+        if (!SkipString()) return false;
+        break;
+      case 't':
+        if (!Literal("true", 4)) return false;
+        break;
+      case 'f':
+        if (!Literal("false", 5)) return false;
+        break;
+      case 'n':
+        if (!Literal("null", 4)) return false;
+        break;
+      default:
+        if (!Number(/*emit=*/false)) return false;
+    }
+    // After a value.
+  next:
     SkipWhitespace();
-    if (p_ != end_ && *p_ == ']') {
+    if (p_ == end_) return false;
+    if (*p_ == ',') {
       ++p_;
-      return true;
-    }
-    for (;;) {
-      if (p_ == end_ || !SkipValue(depth)) return false;
       SkipWhitespace();
       if (p_ == end_) return false;
-      if (*p_ == ',') {
-        ++p_;
-        SkipWhitespace();
-        continue;
-      }
-      if (*p_ != ']') return false;
-      ++p_;
+      goto element;
+    }
+    if (*p_ != close_char()) return false;
+  close:  // p_ at the container's closing bracket
+    ++p_;
+    if (level == 0) return true;
+    --level;
+    is_object = (objects[level >> 6] >> (level & 63)) & 1;
+    goto next;
+  }
+
+  // A string nobody reads: checked as String checks it.
+  bool SkipString() {
+    char* const stop = json_bytes::FindStringStop(p_ + 1, end_);
+    if (stop != end_ && *stop == '"') [[likely]] {
+      p_ = stop + 1;
       return true;
     }
-  }
-
-  // The high bit of each byte of `w` that ends a plain run ('"', '\\' or a control byte) is
-  // set, and possibly of bytes after one that is; the lowest set bit is always exact (the
-  // classic "has a zero byte" test), so it locates the first such byte (little-endian).
-  static uint64_t StopMask(uint64_t w) {
-    constexpr uint64_t kOnes = 0x0101010101010101ULL;
-    constexpr uint64_t kHighs = 0x8080808080808080ULL;
-    auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
-    const uint64_t control = (w - 0x20 * kOnes) & ~w & kHighs;
-    return control | zero_bytes(w ^ (0x22 * kOnes)) | zero_bytes(w ^ (0x5C * kOnes));
-  }
-
-  // Moves p_ to the next byte that ends a plain run (or to the end).
-  void SkipPlain() {
-    while (end_ - p_ >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p_, 8);
-      if (uint64_t m = StopMask(w); m != 0) {
-        p_ += __builtin_ctzll(m) >> 3;
-        return;
-      }
-      p_ += 8;
-    }
-    while (p_ != end_) {
-      const unsigned char c = static_cast<unsigned char>(*p_);
-      if (c == '"' || c == '\\' || c < 0x20) return;
-      ++p_;
-    }
+    const char* s;
+    std::size_t n;
+    return String(s, n);
   }
 
   static int Hex(char c) {
@@ -303,30 +288,39 @@ class Scanner {
     }
   }
 
-  // p_ is at the opening quote; on success it is past the closing one.
+  // p_ is at the opening quote; on success it is past the closing one. Most strings have no
+  // escape: found with one search and returned where they lie; the rest go to EscapedString.
   bool String(const char*& out, std::size_t& out_size) {
-    char* start = ++p_;
+    char* const start = p_ + 1;
+    char* const stop = json_bytes::FindStringStop(start, end_);
+    if (stop != end_ && *stop == '"') [[likely]] {
+      out = start;
+      out_size = static_cast<std::size_t>(stop - start);
+      if (in_situ_) *stop = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
+      p_ = stop + 1;
+      return true;
+    }
+    p_ = stop;
+    return EscapedString(start, out, out_size);
+  }
+
+  // p_ is at the first byte after `start` that ends a plain run (a '\\', a control byte, or the
+  // end); decodes the rest of the string.
+  [[gnu::noinline]] bool EscapedString(char* start, const char*& out, std::size_t& out_size) {
     bool escaped = false;
     char* run = start;  // start of the plain run not yet copied (once escaped)
-    for (;;) {
-      SkipPlain();
+    for (;; p_ = json_bytes::FindStringStop(p_, end_)) {
       if (p_ == end_) return false;
       const unsigned char c = static_cast<unsigned char>(*p_);
       if (c == '"') {
-        if (!escaped) {
+        Put(run, static_cast<std::size_t>(p_ - run));
+        if (in_situ_) {
           out = start;
-          out_size = static_cast<std::size_t>(p_ - start);
-          if (in_situ_) *p_ = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
+          out_size = static_cast<std::size_t>(dst_ - start);
+          *dst_ = '\0';
         } else {
-          Put(run, static_cast<std::size_t>(p_ - run));
-          if (in_situ_) {
-            out = start;
-            out_size = static_cast<std::size_t>(dst_ - start);
-            *dst_ = '\0';
-          } else {
-            out = scratch_.data();
-            out_size = scratch_.size();
-          }
+          out = scratch_.data();
+          out_size = scratch_.size();
         }
         ++p_;
         return true;

@@ -1,0 +1,85 @@
+// File: json_bytes.h
+//
+// The byte-class searches under the JSON primitives (json_scan.h's tokenizer, json.cc's UTF-8
+// check and string quoting): where a JSON string's plain run ends ('"', '\\' or a control byte
+// below 0x20). x86-64 always has SSE2, so the search looks at 16 bytes a step with one unaligned
+// load, three compares and a movemask; elsewhere (and for the last bytes before the end) eight
+// bytes a step in a 64-bit word. Loads never reach past the end of the text: a caller's buffer
+// need not be padded.
+//
+//   const char* stop = json_bytes::FindStringStop(p, end);  // end when the rest is plain
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace cephalgia::json_bytes {
+
+inline bool IsStringStop(unsigned char c) { return c == '"' || c == '\\' || c < 0x20; }
+
+inline uint64_t Load64(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// The high bit of each byte of `w` that ends a plain run is set, and possibly of bytes after
+// one that is; the lowest set bit is always exact (the classic "has a zero byte" test, whose
+// borrows only run upwards), so on a little-endian machine it locates the first such byte.
+inline uint64_t StopMask64(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  const uint64_t control = (w - 0x20 * kOnes) & ~w & kHighs;
+  return control | zero_bytes(w ^ (0x22 * kOnes)) | zero_bytes(w ^ (0x5C * kOnes));
+}
+
+#if defined(__SSE2__)
+// Bit i set when byte i of `v` ends a plain run (exact for every byte).
+inline unsigned StopMask128(__m128i v) {
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i max_control = _mm_set1_epi8(0x1F);
+  // Unsigned v <= 0x1F exactly when min(v, 0x1F) == v (SSE2 has no unsigned compare).
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, max_control), v);
+  const __m128i stop =
+      _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
+  return static_cast<unsigned>(_mm_movemask_epi8(stop));
+}
+
+inline __m128i Load128(const char* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+#endif
+
+// The first byte of [p, end) that ends a plain run of a JSON string; `end` when there is none.
+inline const char* FindStringStop(const char* p, const char* end) {
+#if defined(__SSE2__)
+  while (end - p >= 16) {
+    if (const unsigned m = StopMask128(Load128(p)); m != 0) return p + __builtin_ctz(m);
+    p += 16;
+  }
+  if (end - p >= 8) {
+    if (const uint64_t m = StopMask64(Load64(p)); m != 0) return p + (__builtin_ctzll(m) >> 3);
+    p += 8;
+  }
+#else
+  while (end - p >= 8) {
+    if (const uint64_t m = StopMask64(Load64(p)); m != 0) return p + (__builtin_ctzll(m) >> 3);
+    p += 8;
+  }
+#endif
+  while (p != end && !IsStringStop(static_cast<unsigned char>(*p))) ++p;
+  return p;
+}
+
+inline char* FindStringStop(char* p, char* end) {
+  return const_cast<char*>(FindStringStop(static_cast<const char*>(p), end));
+}
+
+}  // namespace cephalgia::json_bytes

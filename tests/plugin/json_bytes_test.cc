@@ -1,0 +1,277 @@
+// The 16-byte steps under the JSON primitives (cephalgia/json_bytes.h and what uses it): each
+// byte that matters at every offset around the 8- and 16-byte step boundaries, against a
+// one-byte-at-a-time reference or RapidJSON itself. Every text lies in a heap block of exactly
+// its size, so the sanitized run (scripts/test.sh) sees any read or write past its end.
+#include "cephalgia/json_bytes.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cephalgia/json.h"
+#include "cephalgia/json_scan.h"
+
+namespace cephalgia {
+namespace {
+
+// A copy of `text` in a heap block of exactly its size.
+class ExactBuffer {
+ public:
+  explicit ExactBuffer(std::string_view text)
+      : size_(text.size()), data_(new char[text.size() == 0 ? 1 : text.size()]) {
+    std::memcpy(data_.get(), text.data(), text.size());
+  }
+  char* data() { return data_.get(); }
+  std::size_t size() const { return size_; }
+  std::string_view view() const { return std::string_view(data_.get(), size_); }
+
+ private:
+  std::size_t size_;
+  std::unique_ptr<char[]> data_;
+};
+
+// Bytes that end a plain run, and bytes next to them (which do not).
+const std::vector<unsigned char> kStops = {'"', '\\', 0x00, 0x01, '\n', '\t', 0x1F};
+const std::vector<unsigned char> kNeighbours = {' ', '!', '#', '[', ']', 0x7F, 0x80, 0xC3, 0xFF};
+
+std::size_t ReferenceStop(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) < 0x20 || s[i] == '"' || s[i] == '\\') return i;
+  }
+  return s.size();
+}
+
+TEST(JsonBytesTest, FindsTheFirstStopAtEveryOffset) {
+  for (std::size_t n = 0; n <= 48; ++n) {
+    for (char filler : {'a', ' ', '~', '\x80'}) {
+      std::string base(n, filler);
+      ExactBuffer plain(base);
+      EXPECT_EQ(json_bytes::FindStringStop(plain.data(), plain.data() + n), plain.data() + n) << n;
+      for (std::size_t at = 0; at < n && at <= 40; ++at) {
+        for (unsigned char c : kStops) {
+          std::string text = base;
+          text[at] = static_cast<char>(c);
+          if (at + 3 < n) text[at + 3] = '"';  // a later stop must not win
+          ExactBuffer b(text);
+          EXPECT_EQ(json_bytes::FindStringStop(b.data(), b.data() + n) - b.data(),
+                    static_cast<std::ptrdiff_t>(at))
+              << "n=" << n << " at=" << at << " byte=" << int{c};
+        }
+        for (unsigned char c : kNeighbours) {
+          std::string text = base;
+          text[at] = static_cast<char>(c);
+          ExactBuffer b(text);
+          EXPECT_EQ(json_bytes::FindStringStop(b.data(), b.data() + n) - b.data(),
+                    static_cast<std::ptrdiff_t>(ReferenceStop(text)))
+              << "n=" << n << " at=" << at << " byte=" << int{c};
+        }
+      }
+    }
+  }
+}
+
+// The scanner's documents, in situ and copying, against RapidJSON's reader: a string of every
+// length up to 48 with an escape, a control byte or a quote-like neighbour at every offset.
+void ExpectScanMatchesRapidJson(const std::string& text) {
+  rapidjson::Document reference;
+  reference.Parse(text.data(), text.size());
+  for (bool in_situ : {true, false}) {
+    ExactBuffer buffer(text);
+    rapidjson::Document fast;
+    bool ok = false;
+    auto scan = [&](rapidjson::Document& target) {
+      ok = json_scan::Scan(buffer.data(), buffer.size(), target, in_situ, json::kMaxNestingDepth);
+      return ok;
+    };
+    fast.Populate(scan);
+    if (reference.HasParseError()) {
+      EXPECT_FALSE(ok) << "accepted what RapidJSON refuses: " << text;
+      continue;
+    }
+    // What the scanner leaves to RapidJSON here is only an escaped NUL or a lone surrogate.
+    if (!ok) {
+      EXPECT_TRUE(text.find("\\u0000") != std::string::npos ||
+                  text.find("\\udc") != std::string::npos)
+          << "left to RapidJSON: " << text;
+      continue;
+    }
+    EXPECT_TRUE(fast == reference) << (in_situ ? "in situ: " : "copying: ") << text;
+    EXPECT_EQ(json::Serialize(fast), json::Serialize(reference)) << text;
+  }
+}
+
+TEST(JsonBytesTest, ScannerStringsMatchRapidJsonAcrossStepBoundaries) {
+  const std::vector<std::string> inserts = {
+      "\\\"",    "\\\\",    "\\/",      "\\n", "\\t", "\\u00e9", "\\ud83d\\ude00",
+      "\\u0041", "\\u0000", "\\udc00",  "\\x", "\\",  "\x01",    "\x1f",
+      "\t",      "\x7f",    "\xc3\xa9", "]",   "!",   "#"};
+  for (std::size_t n = 0; n <= 48; ++n) {
+    const std::string plain(n, 'k');
+    // The string where it ends the text (the scanner's steps stop short of the end) and where
+    // more follows it.
+    ExpectScanMatchesRapidJson("\"" + plain + "\"");
+    ExpectScanMatchesRapidJson("{\"" + plain + "\":[\"" + plain + "\",1]}");
+    for (std::size_t at = 0; at <= n && at <= 40; ++at) {
+      for (const std::string& insert : inserts) {
+        const std::string s = plain.substr(0, at) + insert + plain.substr(at);
+        ExpectScanMatchesRapidJson("\"" + s + "\"");
+        ExpectScanMatchesRapidJson("{\"" + s + "\":\"" + s + "\",\"z\":[\"" + s + "\"]}");
+      }
+    }
+    // Unterminated: the end comes in the middle of a step.
+    ExpectScanMatchesRapidJson("\"" + plain);
+    ExpectScanMatchesRapidJson("[\"" + plain + "\\");
+  }
+}
+
+// A one-byte-at-a-time UTF-8 check (RFC 3629), written apart from json.cc's.
+std::size_t ReferenceInvalidUtf8OrNul(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned c = s[i];
+    if (c == 0) return i;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = c >= 0xF0 && c <= 0xF4   ? 4
+                      : c >= 0xE0 && c <= 0xEF ? 3
+                      : c >= 0xC2 && c <= 0xDF ? 2
+                                               : 0;
+    if (len == 0 || i + len > text.size()) return i;
+    uint32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      cp = cp << 6 | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return i;
+    }
+    i += len;
+  }
+  return text.size();
+}
+
+TEST(JsonBytesTest, Utf8CheckFindsEveryBadSequenceAtEveryOffset) {
+  const std::vector<std::string> inserts = {
+      std::string(1, '\0'), "\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xc2", "\xc2\x41",
+      "\xe0\x80\xaf", "\xed\xa0\x80", "\xef\xbf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80",
+      "\xf5\x80\x80\x80", "\xff", "\xfe",
+      // Well-formed: must be stepped over, and the check go on after them.
+      "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
+      "\xf4\x8f\xbf\xbf"};
+  for (std::size_t n = 0; n <= 48; ++n) {
+    for (std::size_t at = 0; at <= n && at <= 40; ++at) {
+      for (const std::string& insert : inserts) {
+        std::string text = std::string(at, 'a') + insert + std::string(n - at, 'b');
+        ExactBuffer b(text);
+        EXPECT_EQ(json::FindInvalidUtf8OrNul(b.view()), ReferenceInvalidUtf8OrNul(text))
+            << "n=" << n << " at=" << at << " insert=" << insert;
+        // A second bad byte later must not hide the first; one before it must win.
+        text += '\xff';
+        ExactBuffer later(text);
+        EXPECT_EQ(json::FindInvalidUtf8OrNul(later.view()), ReferenceInvalidUtf8OrNul(text));
+      }
+    }
+  }
+}
+
+TEST(JsonBytesTest, Utf8CheckMatchesTheReferenceOnRandomText) {
+  std::mt19937 rng(14);
+  // Mostly ASCII with well-formed multibyte characters, and now and then one bad byte.
+  const std::vector<std::string> pieces = {
+      "a", "Z", " ", "\"", "{", "\xc3\xa9", "\xe2\x9c\x93", "\xf0\x9f\x98\x80", "0", "\n"};
+  const std::vector<std::string> bad = {std::string(1, '\0'), "\x80", "\xc3", "\xed\xa0\x80",
+                                        "\xf8"};
+  for (int round = 0; round < 4000; ++round) {
+    std::string text;
+    const std::size_t pieces_wanted = rng() % 80;
+    for (std::size_t i = 0; i < pieces_wanted; ++i) {
+      text += rng() % 60 == 0 ? bad[rng() % bad.size()] : pieces[rng() % pieces.size()];
+    }
+    ExactBuffer b(text);
+    ASSERT_EQ(json::FindInvalidUtf8OrNul(b.view()), ReferenceInvalidUtf8OrNul(text)) << text;
+  }
+}
+
+std::string RapidJsonQuoted(std::string_view s) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// WriteQuotedJsonString into a block of exactly QuotedJsonBound bytes, AppendQuotedJsonString
+// after existing text, and StringWriter: each equal to RapidJSON's Writer.
+void ExpectQuotedLikeRapidJson(const std::string& s) {
+  const std::string expected = RapidJsonQuoted(s);
+  ExactBuffer input(s);
+  std::unique_ptr<char[]> out(new char[json::QuotedJsonBound(s.size())]);
+  char* end = json::WriteQuotedJsonString(input.view(), out.get());
+  ASSERT_LE(static_cast<std::size_t>(end - out.get()), json::QuotedJsonBound(s.size()));
+  EXPECT_EQ(std::string(out.get(), end), expected) << s;
+  std::string appended = "x";
+  json::AppendQuotedJsonString(input.view(), &appended);
+  EXPECT_EQ(appended, "x" + expected) << s;
+  rapidjson::StringBuffer buffer;
+  json::StringWriter writer(buffer);
+  writer.String(input.data(), static_cast<rapidjson::SizeType>(input.size()));
+  EXPECT_EQ(std::string(buffer.GetString(), buffer.GetSize()), expected) << s;
+}
+
+TEST(JsonBytesTest, QuotedStringsMatchRapidJsonAtEveryOffset) {
+  for (std::size_t n = 0; n <= 48; ++n) {
+    const std::string plain(n, 'q');
+    ExpectQuotedLikeRapidJson(plain);
+    for (std::size_t at = 0; at < n && at <= 40; ++at) {
+      for (int c = 0; c < 0x100; ++c) {
+        // Every byte below 0x20, the two escaped printables and the neighbours of each.
+        if (c > 0x22 && c != '[' && c != '\\' && c != ']' && c != 0x7F && c != 0x80 && c != 0xFF) {
+          continue;
+        }
+        std::string s = plain;
+        s[at] = static_cast<char>(c);
+        ExpectQuotedLikeRapidJson(s);
+        // Escapes back to back, and one in each of two steps.
+        if (at + 1 < n) s[at + 1] = '"';
+        if (at + 17 < n) s[at + 17] = '\n';
+        ExpectQuotedLikeRapidJson(s);
+      }
+    }
+  }
+}
+
+TEST(JsonBytesTest, QuotedStringsMatchRapidJsonOnRandomAndAdversarialText) {
+  std::mt19937 rng(290);
+  const std::string alphabet = std::string("ab \"\\\n\t\x01\x1f\x7f/", 12) + "\xc3\xa9";
+  for (int round = 0; round < 5000; ++round) {
+    std::string s;
+    const std::size_t n = rng() % 100;
+    const bool dense = round % 3 == 0;  // mostly escapes, or mostly plain
+    for (std::size_t i = 0; i < n; ++i) {
+      s += dense || rng() % 12 == 0 ? alphabet[rng() % alphabet.size()]
+                                    : static_cast<char>('a' + rng() % 26);
+    }
+    ExpectQuotedLikeRapidJson(s);
+  }
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+  for (std::size_t shift = 0; shift < 17; ++shift) {
+    ExpectQuotedLikeRapidJson(every_byte.substr(shift) + every_byte.substr(0, shift));
+  }
+  ExpectQuotedLikeRapidJson(std::string(1000, '\x01'));  // every byte at its longest escape
+  ExpectQuotedLikeRapidJson(std::string(1000, '"'));
+  ExpectQuotedLikeRapidJson(std::string(100000, 'm') + "\"");
+}
+
+}  // namespace
+}  // namespace cephalgia
