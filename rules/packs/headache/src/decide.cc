@@ -7,8 +7,6 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "cephalgia/fhir/terminology.h"
-
 namespace cephalgia::rules::internal {
 namespace {
 
@@ -58,11 +56,11 @@ class Decider {
  private:
   // knowledge.md §0: speak only about a current headache.
   bool Gate() {
-    out_.gate_open = EvalTraced(k_.relevance.gate, env_, &out_.gate_trace);
+    out_.gate_open = EvalTraced(k_.relevance.gate, env_, &out_.gate_trace, &out_.trace_findings);
     return out_.gate_open;
   }
 
-  Decision Start(DecisionKind kind, const std::string& id, const std::string& title) const {
+  Decision Start(DecisionKind kind, std::string_view id, std::string_view title) const {
     Decision d;
     d.kind = kind;
     d.rule_id = id;
@@ -76,9 +74,15 @@ class Decider {
     p.recommended = recommended;
     ProposedAction a;
     a.order = order;
-    a.description = (k_.orders[order].medication ? "Propose " : "Order ") + k_.orders[order].label;
+    a.description = k_.orders[order].create_description;
     p.actions.push_back(std::move(a));
     return p;
+  }
+
+  // Keeps text composed for a decision; its views point here.
+  std::string_view Compose(std::string text) {
+    out_.composed_text.push_front(std::move(text));
+    return out_.composed_text.front();
   }
 
   // ---- red flags -----------------------------------------------------------------------------
@@ -98,13 +102,13 @@ class Decider {
       if (!emit) continue;
       const TierDef& td = k_.tiers[static_cast<int>(tier)];
       Decision d = Start(DecisionKind::kRedFlag, f.id, f.title);
-      d.tier = std::string(TierName(tier));
+      d.tier = TierName(tier);
       d.summary = variant != nullptr ? variant->summary : f.summary;
       d.advice = variant != nullptr && !variant->detail.empty() ? variant->detail : f.detail;
       d.indicator = td.indicator;
       d.priority = td.priority;
-      EvalTraced(f.when, env_, &d.trace);
-      if (variant != nullptr) EvalTraced(variant->when, env_, &d.trace);
+      EvalTraced(f.when, env_, &d.trace, &out_.trace_findings);
+      if (variant != nullptr) EvalTraced(variant->when, env_, &d.trace, &out_.trace_findings);
       std::vector<int> orders = td.always_orders;
       auto add = [&orders](const std::vector<int>& more) {
         for (int o : more) {
@@ -135,10 +139,17 @@ class Decider {
       d.priority = "routine";
       d.advice = dx.detail;
       // The clinician-coded diagnosis first; the criteria behind a diagnosis made by criteria.
-      EvalTraced(dx.explicit_dx, env_, &d.trace);
-      EvalTraced(dx.criteria, env_, &d.trace);
-      std::string step_summary = Ladder(dx, &d);
-      d.summary = step_summary.empty() ? dx.summary : dx.short_name + ": " + step_summary;
+      EvalTraced(dx.explicit_dx, env_, &d.trace, &out_.trace_findings);
+      EvalTraced(dx.criteria, env_, &d.trace, &out_.trace_findings);
+      std::string_view step_summary = Ladder(dx, &d);
+      if (step_summary.empty()) {
+        d.summary = dx.summary;
+      } else {
+        d.summary.reserve(dx.short_name.size() + 2 + step_summary.size());
+        d.summary += dx.short_name;
+        d.summary += ": ";
+        d.summary += step_summary;
+      }
       d.citations = dx.citations;
       out_.cards.push_back(std::move(d));
     }
@@ -161,10 +172,10 @@ class Decider {
 
   // Adds the ladder's proposals to `d`; returns the summary of the first step that proposed
   // something ("refer to physiotherapy (step 1)"), or "" when none did.
-  std::string Ladder(const Diagnosis& dx, Decision* d) {
+  std::string_view Ladder(const Diagnosis& dx, Decision* d) {
     const internal::Ladder& ladder = k_.ladders[dx.ladder];
     if (ladder.steps.empty() || Eval(k_.ladder_suppress, env_)) return {};
-    std::string summary;
+    std::string_view summary;
     // Alternatives within one step (acetaminophen or an NSAID) are "at most one"; proposals of
     // different steps that apply together can all be taken, so such a card is "any".
     int contributing_steps = 0;
@@ -199,7 +210,7 @@ class Decider {
       d.advice = s.detail;
       d.indicator = k_.safety_indicator;
       d.priority = "routine";
-      EvalTraced(s.when, env_, &d.trace);
+      EvalTraced(s.when, env_, &d.trace, &out_.trace_findings);
       d.citations = s.citations;
       out_.cards.push_back(std::move(d));
     }
@@ -275,7 +286,7 @@ class Decider {
         d.indicator = r.indicator;
       }
       d.problems.push_back(why.empty() ? r.title : r.title + ": " + why);
-      if (r.has_when) EvalTraced(r.when, env_, &d.trace);
+      if (r.has_when) EvalTraced(r.when, env_, &d.trace, &out_.trace_findings);
       delete_draft = delete_draft || r.delete_draft;
       propose_ladder = propose_ladder || r.propose_ladder;
       for (int c : r.citations) {
@@ -289,12 +300,12 @@ class Decider {
     if (can_delete) {
       del.is_delete = true;
       del.resource_id = draft.ref;
-      del.description = "Remove the draft order " + draft.name;
+      del.description = Compose("Remove the draft order " + draft.name);
     }
     std::vector<int> replacements = propose_ladder ? CurrentLadderOrders() : std::vector<int>{};
     for (int o : replacements) {
       Proposal p;
-      p.label = (can_delete ? "Replace with: " : "Instead: ") + k_.orders[o].label;
+      p.label = Compose((can_delete ? "Replace with: " : "Instead: ") + k_.orders[o].label);
       p.recommended = d.proposals.empty();
       if (can_delete) p.actions.push_back(del);
       ProposedAction a;
@@ -305,7 +316,7 @@ class Decider {
     }
     if (replacements.empty() && can_delete) {
       Proposal p;
-      p.label = "Remove the draft " + draft.name;
+      p.label = Compose("Remove the draft " + draft.name);
       p.actions.push_back(del);
       d.proposals.push_back(std::move(p));
     }
@@ -342,11 +353,11 @@ class Decider {
   // Defence in depth: whatever the knowledge proposed, no proposal may create a restricted order
   // (manipulation, opioids, imaging without a red flag, contraindicated drugs) or something the
   // patient already has active. It acts on decisions; the renderer says what was held back.
-  std::optional<std::string> Blocked(int order) {
+  std::optional<std::string_view> Blocked(int order) {
     const OrderDef& o = k_.orders[order];
-    for (const Restriction& r : k_.restrictions) {
-      if (!k_.value_sets.ContainsCode(k_.value_set_ids[r.value_set], o.code.system, o.code.code))
-        continue;
+    // The restrictions whose value set holds the order's code (OrderDef::restricted_by).
+    for (int ri : o.restricted_by) {
+      const Restriction& r = k_.restrictions[ri];
       bool applies = true;
       if (r.has_when) applies = Eval(r.when, env_);
       if (applies && r.has_unless) applies = !Eval(r.unless, env_);
@@ -354,9 +365,7 @@ class Decider {
     }
     if (o.active_value_set >= 0 && facts_.active_value_sets[o.active_value_set])
       return "already active for this patient";
-    std::string key = std::string(fhir::CanonicalSystem(o.code.system)) + "|" +
-                      fhir::NormalizeCode(fhir::IdentifySystem(o.code.system), o.code.code);
-    if (facts_.active_codes.count(key)) return "already active for this patient";
+    if (facts_.active_codes.count(o.active_code_key)) return "already active for this patient";
     return std::nullopt;
   }
 
@@ -410,7 +419,7 @@ class Decider {
       if (host == nullptr) continue;
       std::string reasons;
       for (const TraceLine& line : d.trace) {
-        if (!line.met || line.findings.empty() || line.label == d.title) continue;
+        if (!line.met || !line.has_findings() || line.label == d.title) continue;
         if (!reasons.empty()) reasons += ", ";
         reasons += Lowercase(std::string(line.label));
       }

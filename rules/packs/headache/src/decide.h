@@ -5,6 +5,8 @@
 // for a clinician beyond the knowledge files' own wording; render.h does that.
 #pragma once
 
+#include <forward_list>
+#include <string>
 #include <vector>
 
 #include "decision.h"
@@ -18,6 +20,10 @@ struct Decisions {
   bool gate_open = false;
   std::vector<TraceLine> gate_trace;  // what opened (or failed to open) the relevance gate
   std::vector<Decision> cards;
+  std::vector<int> trace_findings;  // the findings of every trace line (TraceLine::findings)
+  // Text composed for the decisions (order-sign labels and descriptions), which their views
+  // point into; a list, so its strings never move.
+  std::forward_list<std::string> composed_text;
 };
 
 // `host_reported_gaps`: the host said some prefetch was unavailable or partial, which on an open

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "expr.h"
@@ -25,40 +26,42 @@ enum class DecisionKind {
   kDataIncomplete
 };
 
+// The views below point into the Knowledge, the Facts (which outlive the decisions) or
+// Decisions::composed_text: decisions copy no text that already exists.
 struct ProposedAction {
   bool is_delete = false;
-  int order = -1;           // create: index into Knowledge::orders
-  std::string resource_id;  // delete: "MedicationRequest/abc"
-  std::string description;
+  int order = -1;                // create: index into Knowledge::orders
+  std::string_view resource_id;  // delete: "MedicationRequest/abc"
+  std::string_view description;
 };
 
 struct Proposal {
-  std::string label;
+  std::string_view label;
   bool recommended = true;
   std::vector<ProposedAction> actions;
   std::vector<std::string> cautions;  // added to the created resource's note
 };
 
 struct NotSuggested {
-  std::string label;   // the order's label
-  std::string reason;  // why the safety filter held it back
+  std::string_view label;   // the order's label
+  std::string_view reason;  // why the safety filter held it back
 };
 
 struct Decision {
   DecisionKind kind = DecisionKind::kRedFlag;
-  std::string rule_id, title;
+  std::string_view rule_id, title;
   std::string summary;            // what to do, <= 100 characters
-  std::string advice;             // one or two sentences of guidance
-  std::string indicator;          // info | warning | critical
-  std::string priority;           // of created orders: routine | urgent | stat
-  std::string tier;               // red flags: "URGENT" | "EMERGENCY"; else empty
+  std::string_view advice;        // one or two sentences of guidance
+  std::string_view indicator;     // info | warning | critical
+  std::string_view priority;      // of created orders: routine | urgent | stat
+  std::string_view tier;          // red flags: "URGENT" | "EMERGENCY"; else empty
   std::vector<TraceLine> trace;   // every labelled criterion, met or not, with its findings
   std::vector<int> would_decide;  // undetermined: findings that would decide the diagnosis
   std::vector<Proposal> proposals;
   bool alternatives = false;  // "at-most-one" among the proposals
   std::vector<NotSuggested> not_suggested;
   std::vector<std::string> problems;  // order-sign: everything wrong with the draft
-  std::string draft_ref, draft_name;
+  std::string_view draft_ref, draft_name;
   std::vector<int> citations;
 };
 

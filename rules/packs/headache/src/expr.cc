@@ -39,33 +39,33 @@ std::string_view CompareOpText(CompareOp op) {
 namespace {
 
 // `trace` null: plain evaluation with short-circuit. Otherwise every branch is evaluated,
-// labelled nodes are recorded, and the findings met on the way are collected into `found`.
+// labelled nodes are recorded, and the findings met on the way are appended to `found` (a
+// labelled node's are the run appended while it was evaluated).
 bool EvalImpl(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace, int depth,
               std::vector<int>* found) {
   std::size_t line = 0;
-  std::vector<int> local;
-  std::vector<int>* collect = found;
   int child_depth = depth;
-  if (trace != nullptr && !e.label.empty()) {
+  const bool labelled = trace != nullptr && !e.label.empty();
+  if (labelled) {
     line = trace->size();
-    trace->push_back(TraceLine{depth, e.label, false, {}});
-    collect = &local;
+    const auto begin = static_cast<uint32_t>(found->size());
+    trace->push_back(TraceLine{depth, e.label, false, begin, begin});
     child_depth = depth + 1;
   }
   bool result = false;
   switch (e.kind) {
     case ExprKind::kFinding:
       result = env.facts->findings[e.index].present;
-      if (collect != nullptr) collect->push_back(e.index);
+      if (found != nullptr) found->push_back(e.index);
       break;
     case ExprKind::kAbsent:
       result = env.facts->findings[e.index].absent;
-      if (collect != nullptr) collect->push_back(e.index);
+      if (found != nullptr) found->push_back(e.index);
       break;
     case ExprKind::kAll:
       result = true;
       for (const Expr& c : e.children) {
-        bool r = EvalImpl(c, env, trace, child_depth, collect);
+        bool r = EvalImpl(c, env, trace, child_depth, found);
         result = result && r;
         if (!result && trace == nullptr) break;
       }
@@ -73,18 +73,18 @@ bool EvalImpl(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace, 
     case ExprKind::kAny:
       result = false;
       for (const Expr& c : e.children) {
-        bool r = EvalImpl(c, env, trace, child_depth, collect);
+        bool r = EvalImpl(c, env, trace, child_depth, found);
         result = result || r;
         if (result && trace == nullptr) break;
       }
       break;
     case ExprKind::kNot:
-      result = !EvalImpl(e.children[0], env, trace, child_depth, collect);
+      result = !EvalImpl(e.children[0], env, trace, child_depth, found);
       break;
     case ExprKind::kAtLeast: {
       int n = 0;
       for (const Expr& c : e.children) {
-        if (EvalImpl(c, env, trace, child_depth, collect)) ++n;
+        if (EvalImpl(c, env, trace, child_depth, found)) ++n;
         if (n >= e.count && trace == nullptr) break;
       }
       result = n >= e.count;
@@ -93,7 +93,7 @@ bool EvalImpl(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace, 
     case ExprKind::kCriterion: {
       const Expr& body = env.knowledge->criteria[e.index];
       if (trace != nullptr) {
-        result = EvalImpl(body, env, trace, child_depth, collect);
+        result = EvalImpl(body, env, trace, child_depth, found);
       } else {
         int8_t& cached = (*env.criterion_cache)[e.index];
         if (cached < 0) cached = EvalImpl(body, env, nullptr, 0, nullptr) ? 1 : 0;
@@ -114,10 +114,9 @@ bool EvalImpl(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace, 
       result = env.facts->sex == e.text;
       break;
   }
-  if (trace != nullptr && !e.label.empty()) {
+  if (labelled) {
     (*trace)[line].met = result;
-    (*trace)[line].findings = local;
-    if (found != nullptr) found->insert(found->end(), local.begin(), local.end());
+    (*trace)[line].findings_end = static_cast<uint32_t>(found->size());
   }
   return result;
 }
@@ -126,9 +125,9 @@ bool EvalImpl(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace, 
 
 bool Eval(const Expr& e, const EvalEnv& env) { return EvalImpl(e, env, nullptr, 0, nullptr); }
 
-bool EvalTraced(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace) {
-  std::vector<int> found;
-  return EvalImpl(e, env, trace, 0, &found);
+bool EvalTraced(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace,
+                std::vector<int>* findings) {
+  return EvalImpl(e, env, trace, 0, findings);
 }
 
 }  // namespace cephalgia::rules::internal

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,12 +45,18 @@ struct Expr {
 struct Facts;
 struct Knowledge;
 
-// One labelled node's outcome, for the card detail.
+// One labelled node's outcome, for the card detail. The findings evaluated under the node
+// (present or absent) are [findings_begin, findings_end) of the finding pool the trace was
+// evaluated with (Decisions::trace_findings): one vector for every line, not one per line.
 struct TraceLine {
   int depth = 0;
   std::string_view label;
   bool met = false;
-  std::vector<int> findings;  // findings evaluated under the node (present or absent)
+  uint32_t findings_begin = 0, findings_end = 0;
+  bool has_findings() const { return findings_end > findings_begin; }
+  std::span<const int> findings(const std::vector<int>& pool) const {
+    return std::span<const int>(pool.data() + findings_begin, findings_end - findings_begin);
+  }
 };
 
 struct EvalEnv {
@@ -61,7 +68,9 @@ struct EvalEnv {
 };
 
 bool Eval(const Expr& e, const EvalEnv& env);
-// Evaluates every branch (no short-circuit) and records labelled nodes into `trace`.
-bool EvalTraced(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace);
+// Evaluates every branch (no short-circuit) and records labelled nodes into `trace`, their
+// findings appended to `findings`.
+bool EvalTraced(const Expr& e, const EvalEnv& env, std::vector<TraceLine>* trace,
+                std::vector<int>* findings);
 
 }  // namespace cephalgia::rules::internal

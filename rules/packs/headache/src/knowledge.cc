@@ -754,6 +754,21 @@ struct FileSpec {
   CompileFn compile;
 };
 
+// What the decisions would otherwise work out on every call from constant knowledge.
+void PrepareDecisions(Knowledge& k) {
+  for (OrderDef& o : k.orders) {
+    for (std::size_t i = 0; i < k.restrictions.size(); ++i) {
+      const Restriction& r = k.restrictions[i];
+      if (k.value_sets.ContainsCode(k.value_set_ids[r.value_set], o.code.system, o.code.code)) {
+        o.restricted_by.push_back(static_cast<int>(i));
+      }
+    }
+    o.active_code_key = std::string(fhir::CanonicalSystem(o.code.system)) + "|" +
+                        fhir::NormalizeCode(fhir::IdentifySystem(o.code.system), o.code.code);
+    o.create_description = (o.medication ? "Propose " : "Order ") + o.label;
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Knowledge>> LoadKnowledge(const std::string& data_dir) {
@@ -786,6 +801,7 @@ Result<std::unique_ptr<Knowledge>> LoadKnowledge(const std::string& data_dir) {
     c.file = file;
     CEPHALGIA_RETURN_IF_ERROR(spec.compile(c, doc));
   }
+  PrepareDecisions(*k);
   PrepareRendering(*k);
   return k;
 }

@@ -109,6 +109,12 @@ struct OrderDef {
   std::string label, note, dosage;
   std::vector<std::string> classes;
   int active_value_set = -1;
+  // Worked out at load for decide.cc, as they never change: the restrictions whose value set
+  // holds this order's code (in file order), the code keyed as Facts::active_codes keys codes,
+  // and the description of the action that creates the order.
+  std::vector<int> restricted_by;
+  std::string active_code_key;
+  std::string create_description;  // "Propose <label>" / "Order <label>"
 };
 
 struct TierDef {

@@ -269,7 +269,7 @@ class Renderer {
     s_.gate.clear();
     for (const TraceLine& line : decisions_.gate_trace) {
       if (!line.met) continue;
-      for (int f : line.findings) {
+      for (int f : line.findings(decisions_.trace_findings)) {
         if (facts_.findings[f].present) s_.gate.push_back(f);
       }
     }
@@ -374,7 +374,7 @@ class Renderer {
     s_.decisive.clear();
     for (const TraceLine& line : d.trace) {
       if (!line.met) continue;
-      for (int f : line.findings) {
+      for (int f : line.findings(decisions_.trace_findings)) {
         if (facts_.findings[f].present &&
             std::find(s_.decisive.begin(), s_.decisive.end(), f) == s_.decisive.end())
           s_.decisive.push_back(f);
@@ -795,9 +795,9 @@ class Renderer {
         out_ += line.met ? ",\"met\":true,\"depth\":" : ",\"met\":false,\"depth\":";
         AppendInt(out_, line.depth);
         w_.WroteValue();
-        if (!line.findings.empty()) {
+        if (line.has_findings()) {
           w_.Key<"findings">();
-          WriteFindings(line.findings);
+          WriteFindings(line.findings(decisions_.trace_findings));
         }
         w_.EndObject();
       }
