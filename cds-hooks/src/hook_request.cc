@@ -270,6 +270,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   }
   bool Double(double) { return Number(false, 0); }
   bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (skip_depth_ > 0) return true;
     std::string_view text(s, n);
     if (ScannedValue* v = Slot()) {
       v->kind = Kind::kString;
@@ -306,13 +307,13 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     return AfterValue();
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    frames_.back().key = std::string_view(s, n);
+    if (skip_depth_ == 0) frames_.back().key = std::string_view(s, n);
     return true;
   }
   bool StartObject() { return Open(true); }
   bool EndObject(rapidjson::SizeType) { return Close(); }
   // For json_scan: the contents of a container no role reads are checked without events.
-  bool WantsContents() const { return frames_.back().role != Role::kSkip; }
+  bool WantsContents() const { return skip_depth_ == 0; }
   bool StartArray() { return Open(false); }
   bool EndArray(rapidjson::SizeType) { return Close(); }
 
@@ -398,10 +399,12 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   }
 
   bool Scalar(Kind kind) {
+    if (skip_depth_ > 0) return true;
     if (ScannedValue* v = Slot()) v->kind = kind;
     return AfterValue(kind);
   }
   bool Number(bool is_int64, int64_t value) {
+    if (skip_depth_ > 0) return true;
     if (ScannedValue* v = Slot()) {
       v->kind = Kind::kNumber;
       v->is_int64 = is_int64;
@@ -452,14 +455,29 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   }
 
   bool Open(bool is_object) {
-    Frame next;
-    next.is_object = is_object;
-    if (frames_.empty()) {
-      out_.root_is_object = is_object;
-      next.role = is_object ? Role::kRoot : Role::kSkip;
-      frames_.push_back(next);
+    if (skip_depth_ > 0) {
+      ++skip_depth_;
       return true;
     }
+    if (frames_.empty()) {
+      out_.root_is_object = is_object;
+      if (!is_object) {
+        ++skip_depth_;
+        return true;
+      }
+      Frame& root = frames_.emplace_back();
+      root.role = Role::kRoot;
+      root.is_object = true;
+      return true;
+    }
+    // What the new container's frame starts with; most containers get none (kSkip), so a whole
+    // Frame is built only for those a role reads.
+    struct {
+      Role role = Role::kSkip;
+      ScannedValue* array_slot = nullptr;
+      bool is_prefetch_value = false;
+      std::size_t prefetch_index = 0, held_begin = 0;
+    } next;
     Kind kind = is_object ? Kind::kObject : Kind::kArray;
     ScannedValue* slot = Slot();
     if (slot != nullptr) slot->kind = kind;
@@ -530,15 +548,31 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
       default:
         break;
     }
-    frames_.push_back(next);
+    if (next.role == Role::kSkip) {
+      ++skip_depth_;
+      return true;
+    }
+    Frame& frame = frames_.emplace_back();  // `f` is not used past here
+    frame.role = next.role;
+    frame.is_object = is_object;
+    frame.array_slot = next.array_slot;
+    frame.is_prefetch_value = next.is_prefetch_value;
+    frame.prefetch_index = next.prefetch_index;
+    frame.held_begin = next.held_begin;
     return true;
   }
 
   bool Close() {
-    Frame done = frames_.back();
-    frames_.pop_back();
-    if (frames_.empty()) return true;
-    Frame& parent = frames_.back();
+    if (skip_depth_ > 0) {
+      --skip_depth_;
+      return true;
+    }
+    if (frames_.size() == 1) {
+      frames_.pop_back();
+      return true;
+    }
+    const Frame& done = frames_.back();
+    Frame& parent = frames_[frames_.size() - 2];
     switch (done.role) {
       case Role::kResource: {
         bool outcome = done.type_is_string && done.type == "OperationOutcome";
@@ -588,6 +622,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
       default:
         break;
     }
+    frames_.pop_back();
     return true;
   }
 
@@ -601,6 +636,9 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   HookEnvelope& out_;
   const std::vector<std::string_view>& read_types_;
   std::vector<Frame> frames_;
+  // Containers no role reads get no frame: how deep the scan is inside one (0: not inside). The
+  // fast tokenizer sends no events from inside them (WantsContents); RapidJSON's reader does.
+  int skip_depth_ = 0;
 };
 
 // Which prefetch members are the first of their name: linear in the number of members (a

@@ -327,3 +327,74 @@ TEST(HookEnvelopeTest, ViewsOfAShortBodySurviveTheEnvelopesMoves) {
 
 }  // namespace
 }  // namespace cephalgia::hooks
+
+namespace cephalgia::hooks {
+namespace {
+
+// Everything the envelope holds, as text, for comparing two scans.
+std::string Dump(const HookEnvelope& e) {
+  auto value = [](const ScannedValue& v) {
+    return std::to_string(static_cast<int>(v.kind)) + ":" + std::string(v.text) + ":" +
+           std::to_string(v.is_int64) + ":" + std::to_string(v.int64) + ":" +
+           std::to_string(v.array_size) + ":" + std::to_string(v.array_all_strings) + ";";
+  };
+  std::string out = std::to_string(e.root_is_object) + "|";
+  for (const ScannedValue* v :
+       {&e.hook, &e.hook_instance, &e.fhir_server, &e.fhir_authorization, &e.context, &e.prefetch,
+        &e.access_token, &e.token_type, &e.expires_in, &e.scope, &e.subject, &e.patient}) {
+    out += value(*v);
+  }
+  for (const auto& [key, v] : e.context_fields) out += std::string(key) + "=" + value(v);
+  for (const ScannedPrefetch& p : e.prefetch_values) {
+    out += "|" + std::string(p.key) + (p.first ? "!" : "") +
+           std::string(PrefetchStateName(p.state)) + ":" + std::string(p.next_url) + ":" +
+           std::to_string(p.held_begin) + "-" + std::to_string(p.held_end);
+  }
+  for (const auto& [type, id] : e.held) out += "|" + std::string(type) + "/" + std::string(id);
+  return out;
+}
+
+// An escaped NUL anywhere sends the body to RapidJSON's reader, which also reports what is inside
+// the containers the fast scan skips without events: the envelope must come out the same.
+TEST(HookEnvelopeTest, TheReaderFallbackCollectsWhatTheFastScanCollects) {
+  const std::string prefetch =
+      R"({"p":{"resourceType":"Patient","id":"p1","name":[{"given":["a",{"x":[1]}]}]},)"
+      R"("b":{"resourceType":"Bundle","link":[{"relation":"next","url":"u","x":{"y":[]}}],)"
+      R"("entry":[{"resource":{"resourceType":"Condition","id":"c1","code":{"coding":[{"code":"1"}]}}},)"
+      R"({"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"error"}]}},7,[],{}]},)"
+      R"("o":{"resourceType":"OperationOutcome"},"n":null,"s":"x","a":[{"resourceType":"Patient"}],)"
+      R"("p":{"resourceType":"Patient","id":"p2"}})";
+  const std::string body =
+      R"({"hook":"patient-view","hookInstance":"x","fhirServer":"https://ehr.test/fhir",)"
+      R"("fhirAuthorization":{"access_token":"t","token_type":"Bearer","expires_in":300,"more":{"a":[1,{}]}},)"
+      R"("context":{"userId":"Practitioner/1","patientId":"p1","selections":["a","b"],"draft":{"a":[{"b":1}]}},)"
+      R"("prefetch":)" +
+      prefetch + "}";
+  const std::vector<std::string_view> read_types = {"Patient", "Condition"};
+  auto fast = ScanHookRequest(body, 1 << 20, read_types);
+  ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+  EXPECT_EQ(fast->held.size(), 3u);
+  const std::string expected = Dump(*fast);
+  // The NUL where the scan reads nothing, at each level: inside skipped containers, and as a
+  // member of its own that is skipped.
+  for (const std::string& extra :
+       {std::string(R"("z":"\u0000")"), std::string(R"("z":{"a":["\u0000",{"b":[1,{"c":2}]}]})"),
+        std::string(R"("z":[[["\u0000"]],{"hook":"y","prefetch":{}}])")}) {
+    std::string with_nul = body;
+    with_nul.insert(1, extra + ",");
+    auto slow = ScanHookRequest(with_nul, 1 << 20, read_types);
+    ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+    EXPECT_EQ(Dump(*slow), expected) << extra;
+  }
+  // A root that is an array: no envelope members at all, both ways.
+  for (std::string root :
+       {std::string(R"([{"hook":"x"},[1]])"), std::string(R"([{"hook":"x"},["\u0000"]])")}) {
+    auto scanned = ScanHookRequest(root, 1 << 20);
+    ASSERT_TRUE(scanned.ok());
+    EXPECT_FALSE(scanned->root_is_object);
+    EXPECT_FALSE(scanned->hook.present()) << root;
+  }
+}
+
+}  // namespace
+}  // namespace cephalgia::hooks
