@@ -403,7 +403,11 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
     }
   }
   if (found == nullptr) return ChoiceView();
-  std::string path = parent.ChildPath(std::string(base) + std::string(found_suffix));
+  // Paths locate issues; without a sink there is no reader for one (ChildPath gives "").
+  std::string path;
+  if (parent.sink() != nullptr) {
+    path = parent.ChildPath(std::string(base) + std::string(found_suffix));
+  }
   if (count > 1) {
     parent.Report(Severity::kError, IssueCode::kStructure,
                   parent.ChildPath(std::string(base) + "[x]"),

@@ -58,6 +58,10 @@ constexpr KnownSystem kKnownSystems[] = {
 CodeSystem IdentifySystem(std::string_view uri) {
   uri = StripSlash(uri);
   if (uri.size() > kMaxSystemLength || uri.empty()) return CodeSystem::kOther;
+  // Most records spell a known system exactly as listed: no folding needed for those.
+  for (const KnownSystem& k : kKnownSystems) {
+    if (k.lower_uri.size() == uri.size() && k.lower_uri == uri) return k.system;
+  }
   char buf[kMaxSystemLength + 1];
   std::size_t n = 0;
   std::size_t i = 0;
@@ -274,6 +278,7 @@ struct ValueSetIndex::Impl {
   std::deque<Synonym> synonyms;
   // First word's WordHash -> indices into synonyms (a hash collision only costs a comparison).
   std::unordered_map<uint64_t, std::vector<uint32_t>> first_word;
+  std::vector<uint32_t> synonym_counts;  // per value set
 
   void AddMember(const std::string& key, uint32_t vs, int32_t ingredient) {
     std::vector<Member>& list = codes[key];
@@ -310,11 +315,14 @@ struct ValueSetIndex::Impl {
       first_word[WordHash(syn.words.front())].push_back(idx);
       synonyms.push_back(std::move(syn));
     }
+    synonym_counts.resize(sets.size(), 0);
+    synonym_counts[vs] = static_cast<uint32_t>(s.synonyms.size());
   }
 
   // Code-level members of one coding, appended to `out` as (vs, ingredient).
   void LookupCode(std::string_view system, std::string_view code, std::vector<Member>* out) const {
-    thread_local std::string key;
+    thread_local std::string tls_key;
+    std::string& key = tls_key;  // one thread-local access (a call in a shared library)
     CodeSystem cs = IdentifySystem(system);
     CodeKeyInto(cs, system, code, &key);
     if (auto it = codes.find(key); it != codes.end()) {
@@ -330,8 +338,14 @@ struct ValueSetIndex::Impl {
     }
   }
 
-  // Synonyms found in `text`, as (synonym index).
-  void LookupText(std::string_view text, std::vector<uint32_t>* out) const {
+  // Whether value set `vs` has a text synonym (MatchIn skips reading text for those without).
+  bool HasSynonyms(uint32_t vs) const {
+    return vs < synonym_counts.size() && synonym_counts[vs] > 0;
+  }
+
+  // Synonyms found in `text`, as (synonym index); with `only_vs`, those of that value set only.
+  void LookupText(std::string_view text, std::vector<uint32_t>* out,
+                  std::optional<uint32_t> only_vs = std::nullopt) const {
     if (synonyms.empty()) return;
     thread_local std::vector<WordSpan> words;
     ScanWords(text, &words);
@@ -340,6 +354,7 @@ struct ValueSetIndex::Impl {
       if (it == first_word.end()) continue;
       for (uint32_t idx : it->second) {
         const Synonym& s = synonyms[idx];
+        if (only_vs && s.vs != *only_vs) continue;
         if (i + s.words.size() > words.size()) continue;
         bool all = true;
         for (std::size_t k = 0; k < s.words.size() && all; ++k)
@@ -601,7 +616,8 @@ std::vector<ValueSetMatch> ValueSetIndex::Match(const CodeableConceptView& cc) c
 
 void ValueSetIndex::MatchCodes(const CodeableConceptView& cc,
                                std::vector<uint32_t>* value_sets) const {
-  thread_local std::vector<Member> members;
+  thread_local std::vector<Member> tls_members;
+  std::vector<Member>& members = tls_members;
   const std::size_t first = value_sets->size();
   cc.ForEachCoding([&](const CodingView& coding) {
     std::optional<std::string_view> system = coding.system();
@@ -622,9 +638,53 @@ std::string_view ValueSetIndex::IdAt(uint32_t position) const { return impl_->se
 
 std::optional<ValueSetMatch> ValueSetIndex::MatchIn(std::string_view valueset_id,
                                                     const CodeableConceptView& cc) const {
-  if (!HasValueSet(valueset_id)) return std::nullopt;
-  for (ValueSetMatch& m : Match(cc)) {
-    if (m.valueset_id == valueset_id) return std::move(m);
+  auto id = impl_->ids.find(valueset_id);
+  if (id == impl_->ids.end()) return std::nullopt;
+  if (cc.sink() != nullptr) {
+    // Match reads every coding, text and display, and reports what is malformed in them.
+    for (ValueSetMatch& m : Match(cc)) {
+      if (m.valueset_id == valueset_id) return std::move(m);
+    }
+    return std::nullopt;
+  }
+  // Nobody hears issues: the same answer as Match's, stopping at it, and reading text only for
+  // a value set that has synonyms.
+  const uint32_t vs = id->second;
+  thread_local std::vector<Member> tls_members;
+  std::vector<Member>& members = tls_members;
+  std::optional<ValueSetMatch> found;
+  cc.ForEachCoding([&](const CodingView& coding) {
+    if (found) return;
+    std::optional<std::string_view> system = coding.system();
+    std::optional<std::string_view> code = coding.code();
+    if (!system || !code) return;
+    members.clear();
+    impl_->LookupCode(*system, *code, &members);
+    for (const Member& m : members) {
+      if (m.vs != vs) continue;
+      ValueSetMatch match;
+      match.valueset_id = impl_->sets[vs].id;
+      match.certainty = Certainty::kConfirmed;
+      match.coding = coding;
+      if (m.ingredient >= 0) match.ingredient = impl_->ingredients[m.ingredient];
+      found = std::move(match);
+      return;
+    }
+  });
+  if (found || !impl_->HasSynonyms(vs)) return found;
+  std::vector<uint32_t> texts;
+  if (auto text = cc.text()) impl_->LookupText(*text, &texts, vs);
+  cc.ForEachCoding([&](const CodingView& coding) {
+    if (auto display = coding.display()) impl_->LookupText(*display, &texts, vs);
+  });
+  for (uint32_t idx : texts) {
+    const Synonym& s = impl_->synonyms[idx];
+    if (s.vs != vs) continue;
+    ValueSetMatch match;
+    match.valueset_id = impl_->sets[vs].id;
+    match.certainty = Certainty::kText;
+    match.matched_text = s.text;
+    return match;
   }
   return std::nullopt;
 }
@@ -643,8 +703,16 @@ std::vector<std::string_view> ValueSetIndex::ValueSetsOf(std::string_view system
 
 bool ValueSetIndex::ContainsCode(std::string_view valueset_id, std::string_view system,
                                  std::string_view code) const {
-  std::vector<std::string_view> ids = ValueSetsOf(system, code);
-  return std::find(ids.begin(), ids.end(), valueset_id) != ids.end();
+  auto id = impl_->ids.find(valueset_id);
+  if (id == impl_->ids.end()) return false;
+  thread_local std::vector<Member> tls_members;
+  std::vector<Member>& members = tls_members;
+  members.clear();
+  impl_->LookupCode(system, code, &members);
+  for (const Member& m : members) {
+    if (m.vs == id->second) return true;
+  }
+  return false;
 }
 
 std::vector<ValueSetMatch> ValueSetIndex::MatchText(std::string_view text) const {

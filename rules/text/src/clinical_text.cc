@@ -688,6 +688,24 @@ void AppendCollapsed(std::string_view text, std::size_t begin, std::size_t end, 
   }
 }
 
+// The size AppendCollapsed would give text[begin, end) appended to an empty string, counted
+// without building it: the kept bytes, plus one space per blank run between two of them.
+std::size_t CollapsedSize(std::string_view text, std::size_t begin, std::size_t end) {
+  std::size_t size = 0;
+  bool blank = false;
+  for (std::size_t i = begin; i < end; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (IsBlankByte(c) || c < 0x20 || c == 0x7F) {
+      blank = true;
+      continue;
+    }
+    if (blank && size > 0) ++size;
+    blank = false;
+    ++size;
+  }
+  return size;
+}
+
 // The longest prefix of `s` of at most `max_bytes` that does not cut a UTF-8 character.
 std::size_t Utf8Prefix(std::string_view s, std::size_t max_bytes) {
   if (s.size() <= max_bytes) return s.size();
@@ -722,11 +740,7 @@ std::string Quote(std::string_view text, const Mention& m, std::size_t max_bytes
   // Widen by whole words, at most three either side, within the sentence and the budget.
   constexpr int kWordsEachSide = 3;
   std::size_t left = begin, right = end;
-  auto fits = [&](std::size_t l, std::size_t r) {
-    std::string candidate;
-    AppendCollapsed(text, l, r, &candidate);
-    return candidate.size() <= max_bytes;
-  };
+  auto fits = [&](std::size_t l, std::size_t r) { return CollapsedSize(text, l, r) <= max_bytes; };
   for (int step = 0; step < kWordsEachSide; ++step) {
     // One word to the right: blanks, then non-blank bytes.
     std::size_t r = right;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -120,13 +121,28 @@ std::string ConceptName(const fhir::CodeableConceptView& cc) {
   return "unnamed";
 }
 
+// "Condition/c1" (one allocation; a reference is made for every mark).
 std::string Ref(const fhir::IndexedResource& r) {
-  if (!r.id.empty()) return std::string(r.resource_type) + "/" + std::string(r.id);
-  return std::string(r.resource_type) + " at " + r.location;
+  std::string_view separator = r.id.empty() ? " at " : "/";
+  std::string_view tail = r.id.empty() ? std::string_view(r.location) : r.id;
+  std::string out;
+  out.reserve(r.resource_type.size() + separator.size() + tail.size());
+  out.append(r.resource_type).append(separator).append(tail);
+  return out;
 }
 
+// printf's "%g": std::to_chars with chars_format::general and precision 6 is specified to give
+// the same characters, and whole numbers (most values: days, scores, mmHg) skip even that.
 std::string Num(double v) {
   char buf[32];
+  if (v == std::floor(v) && std::fabs(v) < 1e6 && !(v == 0 && std::signbit(v))) {
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v));
+    if (ec == std::errc()) return std::string(buf, end);
+  }
+  if (std::isfinite(v)) {
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
+    if (ec == std::errc()) return std::string(buf, end);
+  }
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
@@ -895,6 +911,7 @@ class Extractor {
       if (hits.empty()) continue;
       bool current = a.relevance == fhir::Relevance::kCurrent;
       if (current) RecordActive(hits, *code);
+      std::string name;  // the order's name, read once at its first mark
       for (const VsHit& hit : hits) {
         for (int si : k_.sources_by_value_set[hit.value_set]) {
           const FindingSource& src = k_.sources[si];
@@ -906,12 +923,12 @@ class Extractor {
             continue;
           if (src.started_within_days && (!start || DaysAgo(*start) > *src.started_within_days))
             continue;
-          std::string note =
-              ConceptName(*code) + (current ? " (ordered / in progress" : " (completed");
+          if (name.empty()) name = ConceptName(*code);
+          std::string note = name + (current ? " (ordered / in progress" : " (completed");
           if (start) note += ", started " + std::to_string(DaysAgo(*start)) + " days ago";
           note += ")";
           Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty),
-               {ConceptName(*code) + (current ? " (ordered)" : " (done)"), start, &hit, !current});
+               {name + (current ? " (ordered)" : " (done)"), start, &hit, !current});
         }
       }
     }
