@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 
 #include "cephalgia/fhir/date_time.h"
 #include "cephalgia/fhir/issues.h"
@@ -32,6 +33,50 @@ constexpr std::size_t kValueBufferBytes =
     256 * 1024;  // per thread; larger requests fall back to malloc
 constexpr std::size_t kParseBufferBytes = 16 * 1024;
 constexpr std::size_t kMaxUnreadableIssues = 20;
+
+// Builds a document from the tokenizer's events over the client's request, left untouched (no
+// copy of the request to parse in situ): a plain string becomes a reference into the request,
+// which outlives the document (the whole call); a string the tokenizer had to decode (it had
+// escapes) is in its scratch buffer only during the callback, so that one is copied. The
+// document's strings are therefore not NUL-terminated: read them with their length, as the
+// json.h and fhir helpers do.
+template <typename Document>
+class ReferencingHandler {
+ public:
+  ReferencingHandler(Document& doc, std::string_view text)
+      : doc_(doc),
+        begin_(reinterpret_cast<std::uintptr_t>(text.data())),
+        end_(begin_ + text.size()) {}
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc_.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc_.String(s, n, copy && !InText(s));
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc_.Key(s, n, copy && !InText(s));
+  }
+  bool StartObject() { return doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) { return doc_.EndObject(members); }
+  bool StartArray() { return doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) { return doc_.EndArray(elements); }
+
+ private:
+  bool InText(const char* s) const {
+    const auto at = reinterpret_cast<std::uintptr_t>(s);
+    return at >= begin_ && at <= end_;
+  }
+  Document& doc_;
+  const std::uintptr_t begin_, end_;
+};
 
 }  // namespace
 
@@ -133,16 +178,16 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
                              rapidjson::MemoryPoolAllocator<>>
       doc(&value_alloc, kParseBufferBytes, &parse_alloc);
-  // The fast tokenizer builds the document (in situ, strings left in `text`); what it leaves
-  // (it accepts only what RapidJSON accepts) is parsed by RapidJSON, whose error is the one
-  // reported.
+  // The fast tokenizer builds the document over the request as the client sent it (strings
+  // referenced where they lie, ReferencingHandler); what it leaves (it accepts only what
+  // RapidJSON accepts) is parsed by RapidJSON in situ on a copy, whose error is the one reported.
   CEPHALGIA_RETURN_IF_ERROR(json::CheckUtf8(call.request_json));
-  text.assign(call.request_json.begin(), call.request_json.end());
-  text.push_back('\0');
   bool scanned = false;
   auto scan = [&](decltype(doc)& target) {
-    scanned = json_scan::Scan(text.data(), call.request_json.size(), target, /*in_situ=*/true,
-                              json::kMaxNestingDepth);
+    ReferencingHandler<decltype(doc)> handler(target, call.request_json);
+    // Not in situ, the tokenizer only reads the text.
+    scanned = json_scan::Scan(const_cast<char*>(call.request_json.data()), call.request_json.size(),
+                              handler, /*in_situ=*/false, json::kMaxNestingDepth);
     return scanned;
   };
   doc.Populate(scan);
