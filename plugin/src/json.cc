@@ -2,10 +2,6 @@
 
 #include <rapidjson/error/en.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -53,7 +49,7 @@ std::size_t MultibyteLength(const unsigned char* s, std::size_t i, std::size_t n
 
 // The offset of the first byte at or after `i` that is not ASCII or is NUL (n when none).
 std::size_t SkipCleanAscii(const unsigned char* s, std::size_t i, std::size_t n) {
-#if defined(__SSE2__)
+#if defined(CEPHALGIA_JSON_SSE2)
   const __m128i zero = _mm_setzero_si128();
   // 32 bytes a step while all are clean; the 16-byte steps below locate a byte that is not.
   while (n - i >= 32) {
@@ -206,25 +202,42 @@ uint32_t Load32(const char* p) {
 
 // Copies the `n` < 16 bytes at `p` to `dst` (all of them, whatever they hold) and returns the
 // length of their plain prefix (n when none needs an escape). Short strings are the common case:
-// two overlapping words cover them, without a loop or a call to memcpy.
+// two overlapping words cover them (a head and a tail, each searched once), without a loop or a
+// call to memcpy.
 std::size_t CopyShortRun(const char* p, std::size_t n, char* dst) {
   if (n >= 8) {
     const uint64_t head = Load64(p), tail = Load64(p + n - 8);
     std::memcpy(dst, &head, 8);
     std::memcpy(dst + n - 8, &tail, 8);
+#if defined(CEPHALGIA_JSON_SSE2)
+    // Head in bytes 0-7, tail in bytes 8-15 of one vector: one search for both.
+    const unsigned m = json_bytes::StopMask128(
+        _mm_set_epi64x(static_cast<long long>(tail), static_cast<long long>(head)));
+    if (m == 0) return n;
+    return (m & 0xFF) != 0 ? __builtin_ctz(m) : n - 16 + __builtin_ctz(m);
+#else
     if (const uint64_t m = StopMask64(head); m != 0) return __builtin_ctzll(m) >> 3;
     if (const uint64_t m = StopMask64(tail); m != 0) return n - 8 + (__builtin_ctzll(m) >> 3);
     return n;
+#endif
   }
   if (n >= 4) {
     const uint32_t head = Load32(p), tail = Load32(p + n - 4);
     std::memcpy(dst, &head, 4);
     std::memcpy(dst + n - 4, &tail, 4);
-    // Both halves in one word: a stop in the head is found first (the lowest set bit is exact).
-    const uint64_t m = StopMask64(head | (uint64_t{tail} << 32));
+    // Both halves in one word, head first: a stop in the head is found first.
+    const uint64_t word = head | (uint64_t{tail} << 32);
+#if defined(CEPHALGIA_JSON_SSE2)
+    const unsigned m =
+        json_bytes::StopMask128(_mm_set_epi64x(0, static_cast<long long>(word))) & 0xFF;
+    if (m == 0) return n;
+    const std::size_t at = static_cast<std::size_t>(__builtin_ctz(m));
+#else
+    const uint64_t m = StopMask64(word);  // its lowest set bit is exact
     if (m == 0) return n;
     const std::size_t at = __builtin_ctzll(m) >> 3;
-    return at < 4 ? at : n - 4 + (at - 4);
+#endif
+    return at < 4 ? at : n - 8 + at;
   }
   for (std::size_t i = 0; i < n; ++i) {
     dst[i] = p[i];
@@ -243,7 +256,7 @@ char* WriteQuotedJsonString(std::string_view s, char* dst) {
   for (;;) {
     // Copy the plain run whole while looking for its end: a step stores all its bytes, and the
     // room for six bytes per input byte leaves space for that.
-#if defined(__SSE2__)
+#if defined(CEPHALGIA_JSON_SSE2)
     while (end - p >= 16) {
       const __m128i v = json_bytes::Load128(p);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);

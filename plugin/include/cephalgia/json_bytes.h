@@ -14,7 +14,10 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__)
+// CEPHALGIA_JSON_NO_SIMD selects the 64-bit word code even where SSE2 is there (a test builds the
+// primitives both ways).
+#if defined(__SSE2__) && !defined(CEPHALGIA_JSON_NO_SIMD)
+#define CEPHALGIA_JSON_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -39,7 +42,7 @@ inline uint64_t StopMask64(uint64_t w) {
   return control | zero_bytes(w ^ (0x22 * kOnes)) | zero_bytes(w ^ (0x5C * kOnes));
 }
 
-#if defined(__SSE2__)
+#if defined(CEPHALGIA_JSON_SSE2)
 // Bit i set when byte i of `v` ends a plain run (exact for every byte).
 inline unsigned StopMask128(__m128i v) {
   const __m128i quote = _mm_set1_epi8('"');
@@ -59,7 +62,7 @@ inline __m128i Load128(const char* p) {
 
 // The first byte of [p, end) that ends a plain run of a JSON string; `end` when there is none.
 inline const char* FindStringStop(const char* p, const char* end) {
-#if defined(__SSE2__)
+#if defined(CEPHALGIA_JSON_SSE2)
   while (end - p >= 16) {
     if (const unsigned m = StopMask128(Load128(p)); m != 0) return p + __builtin_ctz(m);
     p += 16;
