@@ -31,6 +31,12 @@ std::size_t ResourceIndex::RefTable::Hash(std::string_view a, std::string_view b
   return h;
 }
 
+bool ResourceIndex::RefTable::Matches(const IndexedResource& r, std::string_view a,
+                                      std::string_view b) const {
+  if (key_ == Key::kFullUrl) return r.full_url == a && b.empty();
+  return r.resource_type == a && r.id == b;
+}
+
 void ResourceIndex::RefTable::Reserve(std::size_t n) {
   std::size_t want = 16;
   while (want < 2 * n) want *= 2;  // load factor at most 1/2
@@ -54,12 +60,10 @@ const IndexedResource** ResourceIndex::RefTable::Slot(std::string_view a, std::s
     if (e.value == nullptr) {
       // Claimed now; the caller stores the value (a slot left null is reused by the next call).
       e.hash = h;
-      e.a = a;
-      e.b = b;
       ++used_;
       return &e.value;
     }
-    if (e.hash == h && e.a == a && e.b == b) return &e.value;
+    if (e.hash == h && Matches(*e.value, a, b)) return &e.value;
   }
 }
 
@@ -70,7 +74,7 @@ const IndexedResource* ResourceIndex::RefTable::Find(std::string_view a, std::st
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
     const Entry& e = slots_[i];
     if (e.value == nullptr) return nullptr;
-    if (e.hash == h && e.a == a && e.b == b) return e.value;
+    if (e.hash == h && Matches(*e.value, a, b)) return e.value;
   }
 }
 
@@ -97,7 +101,8 @@ Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
   std::vector<char> buffer;
   auto doc = std::make_unique<rapidjson::Document>();
   bool too_deep = false;
-  if (Status parsed = json::ParseInsituInto(*doc, text, buffer, kMaxJsonDepth, &too_deep); !parsed.ok()) {
+  if (Status parsed = json::ParseInsituInto(*doc, text, buffer, kMaxJsonDepth, &too_deep);
+      !parsed.ok()) {
     Status s = InvalidArgument(parsed.message(), where);
     if (sink_ != nullptr) {
       sink_->Error(too_deep ? IssueCode::kTooCostly : IssueCode::kStructure, where, s.message());
@@ -225,10 +230,13 @@ void ResourceIndex::IndexBundle(const IndexedResource& bundle, int depth) {
   }
   const std::string& base = bundle.location;
   std::size_t expected = all_.size() + entries->Size();
-  all_.reserve(expected);
+  // Geometric: a request indexes one Bundle per prefetch key, each reserving for its entries.
+  if (expected > all_.capacity()) all_.reserve(std::max(expected, 2 * all_.capacity()));
   by_type_id_.Reserve(expected);
   by_full_url_.Reserve(expected);
-  std::string entry_path;
+  // A member reused by every Bundle: a nested Bundle overwrites it, but each entry has made its
+  // own path from it before the nested one is indexed.
+  std::string& entry_path = entry_path_;
   for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
     const Value& entry = (*entries)[i];
     char digits[16];
@@ -295,7 +303,9 @@ std::vector<const IndexedResource*>& ResourceIndex::TypeList(std::string_view re
   for (auto& [type, list] : by_type_) {
     if (type == resource_type) return list;
   }
+  if (by_type_.empty()) by_type_.reserve(16);  // moving the lists as it grows showed in profiles
   by_type_.emplace_back(resource_type, std::vector<const IndexedResource*>());
+  by_type_.back().second.reserve(4);
   return by_type_.back().second;
 }
 

@@ -105,10 +105,14 @@ class ResourceIndex {
  private:
   // Open-addressing hash table from one or two string_views (pointing into the indexed
   // documents) to a resource: no allocation per entry, which matters at hundreds of resources
-  // per request.
+  // per request. An entry is the hash and the resource; the key is read back from the resource
+  // (its fullUrl, or its type and id), so growing the table moves 16 bytes per entry.
   class RefTable {
    public:
-    // The slot for (a, b): found (value set) or empty (value null, to be filled by the caller).
+    enum class Key { kFullUrl, kTypeId };
+    explicit RefTable(Key key) : key_(key) {}
+    // The slot for (a, b): found (value set) or empty (value null). The caller must fill an
+    // empty slot with a resource whose key is (a, b) before the next call.
     const IndexedResource** Slot(std::string_view a, std::string_view b);
     const IndexedResource* Find(std::string_view a, std::string_view b) const;
     void Reserve(std::size_t n);
@@ -116,10 +120,11 @@ class ResourceIndex {
    private:
     struct Entry {
       std::size_t hash = 0;
-      std::string_view a, b;
       const IndexedResource* value = nullptr;
     };
     static std::size_t Hash(std::string_view a, std::string_view b);
+    bool Matches(const IndexedResource& r, std::string_view a, std::string_view b) const;
+    Key key_;
     std::vector<Entry> slots_;  // size is 0 or a power of two
     std::size_t used_ = 0;
   };
@@ -150,8 +155,9 @@ class ResourceIndex {
   std::vector<const IndexedResource*> all_;
   // A handful of types per request: a linear scan beats hashing the type name every time.
   std::vector<std::pair<std::string_view, std::vector<const IndexedResource*>>> by_type_;
-  RefTable by_full_url_;  // (fullUrl, "")
-  RefTable by_type_id_;   // (resourceType, id)
+  RefTable by_full_url_{RefTable::Key::kFullUrl};  // (fullUrl, "")
+  RefTable by_type_id_{RefTable::Key::kTypeId};    // (resourceType, id)
+  std::string entry_path_;                         // IndexBundle's scratch ("<bundle>.entry[i]")
 };
 
 }  // namespace cephalgia::fhir

@@ -268,7 +268,7 @@ class Extractor {
     return hits;
   }
 
-  void Mark(int finding, std::string ref, std::string note, Certainty c, const Shown& shown = {}) {
+  void Mark(int finding, std::string ref, std::string note, Certainty c, Shown shown = {}) {
     FindingState& s = f_.findings[finding];
     s.present = true;
     if (c < s.certainty) s.certainty = c;
@@ -279,7 +279,7 @@ class Extractor {
       }
     }
     Evidence e{std::move(ref), std::move(note), c};
-    e.display = shown.display;
+    e.display = std::move(shown.display);
     e.date = shown.date;
     e.history = shown.history;
     if (shown.hit != nullptr && shown.hit->certainty == Certainty::kText) {
@@ -287,6 +287,8 @@ class Extractor {
       e.possible = shown.hit->uncertain;
       e.history = e.history || shown.hit->historical;
     }
+    // Evidence holds four strings: growing one element at a time moved them again and again.
+    if (s.evidence.empty()) s.evidence.reserve(4);
     s.evidence.push_back(std::move(e));
   }
 
