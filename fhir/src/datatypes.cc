@@ -394,7 +394,12 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
   int count = 0;
   for (auto it = obj->MemberBegin(); it != obj->MemberEnd(); ++it) {
     std::string_view name(it->name.GetString(), it->name.GetStringLength());
-    if (name.size() <= base.size() || name.substr(0, base.size()) != base) continue;
+    // The first byte decides for most members, without a call to memcmp.
+    if (name.size() <= base.size()) continue;
+    if (!base.empty() && (name[0] != base[0] ||
+                          std::memcmp(name.data() + 1, base.data() + 1, base.size() - 1) != 0)) {
+      continue;
+    }
     char next = name[base.size()];
     if (next < 'A' || next > 'Z') continue;
     if (++count == 1) {
