@@ -58,10 +58,15 @@ constexpr KnownSystem kKnownSystems[] = {
 CodeSystem IdentifySystem(std::string_view uri) {
   uri = StripSlash(uri);
   if (uri.size() > kMaxSystemLength || uri.empty()) return CodeSystem::kOther;
-  // Most records spell a known system exactly as listed: no folding needed for those.
+  // Most records spell a known system exactly as listed: no folding needed for those. A URI
+  // whose length fits none of them (even as https://) is another system, not worth folding.
+  bool length_fits = false;
   for (const KnownSystem& k : kKnownSystems) {
     if (k.lower_uri.size() == uri.size() && k.lower_uri == uri) return k.system;
+    length_fits =
+        length_fits || k.lower_uri.size() == uri.size() || k.lower_uri.size() + 1 == uri.size();
   }
+  if (!length_fits) return CodeSystem::kOther;
   char buf[kMaxSystemLength + 1];
   std::size_t n = 0;
   std::size_t i = 0;
@@ -273,12 +278,15 @@ struct ValueSetIndex::Impl {
   StringMap<uint32_t> ids;
   StringMap<std::vector<Member>> codes;
   StringMap<std::vector<uint32_t>> icd_prefixes;
+  uint32_t icd_prefix_lengths = 0;  // bit n: some prefix has n characters
   std::deque<std::string> ingredients;
   StringMap<int32_t> ingredient_ids;
   std::deque<Synonym> synonyms;
   // First word's WordHash -> indices into synonyms (a hash collision only costs a comparison).
   std::unordered_map<uint64_t, std::vector<uint32_t>> first_word;
-  std::vector<uint32_t> synonym_counts;  // per value set
+  // Per value set, the distinct first-word hashes of its synonyms, sorted: a lookup for one
+  // value set rejects most words of a text by a binary search, not a probe of first_word.
+  std::vector<std::vector<uint64_t>> first_words_by_vs;
 
   void AddMember(const std::string& key, uint32_t vs, int32_t ingredient) {
     std::vector<Member>& list = codes[key];
@@ -306,17 +314,21 @@ struct ValueSetIndex::Impl {
       AddMember(key, vs, ingredient.empty() ? -1 : Ingredient(ingredient));
     }
     for (const std::string& p : s.prefixes) {
+      if (p.size() < 32) icd_prefix_lengths |= 1u << p.size();
       std::vector<uint32_t>& list = icd_prefixes[p];
       if (std::find(list.begin(), list.end(), vs) == list.end()) list.push_back(vs);
     }
     for (const std::string& text : s.synonyms) {
       Synonym syn{Words(text), vs, text};
       uint32_t idx = static_cast<uint32_t>(synonyms.size());
-      first_word[WordHash(syn.words.front())].push_back(idx);
+      uint64_t first = WordHash(syn.words.front());
+      first_word[first].push_back(idx);
       synonyms.push_back(std::move(syn));
+      first_words_by_vs.resize(sets.size());
+      std::vector<uint64_t>& mine = first_words_by_vs[vs];
+      auto at = std::lower_bound(mine.begin(), mine.end(), first);
+      if (at == mine.end() || *at != first) mine.insert(at, first);
     }
-    synonym_counts.resize(sets.size(), 0);
-    synonym_counts[vs] = static_cast<uint32_t>(s.synonyms.size());
   }
 
   // Code-level members of one coding, appended to `out` as (vs, ingredient).
@@ -331,6 +343,7 @@ struct ValueSetIndex::Impl {
     if (cs == CodeSystem::kIcd10 && !icd_prefixes.empty()) {
       std::string_view n = std::string_view(key).substr(key.find('|') + 1);
       for (std::size_t len = 3; len <= std::min<std::size_t>(n.size(), 7); ++len) {
+        if ((icd_prefix_lengths & (1u << len)) == 0) continue;  // no prefix that long
         auto it = icd_prefixes.find(n.substr(0, len));
         if (it == icd_prefixes.end()) continue;
         for (uint32_t vs : it->second) out->push_back({vs, -1});
@@ -340,7 +353,7 @@ struct ValueSetIndex::Impl {
 
   // Whether value set `vs` has a text synonym (MatchIn skips reading text for those without).
   bool HasSynonyms(uint32_t vs) const {
-    return vs < synonym_counts.size() && synonym_counts[vs] > 0;
+    return vs < first_words_by_vs.size() && !first_words_by_vs[vs].empty();
   }
 
   // Synonyms found in `text`, as (synonym index); with `only_vs`, those of that value set only.
@@ -349,7 +362,15 @@ struct ValueSetIndex::Impl {
     if (synonyms.empty()) return;
     thread_local std::vector<WordSpan> words;
     ScanWords(text, &words);
+    const std::vector<uint64_t>* mine = nullptr;
+    if (only_vs) {
+      if (!HasSynonyms(*only_vs)) return;
+      mine = &first_words_by_vs[*only_vs];
+    }
     for (std::size_t i = 0; i < words.size(); ++i) {
+      if (mine != nullptr && !std::binary_search(mine->begin(), mine->end(), words[i].hash)) {
+        continue;
+      }
       auto it = first_word.find(words[i].hash);
       if (it == first_word.end()) continue;
       for (uint32_t idx : it->second) {
