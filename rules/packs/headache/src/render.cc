@@ -14,6 +14,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "cephalgia/fhir/date_time.h"
@@ -104,11 +105,6 @@ void AppendYear4(std::string& out, int year) {
   out.append(digits, 4);
 }
 
-void AppendTwoDigits(std::string& out, unsigned v) {
-  const char digits[2] = {static_cast<char>('0' + v / 10 % 10), static_cast<char>('0' + v % 10)};
-  out.append(digits, 2);
-}
-
 // "2 Oct 2025".
 void AppendClinicalDate(std::string& out, fhir::Instant t) {
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -135,21 +131,6 @@ void AppendClinicalDate(std::string& out, fhir::Instant t) {
   out += std::to_string(day) + " " + kMonths[month - 1] + " " + iso.substr(0, 4);
 }
 
-// "2025-10-02", quoted.
-void AppendQuotedIsoDate(std::string& out, fhir::Instant t) {
-  if (std::optional<std::chrono::year_month_day> ymd = PlainDay(t)) {
-    out.push_back('"');
-    AppendYear4(out, static_cast<int>(ymd->year()));
-    out.push_back('-');
-    AppendTwoDigits(out, static_cast<unsigned>(ymd->month()));
-    out.push_back('-');
-    AppendTwoDigits(out, static_cast<unsigned>(ymd->day()));
-    out.push_back('"');
-    return;
-  }
-  json::AppendQuotedJsonString(fhir::DateTime::FromInstant(t).ToString().substr(0, 10), &out);
-}
-
 // A member name as written after a comma: ,"name": (made at compile time).
 template <std::size_t N>
 struct Name {
@@ -163,40 +144,109 @@ struct Name {
   }
 };
 
-// Compact JSON into one string, separators as RapidJSON's Writer puts them. Needs no stack: a
+// A span of the response already written, to be copied where the same JSON recurs.
+struct Span {
+  std::size_t offset = 0, size = 0;
+  bool empty() const { return size == 0; }
+};
+
+// The response, written through a pointer into a std::string grown ahead of the writes and cut
+// to its length at the end: appending a literal is a few moves instead of a call into
+// std::string.
+class Out {
+ public:
+  Out(std::string& s, std::size_t expected) : s_(s) { s_.reserve(expected); }
+  // Cuts the string to what was written.
+  void Finish() { s_.resize(len_); }
+  std::size_t size() const { return len_; }
+
+  void Append(const char* p, std::size_t n) {
+    std::memcpy(Room(n), p, n);
+    len_ += n;
+  }
+  template <std::size_t N>
+  Out& operator+=(const char (&literal)[N]) {
+    Append(literal, N - 1);
+    return *this;
+  }
+  Out& operator+=(std::string_view v) {
+    if (!v.empty()) Append(v.data(), v.size());
+    return *this;
+  }
+  Out& operator+=(char c) {
+    *Room(1) = c;
+    ++len_;
+    return *this;
+  }
+  // `v` as a quoted, escaped JSON string.
+  void Quoted(std::string_view v) {
+    char* const begin = Room(json::QuotedJsonBound(v.size()));
+    len_ += static_cast<std::size_t>(json::WriteQuotedJsonString(v, begin) - begin);
+  }
+  void Int(long long v) {
+    char* const begin = Room(24);
+    len_ += static_cast<std::size_t>(std::to_chars(begin, begin + 24, v).ptr - begin);
+  }
+  // Copies a span already written to the end.
+  void Repeat(Span span) {
+    Room(span.size);
+    std::memcpy(s_.data() + len_, s_.data() + span.offset, span.size);
+    len_ += span.size;
+  }
+
+ private:
+  char* Room(std::size_t n) {
+    if (s_.size() - len_ < n) Grow(n);
+    return s_.data() + len_;
+  }
+
+  // Room is made by resize, which zero-fills it: in steps of 1 KiB, because glibc's memset
+  // switches to `rep stosb` above 2 KiB, which callgrind (the yardstick of issue 14) counts
+  // byte by byte. The capacity is reserved first, so the steps never reallocate.
+  void Grow(std::size_t n) {
+    constexpr std::size_t kStep = 1024;
+    const std::size_t need = len_ + n;
+    if (s_.capacity() < need) s_.reserve(std::max(2 * s_.capacity(), need + kStep));
+    while (s_.size() < need) s_.resize(s_.size() + kStep);
+  }
+
+  std::string& s_;
+  std::size_t len_ = 0;
+};
+
+// Compact JSON into the response, separators as RapidJSON's Writer puts them. Needs no stack: a
 // container closed is a value written in its parent.
 class JsonOut {
  public:
-  explicit JsonOut(std::string& s) : s_(s) {}
+  explicit JsonOut(Out& out) : s_(out) {}
 
   template <Name K>
   void Key() {
-    const std::size_t skip = first_ ? 1 : 0;
-    s_.append(K.text + skip, sizeof K.text - skip);
+    if (!first_) s_ += ',';
+    s_.Append(K.text + 1, sizeof K.text - 1);
     first_ = true;
   }
   void Str(std::string_view v) {
     Sep();
-    json::AppendQuotedJsonString(v, &s_);
+    s_.Quoted(v);
   }
   // A value (or a run of members) already in JSON.
   void Raw(std::string_view json) {
     Sep();
-    s_.append(json);
+    s_ += json;
   }
   void Bool(bool b) {
     Sep();
-    s_.append(b ? std::string_view("true") : std::string_view("false"));
+    if (b) {
+      s_ += "true";
+    } else {
+      s_ += "false";
+    }
   }
   template <Name K>
   void KV(std::string_view v) {
     Key<K>();
     Str(v);
-  }
-  template <Name K>
-  void KRaw(std::string_view json) {
-    Key<K>();
-    Raw(json);
   }
   void StartObject() { Open('{'); }
   void EndObject() { Close('}'); }
@@ -206,30 +256,26 @@ class JsonOut {
   void WroteValue() { first_ = false; }
   // After text written directly that opened a container.
   void Opened() { first_ = true; }
+  // Before a value written directly.
+  void BeforeValue() { Sep(); }
 
  private:
   void Sep() {
-    if (!first_) s_.push_back(',');
+    if (!first_) s_ += ',';
     first_ = false;
   }
   void Open(char c) {
     Sep();
-    s_.push_back(c);
+    s_ += c;
     first_ = true;
   }
   void Close(char c) {
-    s_.push_back(c);
+    s_ += c;
     first_ = false;
   }
 
-  std::string& s_;
+  Out& s_;
   bool first_ = true;
-};
-
-// A span of the response already written, to be copied where the same JSON recurs.
-struct Span {
-  std::size_t offset = 0, size = 0;
-  bool empty() const { return size == 0; }
 };
 
 // Buffers reused across calls on one thread, so composing text allocates only while they grow.
@@ -251,7 +297,7 @@ struct Scratch {
 class Renderer {
  public:
   Renderer(const Knowledge& k, const Facts& facts, const Decisions& decisions,
-           const RenderContext& context, std::string& out, Scratch& scratch)
+           const RenderContext& context, Out& out, Scratch& scratch)
       : k_(k),
         f_(*k.render_fragments),
         facts_(facts),
@@ -274,28 +320,22 @@ class Renderer {
       }
     }
     if (!context_.gaps.empty() || !facts_.notes.empty()) gaps_pending_ = true;
-    out_.append("{\"cards\":[");
+    out_ += "{\"cards\":[";
     w_.Opened();
     for (const Decision& d : decisions_.cards) WriteCard(d);
     w_.EndArray();
     // The knowledge version is in every response, also one without cards (CDS Hooks reserves
     // `extension` on every object for exactly this).
-    out_.push_back(',');
-    out_.append(f_.response_extension_open);
+    out_ += ',';
+    out_ += f_.response_extension_open;
     w_.WroteValue();
     // Data gaps are reported on the response too, so an answer without cards (a closed gate)
     // still tells the integrator what could not be read.
     WriteGaps();
-    out_.append("}}}");
+    out_ += "}}}";
   }
 
  private:
-  // Copies a span of the response to its end.
-  void Repeat(Span span) {
-    out_.reserve(out_.size() + span.size);
-    out_.append(out_.data() + span.offset, span.size);
-  }
-
   // ---- what the clinician reads ----------------------------------------------------------------
   // The evidence a clinician recognises first: current before past, coded before text.
   static const Evidence* Best(const FindingState& s) {
@@ -569,10 +609,10 @@ class Renderer {
   void WriteResource(const Proposal& p, int order, std::size_t priority_end) {
     const RenderFragments::Order& o = f_.orders[order];
     out_ += o.open;
-    out_.append(s_.card, 0, priority_end);
+    out_ += std::string_view(s_.card).substr(0, priority_end);
     out_ += o.code;
     out_ += patient_ref_;
-    out_.append(s_.card, priority_end, std::string::npos);
+    out_ += std::string_view(s_.card).substr(priority_end);
     if (p.cautions.empty()) {
       out_ += o.note_end;
     } else {
@@ -582,7 +622,7 @@ class Renderer {
         s_.note += c;
       }
       out_ += ",\"note\":[{\"text\":";
-      json::AppendQuotedJsonString(s_.note, &out_);
+      out_.Quoted(s_.note);
       out_ += "}]";
       out_ += o.dosage_end;
     }
@@ -611,9 +651,9 @@ class Renderer {
     out_ += f_.source_open;
     out_ += link_count > 0 ? f_.citation_url[links[0]] : f_.source_url;
     out_ += f_.topic_open;
-    json::AppendQuotedJsonString(d.rule_id, &out_);
+    out_.Quoted(d.rule_id);
     out_ += ",\"display\":";
-    json::AppendQuotedJsonString(d.title, &out_);
+    out_.Quoted(d.title);
     out_ += "}}";
     w_.WroteValue();
     if (!d.proposals.empty()) {
@@ -642,7 +682,7 @@ class Renderer {
             w_.KV<"resourceId">(a.resource_id);
           } else {
             w_.Key<"resource">();
-            w_.Raw("");
+            w_.BeforeValue();
             WriteResource(p, a.order, priority_end);
           }
           w_.EndObject();
@@ -672,30 +712,54 @@ class Renderer {
   }
 
   // ---- the evidence trail (README "The evidence extension") ------------------------------------
+  // "2025-10-02", quoted.
+  void WriteQuotedIsoDate(fhir::Instant t) {
+    if (std::optional<std::chrono::year_month_day> ymd = PlainDay(t)) {
+      const auto year = static_cast<unsigned>(static_cast<int>(ymd->year()));
+      const auto month = static_cast<unsigned>(ymd->month());
+      const auto day = static_cast<unsigned>(ymd->day());
+      const char text[12] = {'"',
+                             static_cast<char>('0' + year / 1000),
+                             static_cast<char>('0' + year / 100 % 10),
+                             static_cast<char>('0' + year / 10 % 10),
+                             static_cast<char>('0' + year % 10),
+                             '-',
+                             static_cast<char>('0' + month / 10),
+                             static_cast<char>('0' + month % 10),
+                             '-',
+                             static_cast<char>('0' + day / 10),
+                             static_cast<char>('0' + day % 10),
+                             '"'};
+      out_.Append(text, sizeof text);
+      return;
+    }
+    out_.Quoted(fhir::DateTime::FromInstant(t).ToString().substr(0, 10));
+  }
+
   void WriteEvidenceItem(const Evidence& e) {
     out_ += "{\"reference\":";
-    json::AppendQuotedJsonString(e.ref, &out_);
+    out_.Quoted(e.ref);
     if (!e.display.empty()) {
       out_ += ",\"display\":";
-      json::AppendQuotedJsonString(e.display, &out_);
+      out_.Quoted(e.display);
     }
     if (e.date) {
       out_ += ",\"date\":";
-      AppendQuotedIsoDate(out_, *e.date);
+      WriteQuotedIsoDate(*e.date);
     }
     if (e.quote.empty()) {
       out_ += ",\"origin\":\"coded\"";
     } else {
       out_ += ",\"origin\":\"text\",\"quote\":";
-      json::AppendQuotedJsonString(e.quote, &out_);
+      out_.Quoted(e.quote);
     }
     if (e.possible) out_ += ",\"possible\":true";
     if (e.history) out_ += ",\"history\":true";
     out_ += ",\"certainty\":";
-    json::AppendQuotedJsonString(fhir::CertaintyName(e.certainty), &out_);
+    out_.Quoted(fhir::CertaintyName(e.certainty));
     if (!e.note.empty()) {
       out_ += ",\"note\":";
-      json::AppendQuotedJsonString(e.note, &out_);
+      out_.Quoted(e.note);
     }
     out_ += '}';
   }
@@ -704,7 +768,7 @@ class Renderer {
   void WriteFinding(int f) {
     Span& done = s_.finding_json[f];
     if (!done.empty()) {
-      Repeat(done);
+      out_.Repeat(done);
       return;
     }
     const std::size_t start = out_.size();
@@ -728,7 +792,7 @@ class Renderer {
     w_.StartArray();
     for (auto it = findings.begin(); it != findings.end(); ++it) {
       if (std::find(findings.begin(), it, *it) != it) continue;
-      w_.Raw("");
+      w_.BeforeValue();
       WriteFinding(*it);
     }
     w_.EndArray();
@@ -739,7 +803,7 @@ class Renderer {
     if (!gaps_pending_) return;
     if (!gaps_json_.empty()) {
       out_ += ',';
-      Repeat(gaps_json_);
+      out_.Repeat(gaps_json_);
       w_.WroteValue();
       return;
     }
@@ -765,7 +829,7 @@ class Renderer {
 
   void WriteEvidence(const Decision& d) {
     out_ += f_.card_extension_open;
-    json::AppendQuotedJsonString(d.rule_id, &out_);
+    out_.Quoted(d.rule_id);
     out_ += ",\"evaluatedAt\":";
     out_ += evaluated_at_;
     w_.WroteValue();
@@ -774,7 +838,7 @@ class Renderer {
     if (!s_.gate.empty()) {
       if (!gate_json_.empty()) {
         out_ += ',';
-        Repeat(gate_json_);
+        out_.Repeat(gate_json_);
         w_.WroteValue();
       } else {
         out_ += ",\"gate\":";
@@ -793,7 +857,7 @@ class Renderer {
         w_.StartObject();
         w_.KV<"label">(line.label);
         out_ += line.met ? ",\"met\":true,\"depth\":" : ",\"met\":false,\"depth\":";
-        AppendInt(out_, line.depth);
+        out_.Int(line.depth);
         w_.WroteValue();
         if (line.has_findings()) {
           w_.Key<"findings">();
@@ -845,7 +909,7 @@ class Renderer {
   const Facts& facts_;
   const Decisions& decisions_;
   const RenderContext& context_;
-  std::string& out_;
+  Out& out_;
   JsonOut w_;
   Scratch& s_;
   std::string evaluated_at_;
@@ -912,12 +976,12 @@ std::string RenderResponse(const Knowledge& k, const Facts& facts, const Decisio
   // One allocation for the answer, sized from the last one on this thread.
   thread_local std::size_t last_size = 16 * 1024;
   thread_local Scratch scratch;
-  std::string out;
-  out.reserve(std::min<std::size_t>(last_size + last_size / 8, std::size_t{1} << 20));
-  Renderer renderer(k, facts, decisions, context, out, scratch);
-  renderer.Render();
-  last_size = std::max<std::size_t>(out.size(), 1024);
-  return out;
+  std::string response;
+  Out out(response, std::min<std::size_t>(last_size + last_size / 8, std::size_t{1} << 20));
+  Renderer(k, facts, decisions, context, out, scratch).Render();
+  out.Finish();
+  last_size = std::max<std::size_t>(response.size(), 1024);
+  return response;
 }
 
 }  // namespace cephalgia::rules::internal
