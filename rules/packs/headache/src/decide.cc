@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
 
 namespace cephalgia::rules::internal {
 namespace {
@@ -24,6 +23,10 @@ class Decider {
   Decider(const Knowledge& k, const Facts& facts) : k_(k), facts_(facts) {
     criterion_cache_.assign(k_.criteria.size(), -1);
     diagnoses_.assign(k_.diagnoses.size(), 0);
+    suggested_.assign(k_.orders.size(), 0);
+    // Room for a typical evaluation's trace, so it grows without reallocating.
+    out_.gate_trace.reserve(8);
+    out_.trace_findings.reserve(128);
     env_.knowledge = &k_;
     env_.facts = &facts_;
     env_.criterion_cache = &criterion_cache_;
@@ -65,6 +68,7 @@ class Decider {
     d.kind = kind;
     d.rule_id = id;
     d.title = title;
+    d.trace.reserve(8);
     return d;
   }
 
@@ -184,7 +188,8 @@ class Decider {
       if (!Eval(st.when, env_)) continue;
       bool first = true;
       for (int o : st.orders) {
-        if (!suggested_.insert(o).second) continue;  // already on an earlier card
+        if (suggested_[o]) continue;  // already on an earlier card
+        suggested_[o] = 1;
         d->proposals.push_back(Create(o, !st.alternatives || first));
         first = false;
       }
@@ -450,7 +455,7 @@ class Decider {
   std::vector<int8_t> criterion_cache_;
   std::vector<int8_t> diagnoses_;
   EvalEnv env_;
-  std::unordered_set<int> suggested_;
+  std::vector<char> suggested_;  // per order: proposed on an earlier card
   Decisions out_;
 };
 
