@@ -294,7 +294,11 @@ void ResourceIndex::IndexBundle(const IndexedResource& bundle, int depth) {
     }
     const Value* resource = Member(entry, "resource");
     if (resource == nullptr) continue;  // e.g. a DELETE in a transaction, a response entry
-    Walk(*resource, bundle.origin, entry_path + ".resource", full_url, depth + 1);
+    // Sized once: `entry_path + ".resource"` copied the path, then grew the copy.
+    std::string location;
+    location.reserve(entry_path.size() + 9);
+    location.append(entry_path).append(".resource");
+    Walk(*resource, bundle.origin, std::move(location), full_url, depth + 1);
   }
 }
 
