@@ -73,20 +73,6 @@ bool EqualsFolded(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Whether the lower-case `phrase` occurs in `text` under ASCII case folding (no lower-cased copy
-// of the text).
-bool ContainsFolded(std::string_view text, std::string_view phrase) {
-  if (phrase.empty()) return true;
-  if (phrase.size() > text.size()) return false;
-  for (std::size_t at = 0; at + phrase.size() <= text.size(); ++at) {
-    if (FoldAscii(text[at]) != phrase[0]) continue;
-    std::size_t k = 1;
-    while (k < phrase.size() && FoldAscii(text[at + k]) == phrase[k]) ++k;
-    if (k == phrase.size()) return true;
-  }
-  return false;
-}
-
 // Text matches are "from text"; a hedged one says "possible" and quotes the words it read.
 std::string TextNote(const VsHit& hit) {
   std::string n = hit.uncertain ? "possible, from text" : "from text";
@@ -235,7 +221,7 @@ class Extractor {
     }
   }
 
-  bool Excluded(std::string_view text, const text::Mention& m, int vs) const {
+  bool Excluded(std::string_view text, const text::Mention& m, int vs) {
     const std::vector<std::string>& phrases = k_.text_exclusions[vs];
     if (phrases.empty()) return false;
     // The sentence around the mention: from the previous sentence end to the next one.
@@ -243,9 +229,12 @@ class Extractor {
     while (from > 0 && text[from - 1] != '.' && text[from - 1] != ';' && text[from - 1] != '\n')
       --from;
     while (to < text.size() && text[to] != '.' && text[to] != ';' && text[to] != '\n') ++to;
+    // Lower-cased once into a buffer the extractor keeps, then searched phrase by phrase.
     std::string_view window = text.substr(from, to - from);
+    lower_window_.assign(window);
+    for (char& c : lower_window_) c = FoldAscii(c);
     for (const std::string& phrase : phrases) {
-      if (ContainsFolded(window, phrase)) return true;
+      if (lower_window_.find(phrase) != std::string::npos) return true;
     }
     return false;
   }
@@ -672,12 +661,15 @@ class Extractor {
       if (Compare(v->first, t.op, t.value)) {
         fhir::ObservationView lv(*cand.r, nullptr);
         auto lcode = lv.code();
-        std::string shown = (lcode ? ConceptName(*lcode) : std::string("Observation")) + " " +
-                            Num(v->first) + (v->second.empty() ? "" : " " + v->second);
-        Mark(src.finding, Ref(*cand.r),
-             "most recent value " + Num(v->first) + (v->second.empty() ? "" : " " + v->second) +
-                 " " + std::string(CompareOpText(t.op)) + " " + Num(t.value),
-             cand.certainty, {shown, cand.date});
+        // "8 {score}": the value with its unit, written once for both texts.
+        std::string value = Num(v->first);
+        if (!v->second.empty()) value.append(" ").append(v->second);
+        std::string shown = lcode ? ConceptName(*lcode) : std::string("Observation");
+        shown.append(" ").append(value);
+        std::string note = "most recent value ";
+        note.append(value).append(" ").append(CompareOpText(t.op)).append(" ").append(Num(t.value));
+        Mark(src.finding, Ref(*cand.r), std::move(note), cand.certainty,
+             {std::move(shown), cand.date});
       }
     }
     // Trends: the rise between the earliest and the latest value within the window.
@@ -1040,6 +1032,7 @@ class Extractor {
   std::vector<SeriesPoint> series_;
   std::vector<text::Mention> mentions_;  // reused by TextHits
   std::vector<uint32_t> code_sets_;      // reused by CodeHits
+  std::string lower_window_;             // reused by Excluded
 };
 
 }  // namespace
