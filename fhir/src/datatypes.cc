@@ -194,12 +194,19 @@ bool CodeableConceptView::HasCoding(std::string_view system, std::string_view co
 }
 
 std::optional<std::string_view> CodeableConceptView::CodeIn(std::string_view system) const {
-  std::string_view canonical = CanonicalSystem(system);
+  // A system written exactly as asked is the same system; only other spellings need the
+  // canonical forms (worked out once, when first needed).
+  std::optional<std::string_view> canonical;
   std::optional<std::string_view> found;
   ForEachCoding([&](const CodingView& c) {
     if (found) return;
     auto s = c.system();
-    if (s && CanonicalSystem(*s) == canonical) found = c.code();
+    if (!s) return;
+    if (*s != system) {
+      if (!canonical) canonical = CanonicalSystem(system);
+      if (CanonicalSystem(*s) != *canonical) return;
+    }
+    found = c.code();
   });
   return found;
 }
