@@ -273,5 +273,77 @@ TEST(JsonBytesTest, QuotedStringsMatchRapidJsonOnRandomAndAdversarialText) {
   ExpectQuotedLikeRapidJson(std::string(100000, 'm') + "\"");
 }
 
+// Declines the contents of every container from `depth` down: the scanner checks them without
+// events (its one-loop skip). Counts what it is told, to keep the compiler honest.
+struct DecliningHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DecliningHandler> {
+  explicit DecliningHandler(int from_depth) : from(from_depth) {}
+  bool Default() { return ++events > 0; }
+  bool StartObject() { return Open(); }
+  bool StartArray() { return Open(); }
+  bool EndObject(rapidjson::SizeType) { return Close(); }
+  bool EndArray(rapidjson::SizeType) { return Close(); }
+  bool WantsContents() const { return depth < from; }
+  bool Open() {
+    ++depth;
+    return true;
+  }
+  bool Close() {
+    --depth;
+    return true;
+  }
+  int from;
+  int depth = 0;
+  long events = 0;
+};
+
+// The skip accepts exactly what the scan with events accepts, on every one-byte edit of a real
+// request (each byte deleted, or replaced by a byte that matters to the grammar); and what it
+// accepts, RapidJSON's reader accepts.
+TEST(JsonBytesTest, SkippedContentsAreJudgedAsTheFullScanJudgesThem) {
+  std::string text =
+      R"({"hook":"patient-view","context":{"patientId":"p1","n":[1,-2.5e3,true,false,null]},)"
+      R"("prefetch":{"p":{"resourceType":"Patient","name":[{"given":["A\u00e9\n","B"]}],)"
+      R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ] }})";
+  const std::string edits = std::string("{}[]:,\"0-e.tfn\\ \x01", 17) + "a9";
+  std::size_t accepted = 0;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    std::vector<std::string> variants = {text.substr(0, at) + text.substr(at + 1)};
+    for (char c : edits) {
+      std::string v = text;
+      v[at] = c;
+      variants.push_back(v);
+    }
+    for (const std::string& v : variants) {
+      rapidjson::Document full;
+      bool full_ok = false;
+      {
+        ExactBuffer b(v);
+        auto scan = [&](rapidjson::Document& target) {
+          full_ok = json_scan::Scan(b.data(), b.size(), target, /*in_situ=*/false,
+                                    json::kMaxNestingDepth);
+          return full_ok;
+        };
+        full.Populate(scan);
+      }
+      rapidjson::Reader reader;
+      rapidjson::StringStream stream(v.c_str());
+      rapidjson::BaseReaderHandler<> ignore;
+      const bool reference_ok = !reader.Parse(stream, ignore).IsError();
+      for (int from : {1, 2, 3}) {
+        for (bool in_situ : {false, true}) {
+          ExactBuffer b(v);
+          DecliningHandler handler(from);
+          const bool skip_ok =
+              json_scan::Scan(b.data(), b.size(), handler, in_situ, json::kMaxNestingDepth);
+          EXPECT_EQ(skip_ok, full_ok) << "from depth " << from << ": " << v;
+          if (skip_ok) EXPECT_TRUE(reference_ok) << v;
+          accepted += skip_ok;
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 1000u);
+}
+
 }  // namespace
 }  // namespace cephalgia
