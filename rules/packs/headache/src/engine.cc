@@ -289,7 +289,7 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   internal::Decisions decisions = service->order_sign
                                       ? internal::DecideOrderSign(k, facts)
                                       : internal::DecidePatientView(k, facts, host_gaps);
-  internal::RenderContext context_for_cards{std::string(*patient_id), now_text, std::move(gaps)};
+  internal::RenderContext context_for_cards{*patient_id, now_text, std::move(gaps)};
   return internal::RenderResponse(k, facts, decisions, context_for_cards);
 }
 

@@ -292,6 +292,9 @@ struct Scratch {
   std::vector<std::string_view> seen;
   std::vector<int> gate;
   std::vector<Span> finding_json;  // per finding: its object, once written in this response
+  std::string evaluated_at;        // quoted
+  std::string patient_ref;         // Patient/<id>
+  std::string patient_quoted;      // "Patient/<id>"
 };
 
 class Renderer {
@@ -308,8 +311,12 @@ class Renderer {
         s_(scratch) {}
 
   void Render() {
-    evaluated_at_ = Quoted(context_.now_text);
-    patient_ref_ = Quoted("Patient/" + context_.patient_id);
+    s_.evaluated_at.clear();
+    json::AppendQuotedJsonString(context_.now_text, &s_.evaluated_at);
+    s_.patient_ref.assign("Patient/");
+    s_.patient_ref += context_.patient_id;
+    s_.patient_quoted.clear();
+    json::AppendQuotedJsonString(s_.patient_ref, &s_.patient_quoted);
     s_.finding_json.assign(k_.findings.size(), Span{});
     GapSentences();
     s_.gate.clear();
@@ -611,7 +618,7 @@ class Renderer {
     out_ += o.open;
     out_ += std::string_view(s_.card).substr(0, priority_end);
     out_ += o.code;
-    out_ += patient_ref_;
+    out_ += s_.patient_quoted;
     out_ += std::string_view(s_.card).substr(priority_end);
     if (p.cautions.empty()) {
       out_ += o.note_end;
@@ -831,7 +838,7 @@ class Renderer {
     out_ += f_.card_extension_open;
     out_.Quoted(d.rule_id);
     out_ += ",\"evaluatedAt\":";
-    out_ += evaluated_at_;
+    out_ += s_.evaluated_at;
     w_.WroteValue();
     if (!d.tier.empty()) w_.KV<"tier">(d.tier);
     // What opened the relevance gate (knowledge.md §0): every card names it.
@@ -912,8 +919,6 @@ class Renderer {
   Out& out_;
   JsonOut w_;
   Scratch& s_;
-  std::string evaluated_at_;
-  std::string patient_ref_;
   bool gaps_pending_ = false;
   Span gaps_json_;
   Span gate_json_;

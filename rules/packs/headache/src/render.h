@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "decide.h"
@@ -18,8 +19,9 @@
 namespace cephalgia::rules::internal {
 
 struct RenderContext {
-  std::string patient_id;
-  std::string now_text;  // the evaluation time, as given
+  // Views of the caller's text, valid for the RenderResponse call.
+  std::string_view patient_id;
+  std::string_view now_text;  // the evaluation time, as given
   std::vector<DataGap> gaps;
 };
 
