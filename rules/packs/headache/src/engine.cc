@@ -162,9 +162,10 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
     now_text = fhir::DateTime::FromInstant(now).ToString();
   }
 
-  // Parsed in situ into per-thread buffers that are reused across calls: the request is parsed
-  // on every evaluation and this keeps the allocator out of the hot path (same checks as
-  // json::ParseUntrusted: UTF-8 and NUL checked up front, depth-limited, size-capped).
+  // Parsed into per-thread buffers that are reused across calls: the request is parsed on every
+  // evaluation and this keeps the allocator out of the hot path (same checks as
+  // json::ParseUntrusted: UTF-8 and NUL checked up front, depth-limited, size-capped). `text`
+  // holds a copy only for RapidJSON's in-situ parse when the tokenizer leaves the request to it.
   if (call.request_json.size() > kMaxRequestBytes) {
     return Status(StatusCode::kPayloadTooLarge,
                   "request of " + std::to_string(call.request_json.size()) +
