@@ -103,8 +103,9 @@ std::string_view CanonicalSystem(std::string_view uri) {
 
 namespace {
 
-// NormalizeCode, appended to `out` (lookups reuse one buffer instead of allocating per coding).
-void AppendNormalizedCode(CodeSystem system, std::string_view code, std::string* out) {
+// NormalizeCode, appended to `out` (a std::string, or a lookup's KeyBuffer on the stack).
+template <typename Out>
+void AppendNormalizedCode(CodeSystem system, std::string_view code, Out* out) {
   code = Trim(code);
   if (system != CodeSystem::kIcd10) {
     out->append(code);
@@ -146,11 +147,41 @@ struct StringHash {
 template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
+// A lookup key built on the stack (no allocation per coding); `overflow` when it did not fit,
+// and the caller then builds a std::string instead.
+struct KeyBuffer {
+  char data[256];
+  std::size_t size = 0;
+  bool overflow = false;
+  void clear() {
+    size = 0;
+    overflow = false;
+  }
+  void push_back(char c) {
+    if (size < sizeof data) {
+      data[size++] = c;
+    } else {
+      overflow = true;
+    }
+  }
+  void append(std::string_view s) {
+    if (s.size() > sizeof data - size) {
+      overflow = true;
+      return;
+    }
+    std::memcpy(data + size, s.data(), s.size());
+    size += s.size();
+  }
+  std::string_view view() const { return {data, size}; }
+};
+
 // Lookup key of a system + code: one letter for the known systems, else the canonical URI;
 // written into `key` (cleared first). The normalised code is the part after the first '|'.
-void CodeKeyInto(CodeSystem cs, std::string_view system, std::string_view code, std::string* key) {
+template <typename Key>
+void CodeKeyInto(CodeSystem cs, std::string_view system, std::string_view code, Key* key) {
   // Known systems are keyed by their enum value (one byte), others by their URI.
-  key->assign(1, static_cast<char>('0' + static_cast<int>(cs)));
+  key->clear();
+  key->push_back(static_cast<char>('0' + static_cast<int>(cs)));
   if (cs == CodeSystem::kOther) key->append(StripSlash(system));
   key->push_back('|');
   AppendNormalizedCode(cs, code, key);
@@ -331,24 +362,35 @@ struct ValueSetIndex::Impl {
     }
   }
 
-  // Code-level members of one coding, appended to `out` as (vs, ingredient).
-  void LookupCode(std::string_view system, std::string_view code, std::vector<Member>* out) const {
-    thread_local std::string tls_key;
-    std::string& key = tls_key;  // one thread-local access (a call in a shared library)
+  // Code-level members of one coding, in order: fn(const Member&) for each (vs, ingredient).
+  template <typename Fn>
+  void ForEachCodeMember(std::string_view system, std::string_view code, Fn&& fn) const {
     CodeSystem cs = IdentifySystem(system);
-    CodeKeyInto(cs, system, code, &key);
+    KeyBuffer buffer;
+    std::string long_key;  // only when the key does not fit the buffer
+    CodeKeyInto(cs, system, code, &buffer);
+    std::string_view key = buffer.view();
+    if (buffer.overflow) {
+      CodeKeyInto(cs, system, code, &long_key);
+      key = long_key;
+    }
     if (auto it = codes.find(key); it != codes.end()) {
-      out->insert(out->end(), it->second.begin(), it->second.end());
+      for (const Member& m : it->second) fn(m);
     }
     if (cs == CodeSystem::kIcd10 && !icd_prefixes.empty()) {
-      std::string_view n = std::string_view(key).substr(key.find('|') + 1);
+      std::string_view n = key.substr(key.find('|') + 1);
       for (std::size_t len = 3; len <= std::min<std::size_t>(n.size(), 7); ++len) {
         if ((icd_prefix_lengths & (1u << len)) == 0) continue;  // no prefix that long
         auto it = icd_prefixes.find(n.substr(0, len));
         if (it == icd_prefixes.end()) continue;
-        for (uint32_t vs : it->second) out->push_back({vs, -1});
+        for (uint32_t vs : it->second) fn(Member{vs, -1});
       }
     }
+  }
+
+  // The same, appended to `out`.
+  void LookupCode(std::string_view system, std::string_view code, std::vector<Member>* out) const {
+    ForEachCodeMember(system, code, [out](const Member& m) { out->push_back(m); });
   }
 
   // Whether value set `vs` has a text synonym (MatchIn skips reading text for those without).
@@ -637,21 +679,17 @@ std::vector<ValueSetMatch> ValueSetIndex::Match(const CodeableConceptView& cc) c
 
 void ValueSetIndex::MatchCodes(const CodeableConceptView& cc,
                                std::vector<uint32_t>* value_sets) const {
-  thread_local std::vector<Member> tls_members;
-  std::vector<Member>& members = tls_members;
   const std::size_t first = value_sets->size();
   cc.ForEachCoding([&](const CodingView& coding) {
     std::optional<std::string_view> system = coding.system();
     std::optional<std::string_view> code = coding.code();
     if (!system || !code) return;  // a code without its system cannot be interpreted
-    members.clear();
-    impl_->LookupCode(*system, *code, &members);
-    for (const Member& m : members) {
+    impl_->ForEachCodeMember(*system, *code, [&](const Member& m) {
       if (std::find(value_sets->begin() + static_cast<std::ptrdiff_t>(first), value_sets->end(),
                     m.vs) == value_sets->end()) {
         value_sets->push_back(m.vs);
       }
-    }
+    });
   });
 }
 
@@ -671,26 +709,21 @@ std::optional<ValueSetMatch> ValueSetIndex::MatchIn(std::string_view valueset_id
   // Nobody hears issues: the same answer as Match's, stopping at it, and reading text only for
   // a value set that has synonyms.
   const uint32_t vs = id->second;
-  thread_local std::vector<Member> tls_members;
-  std::vector<Member>& members = tls_members;
   std::optional<ValueSetMatch> found;
   cc.ForEachCoding([&](const CodingView& coding) {
     if (found) return;
     std::optional<std::string_view> system = coding.system();
     std::optional<std::string_view> code = coding.code();
     if (!system || !code) return;
-    members.clear();
-    impl_->LookupCode(*system, *code, &members);
-    for (const Member& m : members) {
-      if (m.vs != vs) continue;
+    impl_->ForEachCodeMember(*system, *code, [&](const Member& m) {
+      if (found || m.vs != vs) return;  // the first member of `vs` is Match's
       ValueSetMatch match;
       match.valueset_id = impl_->sets[vs].id;
       match.certainty = Certainty::kConfirmed;
       match.coding = coding;
       if (m.ingredient >= 0) match.ingredient = impl_->ingredients[m.ingredient];
       found = std::move(match);
-      return;
-    }
+    });
   });
   if (found || !impl_->HasSynonyms(vs)) return found;
   std::vector<uint32_t> texts;
@@ -726,14 +759,10 @@ bool ValueSetIndex::ContainsCode(std::string_view valueset_id, std::string_view 
                                  std::string_view code) const {
   auto id = impl_->ids.find(valueset_id);
   if (id == impl_->ids.end()) return false;
-  thread_local std::vector<Member> tls_members;
-  std::vector<Member>& members = tls_members;
-  members.clear();
-  impl_->LookupCode(system, code, &members);
-  for (const Member& m : members) {
-    if (m.vs == id->second) return true;
-  }
-  return false;
+  bool found = false;
+  impl_->ForEachCodeMember(system, code,
+                           [&](const Member& m) { found = found || m.vs == id->second; });
+  return found;
 }
 
 std::vector<ValueSetMatch> ValueSetIndex::MatchText(std::string_view text) const {
