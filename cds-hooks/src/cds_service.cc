@@ -76,8 +76,20 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
     return true;
   }
   bool Default() { return true; }  // numbers, booleans, null: nothing to read
-  // For json_scan: nothing deeper than $.cards[i].source.topic is read.
-  bool WantsContents() const { return frames_.size() <= 5; }
+  // For json_scan, asked right after a container opens: only the containers on the paths read
+  // ($, $.cards, $.cards[i], $.cards[i].source, $.cards[i].source.topic) have their contents
+  // reported; the rest (suggestions, links, extensions...) are checked without events.
+  bool WantsContents() const {
+    const std::size_t n = frames_.size();
+    if (n == 1) return true;
+    if (frames_[0].key != Name::kCards) return false;
+    if (n == 2) return true;
+    if (frames_[1].is_object || !frames_[2].is_object) return false;
+    if (n == 3) return true;
+    if (frames_[2].key != Name::kSource) return false;
+    if (n == 4) return true;
+    return n == 5 && frames_[3].key == Name::kTopic;
+  }
 
   const std::vector<Card>& cards() const { return cards_; }
   // The response is an object with a `cards` array (CDS Hooks: REQUIRED even when empty).

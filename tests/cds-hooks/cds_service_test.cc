@@ -14,6 +14,7 @@
 #include "cephalgia/hooks/fhir_fetcher.h"
 #include "cephalgia/hooks/hook_request.h"
 #include "cephalgia/json.h"
+#include "cephalgia/uuid.h"
 
 extern "C" const cephalgia_rule_pack_v1* cephalgia_static_pack_echo(const cephalgia_host_api*);
 
@@ -87,6 +88,26 @@ TEST_F(CdsServiceTest, C24_ServiceCallReturnsTheCards) {
   EXPECT_THAT(r.body, HasSubstr(R"("summary":"Echo card")"));
   EXPECT_THAT(r.body, HasSubstr("keys=patient,conditions"));
   EXPECT_THAT(r.body, HasSubstr("now=2026-03-01T10:00:00Z"));
+}
+
+// The host reads each card's uuid, indicator and source.topic.code from the pack's answer (for
+// metrics, the audit trail and the issued-card store) and checks the rest of it without reading
+// it: the echo pack's answer is one card.
+TEST_F(CdsServiceTest, C24_TheAnswersCardsAreReadForTheRecord) {
+  HttpRequest r;
+  r.method = "POST";
+  r.target = "/cds-services/echo-patient-view";
+  r.headers = {{"Content-Type", "application/json"}};
+  r.body = Request(
+      R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null})");
+  CallInfo info;
+  HttpOutcome outcome = service_->Serve(r, info);
+  ASSERT_FALSE(outcome.deferred());
+  ASSERT_EQ(outcome.response.status, 200) << outcome.response.body;
+  EXPECT_EQ(info.cards, (std::vector<std::pair<std::string, std::string>>{{"echo", "info"}}));
+  ASSERT_EQ(info.card_uuids.size(), 1u);
+  EXPECT_TRUE(IsRfc4122Uuid(info.card_uuids[0])) << info.card_uuids[0];
+  EXPECT_THAT(outcome.response.body, HasSubstr(R"("uuid":")" + info.card_uuids[0] + "\""));
 }
 
 TEST_F(CdsServiceTest, G79_UnknownServiceIs404WithAJsonBody) {
