@@ -727,9 +727,13 @@ std::optional<ValueSetMatch> ValueSetIndex::MatchIn(std::string_view valueset_id
   });
   if (found || !impl_->HasSynonyms(vs)) return found;
   std::vector<uint32_t> texts;
-  if (auto text = cc.text()) impl_->LookupText(*text, &texts, vs);
+  // A display that repeats the text (common) can only find again what the text found, after
+  // it: the first synonym found stays the same without reading it twice.
+  std::optional<std::string_view> text = cc.text();
+  if (text) impl_->LookupText(*text, &texts, vs);
   cc.ForEachCoding([&](const CodingView& coding) {
-    if (auto display = coding.display()) impl_->LookupText(*display, &texts, vs);
+    std::optional<std::string_view> display = coding.display();
+    if (display && !(text && *display == *text)) impl_->LookupText(*display, &texts, vs);
   });
   for (uint32_t idx : texts) {
     const Synonym& s = impl_->synonyms[idx];
