@@ -1,5 +1,7 @@
 #include "cephalgia/hooks/metrics/access_log.h"
 
+#include <rapidjson/internal/dtoa.h>
+#include <rapidjson/internal/itoa.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -7,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "cephalgia/json.h"
 #include "cephalgia/uuid.h"
 
 namespace cephalgia::hooks::metrics {
@@ -65,6 +68,18 @@ void StringOrNull(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_vie
   }
 }
 
+void AppendJsonString(std::string_view v, std::string* out) {
+  json::AppendQuotedJsonString(v, out);
+}
+
+void AppendStringOrNull(std::string_view v, std::string* out) {
+  if (v.empty()) {
+    *out += "null";
+  } else {
+    json::AppendQuotedJsonString(v, out);
+  }
+}
+
 }  // namespace
 
 std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t) {
@@ -112,42 +127,45 @@ std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t) {
 }
 
 std::string FormatAccessLogLine(const AccessLogEntry& e) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("time");
-  const std::string time = FormatRfc3339Millis(e.time);
-  w.String(time.c_str());
-  w.Key("type");
-  w.String("access");
-  w.Key("method");
-  const std::string_view method = SafeMethod(e.method);
-  w.String(method.data(), static_cast<rapidjson::SizeType>(method.size()));
-  w.Key("route");
-  StringOrNull(w, SafeRoute(e.route));
-  w.Key("service");
-  StringOrNull(w, SafeServiceId(e.service_id));
-  w.Key("status");
-  w.Int(e.status);
-  w.Key("durationMs");
+  // Written straight into one string (one line per request: RapidJSON's Writer and its buffer
+  // cost as much again). Numbers and strings come out exactly as the Writer writes them.
+  std::string out;
+  out.reserve(320 + e.client_iss.size());
+  out += "{\"time\":\"";
+  out += FormatRfc3339Millis(e.time);
+  out += "\",\"type\":\"access\",\"method\":";
+  AppendJsonString(SafeMethod(e.method), &out);
+  out += ",\"route\":";
+  AppendStringOrNull(SafeRoute(e.route), &out);
+  out += ",\"service\":";
+  AppendStringOrNull(SafeServiceId(e.service_id), &out);
+  out += ",\"status\":";
+  char number[32];
+  out.append(number, rapidjson::internal::i32toa(e.status, number));
+  out += ",\"durationMs\":";
   // Microsecond resolution is plenty; NaN/inf (a caller bug) would make the line invalid JSON.
-  w.Double(std::isfinite(e.duration_ms) ? std::round(e.duration_ms * 1000) / 1000 : -1);
-  w.Key("bytesIn");
-  w.Uint64(e.bytes_in);
-  w.Key("bytesOut");
-  w.Uint64(e.bytes_out);
-  w.Key("hookInstance");
-  StringOrNull(w, e.hook_instance.empty() || IsRfc4122Uuid(e.hook_instance)
-                      ? e.hook_instance
-                      : std::string_view(kInvalid));
-  w.Key("clientIss");
-  StringOrNull(w, SafeIss(e.client_iss));
-  w.Key("traceparent");
-  StringOrNull(w, e.traceparent.empty() || (e.traceparent.size() == 55 && AllOf(e.traceparent, "-"))
-                      ? e.traceparent
-                      : std::string_view(kInvalid));
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  const double duration =
+      std::isfinite(e.duration_ms) ? std::round(e.duration_ms * 1000) / 1000 : -1;
+  out.append(number, rapidjson::internal::dtoa(duration, number));
+  out += ",\"bytesIn\":";
+  out.append(number, rapidjson::internal::u64toa(e.bytes_in, number));
+  out += ",\"bytesOut\":";
+  out.append(number, rapidjson::internal::u64toa(e.bytes_out, number));
+  out += ",\"hookInstance\":";
+  AppendStringOrNull(e.hook_instance.empty() || IsRfc4122Uuid(e.hook_instance)
+                         ? e.hook_instance
+                         : std::string_view(kInvalid),
+                     &out);
+  out += ",\"clientIss\":";
+  AppendStringOrNull(SafeIss(e.client_iss), &out);
+  out += ",\"traceparent\":";
+  AppendStringOrNull(
+      e.traceparent.empty() || (e.traceparent.size() == 55 && AllOf(e.traceparent, "-"))
+          ? e.traceparent
+          : std::string_view(kInvalid),
+      &out);
+  out += '}';
+  return out;
 }
 
 std::string FormatAuthRefusalLine(const AuthRefusalEntry& e) {

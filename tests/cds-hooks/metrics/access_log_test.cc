@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -53,6 +56,64 @@ TEST(AccessLogTest, TypicalLine) {
   EXPECT_EQ(doc["bytesOut"].GetUint64(), 2048u);
   EXPECT_STREQ(doc["hookInstance"].GetString(), kHookInstance);
   EXPECT_STREQ(doc["clientIss"].GetString(), "https://ehr.example.org");
+}
+
+// The line is written by hand; it must be what RapidJSON's Writer writes for the same values:
+// the same number forms (integral doubles as "5.0", shortest round-trip digits), the same
+// escapes in the one free-text field (an unverified-looking iss may hold '"' and '\\').
+TEST(AccessLogTest, LineIsExactlyWhatRapidJsonsWriterWrites) {
+  const std::vector<double> durations = {0,      0.001, 0.0005,   1.23456, 5,      12.5,
+                                         99.999, 1e-4,  123456.7, 1e9,     2.5e-7, -3};
+  const std::vector<std::string_view> issuers = {"", "https://ehr.example.org", "a\"b\\c", "x"};
+  for (double duration : durations) {
+    for (std::string_view iss : issuers) {
+      AccessLogEntry e = Typical();
+      e.duration_ms = duration;
+      e.client_iss = iss;
+      e.status = static_cast<int>(duration) % 600;
+      e.bytes_out =
+          static_cast<std::uint64_t>(duration * 7) + 18446744073709551000ULL * (iss == "x");
+      e.traceparent = iss.empty() ? "" : "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      w.StartObject();
+      w.Key("time");
+      w.String(FormatRfc3339Millis(e.time).c_str());
+      w.Key("type");
+      w.String("access");
+      w.Key("method");
+      w.String("POST");
+      w.Key("route");
+      w.String("/cds-services/{id}");
+      w.Key("service");
+      w.String("headache-patient-view");
+      w.Key("status");
+      w.Int(e.status);
+      w.Key("durationMs");
+      w.Double(std::round(e.duration_ms * 1000) / 1000);
+      w.Key("bytesIn");
+      w.Uint64(e.bytes_in);
+      w.Key("bytesOut");
+      w.Uint64(e.bytes_out);
+      w.Key("hookInstance");
+      w.String(kHookInstance);
+      w.Key("clientIss");
+      if (iss.empty()) {
+        w.Null();
+      } else {
+        w.String(iss.data(), static_cast<rapidjson::SizeType>(iss.size()));
+      }
+      w.Key("traceparent");
+      if (e.traceparent.empty()) {
+        w.Null();
+      } else {
+        w.String(e.traceparent.data(), static_cast<rapidjson::SizeType>(e.traceparent.size()));
+      }
+      w.EndObject();
+      EXPECT_EQ(FormatAccessLogLine(e), std::string(buf.GetString(), buf.GetSize()))
+          << "duration " << duration << " iss " << iss;
+    }
+  }
 }
 
 // The line's keys are exactly these: adding a field (a body, a query string, a header) to the
