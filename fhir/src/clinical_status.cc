@@ -316,8 +316,7 @@ Polarity CodedPolarity(const CodeableConceptView& cc) {
   Polarity found = Polarity::kUnknown;
   cc.ForEachCoding([&](const CodingView& c) {
     if (found != Polarity::kUnknown) return;  // the first coding that says wins
-    auto system = c.system();
-    auto code = c.code();
+    auto [system, code] = c.system_and_code();
     if (system && code) found = CodingPolarity(*system, *code);
   });
   return found;

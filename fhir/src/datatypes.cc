@@ -173,9 +173,39 @@ std::optional<DateTime> ParseDateReporting(std::string_view text, DateKind kind,
 
 // --- data types ----------------------------------------------------------------------------
 
+CodingView::SystemCode CodingView::system_and_code() const {
+  // A sink hears the issues of each in its order: read them as the accessors do.
+  if (sink() != nullptr) return {system(), code()};
+  SystemCode out;
+  const Value* object = json();
+  if (object == nullptr || !object->IsObject()) return out;
+  bool seen_system = false;
+  bool seen_code = false;
+  for (auto it = object->MemberBegin(), end = object->MemberEnd(); it != end; ++it) {
+    // The first member of each name counts (as Member's lookup); one of another type is absent.
+    const Value& name = it->name;
+    const std::size_t size = name.GetStringLength();
+    const char* chars = name.GetString();
+    if (size == 6 && !seen_system && std::memcmp(chars, "system", 6) == 0) {
+      seen_system = true;
+      if (it->value.IsString()) {
+        out.system = std::string_view(it->value.GetString(), it->value.GetStringLength());
+      }
+    } else if (size == 4 && !seen_code && std::memcmp(chars, "code", 4) == 0) {
+      seen_code = true;
+      if (it->value.IsString()) {
+        out.code = std::string_view(it->value.GetString(), it->value.GetStringLength());
+      }
+    } else {
+      continue;
+    }
+    if (seen_system && seen_code) break;
+  }
+  return out;
+}
+
 bool CodingView::Is(std::string_view system, std::string_view code) const {
-  auto s = this->system();
-  auto c = this->code();
+  auto [s, c] = system_and_code();
   return s && c && SameCode(*s, *c, system, code);
 }
 
@@ -412,6 +442,8 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
     if (++count == 1) {
       found = &it->value;
       found_suffix = name.substr(base.size());
+      // A second element only matters for the issue it raises; without a sink nobody reads it.
+      if (parent.sink() == nullptr) break;
     }
   }
   if (found == nullptr) return ChoiceView();

@@ -641,8 +641,7 @@ std::vector<ValueSetMatch> ValueSetIndex::Match(const CodeableConceptView& cc) c
   std::vector<CodingView> codings = cc.codings();
   std::vector<Member> members;
   for (const CodingView& coding : codings) {
-    std::optional<std::string_view> system = coding.system();
-    std::optional<std::string_view> code = coding.code();
+    auto [system, code] = coding.system_and_code();
     if (!system || !code) continue;  // a code without its system cannot be interpreted
     members.clear();
     impl_->LookupCode(*system, *code, &members);
@@ -681,8 +680,7 @@ void ValueSetIndex::MatchCodes(const CodeableConceptView& cc,
                                std::vector<uint32_t>* value_sets) const {
   const std::size_t first = value_sets->size();
   cc.ForEachCoding([&](const CodingView& coding) {
-    std::optional<std::string_view> system = coding.system();
-    std::optional<std::string_view> code = coding.code();
+    auto [system, code] = coding.system_and_code();
     if (!system || !code) return;  // a code without its system cannot be interpreted
     impl_->ForEachCodeMember(*system, *code, [&](const Member& m) {
       if (std::find(value_sets->begin() + static_cast<std::ptrdiff_t>(first), value_sets->end(),
@@ -712,8 +710,7 @@ std::optional<ValueSetMatch> ValueSetIndex::MatchIn(std::string_view valueset_id
   std::optional<ValueSetMatch> found;
   cc.ForEachCoding([&](const CodingView& coding) {
     if (found) return;
-    std::optional<std::string_view> system = coding.system();
-    std::optional<std::string_view> code = coding.code();
+    auto [system, code] = coding.system_and_code();
     if (!system || !code) return;
     impl_->ForEachCodeMember(*system, *code, [&](const Member& m) {
       if (found || m.vs != vs) return;  // the first member of `vs` is Match's

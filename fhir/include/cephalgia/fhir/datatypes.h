@@ -101,6 +101,12 @@ class CodingView : public ElementView {
   std::optional<std::string_view> code() const { return GetString("code"); }
   std::optional<std::string_view> display() const { return GetString("display"); }
   std::optional<bool> user_selected() const { return GetBool("userSelected"); }
+  // system() and code() together: without a sink, in one pass over the coding's members.
+  struct SystemCode {
+    std::optional<std::string_view> system;
+    std::optional<std::string_view> code;
+  };
+  SystemCode system_and_code() const;
   // True when system and code are both present and equal (system compared canonically, see
   // terminology.h; ICD-10 codes compared without dots, case-insensitively).
   bool Is(std::string_view system, std::string_view code) const;

@@ -713,8 +713,7 @@ class Extractor {
   void RecordActive(const std::vector<VsHit>& hits, const fhir::CodeableConceptView& cc) {
     for (const VsHit& h : hits) f_.active_value_sets[h.value_set] = 1;
     cc.ForEachCoding([&](const fhir::CodingView& c) {
-      auto sys = c.system();
-      auto code = c.code();
+      auto [sys, code] = c.system_and_code();
       if (sys && code) {
         f_.active_codes.insert(std::string(fhir::CanonicalSystem(*sys)) + "|" +
                                fhir::NormalizeCode(fhir::IdentifySystem(*sys), *code));
@@ -751,10 +750,14 @@ class Extractor {
     for (const fhir::IndexedResource* r : index_.OfType(type)) {
       fhir::MedicationUseView mu(*r, nullptr);
       std::optional<fhir::CodeableConceptView> drug = mu.MedicationCode(&index_);
-      std::vector<fhir::DosageView> dosages =
-          is_request ? fhir::MedicationRequestView(*r, nullptr).dosage_instruction()
-                     : fhir::MedicationStatementView(*r, nullptr).dosage();
+      // Read only for a draft or a medicine the findings use (views without a sink report
+      // nothing, so when they are read does not matter).
+      auto read_dosages = [&] {
+        return is_request ? fhir::MedicationRequestView(*r, nullptr).dosage_instruction()
+                          : fhir::MedicationStatementView(*r, nullptr).dosage();
+      };
       if (IsDraftOrigin(*r)) {
+        std::vector<fhir::DosageView> dosages = read_dosages();
         AddDraft(*r, drug ? std::optional<fhir::CodeableConceptView>(*drug) : std::nullopt,
                  &dosages);
         continue;
@@ -791,7 +794,7 @@ class Extractor {
       use.ref = Ref(*r);
       use.name = ConceptName(*drug);
       use.overuse_class = OveruseClassOf(hits);
-      use.days_per_month = DaysPerMonthFromDosage(dosages);
+      use.days_per_month = DaysPerMonthFromDosage(read_dosages());
       if (start) use.duration_days = DaysAgo(*start);
       use.current = current;
       if (current) RecordActive(hits, *drug);
