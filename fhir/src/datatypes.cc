@@ -459,6 +459,8 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
   }
   ChoiceType type = ChoiceType::kOther;
   for (const SuffixInfo& s : kSuffixes) {
+    // Length and first byte inline: most suffixes are rejected without a call to memcmp.
+    if (s.suffix.size() != found_suffix.size() || s.suffix[0] != found_suffix[0]) continue;
     if (s.suffix == found_suffix) {
       type = s.type;
       if (!JsonTypeFits(*found, s.json_type)) {

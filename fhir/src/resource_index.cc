@@ -67,7 +67,9 @@ bool ResourceIndex::RefTable::Matches(const IndexedResource& r, std::string_view
 }
 
 void ResourceIndex::RefTable::Reserve(std::size_t n) {
-  std::size_t want = 16;
+  // 64 slots (1 KiB) from the start: a hook request's Bundles arrive one per prefetch key, and
+  // growing 16 -> 32 -> 64 as each was indexed rehashed the table at nearly every Bundle.
+  std::size_t want = 64;
   while (want < 2 * n) want *= 2;  // load factor at most 1/2
   if (want <= slots_.size()) return;
   std::vector<Entry> old = std::move(slots_);
