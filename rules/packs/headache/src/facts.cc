@@ -403,7 +403,8 @@ class Extractor {
                     k_.value_set_ids[src.onset_after_value_set];
           }
           if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
-          Mark(src.finding, Ref(*rec.r), note, fhir::Weakest(rec.a.certainty, hit.certainty),
+          Mark(src.finding, Ref(*rec.r), std::move(note),
+               fhir::Weakest(rec.a.certainty, hit.certainty),
                {rec.name, rec.onset ? rec.onset : rec.latest, &hit, !current});
         }
       }
@@ -439,7 +440,8 @@ class Extractor {
           std::string note = "reason for the visit";
           if (when) note += ", " + std::to_string(DaysAgo(*when)) + " days ago";
           if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
-          Mark(src.finding, Ref(*r), note, hit.certainty, {"Reason for visit", when, &hit});
+          Mark(src.finding, Ref(*r), std::move(note), hit.certainty,
+               {"Reason for visit", when, &hit});
         }
       }
     }
@@ -521,7 +523,7 @@ class Extractor {
           if (*polarity == fhir::Polarity::kPresent) {
             std::string note =
                 hit.certainty == Certainty::kText ? "observation, " + TextNote(hit) : "observation";
-            Mark(src.finding, Ref(*r), note, c,
+            Mark(src.finding, Ref(*r), std::move(note), c,
                  {code ? ConceptName(*code) : std::string("Observation"), date, &hit});
           } else if (*polarity == fhir::Polarity::kAbsent) {
             MarkAbsent(src.finding, Ref(*r));
@@ -543,7 +545,7 @@ class Extractor {
                              (code ? ConceptName(*code) : std::string("an observation")) + ", " +
                              TextNote(hit);
           if (date) note += ", " + std::to_string(DaysAgo(*date)) + " days ago";
-          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty),
+          Mark(src.finding, Ref(*r), std::move(note), fhir::Weakest(a.certainty, hit.certainty),
                {code ? ConceptName(*code) : std::string("Note"), date, &hit});
         }
       }
@@ -815,7 +817,7 @@ class Extractor {
                                       : ", start not recorded";
           }
           note += ")";
-          Mark(src.finding, use.ref, note, fhir::Weakest(a.certainty, hit.certainty),
+          Mark(src.finding, use.ref, std::move(note), fhir::Weakest(a.certainty, hit.certainty),
                {use.name, start, &hit, !current});
         }
       }
@@ -924,7 +926,7 @@ class Extractor {
           std::string note = name + (current ? " (ordered / in progress" : " (completed");
           if (start) note += ", started " + std::to_string(DaysAgo(*start)) + " days ago";
           note += ")";
-          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty),
+          Mark(src.finding, Ref(*r), std::move(note), fhir::Weakest(a.certainty, hit.certainty),
                {name + (current ? " (ordered)" : " (done)"), start, &hit, !current});
         }
       }
