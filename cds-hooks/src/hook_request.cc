@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <unordered_set>
@@ -270,7 +271,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   }
   bool Double(double) { return Number(false, 0); }
   bool String(const char* s, rapidjson::SizeType n, bool) {
-    if (skip_depth_ > 0) return true;
+    if (skip_depth_ > 0 || !KeyRead()) return true;
     std::string_view text(s, n);
     if (ScannedValue* v = Slot()) {
       v->kind = Kind::kString;
@@ -307,7 +308,11 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     return AfterValue();
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (skip_depth_ == 0) frames_.back().key = std::string_view(s, n);
+    if (skip_depth_ == 0) {
+      Frame& f = frames_.back();
+      f.key = std::string_view(s, n);
+      f.key_read = IsReadKey(f.role, f.key);
+    }
     return true;
   }
   bool StartObject() { return Open(true); }
@@ -354,7 +359,40 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     std::string_view url;
     // kRoot / kContext / kAuth: which first-occurrence slots have been taken
     std::uint32_t seen_mask = 0;
+    // Whether the role reads the value of the member `key` names (always, in an array).
+    bool key_read = true;
   };
+
+  // The members a resource, an entry or a link reads; the value of any other member means
+  // nothing to them (no slot, no mark), so its events return at once.
+  static bool IsReadKey(Role role, std::string_view key) {
+    // By length first: most keys are told apart without looking at their bytes.
+    auto is = [key](std::string_view name) {
+      return std::memcmp(key.data(), name.data(), name.size()) == 0;
+    };
+    switch (role) {
+      case Role::kResource:
+        switch (key.size()) {
+          case 2:
+            return is("id");
+          case 4:
+            return is("link");
+          case 5:
+            return is("entry");
+          case 12:
+            return is("resourceType");
+          default:
+            return false;
+        }
+      case Role::kEntry:
+        return key.size() == 8 && is("resource");
+      case Role::kLink:
+        return (key.size() == 8 && is("relation")) || (key.size() == 3 && is("url"));
+      default:
+        return true;
+    }
+  }
+  bool KeyRead() const { return frames_.empty() || frames_.back().key_read; }
 
   // The value slot the next value fills, when it is one the host reads (first occurrence only).
   ScannedValue* Slot() {
@@ -399,12 +437,12 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   }
 
   bool Scalar(Kind kind) {
-    if (skip_depth_ > 0) return true;
+    if (skip_depth_ > 0 || !KeyRead()) return true;
     if (ScannedValue* v = Slot()) v->kind = kind;
     return AfterValue(kind);
   }
   bool Number(bool is_int64, int64_t value) {
-    if (skip_depth_ > 0) return true;
+    if (skip_depth_ > 0 || !KeyRead()) return true;
     if (ScannedValue* v = Slot()) {
       v->kind = Kind::kNumber;
       v->is_int64 = is_int64;
@@ -468,6 +506,10 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
       Frame& root = frames_.emplace_back();
       root.role = Role::kRoot;
       root.is_object = true;
+      return true;
+    }
+    if (!frames_.back().key_read) {
+      ++skip_depth_;
       return true;
     }
     // What the new container's frame starts with; most containers get none (kSkip), so a whole
