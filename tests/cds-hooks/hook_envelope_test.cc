@@ -266,6 +266,60 @@ TEST(HookEnvelopeTest, PrefetchValuesAreClassifiedAsTheDomClassifiesThem) {
   EXPECT_EQ(scanned->FindPrefetch("k0")->state, PrefetchState::kNoData);
 }
 
+// The scan tells the members a resource, entry or link reads by their length first: keys of the
+// same length as `id`, `link`, `entry`, `resourceType`, `resource`, `relation` and `url` (and
+// one byte shorter or longer) must be ignored exactly as the DOM ignores them.
+TEST(HookEnvelopeTest, KeysLikeTheReadOnesAreIgnoredAsTheDomIgnoresThem) {
+  const std::vector<std::string> values = {
+      R"({"resourceTypf":"OperationOutcome"})",
+      R"({"resourceTyp":"OperationOutcome"})",
+      R"({"resourceTypeX":"OperationOutcome"})",
+      R"({"ResourceType":"OperationOutcome","resourceType":"Patient"})",
+      R"({"resourceType":"Bundle","entrx":[{"resource":{"resourceType":"OperationOutcome"}}]})",
+      R"({"resourceType":"Bundle","Entry":[{"resource":{"resourceType":"OperationOutcome"}}]})",
+      R"({"resourceType":"Bundle","entry":[{"resourcf":{"resourceType":"OperationOutcome"}}]})",
+      R"({"resourceType":"Bundle","entry":[{"Resource":{"resourceType":"OperationOutcome"}}]})",
+      R"({"resourceType":"Bundle","entry":[{"resourc":{"resourceType":"OperationOutcome"}}]})",
+      R"({"resourceType":"Bundle","linx":[{"relation":"next","url":"a"}]})",
+      R"({"resourceType":"Bundle","lin":[{"relation":"next","url":"a"}]})",
+      R"({"resourceType":"Bundle","link":[{"relatiom":"next","url":"b"}]})",
+      R"({"resourceType":"Bundle","link":[{"relation":"next","urk":"c"}]})",
+      R"({"resourceType":"Bundle","link":[{"relation":"next","Url":"c"}]})",
+      R"({"resourceType":"Bundle","link":[{"relation":"next","ur":"c","url":"d"}]})",
+      R"({"resourceType":"Bundle","link":[{"relationX":"next","relation":"next","url":"e"}]})",
+      R"({"resourceType":"Bundle","ix":7,"id":"b1","Id":[],"entry":[{"resource":{"resourceType":"OperationOutcome","iD":{}}}]})",
+  };
+  std::string prefetch = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) prefetch += ",";
+    prefetch += "\"k" + std::to_string(i) + "\":" + values[i];
+  }
+  prefetch += "}";
+  std::string body =
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"p1"},"prefetch":)" +
+      prefetch + "}";
+  auto dom = json::ParseUntrusted(body);
+  ASSERT_TRUE(dom.ok());
+  auto scanned = ScanHookRequest(body, 1 << 20);
+  ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
+  ASSERT_EQ(scanned->prefetch_values.size(), values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::string key = "k" + std::to_string(i);
+    std::string dom_next;
+    PrefetchState expected = ClassifyPrefetchValue(json::Find((*dom)["prefetch"], key), &dom_next);
+    const ScannedPrefetch* p = scanned->FindPrefetch(key);
+    ASSERT_NE(p, nullptr) << key;
+    EXPECT_EQ(PrefetchStateName(p->state), PrefetchStateName(expected)) << values[i];
+    if (expected == PrefetchState::kPaged) EXPECT_EQ(p->next_url, dom_next) << values[i];
+  }
+  // Near misses read as the real keys would make errors or pages of these; a real key beside
+  // near misses (k14's `url`) must still be read.
+  EXPECT_EQ(scanned->FindPrefetch("k0")->state, PrefetchState::kSatisfied);
+  EXPECT_EQ(scanned->FindPrefetch("k9")->state, PrefetchState::kSatisfied);
+  EXPECT_EQ(scanned->FindPrefetch("k14")->state, PrefetchState::kPaged);
+  EXPECT_EQ(scanned->FindPrefetch("k14")->next_url, "d");
+}
+
 // A read template is satisfied by its resource under any key, directly or inside a Bundle
 // (nested Bundles too), and only by the resource with that id.
 TEST(HookEnvelopeTest, ReadTemplatesAreSatisfiedByTheResourceUnderAnyKey) {
