@@ -15,21 +15,9 @@ using rapidjson::Value;
 
 namespace {
 
-// The first member named `key` (as RapidJSON's FindMember), scanning with the length and the
-// first byte compared inline: most members are rejected without a call to memcmp.
 const Value* Member(const Value* object, std::string_view key) {
   if (object == nullptr || !object->IsObject()) return nullptr;
-  const std::size_t size = key.size();
-  for (auto it = object->MemberBegin(), end = object->MemberEnd(); it != end; ++it) {
-    const Value& name = it->name;
-    if (name.GetStringLength() != size) continue;
-    const char* chars = name.GetString();
-    if (size == 0) return &it->value;
-    if (chars[0] == key[0] && std::memcmp(chars + 1, key.data() + 1, size - 1) == 0) {
-      return &it->value;
-    }
-  }
-  return nullptr;
+  return FindMemberNamed(*object, key);
 }
 
 }  // namespace

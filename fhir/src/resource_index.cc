@@ -18,19 +18,8 @@ namespace {
 
 std::string_view View(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
-// The first member named `key` (as FindMember), rejecting most names by length and first byte.
 const Value* Member(const Value& object, std::string_view key) {
-  const std::size_t size = key.size();
-  for (auto it = object.MemberBegin(), end = object.MemberEnd(); it != end; ++it) {
-    const Value& name = it->name;
-    if (name.GetStringLength() != size) continue;
-    const char* chars = name.GetString();
-    if (size == 0) return &it->value;
-    if (chars[0] == key[0] && std::memcmp(chars + 1, key.data() + 1, size - 1) == 0) {
-      return &it->value;
-    }
-  }
-  return nullptr;
+  return FindMemberNamed(object, key);
 }
 
 // A short-string hash computed inline, eight bytes per step (std::hash calls out to a general
