@@ -673,8 +673,10 @@ bool IsBlankByte(unsigned char c) {
 }
 bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
-// Appends text[begin, end) with every run of blanks collapsed to one space.
-void AppendCollapsed(std::string_view text, std::size_t begin, std::size_t end, std::string* out) {
+// Calls kept(c, after_blank) for each byte of text[begin, end) that is not blank or a control
+// byte; after_blank says whether a run of such bytes came before it.
+template <typename Kept>
+void ForEachKeptByte(std::string_view text, std::size_t begin, std::size_t end, Kept kept) {
   bool blank = false;
   for (std::size_t i = begin; i < end; ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
@@ -682,27 +684,27 @@ void AppendCollapsed(std::string_view text, std::size_t begin, std::size_t end, 
       blank = true;
       continue;
     }
-    if (blank && !out->empty() && out->back() != ' ') out->push_back(' ');
+    kept(static_cast<char>(c), blank);
     blank = false;
-    out->push_back(static_cast<char>(c));
   }
+}
+
+// Appends text[begin, end) with every run of blanks collapsed to one space.
+void AppendCollapsed(std::string_view text, std::size_t begin, std::size_t end, std::string* out) {
+  ForEachKeptByte(text, begin, end, [out](char c, bool after_blank) {
+    if (after_blank && !out->empty() && out->back() != ' ') out->push_back(' ');
+    out->push_back(c);
+  });
 }
 
 // The size AppendCollapsed would give text[begin, end) appended to an empty string, counted
 // without building it: the kept bytes, plus one space per blank run between two of them.
 std::size_t CollapsedSize(std::string_view text, std::size_t begin, std::size_t end) {
   std::size_t size = 0;
-  bool blank = false;
-  for (std::size_t i = begin; i < end; ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (IsBlankByte(c) || c < 0x20 || c == 0x7F) {
-      blank = true;
-      continue;
-    }
-    if (blank && size > 0) ++size;
-    blank = false;
+  ForEachKeptByte(text, begin, end, [&size](char, bool after_blank) {
+    if (after_blank && size > 0) ++size;
     ++size;
-  }
+  });
   return size;
 }
 
