@@ -211,6 +211,23 @@ TEST(HookEnvelopeTest, EscapesAndNumbersGiveTheSameVerdict) {
 }
 
 // Each prefetch value classified both ways, including duplicates and odd shapes.
+// Each prefetch value kI (values[I]) is classified by the scan as the DOM reference classifies
+// it, with the same next-page URL when paged.
+void ExpectClassifiedAsTheDom(const HookEnvelope& scanned, const rapidjson::Document& dom,
+                              const std::vector<std::string>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::string key = "k" + std::to_string(i);
+    std::string dom_next;
+    PrefetchState expected = ClassifyPrefetchValue(json::Find(dom["prefetch"], key), &dom_next);
+    const ScannedPrefetch* p = scanned.FindPrefetch(key);
+    ASSERT_NE(p, nullptr) << key;
+    EXPECT_EQ(PrefetchStateName(p->state), PrefetchStateName(expected)) << values[i];
+    if (expected == PrefetchState::kPaged) {
+      EXPECT_EQ(p->next_url, dom_next) << values[i];
+    }
+  }
+}
+
 TEST(HookEnvelopeTest, PrefetchValuesAreClassifiedAsTheDomClassifiesThem) {
   const std::vector<std::string> values = {
       "null",
@@ -253,15 +270,7 @@ TEST(HookEnvelopeTest, PrefetchValuesAreClassifiedAsTheDomClassifiesThem) {
   auto scanned = ScanHookRequest(body, 1 << 20);
   ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
   ASSERT_EQ(scanned->prefetch_values.size(), values.size() + 1);
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    std::string key = "k" + std::to_string(i);
-    std::string dom_next;
-    PrefetchState expected = ClassifyPrefetchValue(json::Find((*dom)["prefetch"], key), &dom_next);
-    const ScannedPrefetch* p = scanned->FindPrefetch(key);
-    ASSERT_NE(p, nullptr) << key;
-    EXPECT_EQ(PrefetchStateName(p->state), PrefetchStateName(expected)) << values[i];
-    if (expected == PrefetchState::kPaged) EXPECT_EQ(p->next_url, dom_next) << values[i];
-  }
+  ExpectClassifiedAsTheDom(*scanned, *dom, values);
   EXPECT_FALSE(scanned->prefetch_values.back().first);
   EXPECT_EQ(scanned->FindPrefetch("k0")->state, PrefetchState::kNoData);
 }
@@ -303,15 +312,7 @@ TEST(HookEnvelopeTest, KeysLikeTheReadOnesAreIgnoredAsTheDomIgnoresThem) {
   auto scanned = ScanHookRequest(body, 1 << 20);
   ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
   ASSERT_EQ(scanned->prefetch_values.size(), values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    std::string key = "k" + std::to_string(i);
-    std::string dom_next;
-    PrefetchState expected = ClassifyPrefetchValue(json::Find((*dom)["prefetch"], key), &dom_next);
-    const ScannedPrefetch* p = scanned->FindPrefetch(key);
-    ASSERT_NE(p, nullptr) << key;
-    EXPECT_EQ(PrefetchStateName(p->state), PrefetchStateName(expected)) << values[i];
-    if (expected == PrefetchState::kPaged) EXPECT_EQ(p->next_url, dom_next) << values[i];
-  }
+  ExpectClassifiedAsTheDom(*scanned, *dom, values);
   // Near misses read as the real keys would make errors or pages of these; a real key beside
   // near misses (k14's `url`) must still be read.
   EXPECT_EQ(scanned->FindPrefetch("k0")->state, PrefetchState::kSatisfied);
