@@ -125,6 +125,25 @@ inline cephalgia_pack_code Fail(const Status& status, cephalgia_buffer* out) {
   return ToPackCode(status.code());
 }
 
+// Called only from a catch block: no exception crosses the C ABI, each becomes an error answer
+// naming the entry point.
+inline cephalgia_pack_code FailOnException(const char* entry_point, cephalgia_buffer* out) {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return Fail(Internal(std::string("exception in ") + entry_point + ": " + e.what()), out);
+  } catch (...) {
+    return Fail(Internal(std::string("unknown exception in ") + entry_point), out);
+  }
+}
+
+// An evaluation's result as the ABI answers it: the response in `out`, or the error.
+inline cephalgia_pack_code Answer(const Result<std::string>& response, cephalgia_buffer* out) {
+  if (!response.ok()) return Fail(response.status(), out);
+  FillBuffer(out, *response);
+  return CEPHALGIA_PACK_OK;
+}
+
 inline void ReadGaps(const rapidjson::Value& options, const char* key,
                      std::vector<PrefetchGap>& gaps) {
   if (!options.IsObject()) return;
@@ -190,10 +209,8 @@ struct Adapter {
       if (!created.ok()) return Fail(created.status(), error_out);
       *instance_out = reinterpret_cast<cephalgia_pack_instance*>(created->release());
       return CEPHALGIA_PACK_OK;
-    } catch (const std::exception& e) {
-      return Fail(Internal(std::string("exception in create: ") + e.what()), error_out);
     } catch (...) {
-      return Fail(Internal("unknown exception in create"), error_out);
+      return FailOnException("create", error_out);
     }
   }
 
@@ -203,10 +220,8 @@ struct Adapter {
       if (instance == nullptr) return Fail(InvalidArgument("instance is null"), out);
       FillBuffer(out, reinterpret_cast<const RulePack*>(instance)->Describe());
       return CEPHALGIA_PACK_OK;
-    } catch (const std::exception& e) {
-      return Fail(Internal(std::string("exception in describe: ") + e.what()), out);
     } catch (...) {
-      return Fail(Internal("unknown exception in describe"), out);
+      return FailOnException("describe", out);
     }
   }
 
@@ -222,14 +237,9 @@ struct Adapter {
       call.service_id = service_id;
       call.request_json = std::string_view(request_json, request_len);
       if (options_json != nullptr) ParseOptions(std::string_view(options_json, options_len), call);
-      Result<std::string> response = reinterpret_cast<const RulePack*>(instance)->Evaluate(call);
-      if (!response.ok()) return Fail(response.status(), out);
-      FillBuffer(out, *response);
-      return CEPHALGIA_PACK_OK;
-    } catch (const std::exception& e) {
-      return Fail(Internal(std::string("exception in evaluate: ") + e.what()), out);
+      return Answer(reinterpret_cast<const RulePack*>(instance)->Evaluate(call), out);
     } catch (...) {
-      return Fail(Internal("unknown exception in evaluate"), out);
+      return FailOnException("evaluate", out);
     }
   }
 
@@ -269,14 +279,9 @@ struct Adapter {
                                 p.kind == CEPHALGIA_PART_MORE_PAGES});
         }
       }
-      Result<std::string> response = reinterpret_cast<const RulePack*>(instance)->Evaluate(call);
-      if (!response.ok()) return Fail(response.status(), out);
-      FillBuffer(out, *response);
-      return CEPHALGIA_PACK_OK;
-    } catch (const std::exception& e) {
-      return Fail(Internal(std::string("exception in evaluate: ") + e.what()), out);
+      return Answer(reinterpret_cast<const RulePack*>(instance)->Evaluate(call), out);
     } catch (...) {
-      return Fail(Internal("unknown exception in evaluate"), out);
+      return FailOnException("evaluate", out);
     }
   }
 
