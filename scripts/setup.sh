@@ -27,6 +27,8 @@ packages=(
   # libpq (PostgreSQL client library): the feedback store for several replicas (CMakeLists.txt
   # finds it at configure time, so a fresh machine and the container build need it).
   libpq-dev
+  # mimalloc: the malloc of the `cephalgia` executable (CEPHALGIA_ALLOCATOR, issue 14).
+  libmimalloc-dev
   curl
 )
 test_packages=(

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "allocator.h"
 #include "cephalgia/hooks/audit/audit_event.h"
 #include "cephalgia/hooks/auth/client_authenticator.h"
 #include "cephalgia/hooks/cds_service.h"
@@ -496,8 +497,9 @@ int RunServe(const std::vector<std::string>& args) {
   while (!external_base.empty() && external_base.back() == '/') external_base.pop_back();
   Log(LogLevel::kInfo, "listening",
       local + " threads=" + std::to_string(threads) +
-          " blocking_threads=" + std::to_string(options->blocking_threads) + " services=" +
-          std::to_string(registry.services().size()) + " audience-base=" + external_base);
+          " blocking_threads=" + std::to_string(options->blocking_threads) +
+          " services=" + std::to_string(registry.services().size()) +
+          " audience-base=" + external_base + " allocator=" + AllocatorName());
   server.Run(/*handle_signals=*/true);
   if (Status flushed = store.Flush(); !flushed.ok()) {
     Log(LogLevel::kWarning, "feedback_flush", flushed.ToString());

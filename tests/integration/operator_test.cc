@@ -89,6 +89,30 @@ TEST(EnvironmentConfigProcessTest, ABadVariableStopsStartUpNamingIt) {
   EXPECT_THAT(r.err, HasSubstr("'lots'"));
 }
 
+// The start-up line names the malloc actually serving the process (issue 14): with the default
+// build that is mimalloc, which must be in effect (plain malloc() returning its memory), not merely
+// linked; an operator who built with -DCEPHALGIA_ALLOCATOR=system sees glibc's.
+TEST(AllocatorTest, TheListeningLineNamesTheAllocatorInEffect) {
+  fs::path dir = TempDir("cephalgia-alloc");
+  auto server =
+      CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--data-dir", (dir / "data").string()});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::string log = (*server)->Log();
+  if (std::string_view(CEPHALGIA_EXPECTED_ALLOCATOR) == "mimalloc") {
+    EXPECT_THAT(log, HasSubstr(" allocator=mimalloc 2."));
+    EXPECT_THAT(log, Not(HasSubstr("not in effect")));
+  } else {
+    EXPECT_THAT(log, HasSubstr(" allocator=system (glibc)"));
+  }
+  // It still answers a hook call with the allocator in place.
+  HttpResult r = HttpCall("POST", (*server)->url("/cds-services/headache-patient-view"),
+                          ThunderclapRequest(), {"Content-Type: application/json"});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("\"indicator\":\"critical\""));
+  server->reset();
+  fs::remove_all(dir);
+}
+
 TEST(HealthcheckTest, ExitsZeroWhileLiveAndNonZeroOnceStopped) {
   fs::path dir = TempDir("cephalgia-health");
   auto server = CephalgiaServer::Start({"--plugins", BuiltPackDir(), "--data-dir", dir.string()});
