@@ -175,6 +175,47 @@ TEST_F(HttpServerTest, A_BodyOverTheLimitGets413WithAJsonBody) {
   EXPECT_THAT(r.body, HasSubstr("OperationOutcome"));
 }
 
+// The handler sees the body byte for byte however it arrives: in several writes under a
+// Content-Length, or chunked; a chunked body past the limit gets the same 413 as a declared one.
+TEST_F(HttpServerTest, TheBodyArrivesWholeInPiecesOrChunkedAndChunkedPastTheLimitGets413) {
+  RunningServer server(TestOptions(), [](const HttpRequest& request, ExchangeTag&) {
+    HttpResponse r;
+    r.body = R"({"body":")" + request.body + R"("})";
+    return r;
+  });
+  auto exchange = [&](const std::vector<std::string>& writes) {
+    int fd = ConnectRaw(server.server().port());
+    EXPECT_GE(fd, 0);
+    for (const std::string& w : writes) {
+      EXPECT_GT(::send(fd, w.data(), w.size(), MSG_NOSIGNAL), 0);
+      std::this_thread::sleep_for(5ms);
+    }
+    std::string reply = ReadAll(fd);
+    ::close(fd);
+    return reply;
+  };
+  std::string pieces =
+      exchange({"POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "Content-Length: 26\r\n\r\nabcdefghij",
+                "klmnopqrst", "uvwxyz"});
+  EXPECT_THAT(pieces, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(pieces, HasSubstr(R"({"body":"abcdefghijklmnopqrstuvwxyz"})"));
+  std::string chunked =
+      exchange({"POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+                "1\r\n \r\nb\r\nfrom chunks\r\n", "0\r\n\r\n"});
+  EXPECT_THAT(chunked, HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(chunked, HasSubstr(R"({"body":"hello from chunks"})"));
+  std::string big_chunk(600, 'y');
+  std::string over =
+      exchange({"POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n258\r\n" +
+                    big_chunk + "\r\n",
+                "258\r\n" + big_chunk + "\r\n0\r\n\r\n"});
+  EXPECT_THAT(over, HasSubstr("HTTP/1.1 413"));
+  EXPECT_THAT(over, HasSubstr("exceeds the limit of 1024 bytes"));
+}
+
 TEST_F(HttpServerTest, MalformedHttpGets400) {
   RunningServer server(TestOptions(), EchoHandler);
   int fd = ConnectRaw(server.server().port());
