@@ -9,6 +9,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <utility>
 
 #include "cephalgia/fhir/resources.h"
 #include "cephalgia/fhir/terminology.h"
@@ -26,12 +28,12 @@ struct VsHit {
   Certainty certainty;
   bool historical = false;  // a text mention of the past ("history of ...", "in 2009")
   bool uncertain = false;   // a text mention hedged ("possible ...", "cannot exclude ...")
-  std::string quote;        // text mentions: the matched words, a short span
+  std::string_view quote;   // text mentions: the matched words, a short span (in Facts::text)
 };
 
 // How the record that supports a finding is shown to a clinician.
 struct Shown {
-  std::string display;
+  std::string_view display;
   std::optional<Instant> date;
   const VsHit* hit = nullptr;  // a text match: its quote and hedging
   bool history = false;
@@ -74,27 +76,34 @@ bool EqualsFolded(std::string_view a, std::string_view b) {
 }
 
 // Text matches are "from text"; a hedged one says "possible" and quotes the words it read.
-std::string TextNote(const VsHit& hit) {
-  std::string n = hit.uncertain ? "possible, from text" : "from text";
-  if (!hit.quote.empty()) n += " \u201c" + hit.quote + "\u201d";
-  if (hit.historical) n += ", described as past";
-  return n;
+void AppendTextNote(const VsHit& hit, std::string* out) {
+  out->append(hit.uncertain ? "possible, from text" : "from text");
+  if (!hit.quote.empty()) out->append(" \u201c").append(hit.quote).append("\u201d");
+  if (hit.historical) out->append(", described as past");
 }
 
-std::string ConceptText(const fhir::CodeableConceptView& cc) {
-  std::string text;
-  if (auto t = cc.text()) text.append(*t);
+void AppendDays(int64_t days, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, days);
+  (void)ec;
+  out->append(buf, end);
+}
+
+// The concept's text and displays, one after another (read when none of its codes is known).
+void ConceptText(const fhir::CodeableConceptView& cc, std::string* text) {
+  text->clear();
+  if (auto t = cc.text()) text->append(*t);
   cc.ForEachCoding([&](const fhir::CodingView& c) {
     if (auto d = c.display()) {
-      text.push_back(' ');
-      text.append(*d);
+      text->push_back(' ');
+      text->append(*d);
     }
   });
-  return text;
 }
 
-std::string ConceptName(const fhir::CodeableConceptView& cc) {
-  if (auto t = cc.text(); t && !t->empty()) return std::string(*t);
+// A view into the request document (or a literal): stored where it must outlast the call.
+std::string_view ConceptName(const fhir::CodeableConceptView& cc) {
+  if (auto t = cc.text(); t && !t->empty()) return *t;
   std::optional<std::string_view> display, code;
   cc.ForEachCoding([&](const fhir::CodingView& c) {
     if (!display) {
@@ -102,19 +111,9 @@ std::string ConceptName(const fhir::CodeableConceptView& cc) {
     }
     if (!code) code = c.code();
   });
-  if (display) return std::string(*display);
-  if (code) return std::string(*code);
+  if (display) return *display;
+  if (code) return *code;
   return "unnamed";
-}
-
-// "Condition/c1" (one allocation; a reference is made for every mark).
-std::string Ref(const fhir::IndexedResource& r) {
-  std::string_view separator = r.id.empty() ? " at " : "/";
-  std::string_view tail = r.id.empty() ? std::string_view(r.location) : r.id;
-  std::string out;
-  out.reserve(r.resource_type.size() + separator.size() + tail.size());
-  out.append(r.resource_type).append(separator).append(tail);
-  return out;
 }
 
 // printf's "%g": std::to_chars with chars_format::general and precision 6 is specified to give
@@ -138,6 +137,61 @@ std::optional<Instant> Start(const std::optional<fhir::Interval>& i) {
   if (i->start == fhir::DistantPast()) return std::nullopt;
   return i->start;
 }
+
+}  // namespace
+
+TextArena::TextArena(TextArena&& other) noexcept
+    : last_block_(std::exchange(other.last_block_, nullptr)),
+      next_(std::exchange(other.next_, nullptr)),
+      left_(std::exchange(other.left_, 0)) {}
+
+TextArena& TextArena::operator=(TextArena&& other) noexcept {
+  if (this != &other) {
+    Release();
+    last_block_ = std::exchange(other.last_block_, nullptr);
+    next_ = std::exchange(other.next_, nullptr);
+    left_ = std::exchange(other.left_, 0);
+  }
+  return *this;
+}
+
+TextArena::~TextArena() { Release(); }
+
+void TextArena::Release() {
+  for (char* block = last_block_; block != nullptr;) {
+    char* previous;
+    std::memcpy(&previous, block, sizeof previous);
+    delete[] block;
+    block = previous;
+  }
+  last_block_ = next_ = nullptr;
+  left_ = 0;
+}
+
+std::string_view TextArena::Store(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (std::string_view p : parts) size += p.size();
+  if (size == 0) return {};
+  if (size > left_) {
+    // 4 KiB holds a request's evidence text several times over; longer text gets its own block.
+    constexpr std::size_t kBlock = 4096 - sizeof(char*);
+    std::size_t payload = std::max(size, kBlock);
+    char* block = new char[sizeof(char*) + payload];
+    std::memcpy(block, &last_block_, sizeof last_block_);
+    last_block_ = block;
+    next_ = block + sizeof(char*);
+    left_ = payload;
+  }
+  char* out = next_;
+  for (std::string_view p : parts) {
+    if (!p.empty()) std::memcpy(next_, p.data(), p.size());
+    next_ += p.size();
+  }
+  left_ -= size;
+  return {out, size};
+}
+
+namespace {
 
 class Extractor {
  public:
@@ -170,6 +224,19 @@ class Extractor {
  private:
   bool IsDraftOrigin(const fhir::IndexedResource& r) const {
     return !draft_origin_.empty() && r.origin == draft_origin_;
+  }
+
+  // "Condition/c1", written into a buffer the extractor keeps: Mark copies it into the facts'
+  // text only for a new piece of evidence. Valid until the next call.
+  std::string_view Ref(const fhir::IndexedResource& r) {
+    ref_.assign(r.resource_type);
+    if (r.id.empty()) {
+      ref_.append(" at ").append(r.location);
+    } else {
+      ref_.push_back('/');
+      ref_.append(r.id);
+    }
+    return ref_;
   }
 
   // knowledge.md §0.2: a record dated after the evaluation time does not exist yet for this
@@ -212,12 +279,13 @@ class Extractor {
         // A code match stands; a current mention beats a past one, a definite one a hedged one.
         if (same->certainty != Certainty::kText) continue;
         if (same->historical && !historical)
-          *same = {vs, Certainty::kText, false, c.uncertain, text::Quote(text, m)};
+          *same = {vs, Certainty::kText, false, c.uncertain, f_.text.Store(text::Quote(text, m))};
         else if (same->uncertain && !c.uncertain && same->historical == historical)
           same->uncertain = false;
         continue;
       }
-      hits->push_back({vs, Certainty::kText, historical, c.uncertain, text::Quote(text, m)});
+      hits->push_back(
+          {vs, Certainty::kText, historical, c.uncertain, f_.text.Store(text::Quote(text, m))});
     }
   }
 
@@ -244,7 +312,8 @@ class Extractor {
   std::vector<VsHit> ConceptHits(const fhir::CodeableConceptView& cc) {
     std::vector<VsHit> hits = CodeHits(cc);
     if (hits.empty()) {
-      TextHits(ConceptText(cc), &hits);
+      ConceptText(cc, &concept_text_);
+      TextHits(concept_text_, &hits);
       return hits;
     }
     if (auto t = cc.text(); t && !t->empty()) {
@@ -257,7 +326,10 @@ class Extractor {
     return hits;
   }
 
-  void Mark(int finding, std::string ref, std::string note, Certainty c, Shown shown = {}) {
+  // `ref`, `note` and `shown.display` may be views of scratch buffers: copied into the facts'
+  // text when they make new evidence.
+  void Mark(int finding, std::string_view ref, std::string_view note, Certainty c,
+            Shown shown = {}) {
     FindingState& s = f_.findings[finding];
     s.present = true;
     if (c < s.certainty) s.certainty = c;
@@ -267,8 +339,8 @@ class Extractor {
         return;
       }
     }
-    Evidence e{std::move(ref), std::move(note), c};
-    e.display = std::move(shown.display);
+    Evidence e{f_.text.Store(ref), f_.text.Store(note), c};
+    e.display = f_.text.Store(shown.display);
     e.date = shown.date;
     e.history = shown.history;
     if (shown.hit != nullptr && shown.hit->certainty == Certainty::kText) {
@@ -276,16 +348,15 @@ class Extractor {
       e.possible = shown.hit->uncertain;
       e.history = e.history || shown.hit->historical;
     }
-    // Evidence holds four strings: growing one element at a time moved them again and again.
     if (s.evidence.empty()) s.evidence.reserve(4);
-    s.evidence.push_back(std::move(e));
+    s.evidence.push_back(e);
   }
 
-  void MarkAbsent(int finding, std::string ref) {
+  void MarkAbsent(int finding, std::string_view ref) {
     FindingState& s = f_.findings[finding];
     s.absent = true;
     if (s.evidence.size() < 8)
-      s.evidence.push_back({std::move(ref), "documented absent", Certainty::kConfirmed});
+      s.evidence.push_back({f_.text.Store(ref), "documented absent", Certainty::kConfirmed});
   }
 
   void ReadPatient() {
@@ -317,7 +388,7 @@ class Extractor {
       std::vector<VsHit> hits;
       std::optional<Instant> onset;
       std::optional<Instant> latest;  // the latest of onset, recordedDate, abatement
-      std::string name;
+      std::string_view name;          // in the request document, or a literal
     };
     std::vector<Rec> recs;
     for (const fhir::IndexedResource* r : index_.OfType("Condition")) {
@@ -341,7 +412,7 @@ class Extractor {
           ab && !InFuture(ab) && (!latest || *ab > *latest))
         latest = ab;
       recs.push_back({r, a, std::move(hits), onset, latest,
-                      code ? ConceptName(*code) : std::string("Problem list entry")});
+                      code ? ConceptName(*code) : std::string_view("Problem list entry")});
     }
     // The first recorded onset per value set: "the headache's onset" (§0.1) is that of its
     // earliest record, not of this year's encounter diagnosis.
@@ -366,17 +437,25 @@ class Extractor {
           if (src.onset_known && !rec.onset) continue;
           std::optional<Instant> onset = src.earliest_onset ? earliest[hit.value_set] : rec.onset;
           if (src.earliest_onset && !onset) onset = rec.onset;
-          std::string note = current ? "active" : "history (resolved/inactive/remission)";
+          std::string& note = note_;
+          note.assign(current ? "active" : "history (resolved/inactive/remission)");
           if (src.recorded_within_days) {
             if (!rec.latest || DaysAgo(*rec.latest) > *src.recorded_within_days) continue;
-            note += ", recorded " + std::to_string(DaysAgo(*rec.latest)) + " days ago";
+            note += ", recorded ";
+            AppendDays(DaysAgo(*rec.latest), &note);
+            note += " days ago";
           }
           if (src.onset_within_days) {
             // A record without any date is treated as recent: missing data must not hide an
             // emergency.
             if (onset && DaysAgo(*onset) > *src.onset_within_days) continue;
-            note += onset ? ", onset " + std::to_string(DaysAgo(*onset)) + " days ago"
-                          : ", onset date not recorded";
+            if (onset) {
+              note += ", onset ";
+              AppendDays(DaysAgo(*onset), &note);
+              note += " days ago";
+            } else {
+              note += ", onset date not recorded";
+            }
           }
           if (src.onset_age_above) {
             std::optional<int> age_at_onset;
@@ -385,7 +464,8 @@ class Extractor {
             else if (!onset)
               age_at_onset = f_.age;
             if (!age_at_onset || !(*age_at_onset > *src.onset_age_above)) continue;
-            note += ", onset at age " + std::to_string(*age_at_onset);
+            note += ", onset at age ";
+            AppendDays(*age_at_onset, &note);
           }
           if (src.onset_after_value_set >= 0) {
             if (!rec.onset) continue;
@@ -399,12 +479,16 @@ class Extractor {
               }
             }
             if (!related) continue;
-            note += ", began within " + std::to_string(src.onset_after_days) + " days after " +
-                    k_.value_set_ids[src.onset_after_value_set];
+            note += ", began within ";
+            AppendDays(src.onset_after_days, &note);
+            note += " days after ";
+            note += k_.value_set_ids[src.onset_after_value_set];
           }
-          if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
-          Mark(src.finding, Ref(*rec.r), std::move(note),
-               fhir::Weakest(rec.a.certainty, hit.certainty),
+          if (hit.certainty == Certainty::kText) {
+            note += ", ";
+            AppendTextNote(hit, &note);
+          }
+          Mark(src.finding, Ref(*rec.r), note, fhir::Weakest(rec.a.certainty, hit.certainty),
                {rec.name, rec.onset ? rec.onset : rec.latest, &hit, !current});
         }
       }
@@ -437,11 +521,18 @@ class Extractor {
           if (src.coded_only && hit.certainty == Certainty::kText) continue;
           if (src.recorded_within_days && (!when || DaysAgo(*when) > *src.recorded_within_days))
             continue;
-          std::string note = "reason for the visit";
-          if (when) note += ", " + std::to_string(DaysAgo(*when)) + " days ago";
-          if (hit.certainty == Certainty::kText) note += ", " + TextNote(hit);
-          Mark(src.finding, Ref(*r), std::move(note), hit.certainty,
-               {"Reason for visit", when, &hit});
+          std::string& note = note_;
+          note.assign("reason for the visit");
+          if (when) {
+            note += ", ";
+            AppendDays(DaysAgo(*when), &note);
+            note += " days ago";
+          }
+          if (hit.certainty == Certainty::kText) {
+            note += ", ";
+            AppendTextNote(hit, &note);
+          }
+          Mark(src.finding, Ref(*r), note, hit.certainty, {"Reason for visit", when, &hit});
         }
       }
     }
@@ -506,10 +597,11 @@ class Extractor {
             fhir::ChoiceView v = ov.value();
             auto cc = v.codeable_concept();
             if (cc && k_.value_sets.MatchIn(k_.value_set_ids[src.answer_value_set], *cc)) {
-              Mark(src.finding, Ref(*r), "coded answer " + ConceptName(*cc), c,
-                   {(code ? ConceptName(*code) : std::string("Observation")) + ": " +
-                        ConceptName(*cc),
-                    date});
+              note_.assign("coded answer ").append(ConceptName(*cc));
+              shown_.assign(code ? ConceptName(*code) : std::string_view("Observation"))
+                  .append(": ")
+                  .append(ConceptName(*cc));
+              Mark(src.finding, Ref(*r), note_, c, {shown_, date});
             } else if (cc) {
               MarkAbsent(src.finding, Ref(*r));
             }
@@ -521,10 +613,13 @@ class Extractor {
               ov.interpretation().empty())
             continue;
           if (*polarity == fhir::Polarity::kPresent) {
-            std::string note =
-                hit.certainty == Certainty::kText ? "observation, " + TextNote(hit) : "observation";
-            Mark(src.finding, Ref(*r), std::move(note), c,
-                 {code ? ConceptName(*code) : std::string("Observation"), date, &hit});
+            note_.assign("observation");
+            if (hit.certainty == Certainty::kText) {
+              note_ += ", ";
+              AppendTextNote(hit, &note_);
+            }
+            Mark(src.finding, Ref(*r), note_, c,
+                 {code ? ConceptName(*code) : std::string_view("Observation"), date, &hit});
           } else if (*polarity == fhir::Polarity::kAbsent) {
             MarkAbsent(src.finding, Ref(*r));
           }
@@ -541,12 +636,18 @@ class Extractor {
           if (hit.historical && !src.history_mentions) continue;
           if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days)
             continue;
-          std::string note = "written in " +
-                             (code ? ConceptName(*code) : std::string("an observation")) + ", " +
-                             TextNote(hit);
-          if (date) note += ", " + std::to_string(DaysAgo(*date)) + " days ago";
-          Mark(src.finding, Ref(*r), std::move(note), fhir::Weakest(a.certainty, hit.certainty),
-               {code ? ConceptName(*code) : std::string("Note"), date, &hit});
+          std::string& note = note_;
+          note.assign("written in ");
+          note += code ? ConceptName(*code) : std::string_view("an observation");
+          note += ", ";
+          AppendTextNote(hit, &note);
+          if (date) {
+            note += ", ";
+            AppendDays(DaysAgo(*date), &note);
+            note += " days ago";
+          }
+          Mark(src.finding, Ref(*r), note, fhir::Weakest(a.certainty, hit.certainty),
+               {code ? ConceptName(*code) : std::string_view("Note"), date, &hit});
         }
       }
     }
@@ -641,14 +742,17 @@ class Extractor {
       fhir::ObservationView bv(*best_r, nullptr);
       auto bcode = bv.code();
       std::optional<Instant> bdate = Start(bv.effective().ToInterval(birth_));
-      std::string shown = (bcode ? ConceptName(*bcode) : std::string("Observation")) + " " +
-                          Num(best->first) + (best->second.empty() ? "" : " " + best->second);
-      Mark(src.finding, Ref(*best_r),
-           (want_high ? "highest value of " : "lowest value of ") +
-               std::to_string(*src.highest_within_hours) + " h " + Num(best->first) +
-               (best->second.empty() ? "" : " " + best->second) + " " +
-               std::string(CompareOpText(t.op)) + " " + Num(t.value),
-           Certainty::kConfirmed, {shown, bdate});
+      // "8 {score}": the value with its unit, written once for both texts.
+      std::string value = Num(best->first);
+      if (!best->second.empty()) value.append(" ").append(best->second);
+      shown_.assign(bcode ? ConceptName(*bcode) : std::string_view("Observation"))
+          .append(" ")
+          .append(value);
+      note_.assign(want_high ? "highest value of " : "lowest value of ");
+      AppendDays(*src.highest_within_hours, &note_);
+      note_.append(" h ").append(value).append(" ").append(CompareOpText(t.op)).append(" ");
+      note_.append(Num(t.value));
+      Mark(src.finding, Ref(*best_r), note_, Certainty::kConfirmed, {shown_, bdate});
     }
   }
 
@@ -666,12 +770,15 @@ class Extractor {
         // "8 {score}": the value with its unit, written once for both texts.
         std::string value = Num(v->first);
         if (!v->second.empty()) value.append(" ").append(v->second);
-        std::string shown = lcode ? ConceptName(*lcode) : std::string("Observation");
-        shown.append(" ").append(value);
-        std::string note = "most recent value ";
-        note.append(value).append(" ").append(CompareOpText(t.op)).append(" ").append(Num(t.value));
-        Mark(src.finding, Ref(*cand.r), std::move(note), cand.certainty,
-             {std::move(shown), cand.date});
+        shown_.assign(lcode ? ConceptName(*lcode) : std::string_view("Observation"));
+        shown_.append(" ").append(value);
+        note_.assign("most recent value ");
+        note_.append(value)
+            .append(" ")
+            .append(CompareOpText(t.op))
+            .append(" ")
+            .append(Num(t.value));
+        Mark(src.finding, Ref(*cand.r), note_, cand.certainty, {shown_, cand.date});
       }
     }
     // Trends: the rise between the earliest and the latest value within the window.
@@ -769,7 +876,7 @@ class Extractor {
                      : fhir::AssessMedicationStatement(fhir::MedicationStatementView(*r, nullptr));
       if (a.relevance == fhir::Relevance::kIgnore) continue;
       if (!drug) {
-        f_.notes.push_back(Ref(*r) + ": the medicine could not be identified");
+        f_.notes.push_back(std::string(Ref(*r)) + ": the medicine could not be identified");
         continue;
       }
       std::vector<VsHit> hits = ConceptHits(*drug);
@@ -793,15 +900,15 @@ class Extractor {
         }
       }
       MedUse use;
-      use.ref = Ref(*r);
-      use.name = ConceptName(*drug);
+      use.ref = f_.text.Store(Ref(*r));
+      use.name = f_.text.Store(ConceptName(*drug));
       use.overuse_class = OveruseClassOf(hits);
       use.days_per_month = DaysPerMonthFromDosage(read_dosages());
       if (start) use.duration_days = DaysAgo(*start);
       use.current = current;
       if (current) RecordActive(hits, *drug);
       if (current && use.overuse_class >= 0 && !use.days_per_month) {
-        f_.notes.push_back(use.ref + " (" + use.name +
+        f_.notes.push_back(std::string(use.ref) + " (" + std::string(use.name) +
                            "): no dosing frequency, so days per month are not documented");
       }
       for (const VsHit& hit : hits) {
@@ -809,15 +916,21 @@ class Extractor {
           const FindingSource& src = k_.sources[si];
           if (src.kind != SourceKind::kMedication) continue;
           if (current ? !src.allow_current : !src.allow_history) continue;
-          std::string note = use.name + (current ? " (active" : " (past");
+          std::string& note = note_;
+          note.assign(use.name).append(current ? " (active" : " (past");
           if (src.min_duration_days) {
             // No start date: counted (missing data must not hide a risk), and said so.
             if (use.duration_days && *use.duration_days < *src.min_duration_days) continue;
-            note += use.duration_days ? ", " + std::to_string(*use.duration_days) + " days"
-                                      : ", start not recorded";
+            if (use.duration_days) {
+              note += ", ";
+              AppendDays(*use.duration_days, &note);
+              note += " days";
+            } else {
+              note += ", start not recorded";
+            }
           }
           note += ")";
-          Mark(src.finding, use.ref, std::move(note), fhir::Weakest(a.certainty, hit.certainty),
+          Mark(src.finding, use.ref, note, fhir::Weakest(a.certainty, hit.certainty),
                {use.name, start, &hit, !current});
         }
       }
@@ -831,7 +944,7 @@ class Extractor {
     d.ref = r.id.empty() ? std::string() : std::string(r.resource_type) + "/" + std::string(r.id);
     d.resource_type = std::string(r.resource_type);
     if (code) {
-      d.name = ConceptName(*code);
+      d.name = std::string(ConceptName(*code));
       std::vector<VsHit> hits = ConceptHits(*code);
       for (const VsHit& h : hits) d.value_sets.push_back(h.value_set);
       d.overuse_class = OveruseClassOf(hits);
@@ -910,7 +1023,7 @@ class Extractor {
       if (hits.empty()) continue;
       bool current = a.relevance == fhir::Relevance::kCurrent;
       if (current) RecordActive(hits, *code);
-      std::string name;  // the order's name, read once at its first mark
+      std::string_view name;  // the order's name, read once at its first mark
       for (const VsHit& hit : hits) {
         for (int si : k_.sources_by_value_set[hit.value_set]) {
           const FindingSource& src = k_.sources[si];
@@ -923,11 +1036,16 @@ class Extractor {
           if (src.started_within_days && (!start || DaysAgo(*start) > *src.started_within_days))
             continue;
           if (name.empty()) name = ConceptName(*code);
-          std::string note = name + (current ? " (ordered / in progress" : " (completed");
-          if (start) note += ", started " + std::to_string(DaysAgo(*start)) + " days ago";
-          note += ")";
-          Mark(src.finding, Ref(*r), std::move(note), fhir::Weakest(a.certainty, hit.certainty),
-               {name + (current ? " (ordered)" : " (done)"), start, &hit, !current});
+          note_.assign(name).append(current ? " (ordered / in progress" : " (completed");
+          if (start) {
+            note_ += ", started ";
+            AppendDays(DaysAgo(*start), &note_);
+            note_ += " days ago";
+          }
+          note_ += ")";
+          shown_.assign(name).append(current ? " (ordered)" : " (done)");
+          Mark(src.finding, Ref(*r), note_, fhir::Weakest(a.certainty, hit.certainty),
+               {shown_, start, &hit, !current});
         }
       }
     }
@@ -946,9 +1064,10 @@ class Extractor {
           for (int si : k_.sources_by_value_set[hit.value_set]) {
             const FindingSource& src = k_.sources[si];
             if (src.kind != SourceKind::kAllergy) continue;
-            Mark(src.finding, Ref(*r), "allergy/intolerance: " + ConceptName(cc),
-                 fhir::Weakest(a.certainty, hit.certainty),
-                 {"Allergy: " + ConceptName(cc), std::nullopt, &hit});
+            note_.assign("allergy/intolerance: ").append(ConceptName(cc));
+            shown_.assign("Allergy: ").append(ConceptName(cc));
+            Mark(src.finding, Ref(*r), note_, fhir::Weakest(a.certainty, hit.certainty),
+                 {shown_, std::nullopt, &hit});
           }
         }
       }
@@ -957,7 +1076,7 @@ class Extractor {
 
   // "Sumatriptan, about 12 days/month for 200 days" (the clinician's view of an overused medicine).
   static std::string UseShown(const MedUse& u) {
-    std::string s = u.name;
+    std::string s(u.name);
     if (u.days_per_month) s += ", about " + Num(std::round(*u.days_per_month)) + " days/month";
     if (u.duration_days) s += " for " + std::to_string(*u.duration_days) + " days";
     return s;
@@ -979,7 +1098,7 @@ class Extractor {
       uses[u.overuse_class].push_back(&u);
     }
     auto note = [&](const MedUse& u, double threshold) {
-      std::string s = u.name + ": about " + Num(std::round(*u.days_per_month)) +
+      std::string s = std::string(u.name) + ": about " + Num(std::round(*u.days_per_month)) +
                       " days/month (limit " + Num(threshold) + " for " +
                       k_.overuse_classes[u.overuse_class].display + ")";
       s += u.duration_days ? ", for " + std::to_string(*u.duration_days) + " days"
@@ -1038,6 +1157,9 @@ class Extractor {
   std::vector<text::Mention> mentions_;  // reused by TextHits
   std::vector<uint32_t> code_sets_;      // reused by CodeHits
   std::string lower_window_;             // reused by Excluded
+  // Scratch for the texts of one mark (reference, note, display) and a concept's words: Mark
+  // copies what it keeps into the facts' text.
+  std::string ref_, note_, shown_, concept_text_;
 };
 
 }  // namespace

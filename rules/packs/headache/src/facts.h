@@ -7,9 +7,12 @@
 // resources it came from.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -22,16 +25,42 @@ namespace cephalgia::rules::internal {
 
 struct Knowledge;
 
+// Text the facts own (references, notes, names, quotes): each piece is written once into blocks
+// that never move, so evidence holds views of it. A request allocates a block or two instead of
+// a string per evidence field, and dropping the facts frees the blocks, not every string.
+class TextArena {
+ public:
+  TextArena() = default;
+  TextArena(TextArena&& other) noexcept;
+  TextArena& operator=(TextArena&& other) noexcept;
+  TextArena(const TextArena&) = delete;
+  TextArena& operator=(const TextArena&) = delete;
+  ~TextArena();
+
+  // A lasting copy of the concatenation of `parts`.
+  std::string_view Store(std::initializer_list<std::string_view> parts);
+  std::string_view Store(std::string_view text) { return Store({text}); }
+
+ private:
+  void Release();
+  // Blocks are chained through their first bytes (the previous block), newest first.
+  char* last_block_ = nullptr;
+  char* next_ = nullptr;
+  std::size_t left_ = 0;
+};
+
+// The string_views of Evidence point into Facts::text (or at string literals).
 struct Evidence {
-  std::string ref;   // "Condition/abc"
-  std::string note;  // e.g. "active, onset 3 days ago", "38.6 Cel", "~30 days/month for 200 days"
+  std::string_view ref;  // "Condition/abc"
+  std::string_view
+      note;  // e.g. "active, onset 3 days ago", "38.6 Cel", "~30 days/month for 200 days"
   fhir::Certainty certainty = fhir::Certainty::kConfirmed;
   // What a clinician knows the record by: its concept name ("Cervical spondylosis"), its date,
   // and for a finding read from narrative the words quoted (a short span) and whether the
   // text hedged ("possible ...").
-  std::string display;
+  std::string_view display;
   std::optional<fhir::Instant> date;
-  std::string quote;
+  std::string_view quote;
   bool possible = false;
   bool history = false;  // a past record or a mention of the past
 };
@@ -45,8 +74,8 @@ struct FindingState {
 
 // One medicine the patient takes or took, as used for ICHD-3 8.2.
 struct MedUse {
-  std::string ref;
-  std::string name;
+  std::string_view ref;   // in Facts::text
+  std::string_view name;  // in Facts::text
   int overuse_class = -1;
   std::optional<double> days_per_month;
   std::optional<int64_t> duration_days;
@@ -67,6 +96,7 @@ struct DraftOrder {
 };
 
 struct Facts {
+  TextArena text;  // what the evidence's views point into; declared first, destroyed last
   std::vector<FindingState> findings;
   std::optional<int> age;
   std::string sex;  // administrative gender code, "" unknown
