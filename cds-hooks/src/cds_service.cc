@@ -141,15 +141,16 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
                     std::vector<std::pair<std::string, std::string>>& issued) {
   // Checked like a client's request (UTF-8, depth limit), where it lies: the pack's buffer is
   // never copied or modified. The fast tokenizer reads it without writing (const_cast: in_situ
-  // false never writes); what it leaves goes through RapidJSON's reader over a bounded stream, also
-  // without a copy.
+  // false never writes) and checks its UTF-8 as it goes; what it leaves goes through the UTF-8
+  // check and RapidJSON's reader over a bounded stream, also without a copy.
   CardScanner scanner;
-  bool valid = json::CheckUtf8(response_json).ok();
-  if (valid && !json_scan::Scan(const_cast<char*>(response_json.data()), response_json.size(),
-                                scanner, /*in_situ=*/false, json::kMaxNestingDepth)) {
+  bool valid = json_scan::Scan(const_cast<char*>(response_json.data()), response_json.size(),
+                               scanner, /*in_situ=*/false, json::kMaxNestingDepth);
+  if (!valid) {
     scanner = CardScanner();
     rapidjson::MemoryStream stream(response_json.data(), response_json.size());
-    valid = json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok();
+    valid = json::CheckUtf8(response_json).ok() &&
+            json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok();
   }
   if (!valid || !scanner.well_formed()) {
     return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");

@@ -752,10 +752,10 @@ Result<HookEnvelope> ScanHookRequest(std::string_view body, std::size_t max_byte
                                                     std::to_string(max_bytes) + " bytes");
   }
   HookEnvelope envelope;
-  CEPHALGIA_RETURN_IF_ERROR(json::CheckUtf8(body));
   // The fast tokenizer first (in situ over the envelope's own copy); anything it leaves (it
-  // accepts only what RapidJSON accepts) goes through RapidJSON's reader, whose verdict and
-  // message are the ones the client gets.
+  // accepts only what RapidJSON accepts, and only UTF-8 without NUL) goes through the UTF-8
+  // check and RapidJSON's reader (ParseInsituWith), whose verdict and message are the ones the
+  // client gets.
   // Never in the string's small-buffer storage: the views into it must survive the moves of
   // the envelope (a heap buffer moves with it; an inline one would not).
   constexpr std::size_t kMinBuffer = 64;

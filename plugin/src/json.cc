@@ -22,31 +22,6 @@ Status TooLarge(std::size_t size, std::size_t max_bytes) {
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence (RFC 3629) that starts with the non-ASCII byte
-// s[i], or 0 when it is malformed.
-std::size_t MultibyteLength(const unsigned char* s, std::size_t i, std::size_t n) {
-  const unsigned char c = s[i];
-  std::size_t len;
-  uint32_t min;
-  uint32_t cp;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2, min = 0x80, cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3, min = 0x800, cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4, min = 0x10000, cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > n) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((s[i + k] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i + k] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
 // The offset of the first byte at or after `i` that is not ASCII or is NUL (n when none).
 std::size_t SkipCleanAscii(const unsigned char* s, std::size_t i, std::size_t n) {
 #if defined(CEPHALGIA_JSON_SSE2)
@@ -92,7 +67,7 @@ std::size_t FindInvalidUtf8OrNul(std::string_view text) {
   for (;;) {
     i = SkipCleanAscii(s, i, n);
     if (i == n || s[i] == 0) return i;
-    const std::size_t len = MultibyteLength(s, i, n);
+    const std::size_t len = json_bytes::Utf8SequenceLength(text.data() + i, text.data() + n);
     if (len == 0) return i;
     i += len;
   }

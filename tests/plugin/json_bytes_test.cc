@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -76,6 +77,42 @@ TEST(JsonBytesTest, FindsTheFirstStopAtEveryOffset) {
     }
   }
 }
+
+std::size_t ReferenceStopOrNonAscii(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) return i;
+  }
+  return s.size();
+}
+
+TEST(JsonBytesTest, FindsTheFirstStopOrNonAsciiByteAtEveryOffset) {
+  for (std::size_t n = 0; n <= 48; ++n) {
+    const std::string base(n, 'a');
+    ExactBuffer plain(base);
+    EXPECT_EQ(json_bytes::FindStringStopOrNonAscii(plain.data(), plain.data() + n),
+              plain.data() + n);
+    for (std::size_t at = 0; at < n && at <= 40; ++at) {
+      for (unsigned char c : {0x00, 0x1F, 0x20, 0x22, 0x5C, 0x7F, 0x80, 0xBF, 0xC3, 0xFF}) {
+        std::string text = base;
+        text[at] = static_cast<char>(c);
+        if (at + 3 < n) text[at + 3] = '\x80';  // a later stop must not win
+        ExactBuffer b(text);
+        EXPECT_EQ(json_bytes::FindStringStopOrNonAscii(b.data(), b.data() + n) - b.data(),
+                  static_cast<std::ptrdiff_t>(ReferenceStopOrNonAscii(text)))
+            << "n=" << n << " at=" << at << " byte=" << int{c};
+      }
+    }
+  }
+}
+
+const std::vector<std::string> kUtf8Inserts = {
+    std::string(1, '\0'), "\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xc2", "\xc2\x41",
+    "\xe0\x80\xaf", "\xed\xa0\x80", "\xef\xbf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80",
+    "\xf5\x80\x80\x80", "\xff", "\xfe", "\xc2\"",
+    // Well-formed: stepped over.
+    "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
+    "\xf4\x8f\xbf\xbf", "\xc3\xa9\xc3\xa9"};
 
 // The scanner's documents, in situ and copying, against RapidJSON's reader: a string of every
 // length up to 48 with an escape, a control byte or a quote-like neighbour at every offset.
@@ -345,6 +382,51 @@ TEST(JsonBytesTest, SkippedContentsAreJudgedAsTheFullScanJudgesThem) {
     }
   }
   EXPECT_GT(accepted, 1000u);
+}
+
+// The scanner checks the UTF-8 of what it reads: a malformed character or a NUL anywhere in a
+// request (in a key, a value, a container it skips, or between tokens) makes both the scan with
+// events and the skip decline it, and a well-formed one anywhere in a string changes nothing.
+TEST(JsonBytesTest, ScannerDeclinesExactlyTheTextThatIsNotUtf8WithoutNul) {
+  const std::string text =
+      R"({"hook":"patient-view","context":{"patientId":"p1","n":[1,true,null]},)"
+      R"("prefetch":{"p":{"resourceType":"Patient","name":[{"given":["A\u00e9\n","B"]}],)"
+      R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , "t" ] }})";
+  std::size_t accepted = 0, declined = 0;
+  for (std::size_t at = 0; at <= text.size(); ++at) {
+    for (const std::string& insert : kUtf8Inserts) {
+      const std::string v = text.substr(0, at) + insert + text.substr(at);
+      const bool utf8_ok = ReferenceInvalidUtf8OrNul(v) == v.size();
+      rapidjson::Reader reader;
+      rapidjson::MemoryStream stream(v.data(), v.size());
+      rapidjson::BaseReaderHandler<> ignore;
+      const bool reference_ok = !reader.Parse(stream, ignore).IsError();
+      for (int from : {0, 1, 2, 3}) {  // 0: every container reported (no skip)
+        for (bool in_situ : {false, true}) {
+          ExactBuffer b(v);
+          DecliningHandler handler(from == 0 ? 1000 : from);
+          const bool ok =
+              json_scan::Scan(b.data(), b.size(), handler, in_situ, json::kMaxNestingDepth);
+          EXPECT_EQ(ok, utf8_ok && reference_ok)
+              << "from depth " << from << " at " << at << " insert " << insert << ": " << v;
+          (ok ? accepted : declined) += 1;
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 1000u);
+  EXPECT_GT(declined, 1000u);
+  // Multibyte characters before and after an escape, across the step boundaries: the documents
+  // RapidJSON builds, in situ and copying.
+  for (std::size_t n = 0; n <= 40; ++n) {
+    const std::string plain(n, 'k');
+    for (std::size_t at = 0; at <= n; ++at) {
+      const std::string head = plain.substr(0, at), tail = plain.substr(at);
+      ExpectScanMatchesRapidJson("[\"" + head + "\xe2\x80\xa6" + tail + "\"]");
+      ExpectScanMatchesRapidJson("[\"" + head + "\xe2\x80\xa6" + tail + "\\n\xc3\xa9\"]");
+      ExpectScanMatchesRapidJson("{\"" + head + "\\t" + tail + "\xf0\x9f\x98\x80\":1}");
+    }
+  }
 }
 
 }  // namespace

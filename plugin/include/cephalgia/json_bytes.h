@@ -2,12 +2,14 @@
 //
 // The byte-class searches under the JSON primitives (json_scan.h's tokenizer, json.cc's UTF-8
 // check and string quoting): where a JSON string's plain run ends ('"', '\\' or a control byte
-// below 0x20). x86-64 always has SSE2, so the search looks at 16 bytes a step with one unaligned
-// load, three compares and a movemask; elsewhere (and for the last bytes before the end) eight
-// bytes a step in a 64-bit word. Loads never reach past the end of the text: a caller's buffer
-// need not be padded.
+// below 0x20), and for the tokenizer, which checks UTF-8 as it goes, also where a byte from 0x80
+// up starts a multibyte character (checked by Utf8SequenceLength). x86-64 always has SSE2, so the
+// search looks at 16 bytes a step with one unaligned load, three compares and a movemask; elsewhere
+// (and for the last bytes before the end) eight bytes a step in a 64-bit word. Loads never reach
+// past the end of the text: a caller's buffer need not be padded.
 //
 //   const char* stop = json_bytes::FindStringStop(p, end);  // end when the rest is plain
+//   const char* stop = json_bytes::FindStringStopOrNonAscii(p, end);  // or at a byte >= 0x80
 #pragma once
 
 #include <cstddef>
@@ -42,6 +44,12 @@ inline uint64_t StopMask64(uint64_t w) {
   return control | zero_bytes(w ^ (0x22 * kOnes)) | zero_bytes(w ^ (0x5C * kOnes));
 }
 
+// StopMask64 with the high bit of every byte from 0x80 up set as well (exact: adding exact bits
+// keeps the lowest set bit exact).
+inline uint64_t StopOrNonAsciiMask64(uint64_t w) {
+  return StopMask64(w) | (w & 0x8080808080808080ULL);
+}
+
 #if defined(CEPHALGIA_JSON_SSE2)
 // Bit i set when byte i of `v` ends a plain run (exact for every byte).
 inline unsigned StopMask128(__m128i v) {
@@ -58,29 +66,90 @@ inline unsigned StopMask128(__m128i v) {
 inline __m128i Load128(const char* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
+
+// StopMask128 with the bit of every byte from 0x80 up set as well.
+inline unsigned StopOrNonAsciiMask128(__m128i v) {
+  return StopMask128(v) | static_cast<unsigned>(_mm_movemask_epi8(v));
+}
 #endif
 
-// The first byte of [p, end) that ends a plain run of a JSON string; `end` when there is none.
-// FindStringStopInlined is the same, always inlined (for the tokenizer's skip loop, which the
-// compiler would otherwise leave calling it).
-[[gnu::always_inline]] inline const char* FindStringStopInlined(const char* p, const char* end) {
+// The first byte of [p, end) that ends a plain run of a JSON string (with kNonAscii, or is from
+// 0x80 up); `end` when there is none.
+template <bool kNonAscii>
+[[gnu::always_inline]] inline const char* FindStop(const char* p, const char* end) {
 #if defined(CEPHALGIA_JSON_SSE2)
   while (end - p >= 16) {
-    if (const unsigned m = StopMask128(Load128(p)); m != 0) return p + __builtin_ctz(m);
+    const __m128i v = Load128(p);
+    if (const unsigned m = kNonAscii ? StopOrNonAsciiMask128(v) : StopMask128(v); m != 0) {
+      return p + __builtin_ctz(m);
+    }
     p += 16;
   }
   if (end - p >= 8) {
-    if (const uint64_t m = StopMask64(Load64(p)); m != 0) return p + (__builtin_ctzll(m) >> 3);
+    const uint64_t w = Load64(p);
+    if (const uint64_t m = kNonAscii ? StopOrNonAsciiMask64(w) : StopMask64(w); m != 0) {
+      return p + (__builtin_ctzll(m) >> 3);
+    }
     p += 8;
   }
 #else
   while (end - p >= 8) {
-    if (const uint64_t m = StopMask64(Load64(p)); m != 0) return p + (__builtin_ctzll(m) >> 3);
+    const uint64_t w = Load64(p);
+    if (const uint64_t m = kNonAscii ? StopOrNonAsciiMask64(w) : StopMask64(w); m != 0) {
+      return p + (__builtin_ctzll(m) >> 3);
+    }
     p += 8;
   }
 #endif
-  while (p != end && !IsStringStop(static_cast<unsigned char>(*p))) ++p;
+  while (p != end && !IsStringStop(static_cast<unsigned char>(*p)) &&
+         !(kNonAscii && static_cast<unsigned char>(*p) >= 0x80)) {
+    ++p;
+  }
   return p;
+}
+
+// FindStringStopInlined is FindStringStop always inlined (for the tokenizer's skip loop, which
+// the compiler would otherwise leave calling it).
+[[gnu::always_inline]] inline const char* FindStringStopInlined(const char* p, const char* end) {
+  return FindStop<false>(p, end);
+}
+
+// Length of the well-formed UTF-8 sequence (RFC 3629: shortest form, no surrogate, at most
+// U+10FFFF) that starts at the byte from 0x80 up at `p`, or 0 when it is malformed or cut by
+// `end`.
+inline std::size_t Utf8SequenceLength(const char* p, const char* end) {
+  const auto* s = reinterpret_cast<const unsigned char*>(p);
+  const unsigned char c = s[0];
+  std::size_t len;
+  uint32_t min;
+  uint32_t cp;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2, min = 0x80, cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, min = 0x800, cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (static_cast<std::size_t>(end - p) < len) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((s[k] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[k] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+// The first byte of [p, end) that ends a plain run or is from 0x80 up; `end` when there is
+// none. For the tokenizer, which checks the UTF-8 of every string it reads where this stops at a
+// byte from 0x80 up (JSON allows such bytes nowhere else).
+[[gnu::always_inline]] inline const char* FindStringStopOrNonAscii(const char* p, const char* end) {
+  return FindStop<true>(p, end);
+}
+
+[[gnu::always_inline]] inline char* FindStringStopOrNonAscii(char* p, char* end) {
+  return const_cast<char*>(FindStop<true>(p, end));
 }
 
 inline const char* FindStringStop(const char* p, const char* end) {

@@ -7,15 +7,18 @@
 // kParseDefaultFlags and gives the same events, and whenever it meets anything it does not
 // handle (malformed JSON, nesting deeper than the limit, a number near the limits of a double,
 // a lone surrogate, an escaped NUL) it returns false, and the caller runs RapidJSON's reader on
-// the same text for the verdict and its exact error message. What makes it fast: strings are
-// skipped 16 bytes at a time (json_bytes.h; RapidJSON, without SSE, looks at each byte through an
-// escape table), and plain strings are never copied.
+// the same text for the verdict and its exact error message. It also refuses text that is not
+// well-formed UTF-8 or holds a NUL byte (checked in each string as it is searched; JSON allows
+// neither a byte from 0x80 up nor a NUL anywhere else), so a caller whose fallback checks the text
+// with json::CheckUtf8 first (json::ParseInsituWith does) needs no check of its own before the
+// scan. What makes it fast: strings are skipped 16 bytes at a time (json_bytes.h; RapidJSON,
+// without SSE, looks at each byte through an escape table), and plain strings are never copied.
 //
 //   if (!json_scan::Scan(text.data(), text.size(), handler, /*in_situ=*/false, 256)) {
-//     ... run RapidJSON on `text` with a fresh handler ...
+//     ... json::CheckUtf8(text), then RapidJSON on `text` with a fresh handler ...
 //   }
 //
-// The text must have been checked with json::CheckUtf8 (valid UTF-8, no NUL byte). In situ,
+// In situ,
 // escaped strings are decoded where they lie (the text is modified) and every string the
 // handler receives points into the text; otherwise the text is only read, and an escaped string
 // is decoded into a scratch buffer valid during its callback only. Strings reach the handler
@@ -93,14 +96,16 @@ class Scanner {
     }
   }
 
-  bool StringValue() {
+  [[gnu::always_inline]] bool StringValue() {
     const char* s;
     std::size_t n;
     return String(s, n) && h_.String(s, static_cast<rapidjson::SizeType>(n), !in_situ_);
   }
 
   // A member's value or an array's element: strings, the most common, without a call.
-  bool ContainedValue(int depth) { return *p_ == '"' ? StringValue() : Value(depth); }
+  [[gnu::always_inline]] bool ContainedValue(int depth) {
+    return *p_ == '"' ? StringValue() : Value(depth);
+  }
 
   bool Literal(const char* word, std::size_t n) {
     if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
@@ -255,7 +260,7 @@ class Scanner {
 
   // A string nobody reads: checked as String checks it. Inlined: it is most of the skip loop.
   [[gnu::always_inline]] bool SkipString() {
-    const char* const stop = json_bytes::FindStringStopInlined(p_ + 1, end_);
+    const char* const stop = json_bytes::FindStringStopOrNonAscii(p_ + 1, end_);
     if (stop != end_ && *stop == '"') [[likely]] {
       p_ += (stop - p_) + 1;
       return true;
@@ -295,10 +300,12 @@ class Scanner {
   }
 
   // p_ is at the opening quote; on success it is past the closing one. Most strings have no
-  // escape: found with one search and returned where they lie; the rest go to EscapedString.
-  bool String(const char*& out, std::size_t& out_size) {
+  // escape and no byte from 0x80 up: found with one search and returned where they lie; the rest
+  // go to EscapedString, which also checks their UTF-8.
+  // Always inlined: it is in the loop of every object and array.
+  [[gnu::always_inline]] bool String(const char*& out, std::size_t& out_size) {
     char* const start = p_ + 1;
-    char* const stop = json_bytes::FindStringStop(start, end_);
+    char* const stop = json_bytes::FindStringStopOrNonAscii(start, end_);
     if (stop != end_ && *stop == '"') [[likely]] {
       out = start;
       out_size = static_cast<std::size_t>(stop - start);
@@ -311,13 +318,26 @@ class Scanner {
   }
 
   // p_ is at the first byte after `start` that ends a plain run (a '\\', a control byte, or the
-  // end); decodes the rest of the string.
+  // end) or is from 0x80 up; checks and decodes the rest of the string.
   [[gnu::noinline]] bool EscapedString(char* start, const char*& out, std::size_t& out_size) {
     bool escaped = false;
     char* run = start;  // start of the plain run not yet copied (once escaped)
-    for (;; p_ = json_bytes::FindStringStop(p_, end_)) {
+    for (;; p_ = json_bytes::FindStringStopOrNonAscii(p_, end_)) {
       if (p_ == end_) return false;
       const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c >= 0x80) {  // a multibyte character: part of the plain run when well-formed
+        const std::size_t n = json_bytes::Utf8SequenceLength(p_, end_);
+        if (n == 0) return false;
+        p_ += n;
+        continue;
+      }
+      if (c == '"' && !escaped) {  // no escape after all, only multibyte characters
+        out = start;
+        out_size = static_cast<std::size_t>(p_ - start);
+        if (in_situ_) *p_ = '\0';
+        ++p_;
+        return true;
+      }
       if (c == '"') {
         Put(run, static_cast<std::size_t>(p_ - run));
         if (in_situ_) {
@@ -491,8 +511,8 @@ class Scanner {
   std::string scratch_;
 };
 
-// Scans `text` (checked UTF-8 without NUL) into `handler`; false when the text must be left to
-// RapidJSON (see the file comment). In situ, `text` is modified.
+// Scans `text` into `handler`; false when the text must be left to RapidJSON (see the file
+// comment), which includes any text that is not UTF-8 without NUL. In situ, `text` is modified.
 template <typename Handler>
 bool Scan(char* text, std::size_t size, Handler& handler, bool in_situ, int max_depth) {
   Scanner<Handler> scanner(text, size, handler, in_situ, max_depth);

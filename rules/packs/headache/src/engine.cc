@@ -181,8 +181,8 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
       doc(&value_alloc, kParseBufferBytes, &parse_alloc);
   // The fast tokenizer builds the document over the request as the client sent it (strings
   // referenced where they lie, ReferencingHandler); what it leaves (it accepts only what
-  // RapidJSON accepts) is parsed by RapidJSON in situ on a copy, whose error is the one reported.
-  CEPHALGIA_RETURN_IF_ERROR(json::CheckUtf8(call.request_json));
+  // RapidJSON accepts, and only UTF-8 without NUL) is checked for UTF-8 and parsed by RapidJSON
+  // in situ on a copy (ParseInsituInto), whose error is the one reported.
   bool scanned = false;
   auto scan = [&](decltype(doc)& target) {
     ReferencingHandler<decltype(doc)> handler(target, call.request_json);
