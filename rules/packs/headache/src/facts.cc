@@ -53,15 +53,32 @@ void ForEachNote(const rapidjson::Value* resource, Fn&& fn) {
   }
 }
 
-bool HasCategory(const std::vector<fhir::CodeableConceptView>& categories, std::string_view code) {
-  bool found = false;
-  for (const fhir::CodeableConceptView& cc : categories) {
-    cc.ForEachCoding([&](const fhir::CodingView& c) {
-      if (auto v = c.code(); !found && v && *v == code) found = true;
-    });
-    if (found) return true;
+// fn(element) for each object element of the first member of `resource` named `key` when it is
+// an array: what ElementView::Children gives a view without a sink, without the vector.
+template <typename Fn>
+void ForEachObjectIn(const rapidjson::Value* resource, std::string_view key, Fn&& fn) {
+  if (resource == nullptr || !resource->IsObject()) return;
+  for (auto m = resource->MemberBegin(); m != resource->MemberEnd(); ++m) {
+    if (std::string_view(m->name.GetString(), m->name.GetStringLength()) != key) continue;
+    if (!m->value.IsArray()) return;
+    for (const rapidjson::Value& e : m->value.GetArray()) {
+      if (e.IsObject()) fn(e);
+    }
+    return;
   }
-  return false;
+}
+
+// Whether a category of the resource has one of the two codes (in any system).
+bool HasCategory(const rapidjson::Value* resource, std::string_view code1, std::string_view code2) {
+  bool found = false;
+  ForEachObjectIn(resource, "category", [&](const rapidjson::Value& e) {
+    if (found) return;
+    fhir::CodeableConceptView(&e, nullptr, std::string())
+        .ForEachCoding([&](const fhir::CodingView& c) {
+          if (auto v = c.code(); !found && v && (*v == code1 || *v == code2)) found = true;
+        });
+  });
+  return found;
 }
 
 // ASCII case folding (the process runs in the "C" locale, where std::tolower is exactly this).
@@ -193,14 +210,73 @@ std::string_view TextArena::Store(std::initializer_list<std::string_view> parts)
 
 namespace {
 
+std::optional<double> DaysPerMonthIn(const rapidjson::Value* resource, std::string_view key);
+
+// Observations whose finding is judged on the most recent value (thresholds, components)
+// or on a series (trend) are collected first and evaluated in EvaluateLatest().
+struct Candidate {
+  const fhir::IndexedResource* r = nullptr;
+  std::optional<Instant> date;
+  Certainty certainty = Certainty::kConfirmed;
+};
+
+struct SeriesPoint {
+  int source;
+  const fhir::IndexedResource* r;
+  std::optional<Instant> date;
+};
+
+// A Condition kept for its findings: its hits are cond_hits[first, end).
+struct ConditionRecord {
+  const fhir::IndexedResource* r;
+  fhir::StatusAssessment a;
+  std::size_t first, end;
+  std::optional<Instant> onset;
+  std::optional<Instant> latest;  // the latest of onset, recordedDate, abatement
+  std::string_view name;          // in the request document, or a literal
+};
+
+// Evidence for a finding, in the order found; grouped by finding into Facts at the end.
+struct PendingEvidence {
+  int finding;
+  Evidence evidence;
+};
+
+// The extractor's working buffers, kept per thread from call to call so that a request
+// allocates for them only when it is larger than any seen before on its thread.
+struct ExtractScratch {
+  std::vector<text::Mention> mentions;  // TextHits
+  std::vector<uint32_t> code_sets;      // CodeHits
+  std::string lower_window;             // Excluded
+  // The texts of one mark (reference, note, display) and a concept's words: Mark copies what
+  // it keeps into the facts' text.
+  std::string ref, note, shown, concept_text;
+  // Value-set hits: of one resource, of an Observation's narrative, of TiedTo, of a draft and
+  // of its reasons; every kept Condition's, one after another.
+  std::vector<VsHit> hits, narrative_hits, tied_hits, draft_hits, reason_hits, cond_hits;
+  std::vector<ConditionRecord> conditions;
+  std::vector<std::optional<Instant>> earliest;
+  std::vector<Candidate> latest;
+  std::vector<SeriesPoint> series;
+  std::vector<PendingEvidence> evidence;
+  std::vector<uint32_t> evidence_start;
+};
+
+ExtractScratch& ThreadExtractScratch() {
+  thread_local ExtractScratch scratch;
+  return scratch;
+}
+
 class Extractor {
  public:
   Extractor(const Knowledge& k, const fhir::ResourceIndex& index, Instant now,
             std::string_view draft_origin)
-      : k_(k), index_(index), now_(now), draft_origin_(draft_origin) {
+      : k_(k), index_(index), now_(now), draft_origin_(draft_origin), s_(ThreadExtractScratch()) {
     f_.findings.resize(k.findings.size());
     f_.active_value_sets.assign(k.value_set_ids.size(), 0);
-    latest_.resize(k.sources.size());
+    s_.latest.assign(k.sources.size(), Candidate{});
+    s_.series.clear();
+    s_.evidence.clear();
   }
 
   Facts Run() {
@@ -215,6 +291,7 @@ class Extractor {
     ReadAllergies();
     EvaluateLatest();
     EvaluateOveruse();
+    GroupEvidence();
     for (FindingState& s : f_.findings) {
       if (s.present) s.absent = false;
     }
@@ -229,14 +306,14 @@ class Extractor {
   // "Condition/c1", written into a buffer the extractor keeps: Mark copies it into the facts'
   // text only for a new piece of evidence. Valid until the next call.
   std::string_view Ref(const fhir::IndexedResource& r) {
-    ref_.assign(r.resource_type);
+    s_.ref.assign(r.resource_type);
     if (r.id.empty()) {
-      ref_.append(" at ").append(r.location);
+      s_.ref.append(" at ").append(r.location);
     } else {
-      ref_.push_back('/');
-      ref_.append(r.id);
+      s_.ref.push_back('/');
+      s_.ref.append(r.id);
     }
-    return ref_;
+    return s_.ref;
   }
 
   // knowledge.md §0.2: a record dated after the evaluation time does not exist yet for this
@@ -245,25 +322,24 @@ class Extractor {
 
   // Value sets the concept belongs to by one of its codes (no text). Knowledge loads the value
   // sets in its own order, so a MatchCodes position is the value set's index here.
-  std::vector<VsHit> CodeHits(const fhir::CodeableConceptView& cc) {
-    std::vector<VsHit> hits;
-    code_sets_.clear();
-    k_.value_sets.MatchCodes(cc, &code_sets_);
-    if (code_sets_.empty()) return hits;
-    hits.reserve(code_sets_.size());
-    for (uint32_t vs : code_sets_) hits.push_back({static_cast<int>(vs), Certainty::kConfirmed});
-    return hits;
+  // Appended to `hits`.
+  void CodeHits(const fhir::CodeableConceptView& cc, std::vector<VsHit>* hits) {
+    s_.code_sets.clear();
+    k_.value_sets.MatchCodes(cc, &s_.code_sets);
+    for (uint32_t vs : s_.code_sets) hits->push_back({static_cast<int>(vs), Certainty::kConfirmed});
   }
 
   // Concepts that narrative text affirms about the patient (knowledge.md §e.2): ConText drops
   // negated, hypothetical and other people's mentions, since text never asserts an absence;
   // past ones are kept and flagged. The phrases of findings.json's text exclusions ("screening",
   // "aspirin 81") cancel a mention when they stand in its sentence.
-  void TextHits(std::string_view text, std::vector<VsHit>* hits) {
+  // Appended to `hits`; a value set already in hits[from, end) is not added again (its hit may
+  // be upgraded).
+  void TextHits(std::string_view text, std::vector<VsHit>* hits, std::size_t from = 0) {
     if (text.empty() || !k_.lexicon) return;
-    mentions_.clear();
-    text::FindMentions(text, *k_.lexicon, &mentions_);
-    for (const text::Mention& m : mentions_) {
+    s_.mentions.clear();
+    text::FindMentions(text, *k_.lexicon, &s_.mentions);
+    for (const text::Mention& m : s_.mentions) {
       const text::Context& c = m.context;
       if (c.negation == text::Negation::kNegated || c.experiencer == text::Experiencer::kOther ||
           c.temporality == text::Temporality::kHypothetical) {
@@ -273,7 +349,7 @@ class Extractor {
       if (vs < 0 || vs >= static_cast<int>(k_.value_set_ids.size())) continue;
       if (Excluded(text, m, vs)) continue;
       bool historical = c.temporality == text::Temporality::kHistorical;
-      auto same = std::find_if(hits->begin(), hits->end(),
+      auto same = std::find_if(hits->begin() + static_cast<std::ptrdiff_t>(from), hits->end(),
                                [vs](const VsHit& h) { return h.value_set == vs; });
       if (same != hits->end()) {
         // A code match stands; a current mention beats a past one, a definite one a hedged one.
@@ -299,31 +375,32 @@ class Extractor {
     while (to < text.size() && text[to] != '.' && text[to] != ';' && text[to] != '\n') ++to;
     // Lower-cased once into a buffer the extractor keeps, then searched phrase by phrase.
     std::string_view window = text.substr(from, to - from);
-    lower_window_.assign(window);
-    for (char& c : lower_window_) c = FoldAscii(c);
+    s_.lower_window.assign(window);
+    for (char& c : s_.lower_window) c = FoldAscii(c);
     for (const std::string& phrase : phrases) {
-      if (lower_window_.find(phrase) != std::string::npos) return true;
+      if (s_.lower_window.find(phrase) != std::string::npos) return true;
     }
     return false;
   }
 
   // A coded concept: its codes, and its words only where no code was recognised (a display of
   // a recognised code is not read again, §e.2) or where code.text says more than the displays.
-  std::vector<VsHit> ConceptHits(const fhir::CodeableConceptView& cc) {
-    std::vector<VsHit> hits = CodeHits(cc);
-    if (hits.empty()) {
-      ConceptText(cc, &concept_text_);
-      TextHits(concept_text_, &hits);
-      return hits;
+  // Appended to `hits` (the concept's own hits are those after hits->size() on entry).
+  void ConceptHits(const fhir::CodeableConceptView& cc, std::vector<VsHit>* hits) {
+    const std::size_t from = hits->size();
+    CodeHits(cc, hits);
+    if (hits->size() == from) {
+      ConceptText(cc, &s_.concept_text);
+      TextHits(s_.concept_text, hits, from);
+      return;
     }
     if (auto t = cc.text(); t && !t->empty()) {
       bool is_display = false;
       cc.ForEachCoding([&](const fhir::CodingView& c) {
         if (auto d = c.display(); d && EqualsFolded(*d, *t)) is_display = true;
       });
-      if (!is_display) TextHits(*t, &hits);
+      if (!is_display) TextHits(*t, hits, from);
     }
-    return hits;
   }
 
   // `ref`, `note` and `shown.display` may be views of scratch buffers: copied into the facts'
@@ -333,9 +410,9 @@ class Extractor {
     FindingState& s = f_.findings[finding];
     s.present = true;
     if (c < s.certainty) s.certainty = c;
-    for (Evidence& e : s.evidence) {
-      if (e.ref == ref) {
-        if (c < e.certainty) e.certainty = c;
+    for (PendingEvidence& p : s_.evidence) {
+      if (p.finding == finding && p.evidence.ref == ref) {
+        if (c < p.evidence.certainty) p.evidence.certainty = c;
         return;
       }
     }
@@ -348,15 +425,38 @@ class Extractor {
       e.possible = shown.hit->uncertain;
       e.history = e.history || shown.hit->historical;
     }
-    if (s.evidence.empty()) s.evidence.reserve(4);
-    s.evidence.push_back(e);
+    s_.evidence.push_back({finding, e});
   }
 
   void MarkAbsent(int finding, std::string_view ref) {
     FindingState& s = f_.findings[finding];
     s.absent = true;
-    if (s.evidence.size() < 8)
-      s.evidence.push_back({f_.text.Store(ref), "documented absent", Certainty::kConfirmed});
+    std::size_t count = 0;
+    for (const PendingEvidence& p : s_.evidence) count += p.finding == finding;
+    if (count < 8)
+      s_.evidence.push_back(
+          {finding, {f_.text.Store(ref), "documented absent", Certainty::kConfirmed}});
+  }
+
+  // Every finding's evidence into one array, grouped by finding in the order found (a counting
+  // sort), each FindingState viewing its part.
+  void GroupEvidence() {
+    const std::size_t n = f_.findings.size();
+    std::vector<uint32_t>& start = s_.evidence_start;
+    start.assign(n + 1, 0);
+    for (const PendingEvidence& p : s_.evidence) ++start[static_cast<std::size_t>(p.finding) + 1];
+    for (std::size_t i = 0; i < n; ++i) start[i + 1] += start[i];
+    f_.evidence_pool.resize(s_.evidence.size());
+    for (const PendingEvidence& p : s_.evidence) {
+      f_.evidence_pool[start[static_cast<std::size_t>(p.finding)]++] = p.evidence;
+    }
+    // start[i] is now the end of finding i's part, which is where finding i + 1's begins.
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      f_.findings[i].evidence =
+          std::span<const Evidence>(f_.evidence_pool.data() + begin, start[i] - begin);
+      begin = start[i];
+    }
   }
 
   void ReadPatient() {
@@ -382,50 +482,52 @@ class Extractor {
   int64_t DaysAgo(Instant t) const { return fhir::DaysBetween(t, now_); }
 
   void ReadConditions() {
-    struct Rec {
-      const fhir::IndexedResource* r;
-      fhir::StatusAssessment a;
-      std::vector<VsHit> hits;
-      std::optional<Instant> onset;
-      std::optional<Instant> latest;  // the latest of onset, recordedDate, abatement
-      std::string_view name;          // in the request document, or a literal
-    };
-    std::vector<Rec> recs;
+    std::vector<ConditionRecord>& recs = s_.conditions;
+    std::vector<VsHit>& all_hits = s_.cond_hits;
+    recs.clear();
+    all_hits.clear();
     for (const fhir::IndexedResource* r : index_.OfType("Condition")) {
       if (IsDraftOrigin(*r)) continue;
       fhir::ConditionView cv(*r, nullptr);
       fhir::StatusAssessment a = fhir::AssessCondition(cv);
       if (a.relevance == fhir::Relevance::kIgnore) continue;
       auto code = cv.code();
-      std::vector<VsHit> hits;
-      if (code) hits = ConceptHits(*code);
-      ForEachNote(r->json, [&](std::string_view note) { TextHits(note, &hits); });
-      if (hits.empty()) continue;
+      const std::size_t first = all_hits.size();
+      if (code) ConceptHits(*code, &all_hits);
+      ForEachNote(r->json, [&](std::string_view note) { TextHits(note, &all_hits, first); });
+      if (all_hits.size() == first) continue;
       std::optional<Instant> onset = Start(cv.onset().ToInterval(birth_));
       std::optional<Instant> recorded;
       if (auto rd = cv.recorded_date()) recorded = rd->start();
-      if (InFuture(onset) || InFuture(recorded)) continue;
+      if (InFuture(onset) || InFuture(recorded)) {
+        all_hits.resize(first);
+        continue;
+      }
       if (!onset) onset = recorded;
       std::optional<Instant> latest = onset;
       if (recorded && (!latest || *recorded > *latest)) latest = recorded;
       if (auto ab = Start(cv.abatement().ToInterval(birth_));
           ab && !InFuture(ab) && (!latest || *ab > *latest))
         latest = ab;
-      recs.push_back({r, a, std::move(hits), onset, latest,
+      recs.push_back({r, a, first, all_hits.size(), onset, latest,
                       code ? ConceptName(*code) : std::string_view("Problem list entry")});
     }
+    auto hits_of = [&](const ConditionRecord& rec) {
+      return std::span<const VsHit>(all_hits.data() + rec.first, rec.end - rec.first);
+    };
     // The first recorded onset per value set: "the headache's onset" (§0.1) is that of its
     // earliest record, not of this year's encounter diagnosis.
-    std::vector<std::optional<Instant>> earliest(k_.value_set_ids.size());
-    for (const Rec& rec : recs) {
+    std::vector<std::optional<Instant>>& earliest = s_.earliest;
+    earliest.assign(k_.value_set_ids.size(), std::nullopt);
+    for (const ConditionRecord& rec : recs) {
       if (!rec.onset) continue;
-      for (const VsHit& hit : rec.hits) {
+      for (const VsHit& hit : hits_of(rec)) {
         std::optional<Instant>& e = earliest[hit.value_set];
         if (!e || *rec.onset < *e) e = rec.onset;
       }
     }
-    for (const Rec& rec : recs) {
-      for (const VsHit& hit : rec.hits) {
+    for (const ConditionRecord& rec : recs) {
+      for (const VsHit& hit : hits_of(rec)) {
         // A mention of the past in the record's words makes that finding history.
         bool current = rec.a.relevance == fhir::Relevance::kCurrent && !hit.historical;
         for (int si : k_.sources_by_value_set[hit.value_set]) {
@@ -437,7 +539,7 @@ class Extractor {
           if (src.onset_known && !rec.onset) continue;
           std::optional<Instant> onset = src.earliest_onset ? earliest[hit.value_set] : rec.onset;
           if (src.earliest_onset && !onset) onset = rec.onset;
-          std::string& note = note_;
+          std::string& note = s_.note;
           note.assign(current ? "active" : "history (resolved/inactive/remission)");
           if (src.recorded_within_days) {
             if (!rec.latest || DaysAgo(*rec.latest) > *src.recorded_within_days) continue;
@@ -470,9 +572,9 @@ class Extractor {
           if (src.onset_after_value_set >= 0) {
             if (!rec.onset) continue;
             bool related = false;
-            for (const Rec& other : recs) {
+            for (const ConditionRecord& other : recs) {
               if (!other.onset) continue;
-              for (const VsHit& oh : other.hits) {
+              for (const VsHit& oh : hits_of(other)) {
                 if (oh.value_set != src.onset_after_value_set || oh.historical) continue;
                 int64_t gap = fhir::DaysBetween(*other.onset, *rec.onset);
                 if (gap >= 0 && gap <= src.onset_after_days) related = true;
@@ -508,11 +610,9 @@ class Extractor {
         if (auto end = period->end()) when = end->start();
       }
       if (InFuture(when)) continue;
-      std::vector<VsHit> hits;
-      for (const fhir::CodeableConceptView& cc : ev.reason_code()) {
-        std::vector<VsHit> more = ConceptHits(cc);
-        hits.insert(hits.end(), more.begin(), more.end());
-      }
+      std::vector<VsHit>& hits = s_.hits;
+      hits.clear();
+      for (const fhir::CodeableConceptView& cc : ev.reason_code()) ConceptHits(cc, &hits);
       for (const VsHit& hit : hits) {
         if (hit.historical) continue;
         for (int si : k_.sources_by_value_set[hit.value_set]) {
@@ -521,7 +621,7 @@ class Extractor {
           if (src.coded_only && hit.certainty == Certainty::kText) continue;
           if (src.recorded_within_days && (!when || DaysAgo(*when) > *src.recorded_within_days))
             continue;
-          std::string& note = note_;
+          std::string& note = s_.note;
           note.assign("reason for the visit");
           if (when) {
             note += ", ";
@@ -537,14 +637,6 @@ class Extractor {
       }
     }
   }
-
-  // Observations whose finding is judged on the most recent value (thresholds, components)
-  // or on a series (trend) are collected first and evaluated in EvaluateLatest().
-  struct Candidate {
-    const fhir::IndexedResource* r = nullptr;
-    std::optional<Instant> date;
-    Certainty certainty = Certainty::kConfirmed;
-  };
 
   static bool Newer(const std::optional<Instant>& a, const std::optional<Instant>& b) {
     if (!a) return false;
@@ -566,13 +658,18 @@ class Extractor {
         if (auto issued = ov.issued()) date = issued->start();
       }
       if (InFuture(date)) continue;
-      std::vector<fhir::CodeableConceptView> categories = ov.category();
-      bool measurement =
-          HasCategory(categories, "laboratory") || HasCategory(categories, "vital-signs");
+      bool measurement = HasCategory(r->json, "laboratory", "vital-signs");
       auto code = ov.code();
-      std::vector<VsHit> hits;
-      if (code) hits = measurement ? CodeHits(*code) : ConceptHits(*code);
-      std::vector<VsHit> narrative = NarrativeHits(ov);
+      std::vector<VsHit>& hits = s_.hits;
+      hits.clear();
+      if (code) {
+        if (measurement) {
+          CodeHits(*code, &hits);
+        } else {
+          ConceptHits(*code, &hits);
+        }
+      }
+      const std::vector<VsHit>& narrative = NarrativeHits(ov);
       if (hits.empty() && narrative.empty()) continue;
       std::optional<fhir::Polarity> polarity;
       for (const VsHit& hit : hits) {
@@ -587,9 +684,9 @@ class Extractor {
           Certainty c = fhir::Weakest(a.certainty, hit.certainty);
           if (src.quantity || src.component_value_set >= 0 || src.trend_days > 0) {
             if (src.trend_days > 0 || src.highest_within_hours) {
-              series_.push_back({si, r, date});
-            } else if (Newer(date, latest_[si].date) || latest_[si].r == nullptr) {
-              latest_[si] = {r, date, c};
+              s_.series.push_back({si, r, date});
+            } else if (Newer(date, s_.latest[si].date) || s_.latest[si].r == nullptr) {
+              s_.latest[si] = {r, date, c};
             }
             continue;
           }
@@ -597,11 +694,11 @@ class Extractor {
             fhir::ChoiceView v = ov.value();
             auto cc = v.codeable_concept();
             if (cc && k_.value_sets.MatchIn(k_.value_set_ids[src.answer_value_set], *cc)) {
-              note_.assign("coded answer ").append(ConceptName(*cc));
-              shown_.assign(code ? ConceptName(*code) : std::string_view("Observation"))
+              s_.note.assign("coded answer ").append(ConceptName(*cc));
+              s_.shown.assign(code ? ConceptName(*code) : std::string_view("Observation"))
                   .append(": ")
                   .append(ConceptName(*cc));
-              Mark(src.finding, Ref(*r), note_, c, {shown_, date});
+              Mark(src.finding, Ref(*r), s_.note, c, {s_.shown, date});
             } else if (cc) {
               MarkAbsent(src.finding, Ref(*r));
             }
@@ -613,12 +710,12 @@ class Extractor {
               ov.interpretation().empty())
             continue;
           if (*polarity == fhir::Polarity::kPresent) {
-            note_.assign("observation");
+            s_.note.assign("observation");
             if (hit.certainty == Certainty::kText) {
-              note_ += ", ";
-              AppendTextNote(hit, &note_);
+              s_.note += ", ";
+              AppendTextNote(hit, &s_.note);
             }
-            Mark(src.finding, Ref(*r), note_, c,
+            Mark(src.finding, Ref(*r), s_.note, c,
                  {code ? ConceptName(*code) : std::string_view("Observation"), date, &hit});
           } else if (*polarity == fhir::Polarity::kAbsent) {
             MarkAbsent(src.finding, Ref(*r));
@@ -636,7 +733,7 @@ class Extractor {
           if (hit.historical && !src.history_mentions) continue;
           if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days)
             continue;
-          std::string& note = note_;
+          std::string& note = s_.note;
           note.assign("written in ");
           note += code ? ConceptName(*code) : std::string_view("an observation");
           note += ", ";
@@ -654,8 +751,9 @@ class Extractor {
   }
 
   // The narrative parts of an Observation (knowledge.md §e.1).
-  std::vector<VsHit> NarrativeHits(const fhir::ObservationView& ov) {
-    std::vector<VsHit> hits;
+  const std::vector<VsHit>& NarrativeHits(const fhir::ObservationView& ov) {
+    std::vector<VsHit>& hits = s_.narrative_hits;
+    hits.clear();
     fhir::ChoiceView value = ov.value();
     if (auto str = value.string(); str && value.codeable_concept() == std::nullopt)
       TextHits(*str, &hits);
@@ -677,7 +775,8 @@ class Extractor {
     const std::string& id = k_.value_set_ids[vs];
     if (auto code = ov.code(); code && k_.value_sets.MatchIn(id, *code)) return true;
     if (auto site = ov.body_site(); site && k_.value_sets.MatchIn(id, *site)) return true;
-    std::vector<VsHit> hits;
+    std::vector<VsHit>& hits = s_.tied_hits;
+    hits.clear();
     ForEachNote(ov.json(), [&](std::string_view note) { TextHits(note, &hits); });
     return std::any_of(hits.begin(), hits.end(),
                        [vs](const VsHit& h) { return h.value_set == vs && !h.historical; });
@@ -713,19 +812,20 @@ class Extractor {
   }
 
   // The most extreme reading (highest for ">", lowest for "<") within the window before the
-  // most recent reading of series_[from, to) (sorted by date): a blood pressure of 150/95
+  // most recent reading of s_.series[from, to) (sorted by date): a blood pressure of 150/95
   // yesterday still counts when today's is 130/85 (§e.3).
   void EvaluateHighest(const FindingSource& src, std::size_t from, std::size_t to) {
     const Threshold& t = src.component_value_set >= 0 ? src.component : *src.quantity;
     std::optional<Instant> newest;
     for (std::size_t i = from; i < to; ++i) {
-      if (series_[i].date && (!newest || *series_[i].date > *newest)) newest = series_[i].date;
+      if (s_.series[i].date && (!newest || *s_.series[i].date > *newest))
+        newest = s_.series[i].date;
     }
     bool want_high = t.op == CompareOp::kGt || t.op == CompareOp::kGe;
     std::optional<std::pair<double, std::string>> best;
     const fhir::IndexedResource* best_r = nullptr;
     for (std::size_t i = from; i < to; ++i) {
-      const SeriesPoint& p = series_[i];
+      const SeriesPoint& p = s_.series[i];
       if (newest && p.date &&
           std::chrono::duration_cast<std::chrono::hours>(*newest - *p.date).count() >
               *src.highest_within_hours)
@@ -745,20 +845,20 @@ class Extractor {
       // "8 {score}": the value with its unit, written once for both texts.
       std::string value = Num(best->first);
       if (!best->second.empty()) value.append(" ").append(best->second);
-      shown_.assign(bcode ? ConceptName(*bcode) : std::string_view("Observation"))
+      s_.shown.assign(bcode ? ConceptName(*bcode) : std::string_view("Observation"))
           .append(" ")
           .append(value);
-      note_.assign(want_high ? "highest value of " : "lowest value of ");
-      AppendDays(*src.highest_within_hours, &note_);
-      note_.append(" h ").append(value).append(" ").append(CompareOpText(t.op)).append(" ");
-      note_.append(Num(t.value));
-      Mark(src.finding, Ref(*best_r), note_, Certainty::kConfirmed, {shown_, bdate});
+      s_.note.assign(want_high ? "highest value of " : "lowest value of ");
+      AppendDays(*src.highest_within_hours, &s_.note);
+      s_.note.append(" h ").append(value).append(" ").append(CompareOpText(t.op)).append(" ");
+      s_.note.append(Num(t.value));
+      Mark(src.finding, Ref(*best_r), s_.note, Certainty::kConfirmed, {s_.shown, bdate});
     }
   }
 
   void EvaluateLatest() {
-    for (std::size_t si = 0; si < latest_.size(); ++si) {
-      const Candidate& cand = latest_[si];
+    for (std::size_t si = 0; si < s_.latest.size(); ++si) {
+      const Candidate& cand = s_.latest[si];
       if (cand.r == nullptr) continue;
       const FindingSource& src = k_.sources[si];
       const Threshold& t = src.component_value_set >= 0 ? src.component : *src.quantity;
@@ -770,38 +870,38 @@ class Extractor {
         // "8 {score}": the value with its unit, written once for both texts.
         std::string value = Num(v->first);
         if (!v->second.empty()) value.append(" ").append(v->second);
-        shown_.assign(lcode ? ConceptName(*lcode) : std::string_view("Observation"));
-        shown_.append(" ").append(value);
-        note_.assign("most recent value ");
-        note_.append(value)
+        s_.shown.assign(lcode ? ConceptName(*lcode) : std::string_view("Observation"));
+        s_.shown.append(" ").append(value);
+        s_.note.assign("most recent value ");
+        s_.note.append(value)
             .append(" ")
             .append(CompareOpText(t.op))
             .append(" ")
             .append(Num(t.value));
-        Mark(src.finding, Ref(*cand.r), note_, cand.certainty, {shown_, cand.date});
+        Mark(src.finding, Ref(*cand.r), s_.note, cand.certainty, {s_.shown, cand.date});
       }
     }
     // Trends: the rise between the earliest and the latest value within the window.
-    std::sort(series_.begin(), series_.end(), [](const SeriesPoint& a, const SeriesPoint& b) {
+    std::sort(s_.series.begin(), s_.series.end(), [](const SeriesPoint& a, const SeriesPoint& b) {
       if (a.source != b.source) return a.source < b.source;
       return a.date.value_or(Instant{}) < b.date.value_or(Instant{});
     });
-    for (std::size_t i = 0; i < series_.size();) {
+    for (std::size_t i = 0; i < s_.series.size();) {
       std::size_t j = i;
-      const FindingSource& src = k_.sources[series_[i].source];
+      const FindingSource& src = k_.sources[s_.series[i].source];
       if (src.highest_within_hours) {
-        while (j < series_.size() && series_[j].source == series_[i].source) ++j;
+        while (j < s_.series.size() && s_.series[j].source == s_.series[i].source) ++j;
         EvaluateHighest(src, i, j);
         i = j;
         continue;
       }
       std::optional<std::pair<double, const fhir::IndexedResource*>> first, last;
-      for (; j < series_.size() && series_[j].source == series_[i].source; ++j) {
-        if (!series_[j].date || DaysAgo(*series_[j].date) > src.trend_days) continue;
-        auto v = NumericValue(*series_[j].r, -1);
+      for (; j < s_.series.size() && s_.series[j].source == s_.series[i].source; ++j) {
+        if (!s_.series[j].date || DaysAgo(*s_.series[j].date) > src.trend_days) continue;
+        auto v = NumericValue(*s_.series[j].r, -1);
         if (!v) continue;
-        if (!first) first = std::make_pair(v->first, series_[j].r);
-        last = std::make_pair(v->first, series_[j].r);
+        if (!first) first = std::make_pair(v->first, s_.series[j].r);
+        last = std::make_pair(v->first, s_.series[j].r);
       }
       bool met = false;
       if (first && last && first->second != last->second) {
@@ -819,7 +919,7 @@ class Extractor {
     }
   }
 
-  void RecordActive(const std::vector<VsHit>& hits, const fhir::CodeableConceptView& cc) {
+  void RecordActive(std::span<const VsHit> hits, const fhir::CodeableConceptView& cc) {
     for (const VsHit& h : hits) f_.active_value_sets[h.value_set] = 1;
     cc.ForEachCoding([&](const fhir::CodingView& c) {
       auto [sys, code] = c.system_and_code();
@@ -830,7 +930,7 @@ class Extractor {
     });
   }
 
-  int OveruseClassOf(const std::vector<VsHit>& hits) const {
+  int OveruseClassOf(std::span<const VsHit> hits) const {
     for (const VsHit& h : hits) {
       if (h.value_set == k_.overuse_exclude_value_set) return -1;
     }
@@ -879,7 +979,9 @@ class Extractor {
         f_.notes.push_back(std::string(Ref(*r)) + ": the medicine could not be identified");
         continue;
       }
-      std::vector<VsHit> hits = ConceptHits(*drug);
+      std::vector<VsHit>& hits = s_.hits;
+      hits.clear();
+      ConceptHits(*drug, &hits);
       if (hits.empty()) continue;
       bool current = a.relevance == fhir::Relevance::kCurrent;
       std::optional<Instant> start;
@@ -903,7 +1005,7 @@ class Extractor {
       use.ref = f_.text.Store(Ref(*r));
       use.name = f_.text.Store(ConceptName(*drug));
       use.overuse_class = OveruseClassOf(hits);
-      use.days_per_month = DaysPerMonthFromDosage(read_dosages());
+      use.days_per_month = DaysPerMonthIn(r->json, is_request ? "dosageInstruction" : "dosage");
       if (start) use.duration_days = DaysAgo(*start);
       use.current = current;
       if (current) RecordActive(hits, *drug);
@@ -916,7 +1018,7 @@ class Extractor {
           const FindingSource& src = k_.sources[si];
           if (src.kind != SourceKind::kMedication) continue;
           if (current ? !src.allow_current : !src.allow_history) continue;
-          std::string& note = note_;
+          std::string& note = s_.note;
           note.assign(use.name).append(current ? " (active" : " (past");
           if (src.min_duration_days) {
             // No start date: counted (missing data must not hide a risk), and said so.
@@ -945,7 +1047,9 @@ class Extractor {
     d.resource_type = std::string(r.resource_type);
     if (code) {
       d.name = std::string(ConceptName(*code));
-      std::vector<VsHit> hits = ConceptHits(*code);
+      std::vector<VsHit>& hits = s_.draft_hits;
+      hits.clear();
+      ConceptHits(*code, &hits);
       for (const VsHit& h : hits) d.value_sets.push_back(h.value_set);
       d.overuse_class = OveruseClassOf(hits);
     } else {
@@ -957,7 +1061,9 @@ class Extractor {
       if (reasons != json->MemberEnd() && reasons->value.IsArray()) {
         for (const rapidjson::Value& reason : reasons->value.GetArray()) {
           fhir::CodeableConceptView cc(&reason, nullptr, "");
-          for (const VsHit& hit : ConceptHits(cc)) {
+          s_.reason_hits.clear();
+          ConceptHits(cc, &s_.reason_hits);
+          for (const VsHit& hit : s_.reason_hits) {
             if (hit.historical) continue;
             for (int si : k_.sources_by_value_set[hit.value_set]) {
               if (k_.sources[si].kind != SourceKind::kDraftReason) continue;
@@ -1019,7 +1125,9 @@ class Extractor {
         if (InFuture(start)) continue;
       }
       if (a.relevance == fhir::Relevance::kIgnore || !code) continue;
-      std::vector<VsHit> hits = ConceptHits(*code);
+      std::vector<VsHit>& hits = s_.hits;
+      hits.clear();
+      ConceptHits(*code, &hits);
       if (hits.empty()) continue;
       bool current = a.relevance == fhir::Relevance::kCurrent;
       if (current) RecordActive(hits, *code);
@@ -1036,16 +1144,16 @@ class Extractor {
           if (src.started_within_days && (!start || DaysAgo(*start) > *src.started_within_days))
             continue;
           if (name.empty()) name = ConceptName(*code);
-          note_.assign(name).append(current ? " (ordered / in progress" : " (completed");
+          s_.note.assign(name).append(current ? " (ordered / in progress" : " (completed");
           if (start) {
-            note_ += ", started ";
-            AppendDays(DaysAgo(*start), &note_);
-            note_ += " days ago";
+            s_.note += ", started ";
+            AppendDays(DaysAgo(*start), &s_.note);
+            s_.note += " days ago";
           }
-          note_ += ")";
-          shown_.assign(name).append(current ? " (ordered)" : " (done)");
-          Mark(src.finding, Ref(*r), note_, fhir::Weakest(a.certainty, hit.certainty),
-               {shown_, start, &hit, !current});
+          s_.note += ")";
+          s_.shown.assign(name).append(current ? " (ordered)" : " (done)");
+          Mark(src.finding, Ref(*r), s_.note, fhir::Weakest(a.certainty, hit.certainty),
+               {s_.shown, start, &hit, !current});
         }
       }
     }
@@ -1060,14 +1168,16 @@ class Extractor {
       std::vector<fhir::CodeableConceptView> concepts = v.reaction_substances();
       if (auto code = v.code()) concepts.insert(concepts.begin(), *code);
       for (const fhir::CodeableConceptView& cc : concepts) {
-        for (const VsHit& hit : ConceptHits(cc)) {
+        s_.hits.clear();
+        ConceptHits(cc, &s_.hits);
+        for (const VsHit& hit : s_.hits) {
           for (int si : k_.sources_by_value_set[hit.value_set]) {
             const FindingSource& src = k_.sources[si];
             if (src.kind != SourceKind::kAllergy) continue;
-            note_.assign("allergy/intolerance: ").append(ConceptName(cc));
-            shown_.assign("Allergy: ").append(ConceptName(cc));
-            Mark(src.finding, Ref(*r), note_, fhir::Weakest(a.certainty, hit.certainty),
-                 {shown_, std::nullopt, &hit});
+            s_.note.assign("allergy/intolerance: ").append(ConceptName(cc));
+            s_.shown.assign("Allergy: ").append(ConceptName(cc));
+            Mark(src.finding, Ref(*r), s_.note, fhir::Weakest(a.certainty, hit.certainty),
+                 {s_.shown, std::nullopt, &hit});
           }
         }
       }
@@ -1140,59 +1250,69 @@ class Extractor {
     }
   }
 
-  struct SeriesPoint {
-    int source;
-    const fhir::IndexedResource* r;
-    std::optional<Instant> date;
-  };
-
   const Knowledge& k_;
   const fhir::ResourceIndex& index_;
   Instant now_;
   std::string_view draft_origin_;
   std::optional<fhir::DateTime> birth_;
   Facts f_;
-  std::vector<Candidate> latest_;
-  std::vector<SeriesPoint> series_;
-  std::vector<text::Mention> mentions_;  // reused by TextHits
-  std::vector<uint32_t> code_sets_;      // reused by CodeHits
-  std::string lower_window_;             // reused by Excluded
-  // Scratch for the texts of one mark (reference, note, display) and a concept's words: Mark
-  // copies what it keeps into the facts' text.
-  std::string ref_, note_, shown_, concept_text_;
+  ExtractScratch& s_;
 };
+
+}  // namespace
+
+namespace {
+
+// The days per month one dosage implies; nullopt when it cannot tell (the next one is read).
+std::optional<double> DosageDaysPerMonth(const fhir::DosageView& d) {
+  auto timing = d.timing();
+  if (!timing) return std::nullopt;
+  if (auto repeat = timing->repeat()) {
+    auto unit = repeat->period_unit();
+    if (unit) {
+      auto unit_days = fhir::TimingRepeatView::UnitInDays(*unit);
+      if (!unit_days) return std::nullopt;
+      double period_days = repeat->period().value_or(1.0) * *unit_days;
+      double freq = static_cast<double>(repeat->frequency().value_or(1));
+      if (period_days <= 1.0) return 30.0;
+      return 30.0 * std::min(freq, period_days) / period_days;
+    }
+  }
+  if (auto code = timing->code()) {
+    std::string c = code->FirstCode() ? std::string(*code->FirstCode()) : std::string();
+    for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    static constexpr std::string_view kDaily[] = {"QD",  "BID", "TID", "QID", "AM", "PM",
+                                                  "QAM", "QPM", "Q4H", "Q6H", "Q8H"};
+    for (std::string_view dcode : kDaily) {
+      if (c == dcode) return 30.0;
+    }
+    if (c == "QOD") return 15.0;
+    if (c == "WK") return 30.0 / 7.0;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
 std::optional<double> DaysPerMonthFromDosage(const std::vector<fhir::DosageView>& dosages) {
   for (const fhir::DosageView& d : dosages) {
-    auto timing = d.timing();
-    if (!timing) continue;
-    if (auto repeat = timing->repeat()) {
-      auto unit = repeat->period_unit();
-      if (unit) {
-        auto unit_days = fhir::TimingRepeatView::UnitInDays(*unit);
-        if (!unit_days) continue;
-        double period_days = repeat->period().value_or(1.0) * *unit_days;
-        double freq = static_cast<double>(repeat->frequency().value_or(1));
-        if (period_days <= 1.0) return 30.0;
-        return 30.0 * std::min(freq, period_days) / period_days;
-      }
-    }
-    if (auto code = timing->code()) {
-      std::string c = code->FirstCode() ? std::string(*code->FirstCode()) : std::string();
-      for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      static constexpr std::string_view kDaily[] = {"QD",  "BID", "TID", "QID", "AM", "PM",
-                                                    "QAM", "QPM", "Q4H", "Q6H", "Q8H"};
-      for (std::string_view dcode : kDaily) {
-        if (c == dcode) return 30.0;
-      }
-      if (c == "QOD") return 15.0;
-      if (c == "WK") return 30.0 / 7.0;
-    }
+    if (auto days = DosageDaysPerMonth(d)) return days;
   }
   return std::nullopt;
 }
+
+namespace {
+
+// DaysPerMonthFromDosage over the dosages in `resource`'s array member `key`, read in place.
+std::optional<double> DaysPerMonthIn(const rapidjson::Value* resource, std::string_view key) {
+  std::optional<double> days;
+  ForEachObjectIn(resource, key, [&](const rapidjson::Value& e) {
+    if (!days) days = DosageDaysPerMonth(fhir::DosageView(&e, nullptr, std::string()));
+  });
+  return days;
+}
+
+}  // namespace
 
 Facts ExtractFacts(const Knowledge& k, const fhir::ResourceIndex& index, fhir::Instant now,
                    std::string_view draft_origin) {

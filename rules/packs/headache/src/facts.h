@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -69,7 +70,7 @@ struct FindingState {
   bool present = false;
   bool absent = false;  // documented absent (and not present)
   fhir::Certainty certainty = fhir::Certainty::kText;
-  std::vector<Evidence> evidence;
+  std::span<const Evidence> evidence;  // in Facts::evidence_pool, in the order found
 };
 
 // One medicine the patient takes or took, as used for ICHD-3 8.2.
@@ -97,6 +98,7 @@ struct DraftOrder {
 
 struct Facts {
   TextArena text;  // what the evidence's views point into; declared first, destroyed last
+  std::vector<Evidence> evidence_pool;  // every finding's evidence, grouped by finding
   std::vector<FindingState> findings;
   std::optional<int> age;
   std::string sex;  // administrative gender code, "" unknown
