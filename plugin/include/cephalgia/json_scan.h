@@ -51,11 +51,13 @@ struct DoubleCapture : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DoubleCap
   bool got = false;
 };
 
-template <typename Handler>
+// kInSitu is a template argument: each caller scans one way, and the tokenizer's loops then test
+// nothing for it.
+template <typename Handler, bool kInSitu>
 class Scanner {
  public:
-  Scanner(char* text, std::size_t size, Handler& handler, bool in_situ, int max_depth)
-      : p_(text), end_(text + size), h_(handler), in_situ_(in_situ), max_depth_(max_depth) {}
+  Scanner(char* text, std::size_t size, Handler& handler, int max_depth)
+      : p_(text), end_(text + size), h_(handler), max_depth_(max_depth) {}
 
   bool Run() {
     SkipWhitespace();
@@ -291,7 +293,7 @@ class Scanner {
 
   // Appends decoded bytes: in situ behind the read position, else to the scratch buffer.
   void Put(const char* s, std::size_t n) {
-    if (in_situ_) {
+    if constexpr (in_situ_) {
       std::memmove(dst_, s, n);
       dst_ += n;
     } else {
@@ -309,7 +311,7 @@ class Scanner {
     if (stop != end_ && *stop == '"') [[likely]] {
       out = start;
       out_size = static_cast<std::size_t>(stop - start);
-      if (in_situ_) *stop = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
+      if constexpr (in_situ_) *stop = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
       p_ = stop + 1;
       return true;
     }
@@ -334,13 +336,13 @@ class Scanner {
       if (c == '"' && !escaped) {  // no escape after all, only multibyte characters
         out = start;
         out_size = static_cast<std::size_t>(p_ - start);
-        if (in_situ_) *p_ = '\0';
+        if constexpr (in_situ_) *p_ = '\0';
         ++p_;
         return true;
       }
       if (c == '"') {
         Put(run, static_cast<std::size_t>(p_ - run));
-        if (in_situ_) {
+        if constexpr (in_situ_) {
           out = start;
           out_size = static_cast<std::size_t>(dst_ - start);
           *dst_ = '\0';
@@ -355,7 +357,7 @@ class Scanner {
       // An escape: copy the plain run before it, then decode.
       if (!escaped) {
         escaped = true;
-        if (in_situ_) {
+        if constexpr (in_situ_) {
           dst_ = start;
         } else {
           scratch_.clear();
@@ -505,7 +507,7 @@ class Scanner {
   char* p_;
   char* const end_;
   Handler& h_;
-  const bool in_situ_;
+  static constexpr bool in_situ_ = kInSitu;
   const int max_depth_;
   char* dst_ = nullptr;
   std::string scratch_;
@@ -515,8 +517,8 @@ class Scanner {
 // comment), which includes any text that is not UTF-8 without NUL. In situ, `text` is modified.
 template <typename Handler>
 bool Scan(char* text, std::size_t size, Handler& handler, bool in_situ, int max_depth) {
-  Scanner<Handler> scanner(text, size, handler, in_situ, max_depth);
-  return scanner.Run();
+  if (in_situ) return Scanner<Handler, true>(text, size, handler, max_depth).Run();
+  return Scanner<Handler, false>(text, size, handler, max_depth).Run();
 }
 
 }  // namespace cephalgia::json_scan
