@@ -86,6 +86,7 @@ char FoldAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A'
 
 bool EqualsFolded(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the common case (a display that repeats the text), without folding
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (FoldAscii(a[i]) != FoldAscii(b[i])) return false;
   }
@@ -256,10 +257,12 @@ struct ExtractScratch {
   std::vector<VsHit> hits, narrative_hits, tied_hits, draft_hits, reason_hits, cond_hits;
   std::vector<ConditionRecord> conditions;
   std::vector<std::optional<Instant>> earliest;
-  std::vector<Candidate> latest;
+  // (source, its most recent candidate), for the sources an Observation reached: a request
+  // touches a few of the knowledge's sources, so they are not all walked.
+  std::vector<std::pair<int, Candidate>> latest;
   std::vector<SeriesPoint> series;
   std::vector<PendingEvidence> evidence;
-  std::vector<uint32_t> evidence_start;
+  std::vector<uint32_t> evidence_order;
 };
 
 ExtractScratch& ThreadExtractScratch() {
@@ -274,7 +277,7 @@ class Extractor {
       : k_(k), index_(index), now_(now), draft_origin_(draft_origin), s_(ThreadExtractScratch()) {
     f_.findings.resize(k.findings.size());
     f_.active_value_sets.assign(k.value_set_ids.size(), 0);
-    s_.latest.assign(k.sources.size(), Candidate{});
+    s_.latest.clear();
     s_.series.clear();
     s_.evidence.clear();
   }
@@ -440,22 +443,27 @@ class Extractor {
 
   // Every finding's evidence into one array, grouped by finding in the order found (a counting
   // sort), each FindingState viewing its part.
+  // Every finding's evidence into one array, grouped by finding in the order found (sorted by
+  // finding, then by arrival: a few dozen pieces, not a walk over every finding), each
+  // FindingState viewing its part.
   void GroupEvidence() {
-    const std::size_t n = f_.findings.size();
-    std::vector<uint32_t>& start = s_.evidence_start;
-    start.assign(n + 1, 0);
-    for (const PendingEvidence& p : s_.evidence) ++start[static_cast<std::size_t>(p.finding) + 1];
-    for (std::size_t i = 0; i < n; ++i) start[i + 1] += start[i];
-    f_.evidence_pool.resize(s_.evidence.size());
-    for (const PendingEvidence& p : s_.evidence) {
-      f_.evidence_pool[start[static_cast<std::size_t>(p.finding)]++] = p.evidence;
-    }
-    // start[i] is now the end of finding i's part, which is where finding i + 1's begins.
-    std::size_t begin = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      f_.findings[i].evidence =
-          std::span<const Evidence>(f_.evidence_pool.data() + begin, start[i] - begin);
-      begin = start[i];
+    const std::vector<PendingEvidence>& pending = s_.evidence;
+    std::vector<uint32_t>& order = s_.evidence_order;
+    order.resize(pending.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return pending[a].finding != pending[b].finding ? pending[a].finding < pending[b].finding
+                                                      : a < b;
+    });
+    f_.evidence_pool.resize(pending.size());
+    for (std::size_t i = 0; i < order.size(); ++i) f_.evidence_pool[i] = pending[order[i]].evidence;
+    for (std::size_t i = 0; i < order.size();) {
+      const int finding = pending[order[i]].finding;
+      std::size_t j = i;
+      while (j < order.size() && pending[order[j]].finding == finding) ++j;
+      f_.findings[static_cast<std::size_t>(finding)].evidence =
+          std::span<const Evidence>(f_.evidence_pool.data() + i, j - i);
+      i = j;
     }
   }
 
@@ -685,8 +693,9 @@ class Extractor {
           if (src.quantity || src.component_value_set >= 0 || src.trend_days > 0) {
             if (src.trend_days > 0 || src.highest_within_hours) {
               s_.series.push_back({si, r, date});
-            } else if (Newer(date, s_.latest[si].date) || s_.latest[si].r == nullptr) {
-              s_.latest[si] = {r, date, c};
+            } else if (Candidate& latest = LatestOf(si);
+                       Newer(date, latest.date) || latest.r == nullptr) {
+              latest = {r, date, c};
             }
             continue;
           }
@@ -856,9 +865,18 @@ class Extractor {
     }
   }
 
+  Candidate& LatestOf(int source) {
+    for (auto& [si, cand] : s_.latest) {
+      if (si == source) return cand;
+    }
+    return s_.latest.emplace_back(source, Candidate{}).second;
+  }
+
   void EvaluateLatest() {
-    for (std::size_t si = 0; si < s_.latest.size(); ++si) {
-      const Candidate& cand = s_.latest[si];
+    // In the order of the sources, as a walk over all of them would mark.
+    std::sort(s_.latest.begin(), s_.latest.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [si, cand] : s_.latest) {
       if (cand.r == nullptr) continue;
       const FindingSource& src = k_.sources[si];
       const Threshold& t = src.component_value_set >= 0 ? src.component : *src.quantity;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -40,7 +41,15 @@ class TextArena {
 
   // A lasting copy of the concatenation of `parts`.
   std::string_view Store(std::initializer_list<std::string_view> parts);
-  std::string_view Store(std::string_view text) { return Store({text}); }
+  std::string_view Store(std::string_view text) {
+    // One piece that fits the current block: a copy and two updates, inline.
+    if (text.empty() || text.size() > left_) return Store({text});
+    char* out = next_;
+    std::memcpy(out, text.data(), text.size());
+    next_ += text.size();
+    left_ -= text.size();
+    return {out, text.size()};
+  }
 
  private:
   void Release();
