@@ -132,7 +132,9 @@ Status ResourceIndex::AddJson(std::string_view text, std::string_view origin,
   const Value& root = *doc;
   owned_buffers_.push_back(std::move(buffer));
   owned_docs_.push_back(std::move(doc));
-  Walk(root, InternOrigin(origin), origin.empty() ? std::string() : std::string(origin), {}, 0);
+  // The origin is also the root's location.
+  std::string_view stored = StoreText({origin});
+  Walk(root, stored, stored, {}, 0);
   return Status::Ok();
 }
 
@@ -140,42 +142,57 @@ void ResourceIndex::Add(rapidjson::Document&& doc, std::string_view origin) {
   auto owned = std::make_unique<rapidjson::Document>(std::move(doc));
   const Value& root = *owned;
   owned_docs_.push_back(std::move(owned));
-  Walk(root, InternOrigin(origin), origin.empty() ? std::string() : std::string(origin), {}, 0);
+  std::string_view stored = StoreText({origin});
+  Walk(root, stored, stored, {}, 0);
 }
 
 void ResourceIndex::Add(const Value& value, std::string_view origin) {
-  Walk(value, InternOrigin(origin), origin.empty() ? std::string() : std::string(origin), {}, 0);
+  std::string_view stored = StoreText({origin});
+  Walk(value, stored, stored, {}, 0);
 }
 
-std::string_view ResourceIndex::InternOrigin(std::string_view origin) {
-  if (origin.empty()) return {};
-  for (const std::string& o : origins_) {
-    if (o == origin) return o;
+std::string_view ResourceIndex::StoreText(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (std::string_view p : parts) size += p.size();
+  if (size == 0) return {};
+  if (size > text_left_) {
+    // 2 KiB holds the locations of a hook request's resources; a longer text gets its own block.
+    constexpr std::size_t kBlock = 2048;
+    std::size_t capacity = std::max(size, kBlock);
+    text_blocks_.push_back(std::make_unique_for_overwrite<char[]>(capacity));
+    text_next_ = text_blocks_.back().get();
+    text_left_ = capacity;
   }
-  origins_.emplace_back(origin);
-  return origins_.back();
+  char* out = text_next_;
+  for (std::string_view p : parts) {
+    if (!p.empty()) std::memcpy(text_next_, p.data(), p.size());
+    text_next_ += p.size();
+  }
+  text_left_ -= size;
+  return {out, size};
 }
 
-void ResourceIndex::Walk(const Value& value, std::string_view origin, std::string location,
+void ResourceIndex::Walk(const Value& value, std::string_view origin, std::string_view location,
                          std::string_view full_url, int depth) {
   if (value.IsNull()) return;  // a prefetch the EHR could not fill: no data, not an error
   if (!value.IsObject()) {
     if (sink_ != nullptr) {
-      sink_->Error(IssueCode::kStructure, location.empty() ? std::string("$") : location,
+      sink_->Error(IssueCode::kStructure,
+                   location.empty() ? std::string("$") : std::string(location),
                    std::string("expected a FHIR resource (JSON object), got ") +
                        std::string(JsonTypeName(value)));
     }
     return;
   }
-  IndexResource(value, origin, std::move(location), full_url, depth);
+  IndexResource(value, origin, location, full_url, depth);
 }
 
-void ResourceIndex::IndexResource(const Value& value, std::string_view origin, std::string location,
-                                  std::string_view full_url, int depth) {
+void ResourceIndex::IndexResource(const Value& value, std::string_view origin,
+                                  std::string_view location, std::string_view full_url, int depth) {
   const Value* type = Member(value, "resourceType");
   if (type == nullptr || !type->IsString() || type->GetStringLength() == 0) {
     if (sink_ != nullptr) {
-      std::string where = location.empty() ? std::string("$") : location;
+      std::string where = location.empty() ? std::string("$") : std::string(location);
       sink_->Error(IssueCode::kRequired, where + ".resourceType",
                    type == nullptr ? "resourceType is missing; the object is skipped"
                                    : "resourceType must be a non-empty string; the object is "
@@ -184,13 +201,13 @@ void ResourceIndex::IndexResource(const Value& value, std::string_view origin, s
     return;
   }
   std::string_view resource_type = View(*type);
-  if (location.empty()) location = std::string(resource_type);
+  if (location.empty()) location = resource_type;  // a view of the document, which outlives us
   std::string_view id;
   if (const Value* v = Member(value, "id")) {
     if (v->IsString()) {
       id = View(*v);
     } else if (sink_ != nullptr) {
-      sink_->Error(IssueCode::kStructure, location + ".id",
+      sink_->Error(IssueCode::kStructure, std::string(location) + ".id",
                    std::string("expected a string, got ") + std::string(JsonTypeName(*v)));
     }
   }
@@ -214,10 +231,13 @@ void ResourceIndex::IndexResource(const Value& value, std::string_view origin, s
   r.id = id;
   r.full_url = full_url;
   r.origin = origin;
-  r.location = std::move(location);
+  r.location = location;
   if (type_id_slot != nullptr) *type_id_slot = &r;
+  // A hook request indexes a few dozen resources: one allocation for them, not a doubling per
+  // Bundle from one.
+  if (all_.capacity() == 0) all_.reserve(32);
   all_.push_back(&r);
-  TypeList(resource_type).push_back(&r);
+  ListOf(resource_type).Add(&r);
   if (!full_url.empty()) {
     const IndexedResource** slot = by_full_url_.Slot(full_url, {});
     if (*slot == nullptr) *slot = &r;
@@ -235,40 +255,36 @@ void ResourceIndex::IndexBundle(const IndexedResource& bundle, int depth) {
   if (entries == nullptr) return;
   if (!entries->IsArray()) {
     if (sink_ != nullptr) {
-      sink_->Error(IssueCode::kStructure, bundle.location + ".entry",
+      sink_->Error(IssueCode::kStructure, std::string(bundle.location) + ".entry",
                    std::string("expected an array, got ") + std::string(JsonTypeName(*entries)));
     }
     return;
   }
   if (depth + 1 > kMaxBundleDepth) {
     if (sink_ != nullptr) {
-      sink_->Error(IssueCode::kTooCostly, bundle.location,
+      sink_->Error(IssueCode::kTooCostly, std::string(bundle.location),
                    "Bundles nested more than " + std::to_string(kMaxBundleDepth) +
                        " deep; the inner entries are skipped");
     }
     return;
   }
-  const std::string& base = bundle.location;
+  const std::string_view base = bundle.location;
   std::size_t expected = all_.size() + entries->Size();
   // Geometric: a request indexes one Bundle per prefetch key, each reserving for its entries.
   if (expected > all_.capacity()) all_.reserve(std::max(expected, 2 * all_.capacity()));
   by_type_id_.Reserve(expected);
   by_full_url_.Reserve(expected);
-  // A member reused by every Bundle: a nested Bundle overwrites it, but each entry has made its
-  // own path from it before the nested one is indexed.
-  std::string& entry_path = entry_path_;
   for (rapidjson::SizeType i = 0; i < entries->Size(); ++i) {
     const Value& entry = (*entries)[i];
     char digits[16];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, i);
     (void)ec;
-    entry_path.assign(base);
-    entry_path.append(".entry[");
-    entry_path.append(digits, end);
-    entry_path.push_back(']');
+    const std::string_view index(digits, static_cast<std::size_t>(end - digits));
+    // "<bundle>.entry[i]" for the issues below, made only when there is one.
+    auto entry_path = [&] { return std::string(base) + ".entry[" + std::string(index) + "]"; };
     if (!entry.IsObject()) {
       if (sink_ != nullptr) {
-        sink_->Error(IssueCode::kStructure, entry_path,
+        sink_->Error(IssueCode::kStructure, entry_path(),
                      std::string("expected a Bundle entry (JSON object), got ") +
                          std::string(JsonTypeName(entry)) + "; skipped");
       }
@@ -279,17 +295,15 @@ void ResourceIndex::IndexBundle(const IndexedResource& bundle, int depth) {
       if (fu->IsString()) {
         full_url = View(*fu);
       } else if (sink_ != nullptr) {
-        sink_->Error(IssueCode::kStructure, entry_path + ".fullUrl",
+        sink_->Error(IssueCode::kStructure, entry_path() + ".fullUrl",
                      std::string("expected a string, got ") + std::string(JsonTypeName(*fu)));
       }
     }
     const Value* resource = Member(entry, "resource");
     if (resource == nullptr) continue;  // e.g. a DELETE in a transaction, a response entry
-    // Sized once: `entry_path + ".resource"` copied the path, then grew the copy.
-    std::string location;
-    location.reserve(entry_path.size() + 9);
-    location.append(entry_path).append(".resource");
-    Walk(*resource, bundle.origin, std::move(location), full_url, depth + 1);
+    // Written once, where it stays: the resource (and a nested Bundle's entries) view it.
+    std::string_view location = StoreText({base, ".entry[", index, "].resource"});
+    Walk(*resource, bundle.origin, location, full_url, depth + 1);
   }
 }
 
@@ -297,7 +311,7 @@ void ResourceIndex::ReportOutcome(const IndexedResource& outcome) {
   if (sink_ == nullptr) return;
   // Silent view: structural problems inside a server's OperationOutcome are not worth issues
   // of their own; what matters is that the server reported something.
-  OperationOutcomeView oo(*outcome.json, nullptr, outcome.location);
+  OperationOutcomeView oo(*outcome.json, nullptr, std::string(outcome.location));
   std::vector<OutcomeIssueView> issues = oo.issues();
   for (std::size_t i = 0; i < issues.size(); ++i) {
     std::string_view sev = issues[i].severity().value_or("error");
@@ -306,10 +320,12 @@ void ResourceIndex::ReportOutcome(const IndexedResource& outcome) {
                           "): " + issues[i].Describe();
     if (!outcome.origin.empty()) message += " [" + std::string(outcome.origin) + "]";
     if (serious) {
-      sink_->Warning(IssueCode::kProcessing, outcome.location + ".issue[" + std::to_string(i) + "]",
+      sink_->Warning(IssueCode::kProcessing,
+                     std::string(outcome.location) + ".issue[" + std::to_string(i) + "]",
                      std::move(message));
     } else {
-      sink_->Info(outcome.location + ".issue[" + std::to_string(i) + "]", std::move(message));
+      sink_->Info(std::string(outcome.location) + ".issue[" + std::to_string(i) + "]",
+                  std::move(message));
     }
   }
 }
@@ -323,20 +339,33 @@ IndexedResource& ResourceIndex::NewResource() {
   return chunks_.back()[chunk_used_++];
 }
 
-std::vector<const IndexedResource*>& ResourceIndex::TypeList(std::string_view resource_type) {
-  for (auto& [type, list] : by_type_) {
-    if (type == resource_type) return list;
+void ResourceIndex::TypeList::Add(const IndexedResource* r) {
+  if (size < kInline) {
+    first[size++] = r;
+    return;
+  }
+  if (size == kInline) {
+    spilled.reserve(2 * kInline);
+    spilled.assign(first, first + kInline);
+  }
+  spilled.push_back(r);
+  ++size;
+}
+
+ResourceIndex::TypeList& ResourceIndex::ListOf(std::string_view resource_type) {
+  for (TypeList& list : by_type_) {
+    if (list.type == resource_type) return list;
   }
   if (by_type_.empty()) by_type_.reserve(16);  // moving the lists as it grows showed in profiles
-  by_type_.emplace_back(resource_type, std::vector<const IndexedResource*>());
-  by_type_.back().second.reserve(4);
-  return by_type_.back().second;
+  TypeList& list = by_type_.emplace_back();
+  list.type = resource_type;
+  return list;
 }
 
 std::span<const IndexedResource* const> ResourceIndex::OfType(
     std::string_view resource_type) const {
-  for (const auto& [type, list] : by_type_) {
-    if (type == resource_type) return list;
+  for (const TypeList& list : by_type_) {
+    if (list.type == resource_type) return list.view();
   }
   return {};
 }

@@ -28,7 +28,8 @@
 //
 // Lifetime: documents given by value or parsed by AddJson are owned by the index; values given
 // by reference (Add(const Value&)) are borrowed and must outlive the index. Pointers returned
-// by OfType/Resolve stay valid until the index is destroyed (adding more does not move them).
+// by OfType/Resolve stay valid until the index is destroyed (adding more does not move them),
+// and so do the origin and location texts they view (the index keeps its own copies).
 // Not thread-safe for writes; concurrent const use is fine.
 #pragma once
 
@@ -36,7 +37,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -54,7 +55,7 @@ struct IndexedResource {
   std::string_view id;                     // "" when absent
   std::string_view full_url;               // Bundle.entry.fullUrl, "" when none
   std::string_view origin;                 // label given to Add/AddJson ("" when none)
-  std::string location;                    // FHIR path, see the file comment
+  std::string_view location;               // FHIR path, see the file comment (index-owned)
 };
 
 class ResourceIndex {
@@ -83,7 +84,8 @@ class ResourceIndex {
   // Indexes a value owned by the caller (borrowed; must outlive the index).
   void Add(const rapidjson::Value& value, std::string_view origin = {});
 
-  // All resources of one type, in input order (empty span for none).
+  // All resources of one type, in input order (empty span for none). The span (not the
+  // resources it lists) is valid until the next Add.
   std::span<const IndexedResource* const> OfType(std::string_view resource_type) const;
   // Every indexed resource, in input order (Bundles included, before their entries).
   std::span<const IndexedResource* const> all() const { return all_; }
@@ -129,35 +131,54 @@ class ResourceIndex {
     std::size_t used_ = 0;
   };
 
-  void Walk(const rapidjson::Value& value, std::string_view origin, std::string location,
+  // A resource type's resources in input order: the first few in place, more in `spilled`
+  // (a request holds a handful of each type, so most lists never allocate).
+  struct TypeList {
+    static constexpr std::size_t kInline = 6;
+    std::string_view type;
+    std::size_t size = 0;
+    const IndexedResource* first[kInline] = {};
+    std::vector<const IndexedResource*> spilled;  // all of them, once there are more
+    void Add(const IndexedResource* r);
+    std::span<const IndexedResource* const> view() const {
+      if (size <= kInline) return {first, size};
+      return spilled;
+    }
+  };
+
+  void Walk(const rapidjson::Value& value, std::string_view origin, std::string_view location,
             std::string_view full_url, int depth);
-  void IndexResource(const rapidjson::Value& value, std::string_view origin, std::string location,
-                     std::string_view full_url, int depth);
+  void IndexResource(const rapidjson::Value& value, std::string_view origin,
+                     std::string_view location, std::string_view full_url, int depth);
   void IndexBundle(const IndexedResource& bundle, int depth);
   void ReportOutcome(const IndexedResource& outcome);
-  std::string_view InternOrigin(std::string_view origin);
+  // A copy of the concatenation of `parts` that lives as long as the index.
+  std::string_view StoreText(std::initializer_list<std::string_view> parts);
   IndexedResource& NewResource();
-  std::vector<const IndexedResource*>& TypeList(std::string_view resource_type);
+  TypeList& ListOf(std::string_view resource_type);
 
   IssueSink* sink_;
   // In-situ parsed texts (AddJson); moving a vector keeps its bytes where they are.
   std::vector<std::vector<char>> owned_buffers_;
   std::vector<std::unique_ptr<rapidjson::Document>> owned_docs_;
-  std::deque<std::string> origins_;  // stable storage for origin labels
+  // Origin labels and entry locations, in blocks that never move (one or two per request
+  // instead of a string per resource).
+  std::vector<std::unique_ptr<char[]>> text_blocks_;
+  char* text_next_ = nullptr;
+  std::size_t text_left_ = 0;
   // Resources live in chunks so pointers stay valid as more are added. Chunks double from
   // kFirstChunk to kMaxChunk: a hook request indexes a few dozen resources, and constructing
   // (then destroying) hundreds of unused slots per request showed in its profile.
-  static constexpr std::size_t kFirstChunk = 16;
+  static constexpr std::size_t kFirstChunk = 32;
   static constexpr std::size_t kMaxChunk = 256;
   std::vector<std::unique_ptr<IndexedResource[]>> chunks_;
   std::size_t chunk_capacity_ = 0;
   std::size_t chunk_used_ = 0;
   std::vector<const IndexedResource*> all_;
   // A handful of types per request: a linear scan beats hashing the type name every time.
-  std::vector<std::pair<std::string_view, std::vector<const IndexedResource*>>> by_type_;
+  std::vector<TypeList> by_type_;
   RefTable by_full_url_{RefTable::Key::kFullUrl};  // (fullUrl, "")
   RefTable by_type_id_{RefTable::Key::kTypeId};    // (resourceType, id)
-  std::string entry_path_;                         // IndexBundle's scratch ("<bundle>.entry[i]")
 };
 
 }  // namespace cephalgia::fhir
