@@ -117,8 +117,9 @@ class Scanner {
 
   // A handler may say, right after a container opens, that it does not read what is inside
   // (`bool WantsContents()`): the contents are then checked without events.
+  static constexpr bool kMaySkip = requires(Handler & h) { h.WantsContents(); };
   bool SkipContents() {
-    if constexpr (requires(Handler & h) { h.WantsContents(); }) {
+    if constexpr (kMaySkip) {
       return !h_.WantsContents();
     } else {
       return false;
@@ -129,7 +130,9 @@ class Scanner {
     if (depth > max_depth_) return false;
     ++p_;
     if (!h_.StartObject()) return false;
-    if (SkipContents()) return SkipContainer(true, depth) && h_.EndObject(0);
+    if constexpr (kMaySkip) {
+      if (SkipContents()) return SkipContainer(true, depth) && h_.EndObject(0);
+    }
     SkipWhitespace();
     if (p_ != end_ && *p_ == '}') {
       ++p_;
@@ -143,22 +146,17 @@ class Scanner {
       if (!String(key, n) || !h_.Key(key, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
         return false;
       }
-      SkipWhitespace();
-      if (p_ == end_ || *p_ != ':') return false;
-      ++p_;
-      SkipWhitespace();
-      if (p_ == end_ || !ContainedValue(depth)) return false;
+      if (!Consume(':') || !AtToken() || !ContainedValue(depth)) return false;
       ++members;
-      SkipWhitespace();
-      if (p_ == end_) return false;
-      if (*p_ == ',') {
-        ++p_;
-        SkipWhitespace();
-        continue;
+      switch (AfterElement('}')) {
+        case kNextElement:
+          if (!AtToken()) return false;
+          continue;
+        case kClosed:
+          return h_.EndObject(members);
+        default:
+          return false;
       }
-      if (*p_ != '}') return false;
-      ++p_;
-      return h_.EndObject(members);
     }
   }
 
@@ -166,7 +164,9 @@ class Scanner {
     if (depth > max_depth_) return false;
     ++p_;
     if (!h_.StartArray()) return false;
-    if (SkipContents()) return SkipContainer(false, depth) && h_.EndArray(0);
+    if constexpr (kMaySkip) {
+      if (SkipContents()) return SkipContainer(false, depth) && h_.EndArray(0);
+    }
     SkipWhitespace();
     if (p_ != end_ && *p_ == ']') {
       ++p_;
@@ -176,49 +176,125 @@ class Scanner {
     for (;;) {
       if (p_ == end_ || !ContainedValue(depth)) return false;
       ++elements;
+      switch (AfterElement(']')) {
+        case kNextElement:
+          if (!AtToken()) return false;
+          continue;
+        case kClosed:
+          return h_.EndArray(elements);
+        default:
+          return false;
+      }
+    }
+  }
+
+  // Compact JSON has no whitespace between tokens, so each place tests for the byte it expects
+  // first and looks for whitespace only when that is not there.
+  // Past `c` at p_, or after whitespace.
+  [[gnu::always_inline]] bool Consume(char c) {
+    if (p_ != end_ && *p_ == c) [[likely]] {
+      ++p_;
+      return true;
+    }
+    SkipWhitespace();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  // p_ at the next token, after any whitespace; false at the end of the text.
+  [[gnu::always_inline]] bool AtToken() {
+    if (p_ == end_) return false;
+    if (IsWhitespace(*p_)) [[unlikely]] {
       SkipWhitespace();
       if (p_ == end_) return false;
-      if (*p_ == ',') {
-        ++p_;
-        SkipWhitespace();
-        continue;
-      }
-      if (*p_ != ']') return false;
-      ++p_;
-      return h_.EndArray(elements);
     }
+    return true;
+  }
+  // After a member or an element: past the ',' before the next one, or past the container's
+  // closing bracket `close`.
+  enum AfterElementResult { kNextElement, kClosed, kMalformed };
+  [[gnu::always_inline]] AfterElementResult AfterElement(char close) {
+    for (;;) {
+      if (p_ == end_) return kMalformed;
+      const char c = *p_;
+      if (c == ',') {
+        ++p_;
+        return kNextElement;
+      }
+      if (c == close) {
+        ++p_;
+        return kClosed;
+      }
+      if (!IsWhitespace(c)) return kMalformed;
+      SkipWhitespace();
+    }
+  }
+
+  // The skip loop's helpers take the end as their caller holds it (a local, which no store
+  // through a char pointer can change, unlike end_).
+  [[gnu::always_inline]] static char* SkipWhitespaceFrom(char* q, char* end) {
+    while (q != end && IsWhitespace(*q)) ++q;
+    return q;
+  }
+  // For the skip loop: a string nobody reads at `q`, checked as String checks it. Past it, or
+  // nullptr when String refuses it. Inlined: it is most of the skip loop.
+  [[gnu::always_inline]] char* SkipStringAt(char* q, char* end) {
+    char* const stop = json_bytes::FindStringStopOrNonAscii(q + 1, end);
+    if (stop != end && *stop == '"') [[likely]] {
+      return stop + 1;
+    }
+    p_ = q;
+    const char* s;
+    std::size_t n;
+    return String(s, n) ? p_ : nullptr;
   }
 
   // The same grammar without events: the contents of a container its handler does not read,
   // p_ just after its opening bracket, at nesting `depth`. One loop with the open containers'
   // kinds on a bit stack instead of a call per value. Deeper than kSkipLevels inside one skip is
   // left to RapidJSON, like anything else the scanner does not handle.
+  // The read position is a local here (kept in a register, not stored back at every step), and
+  // each place expects the byte compact JSON has there (',' ':' or a value) before it looks for
+  // whitespace.
   static constexpr int kSkipLevels = 256;
   bool SkipContainer(bool is_object, int depth) {
     std::uint64_t objects[kSkipLevels / 64] = {};  // bit `level`: that open container is an object
     int level = 0;                                 // containers opened inside this one
     objects[0] = is_object ? 1 : 0;
-    auto close_char = [&is_object] { return is_object ? '}' : ']'; };
+    char* p = p_;
+    char* const end = end_;
+    char c;
     // At the start of a container's contents.
   open:
-    SkipWhitespace();
-    if (p_ == end_) return false;
-    if (*p_ == close_char()) goto close;
-  element:  // p_ at a member's key or an element's value
+    p = SkipWhitespaceFrom(p, end);
+    if (p == end) goto fail;
+    c = *p;
+    if (c == (is_object ? '}' : ']')) goto close;
+  element:  // p at a member's key or an element's value, c == *p
     if (is_object) {
-      if (*p_ != '"' || !SkipString()) return false;
-      SkipWhitespace();
-      if (p_ == end_ || *p_ != ':') return false;
-      ++p_;
-      SkipWhitespace();
-      if (p_ == end_) return false;
+      if (c != '"') goto fail;
+      p = SkipStringAt(p, end);
+      if (p == nullptr) return false;
+      if (p == end) goto fail;
+      if (*p != ':') {
+        p = SkipWhitespaceFrom(p, end);
+        if (p == end || *p != ':') goto fail;
+      }
+      ++p;
+      if (p == end) goto fail;
+      c = *p;
+      if (IsWhitespace(c)) {
+        p = SkipWhitespaceFrom(p, end);
+        if (p == end) goto fail;
+        c = *p;
+      }
     }
-    switch (*p_) {
+    switch (c) {
       case '{':
       case '[':
-        if (depth + level + 1 > max_depth_ || level + 1 >= kSkipLevels) return false;
-        is_object = *p_ == '{';
-        ++p_;
+        if (depth + level + 1 > max_depth_ || level + 1 >= kSkipLevels) goto fail;
+        is_object = c == '{';
+        ++p;
         ++level;
         if (is_object) {
           objects[level >> 6] |= std::uint64_t{1} << (level & 63);
@@ -227,49 +303,58 @@ class Scanner {
         }
         goto open;
       case '"':
-        if (!SkipString()) return false;
+        p = SkipStringAt(p, end);
+        if (p == nullptr) return false;
         break;
       case 't':
-        if (!Literal("true", 4)) return false;
+        if (end - p < 4 || std::memcmp(p, "true", 4) != 0) goto fail;
+        p += 4;
         break;
       case 'f':
-        if (!Literal("false", 5)) return false;
+        if (end - p < 5 || std::memcmp(p, "false", 5) != 0) goto fail;
+        p += 5;
         break;
       case 'n':
-        if (!Literal("null", 4)) return false;
+        if (end - p < 4 || std::memcmp(p, "null", 4) != 0) goto fail;
+        p += 4;
         break;
       default:
+        p_ = p;
         if (!Number(/*emit=*/false)) return false;
+        p = p_;
     }
     // After a value.
   next:
-    SkipWhitespace();
-    if (p_ == end_) return false;
-    if (*p_ == ',') {
-      ++p_;
-      SkipWhitespace();
-      if (p_ == end_) return false;
+    if (p == end) goto fail;
+    c = *p;
+    if (c == ',') {
+      ++p;
+      if (p == end) goto fail;
+      c = *p;
+      if (IsWhitespace(c)) {
+        p = SkipWhitespaceFrom(p, end);
+        if (p == end) goto fail;
+        c = *p;
+      }
       goto element;
     }
-    if (*p_ != close_char()) return false;
-  close:  // p_ at the container's closing bracket
-    ++p_;
-    if (level == 0) return true;
+    if (c != (is_object ? '}' : ']')) {
+      if (!IsWhitespace(c)) goto fail;
+      p = SkipWhitespaceFrom(p, end);
+      goto next;
+    }
+  close:  // p at the container's closing bracket
+    ++p;
+    if (level == 0) {
+      p_ = p;
+      return true;
+    }
     --level;
     is_object = (objects[level >> 6] >> (level & 63)) & 1;
     goto next;
-  }
-
-  // A string nobody reads: checked as String checks it. Inlined: it is most of the skip loop.
-  [[gnu::always_inline]] bool SkipString() {
-    const char* const stop = json_bytes::FindStringStopOrNonAscii(p_ + 1, end_);
-    if (stop != end_ && *stop == '"') [[likely]] {
-      p_ += (stop - p_) + 1;
-      return true;
-    }
-    const char* s;
-    std::size_t n;
-    return String(s, n);
+  fail:
+    p_ = p;
+    return false;
   }
 
   static int Hex(char c) {
