@@ -348,36 +348,61 @@ struct SuffixInfo {
 };
 
 // Suffixes of the FHIR R4 open type list we care about; others map to kOther (still checked
-// to be present, not typed).
+// to be present, not typed). Grouped by first letter (SuffixesStartingWith relies on it).
 constexpr SuffixInfo kSuffixes[] = {
-    {"Boolean", ChoiceType::kBoolean, rapidjson::kTrueType},
-    {"Integer", ChoiceType::kInteger, rapidjson::kNumberType},
-    {"PositiveInt", ChoiceType::kInteger, rapidjson::kNumberType},
-    {"UnsignedInt", ChoiceType::kInteger, rapidjson::kNumberType},
-    {"Decimal", ChoiceType::kDecimal, rapidjson::kNumberType},
-    {"String", ChoiceType::kString, rapidjson::kStringType},
-    {"Code", ChoiceType::kString, rapidjson::kStringType},
-    {"Markdown", ChoiceType::kString, rapidjson::kStringType},
-    {"Uri", ChoiceType::kString, rapidjson::kStringType},
-    {"Url", ChoiceType::kString, rapidjson::kStringType},
-    {"Canonical", ChoiceType::kString, rapidjson::kStringType},
-    {"Id", ChoiceType::kString, rapidjson::kStringType},
-    {"Date", ChoiceType::kDate, rapidjson::kStringType},
-    {"DateTime", ChoiceType::kDateTime, rapidjson::kStringType},
-    {"Instant", ChoiceType::kInstant, rapidjson::kStringType},
-    {"Time", ChoiceType::kTime, rapidjson::kStringType},
-    {"Quantity", ChoiceType::kQuantity, rapidjson::kObjectType},
     {"Age", ChoiceType::kAge, rapidjson::kObjectType},
-    {"Duration", ChoiceType::kDuration, rapidjson::kObjectType},
+    {"Boolean", ChoiceType::kBoolean, rapidjson::kTrueType},
+    {"Code", ChoiceType::kString, rapidjson::kStringType},
+    {"Canonical", ChoiceType::kString, rapidjson::kStringType},
     {"CodeableConcept", ChoiceType::kCodeableConcept, rapidjson::kObjectType},
     {"Coding", ChoiceType::kCoding, rapidjson::kObjectType},
+    {"Decimal", ChoiceType::kDecimal, rapidjson::kNumberType},
+    {"Date", ChoiceType::kDate, rapidjson::kStringType},
+    {"DateTime", ChoiceType::kDateTime, rapidjson::kStringType},
+    {"Duration", ChoiceType::kDuration, rapidjson::kObjectType},
+    {"Integer", ChoiceType::kInteger, rapidjson::kNumberType},
+    {"Id", ChoiceType::kString, rapidjson::kStringType},
+    {"Instant", ChoiceType::kInstant, rapidjson::kStringType},
+    {"Markdown", ChoiceType::kString, rapidjson::kStringType},
+    {"PositiveInt", ChoiceType::kInteger, rapidjson::kNumberType},
+    {"Period", ChoiceType::kPeriod, rapidjson::kObjectType},
+    {"Quantity", ChoiceType::kQuantity, rapidjson::kObjectType},
     {"Range", ChoiceType::kRange, rapidjson::kObjectType},
     {"Ratio", ChoiceType::kRatio, rapidjson::kObjectType},
-    {"Period", ChoiceType::kPeriod, rapidjson::kObjectType},
-    {"Timing", ChoiceType::kTiming, rapidjson::kObjectType},
     {"Reference", ChoiceType::kReference, rapidjson::kObjectType},
+    {"String", ChoiceType::kString, rapidjson::kStringType},
     {"SampledData", ChoiceType::kSampledData, rapidjson::kObjectType},
+    {"Time", ChoiceType::kTime, rapidjson::kStringType},
+    {"Timing", ChoiceType::kTiming, rapidjson::kObjectType},
+    {"UnsignedInt", ChoiceType::kInteger, rapidjson::kNumberType},
+    {"Uri", ChoiceType::kString, rapidjson::kStringType},
+    {"Url", ChoiceType::kString, rapidjson::kStringType},
 };
+
+// The entries of kSuffixes whose suffix starts with `first` (none for a byte outside A-Z):
+// the table is grouped by first letter, so they are contiguous.
+struct SuffixRange {
+  const SuffixInfo* begin;
+  const SuffixInfo* end;
+};
+
+SuffixRange SuffixesStartingWith(char first) {
+  struct Ranges {
+    SuffixRange by_letter[26];
+  };
+  static const Ranges ranges = [] {
+    Ranges r{};
+    for (auto& range : r.by_letter) range = {nullptr, nullptr};
+    for (const SuffixInfo& s : kSuffixes) {
+      SuffixRange& range = r.by_letter[s.suffix[0] - 'A'];
+      if (range.begin == nullptr) range.begin = &s;
+      range.end = &s + 1;
+    }
+    return r;
+  }();
+  if (first < 'A' || first > 'Z') return {nullptr, nullptr};
+  return ranges.by_letter[first - 'A'];
+}
 
 bool JsonTypeFits(const Value& v, rapidjson::Type expected) {
   switch (expected) {
@@ -446,9 +471,11 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
                   "more than one " + std::string(base) + "[x] element; the first is used");
   }
   ChoiceType type = ChoiceType::kOther;
-  for (const SuffixInfo& s : kSuffixes) {
-    // Length and first byte inline: most suffixes are rejected without a call to memcmp.
-    if (s.suffix.size() != found_suffix.size() || s.suffix[0] != found_suffix[0]) continue;
+  // Only the suffixes with the found one's first letter are compared (a few, not all 27).
+  const SuffixRange range = SuffixesStartingWith(found_suffix[0]);
+  for (const SuffixInfo* it = range.begin; it != range.end; ++it) {
+    const SuffixInfo& s = *it;
+    if (s.suffix.size() != found_suffix.size()) continue;
     if (s.suffix == found_suffix) {
       type = s.type;
       if (!JsonTypeFits(*found, s.json_type)) {
