@@ -286,7 +286,7 @@ Result<std::string> CdsService::ServiceIdForHook(std::string_view body) const {
 }
 
 // A service call between its two halves: scanned and validated, its prefetch plan known. The
-// envelope's strings point into its own copy of the body.
+// envelope's strings point into its own buffer (copies of what it keeps).
 struct CdsService::PreparedCall {
   const plugin::ServiceEntry* entry = nullptr;
   // The request text, handed to the pack untouched. Set by whoever finishes the call, from a

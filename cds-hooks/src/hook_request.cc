@@ -257,8 +257,16 @@ using Kind = ScannedValue::Kind;
 // rapidjson's FindMember does), so each role remembers which names it has seen.
 class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EnvelopeScanner> {
  public:
-  EnvelopeScanner(HookEnvelope& out, const std::vector<std::string_view>& read_types)
-      : out_(out), read_types_(read_types) {}
+  // `text` is what is scanned: the body as the client sent it (not in situ), or the envelope's
+  // own in-situ copy of it (RapidJSON's reader).
+  EnvelopeScanner(HookEnvelope& out, const std::vector<std::string_view>& read_types,
+                  std::string_view text)
+      : out_(out), read_types_(read_types), text_(text) {}
+
+  // A string the envelope keeps did not fit in its buffer (never, as the buffer is reserved to
+  // the body's size and each string of the body is kept at most once; if it ever did, the scan is
+  // left to RapidJSON's in-situ pass, whose strings all lie in the buffer already).
+  bool overflowed() const { return overflowed_; }
 
   bool Null() { return Scalar(Kind::kNull); }
   bool Bool(bool) { return Scalar(Kind::kBool); }
@@ -275,7 +283,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     std::string_view text(s, n);
     if (ScannedValue* v = Slot()) {
       v->kind = Kind::kString;
-      v->text = text;
+      v->text = Keep(text);
     }
     if (frames_.empty()) return true;
     Frame& f = frames_.back();
@@ -285,11 +293,11 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
       case Role::kResource:
         if (f.key == "resourceType" && !f.seen_type) {
           f.seen_type = true;
-          f.type = text;
+          f.type = Stable(text);
           f.type_is_string = true;
         } else if (f.key == "id" && !f.seen_id) {
           f.seen_id = true;
-          f.id = text;
+          f.id = Stable(text);
           f.id_is_string = true;
         }
         break;
@@ -299,7 +307,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
           f.relation_next = text == "next";
         } else if (f.key == "url" && !f.seen_url) {
           f.seen_url = true;
-          f.url = text;
+          f.url = Stable(text);
         }
         break;
       default:
@@ -310,7 +318,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     if (skip_depth_ == 0) {
       Frame& f = frames_.back();
-      f.key = std::string_view(s, n);
+      f.key = Stable(std::string_view(s, n));
       f.key_read = IsReadKey(f.role, f.key);
     }
     return true;
@@ -422,7 +430,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
       return nullptr;
     }
     if (f.role == Role::kContext) {
-      out_.context_fields.emplace_back(f.key, ScannedValue{});
+      out_.context_fields.emplace_back(Keep(f.key), ScannedValue{});
       return &out_.context_fields.back().second;
     }
     return nullptr;
@@ -486,7 +494,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
 
   void AddPrefetch(PrefetchState state) {
     ScannedPrefetch p;
-    p.key = frames_.back().key;
+    p.key = Keep(frames_.back().key);
     p.state = state;  // `first` is settled once the scan is done (MarkFirstOccurrences)
     p.held_begin = p.held_end = out_.held.size();
     out_.prefetch_values.push_back(p);
@@ -622,7 +630,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
         // Only a Bundle holds what its entries are; then the resource itself.
         if (!bundle) out_.held.resize(done.held_begin);
         if (done.type_is_string && done.id_is_string && IsReadType(done.type)) {
-          out_.held.emplace_back(done.type, done.id);
+          out_.held.emplace_back(Keep(done.type), Keep(done.id));
         }
         if (parent.role == Role::kEntry) {
           parent.resource_is_outcome = outcome;
@@ -658,7 +666,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
         if (!parent.paged && done.relation_next && done.seen_url && !done.url.empty() &&
             done.url.data() != nullptr) {
           parent.paged = true;
-          parent.next_url = done.url;
+          parent.next_url = Keep(done.url);
         }
         break;
       default:
@@ -675,8 +683,36 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     return false;
   }
 
+  // The strings the envelope keeps are copied into its buffer (unless they lie there already, as
+  // in RapidJSON's in-situ pass): the body it was scanned from need not outlive it.
+  [[gnu::noinline]] std::string_view Keep(std::string_view s) {
+    std::string& buffer = out_.buffer;
+    if (StartsIn(s, buffer.data(), buffer.size())) return s;
+    if (buffer.capacity() - buffer.size() < s.size()) {
+      overflowed_ = true;
+      return s;
+    }
+    const std::size_t at = buffer.size();
+    buffer.append(s.data(), s.size());  // within the capacity: earlier views stay valid
+    return std::string_view(buffer.data() + at, s.size());
+  }
+  // A string read later in the scan (a key, a resource's type and id, a link's url): one the
+  // tokenizer decoded (it had escapes) lies in its scratch buffer only during its event, so it is
+  // kept; one in the scanned text stays where it lies.
+  [[gnu::always_inline]] std::string_view Stable(std::string_view s) {
+    return StartsIn(s, text_.data(), text_.size()) ? s : Keep(s);
+  }
+  // Every string an event gives lies wholly in the scanned text, the tokenizer's scratch buffer
+  // or the envelope's buffer, which do not overlap: where it starts says which (one compare).
+  static bool StartsIn(std::string_view s, const char* begin, std::size_t size) {
+    return reinterpret_cast<std::uintptr_t>(s.data()) - reinterpret_cast<std::uintptr_t>(begin) <=
+           size;
+  }
+
   HookEnvelope& out_;
   const std::vector<std::string_view>& read_types_;
+  const std::string_view text_;
+  bool overflowed_ = false;
   std::vector<Frame> frames_;
   // Containers no role reads get no frame: how deep the scan is inside one (0: not inside). The
   // fast tokenizer sends no events from inside them (WantsContents); RapidJSON's reader does.
@@ -752,26 +788,29 @@ Result<HookEnvelope> ScanHookRequest(std::string_view body, std::size_t max_byte
                                                     std::to_string(max_bytes) + " bytes");
   }
   HookEnvelope envelope;
-  // The fast tokenizer first (in situ over the envelope's own copy); anything it leaves (it
-  // accepts only what RapidJSON accepts, and only UTF-8 without NUL) goes through the UTF-8
-  // check and RapidJSON's reader (ParseInsituWith), whose verdict and message are the ones the
+  // The fast tokenizer first, over the body where it lies (read only); the strings the envelope
+  // keeps are copied into its buffer. Anything the tokenizer leaves (it accepts only what
+  // RapidJSON accepts, and only UTF-8 without NUL) goes through the UTF-8 check and RapidJSON's
+  // reader in situ over the buffer (ParseInsituWith), whose verdict and message are the ones the
   // client gets.
   // Never in the string's small-buffer storage: the views into it must survive the moves of
-  // the envelope (a heap buffer moves with it; an inline one would not).
+  // the envelope (a heap buffer moves with it; an inline one would not). Reserved once: the kept
+  // strings never make it grow, so no view into it is ever left dangling.
   constexpr std::size_t kMinBuffer = 64;
   envelope.buffer.reserve(std::max(body.size() + 1, kMinBuffer));
-  envelope.buffer.assign(body.data(), body.size());
   {
-    EnvelopeScanner fast(envelope, read_types);
-    if (json_scan::Scan(envelope.buffer.data(), body.size(), fast, /*in_situ=*/true,
-                        json::kMaxNestingDepth)) {
+    EnvelopeScanner fast(envelope, read_types, body);
+    // const_cast: not in situ, the tokenizer only reads the text.
+    if (json_scan::Scan(const_cast<char*>(body.data()), body.size(), fast, /*in_situ=*/false,
+                        json::kMaxNestingDepth) &&
+        !fast.overflowed()) {
       MarkFirstOccurrences(envelope.prefetch_values);
       return envelope;
     }
   }
   envelope = HookEnvelope{};
   envelope.buffer.reserve(std::max(body.size() + 1, kMinBuffer));
-  EnvelopeScanner scanner(envelope, read_types);
+  EnvelopeScanner scanner(envelope, read_types, body);
   CEPHALGIA_RETURN_IF_ERROR(json::ParseInsituWith(scanner, body, envelope.buffer));
   MarkFirstOccurrences(envelope.prefetch_values);
   return envelope;

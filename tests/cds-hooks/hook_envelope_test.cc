@@ -441,6 +441,40 @@ TEST(HookEnvelopeTest, TheReaderFallbackCollectsWhatTheFastScanCollects) {
     ASSERT_TRUE(slow.ok()) << slow.status().ToString();
     EXPECT_EQ(Dump(*slow), expected) << extra;
   }
+  // Every 'e' in every string (keys, kept values, resource types, ids, the next url, prefetch
+  // keys) written as an escape: the fast scan decodes them, and keeps what it keeps in the
+  // envelope's own buffer, not in the body (overwritten here before the envelope is read) nor in
+  // the tokenizer's scratch buffer (reused by every escaped string after it).
+  {
+    std::string escaped;
+    bool in_string = false;
+    for (char c : body) {
+      if (c == '"') in_string = !in_string;
+      escaped += in_string && c == 'e' ? std::string("\\u0065") : std::string(1, c);
+    }
+    ASSERT_NE(escaped, body);
+    auto decoded = ScanHookRequest(escaped, 1 << 20, read_types);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    escaped.assign(escaped.size(), 'X');  // same storage: a view left in the body would read X
+    EXPECT_EQ(Dump(*decoded), expected);
+    std::string plain_copy = body;
+    auto plain = ScanHookRequest(plain_copy, 1 << 20, read_types);
+    ASSERT_TRUE(plain.ok());
+    plain_copy.assign(plain_copy.size(), 'X');
+    EXPECT_EQ(Dump(*plain), expected);
+    auto in_buffer = [&](std::string_view v) {
+      const char* begin = plain->buffer.data();
+      return v.empty() ||
+             (v.data() >= begin && v.data() + v.size() <= begin + plain->buffer.size());
+    };
+    EXPECT_TRUE(in_buffer(plain->hook.text) && in_buffer(plain->access_token.text));
+    for (const auto& [key, v] : plain->context_fields)
+      EXPECT_TRUE(in_buffer(key) && in_buffer(v.text));
+    for (const ScannedPrefetch& p : plain->prefetch_values) {
+      EXPECT_TRUE(in_buffer(p.key) && in_buffer(p.next_url)) << p.key;
+    }
+    for (const auto& [type, id] : plain->held) EXPECT_TRUE(in_buffer(type) && in_buffer(id));
+  }
   // A root that is an array: no envelope members at all, both ways.
   for (std::string root :
        {std::string(R"([{"hook":"x"},[1]])"), std::string(R"([{"hook":"x"},["\u0000"]])")}) {

@@ -64,7 +64,9 @@ struct ScannedPrefetch {
 
 // What the host reads of a CDS Hooks request, collected by one SAX pass over the body (no DOM):
 // the envelope, the top-level context fields, fhirAuthorization's members and, per prefetch key,
-// what the value is. Everything points into `buffer`, an in-situ copy of the body.
+// what the value is. Everything points into `buffer`, which holds copies of the strings kept (or
+// an in-situ copy of the body, when RapidJSON's reader had to read it): the body need not outlive
+// the envelope.
 struct HookEnvelope {
   std::string buffer;
   bool root_is_object = false;
