@@ -327,6 +327,9 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   bool EndObject(rapidjson::SizeType) { return Close(); }
   // For json_scan: the contents of a container no role reads are checked without events.
   bool WantsContents() const { return skip_depth_ == 0; }
+  // For json_scan, right after a key: the value of a member its frame does not read (KeyRead) is
+  // checked without events; its events would change nothing (each returns at once for it).
+  bool WantsValue() const { return KeyRead(); }
   bool StartArray() { return Open(false); }
   bool EndArray(rapidjson::SizeType) { return Close(); }
 

@@ -384,6 +384,58 @@ TEST(JsonBytesTest, SkippedContentsAreJudgedAsTheFullScanJudgesThem) {
   EXPECT_GT(accepted, 1000u);
 }
 
+// Declines the values of the members whose key has an odd length (WantsValue): the scanner
+// checks them without events.
+struct ValueDecliningHandler
+    : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ValueDecliningHandler> {
+  bool Default() { return ++events > 0; }
+  bool Key(const char*, rapidjson::SizeType n, bool) {
+    wants = n % 2 == 0;
+    return true;
+  }
+  bool WantsValue() const { return wants; }
+  bool wants = true;
+  long events = 0;
+};
+
+// Values skipped after their key are judged as the full scan judges them, on every one-byte
+// edit of a request (as SkippedContentsAreJudgedAsTheFullScanJudgesThem for contents).
+TEST(JsonBytesTest, SkippedValuesAreJudgedAsTheFullScanJudgesThem) {
+  std::string text =
+      R"({"hook":"patient-view","context":{"patientId":"p1","n":[1,-2.5e3,true,false,null]},)"
+      R"("prefetch":{"p":{"resourceType":"Patient","name":[{"given":["A\u00e9\n","B"]}],)"
+      R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ], "tt":true,"ab":-0.5e-3,)"
+      R"("abc":null,"abcd":"x\ty", "nul" : false ,"zz":{"q":[{}]},"zzz":[[1],{"a":"b"}]}})";
+  const std::string edits = std::string("{}[]:,\"0-e.tfn\\ \x01", 17) + "a9";
+  std::size_t accepted = 0;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    std::vector<std::string> variants = {text.substr(0, at) + text.substr(at + 1)};
+    for (char c : edits) {
+      std::string v = text;
+      v[at] = c;
+      variants.push_back(v);
+    }
+    for (const std::string& v : variants) {
+      bool full_ok = false;
+      {
+        ExactBuffer b(v);
+        DecliningHandler handler(1000);  // every container reported, no value declined
+        full_ok =
+            json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false, json::kMaxNestingDepth);
+      }
+      for (bool in_situ : {false, true}) {
+        ExactBuffer b(v);
+        ValueDecliningHandler handler;
+        const bool skip_ok =
+            json_scan::Scan(b.data(), b.size(), handler, in_situ, json::kMaxNestingDepth);
+        EXPECT_EQ(skip_ok, full_ok) << v;
+        accepted += skip_ok;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 500u);
+}
+
 // The scanner checks the UTF-8 of what it reads: a malformed character or a NUL anywhere in a
 // request (in a key, a value, a container it skips, or between tokens) makes both the scan with
 // events and the skip decline it, and a well-formed one anywhere in a string changes nothing.

@@ -118,6 +118,9 @@ class Scanner {
   // A handler may say, right after a container opens, that it does not read what is inside
   // (`bool WantsContents()`): the contents are then checked without events.
   static constexpr bool kMaySkip = requires(Handler & h) { h.WantsContents(); };
+  // A handler may also say, right after a member's key, that it does not read the member's value
+  // (`bool WantsValue()`): the value is then checked without events.
+  static constexpr bool kMaySkipValues = requires(Handler & h) { h.WantsValue(); };
   bool SkipContents() {
     if constexpr (kMaySkip) {
       return !h_.WantsContents();
@@ -146,7 +149,16 @@ class Scanner {
       if (!String(key, n) || !h_.Key(key, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
         return false;
       }
-      if (!Consume(':') || !AtToken() || !ContainedValue(depth)) return false;
+      if (!Consume(':') || !AtToken()) return false;
+      if constexpr (kMaySkipValues) {
+        if (!h_.WantsValue()) {
+          if (!SkipValue(depth)) return false;
+        } else if (!ContainedValue(depth)) {
+          return false;
+        }
+      } else if (!ContainedValue(depth)) {
+        return false;
+      }
       ++members;
       switch (AfterElement('}')) {
         case kNextElement:
@@ -247,6 +259,34 @@ class Scanner {
     const char* s;
     std::size_t n;
     return String(s, n) ? p_ : nullptr;
+  }
+
+  // A value nobody reads, at p_ (not the end), inside a container at nesting `depth`: checked as
+  // Value checks it (a container one level deeper), without events.
+  bool SkipValue(int depth) {
+    switch (*p_) {
+      case '{':
+      case '[': {
+        if (depth + 1 > max_depth_) return false;
+        const bool is_object = *p_ == '{';
+        ++p_;
+        return SkipContainer(is_object, depth + 1);
+      }
+      case '"': {
+        char* const past = SkipStringAt(p_, end_);
+        if (past == nullptr) return false;
+        p_ = past;
+        return true;
+      }
+      case 't':
+        return Literal("true", 4);
+      case 'f':
+        return Literal("false", 5);
+      case 'n':
+        return Literal("null", 4);
+      default:
+        return Number(/*emit=*/false);
+    }
   }
 
   // The same grammar without events: the contents of a container its handler does not read,
