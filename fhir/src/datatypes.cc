@@ -216,15 +216,24 @@ std::optional<std::string_view> CodeableConceptView::CodeIn(std::string_view sys
   // canonical forms (worked out once, when first needed).
   std::optional<std::string_view> canonical;
   std::optional<std::string_view> found;
+  // Without a sink, a coding's system and code are read in one pass over its members (with
+  // one, code is read only for a coding in `system`, so that issues stay as they were).
+  const bool one_pass = sink() == nullptr;
   ForEachCoding([&](const CodingView& c) {
     if (found) return;
-    auto s = c.system();
+    CodingView::SystemCode sc;
+    if (one_pass) {
+      sc = c.system_and_code();
+    } else {
+      sc.system = c.system();
+    }
+    const std::optional<std::string_view>& s = sc.system;
     if (!s) return;
     if (*s != system) {
       if (!canonical) canonical = CanonicalSystem(system);
       if (CanonicalSystem(*s) != *canonical) return;
     }
-    found = c.code();
+    found = one_pass ? sc.code : c.code();
   });
   return found;
 }
