@@ -791,19 +791,29 @@ class Extractor {
                        [vs](const VsHit& h) { return h.value_set == vs && !h.historical; });
   }
 
-  // The numeric value of an observation (or of its component in `component_vs`) with its unit.
-  std::optional<std::pair<double, std::string>> NumericValue(const fhir::IndexedResource& r,
-                                                             int component_vs) const {
+  // The numeric value of an observation (or of its component in `component_vs`) with its unit
+  // (a view of the request document). The last answer is kept: the sources that judge one
+  // Observation's value ask for it one after another.
+  using Numeric = std::optional<std::pair<double, std::string_view>>;
+  Numeric NumericValue(const fhir::IndexedResource& r, int component_vs) {
+    if (&r == numeric_of_ && component_vs == numeric_component_) return numeric_;
+    numeric_of_ = &r;
+    numeric_component_ = component_vs;
+    numeric_ = ReadNumericValue(r, component_vs);
+    return numeric_;
+  }
+
+  Numeric ReadNumericValue(const fhir::IndexedResource& r, int component_vs) const {
     fhir::ObservationView ov(r, nullptr);
-    auto read = [](const fhir::ChoiceView& v) -> std::optional<std::pair<double, std::string>> {
+    auto read = [](const fhir::ChoiceView& v) -> Numeric {
       if (auto q = v.quantity()) {
         if (auto val = q->value()) {
           auto unit = q->UnitCode();
-          return std::make_pair(*val, unit ? std::string(*unit) : std::string());
+          return std::make_pair(*val, unit ? *unit : std::string_view());
         }
         return std::nullopt;
       }
-      if (auto d = v.decimal()) return std::make_pair(*d, std::string());
+      if (auto d = v.decimal()) return std::make_pair(*d, std::string_view());
       return std::nullopt;
     };
     if (component_vs < 0) return read(ov.value());
@@ -815,7 +825,7 @@ class Extractor {
     return std::nullopt;
   }
 
-  static bool UnitOk(const Threshold& t, const std::string& unit) {
+  static bool UnitOk(const Threshold& t, std::string_view unit) {
     if (t.units.empty() || unit.empty()) return true;
     return std::find(t.units.begin(), t.units.end(), unit) != t.units.end();
   }
@@ -831,7 +841,7 @@ class Extractor {
         newest = s_.series[i].date;
     }
     bool want_high = t.op == CompareOp::kGt || t.op == CompareOp::kGe;
-    std::optional<std::pair<double, std::string>> best;
+    Numeric best;
     const fhir::IndexedResource* best_r = nullptr;
     for (std::size_t i = from; i < to; ++i) {
       const SeriesPoint& p = s_.series[i];
@@ -1275,6 +1285,10 @@ class Extractor {
   std::optional<fhir::DateTime> birth_;
   Facts f_;
   ExtractScratch& s_;
+  // NumericValue's last question and answer (per call: resources are this request's).
+  const fhir::IndexedResource* numeric_of_ = nullptr;
+  int numeric_component_ = 0;
+  Numeric numeric_;
 };
 
 }  // namespace
