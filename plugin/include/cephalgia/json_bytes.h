@@ -67,9 +67,14 @@ inline __m128i Load128(const char* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
-// StopMask128 with the bit of every byte from 0x80 up set as well.
+// StopMask128 with the bit of every byte from 0x80 up set as well. Compared as signed bytes,
+// those below 0x20 are exactly the control bytes and the bytes from 0x80 up: one compare finds
+// both.
 inline unsigned StopOrNonAsciiMask128(__m128i v) {
-  return StopMask128(v) | static_cast<unsigned>(_mm_movemask_epi8(v));
+  const __m128i below_space = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+  const __m128i quote_or_backslash =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(below_space, quote_or_backslash)));
 }
 #endif
 
