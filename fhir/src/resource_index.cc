@@ -151,10 +151,7 @@ void ResourceIndex::Add(const Value& value, std::string_view origin) {
   Walk(value, stored, stored, {}, 0);
 }
 
-std::string_view ResourceIndex::StoreText(std::initializer_list<std::string_view> parts) {
-  std::size_t size = 0;
-  for (std::string_view p : parts) size += p.size();
-  if (size == 0) return {};
+char* ResourceIndex::TextSpace(std::size_t size) {
   if (size > text_left_) {
     // 2 KiB holds the locations of a hook request's resources; a longer text gets its own block.
     constexpr std::size_t kBlock = 2048;
@@ -164,11 +161,21 @@ std::string_view ResourceIndex::StoreText(std::initializer_list<std::string_view
     text_left_ = capacity;
   }
   char* out = text_next_;
-  for (std::string_view p : parts) {
-    if (!p.empty()) std::memcpy(text_next_, p.data(), p.size());
-    text_next_ += p.size();
-  }
+  text_next_ += size;
   text_left_ -= size;
+  return out;
+}
+
+std::string_view ResourceIndex::StoreText(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (std::string_view p : parts) size += p.size();
+  if (size == 0) return {};
+  char* out = TextSpace(size);
+  char* next = out;
+  for (std::string_view p : parts) {
+    if (!p.empty()) std::memcpy(next, p.data(), p.size());
+    next += p.size();
+  }
   return {out, size};
 }
 
@@ -302,7 +309,19 @@ void ResourceIndex::IndexBundle(const IndexedResource& bundle, int depth) {
     const Value* resource = Member(entry, "resource");
     if (resource == nullptr) continue;  // e.g. a DELETE in a transaction, a response entry
     // Written once, where it stays: the resource (and a nested Bundle's entries) view it.
-    std::string_view location = StoreText({base, ".entry[", index, "].resource"});
+    // The fixed pieces are copied inline: one call to memcpy per entry, for the Bundle's path.
+    constexpr std::string_view kEntry = ".entry[";
+    constexpr std::string_view kResource = "].resource";
+    const std::size_t size = base.size() + kEntry.size() + index.size() + kResource.size();
+    char* out = TextSpace(size);
+    char* next = out;
+    if (!base.empty()) std::memcpy(next, base.data(), base.size());
+    next += base.size();
+    std::memcpy(next, kEntry.data(), kEntry.size());
+    next += kEntry.size();
+    for (char digit : index) *next++ = digit;
+    std::memcpy(next, kResource.data(), kResource.size());
+    std::string_view location(out, size);
     Walk(*resource, bundle.origin, location, full_url, depth + 1);
   }
 }

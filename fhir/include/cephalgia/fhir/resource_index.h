@@ -154,6 +154,8 @@ class ResourceIndex {
   void ReportOutcome(const IndexedResource& outcome);
   // A copy of the concatenation of `parts` that lives as long as the index.
   std::string_view StoreText(std::initializer_list<std::string_view> parts);
+  // `size` bytes to write that live as long as the index.
+  char* TextSpace(std::size_t size);
   IndexedResource& NewResource();
   TypeList& ListOf(std::string_view resource_type);
 
