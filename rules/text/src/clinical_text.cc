@@ -708,6 +708,20 @@ std::size_t CollapsedSize(std::string_view text, std::size_t begin, std::size_t 
   return size;
 }
 
+// Whether ForEachKeptByte treats the byte as blank (a space, a control byte).
+bool IsBlankOrControl(unsigned char c) { return IsBlankByte(c) || c < 0x20 || c == 0x7F; }
+
+// CollapsedSize of text[a, c) from the sizes of its two parts text[a, b) and text[b, c): one
+// space joins them when both keep bytes and a blank run touches b (the last byte of the first
+// part or the first byte of the second is blank), as one walk over text[a, c) would count it.
+std::size_t JoinedSize(std::string_view text, std::size_t b, std::size_t first_size,
+                       std::size_t second_size) {
+  if (first_size == 0 || second_size == 0) return first_size + second_size;
+  bool blank_at_b = IsBlankOrControl(static_cast<unsigned char>(text[b - 1])) ||
+                    IsBlankOrControl(static_cast<unsigned char>(text[b]));
+  return first_size + second_size + (blank_at_b ? 1 : 0);
+}
+
 // The longest prefix of `s` of at most `max_bytes` that does not cut a UTF-8 character.
 std::size_t Utf8Prefix(std::string_view s, std::size_t max_bytes) {
   if (s.size() <= max_bytes) return s.size();
@@ -739,10 +753,11 @@ std::string Quote(std::string_view text, const Mention& m, std::size_t max_bytes
     while (!core.empty() && core.back() == ' ') core.pop_back();
     return core;
   }
-  // Widen by whole words, at most three either side, within the sentence and the budget.
+  // Widen by whole words, at most three either side, within the sentence and the budget. The
+  // size of the quote so far is kept, and only the word tried is measured.
   constexpr int kWordsEachSide = 3;
   std::size_t left = begin, right = end;
-  auto fits = [&](std::size_t l, std::size_t r) { return CollapsedSize(text, l, r) <= max_bytes; };
+  std::size_t size = core.size();  // CollapsedSize(text, left, right)
   for (int step = 0; step < kWordsEachSide; ++step) {
     // One word to the right: blanks, then non-blank bytes.
     std::size_t r = right;
@@ -756,9 +771,15 @@ std::string Quote(std::string_view text, const Mention& m, std::size_t max_bytes
       }
       ++r;
     }
-    bool right_grew =
-        r > word_start && (right == end || !EndsSentence(text, right - 1)) && fits(left, r);
-    if (right_grew) right = r;
+    bool right_grew = false;
+    if (r > word_start && (right == end || !EndsSentence(text, right - 1))) {
+      std::size_t grown = JoinedSize(text, right, size, CollapsedSize(text, right, r));
+      if (grown <= max_bytes) {
+        right_grew = true;
+        right = r;
+        size = grown;
+      }
+    }
     // One word to the left.
     std::size_t l = left;
     while (l > 0 && IsBlankByte(static_cast<unsigned char>(text[l - 1])) && text[l - 1] != '\n')
@@ -768,8 +789,15 @@ std::string Quote(std::string_view text, const Mention& m, std::size_t max_bytes
            !EndsSentence(text, l - 1)) {
       --l;
     }
-    bool left_grew = l < word_end && fits(l, right);
-    if (left_grew) left = l;
+    bool left_grew = false;
+    if (l < word_end) {
+      std::size_t grown = JoinedSize(text, left, CollapsedSize(text, l, left), size);
+      if (grown <= max_bytes) {
+        left_grew = true;
+        left = l;
+        size = grown;
+      }
+    }
     if (!right_grew && !left_grew) break;
   }
   std::string quote;
