@@ -333,6 +333,19 @@ struct DecliningHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Declin
   long events = 0;
 };
 
+// The one-byte edits of `text` at `at`: the byte deleted, or replaced by each byte that matters
+// to JSON's grammar (and a letter and a digit).
+std::vector<std::string> OneByteEdits(const std::string& text, std::size_t at) {
+  const std::string replacements = std::string("{}[]:,\"0-e.tfn\\ \x01", 17) + "a9";
+  std::vector<std::string> variants = {text.substr(0, at) + text.substr(at + 1)};
+  for (char c : replacements) {
+    std::string v = text;
+    v[at] = c;
+    variants.push_back(v);
+  }
+  return variants;
+}
+
 // The skip accepts exactly what the scan with events accepts, on every one-byte edit of a real
 // request (each byte deleted, or replaced by a byte that matters to the grammar); and what it
 // accepts, RapidJSON's reader accepts.
@@ -341,16 +354,9 @@ TEST(JsonBytesTest, SkippedContentsAreJudgedAsTheFullScanJudgesThem) {
       R"({"hook":"patient-view","context":{"patientId":"p1","n":[1,-2.5e3,true,false,null]},)"
       R"("prefetch":{"p":{"resourceType":"Patient","name":[{"given":["A\u00e9\n","B"]}],)"
       R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ] }})";
-  const std::string edits = std::string("{}[]:,\"0-e.tfn\\ \x01", 17) + "a9";
   std::size_t accepted = 0;
   for (std::size_t at = 0; at < text.size(); ++at) {
-    std::vector<std::string> variants = {text.substr(0, at) + text.substr(at + 1)};
-    for (char c : edits) {
-      std::string v = text;
-      v[at] = c;
-      variants.push_back(v);
-    }
-    for (const std::string& v : variants) {
+    for (const std::string& v : OneByteEdits(text, at)) {
       rapidjson::Document full;
       bool full_ok = false;
       {
@@ -406,16 +412,9 @@ TEST(JsonBytesTest, SkippedValuesAreJudgedAsTheFullScanJudgesThem) {
       R"("prefetch":{"p":{"resourceType":"Patient","name":[{"given":["A\u00e9\n","B"]}],)"
       R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ], "tt":true,"ab":-0.5e-3,)"
       R"("abc":null,"abcd":"x\ty", "nul" : false ,"zz":{"q":[{}]},"zzz":[[1],{"a":"b"}]}})";
-  const std::string edits = std::string("{}[]:,\"0-e.tfn\\ \x01", 17) + "a9";
   std::size_t accepted = 0;
   for (std::size_t at = 0; at < text.size(); ++at) {
-    std::vector<std::string> variants = {text.substr(0, at) + text.substr(at + 1)};
-    for (char c : edits) {
-      std::string v = text;
-      v[at] = c;
-      variants.push_back(v);
-    }
-    for (const std::string& v : variants) {
+    for (const std::string& v : OneByteEdits(text, at)) {
       bool full_ok = false;
       {
         ExactBuffer b(v);

@@ -150,15 +150,9 @@ class Scanner {
         return false;
       }
       if (!Consume(':') || !AtToken()) return false;
-      if constexpr (kMaySkipValues) {
-        if (!h_.WantsValue()) {
-          if (!SkipValue(depth)) return false;
-        } else if (!ContainedValue(depth)) {
-          return false;
-        }
-      } else if (!ContainedValue(depth)) {
-        return false;
-      }
+      bool skip_value = false;
+      if constexpr (kMaySkipValues) skip_value = !h_.WantsValue();
+      if (!(skip_value ? SkipValue(depth) : ContainedValue(depth))) return false;
       ++members;
       switch (AfterElement('}')) {
         case kNextElement:
