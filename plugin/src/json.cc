@@ -81,6 +81,71 @@ Status CheckUtf8(std::string_view text) {
   return Status::Ok();
 }
 
+namespace {
+
+// The code unit of the four hex digits at `at`, or -1 when they are not four hex digits (the
+// parser then reports the malformed escape itself).
+int HexCodeUnit(std::string_view text, std::size_t at) {
+  if (at > text.size() || text.size() - at < 4) return -1;
+  int value = 0;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const char c = text[at + k];
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+}  // namespace
+
+std::size_t FindUnpairedSurrogateEscape(std::string_view text) {
+  // A backslash outside a string is a syntax error the parser reports, so every backslash is
+  // taken as the start of an escape; "\\" is stepped over whole, so its second backslash never
+  // starts one.
+  std::size_t i = 0;
+  for (;;) {
+    if (i >= text.size()) return text.size();
+    const void* hit = std::memchr(text.data() + i, '\\', text.size() - i);
+    if (hit == nullptr) return text.size();
+    i = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
+    if (i + 1 >= text.size()) return text.size();
+    if (text[i + 1] != 'u') {
+      i += 2;
+      continue;
+    }
+    const int unit = HexCodeUnit(text, i + 2);
+    if (unit >= 0xDC00 && unit <= 0xDFFF) return i;
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      const bool paired = text.size() - i >= 12 && text[i + 6] == '\\' && text[i + 7] == 'u' &&
+                          HexCodeUnit(text, i + 8) >= 0xDC00 && HexCodeUnit(text, i + 8) <= 0xDFFF;
+      if (!paired) return i;
+      i += 12;
+      continue;
+    }
+    i += 2;
+  }
+}
+
+Status CheckSurrogateEscapes(std::string_view text) {
+  if (std::size_t bad = FindUnpairedSurrogateEscape(text); bad != text.size()) {
+    return InvalidArgument(
+        "malformed JSON: \\u escape of an unpaired UTF-16 surrogate (not a "
+        "Unicode character) at byte " +
+            std::to_string(bad),
+        "$");
+  }
+  return Status::Ok();
+}
+
 Status ParseFailure(const rapidjson::ParseResult& result, bool too_deep, int max_depth) {
   std::string what =
       too_deep ? "JSON nested deeper than " + std::to_string(max_depth) + " levels"
@@ -99,6 +164,7 @@ Result<rapidjson::Document> ParseUntrustedInsitu(std::string_view text, std::str
 Result<rapidjson::Document> ParseUntrusted(std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes) return TooLarge(text.size(), max_bytes);
   CEPHALGIA_RETURN_IF_ERROR(CheckUtf8(text));
+  CEPHALGIA_RETURN_IF_ERROR(CheckSurrogateEscapes(text));
   // The strings are copied into the document, so the NUL-terminated copy (which lets RapidJSON
   // scan strings with SIMD) can go when this returns.
   std::string terminated(text);

@@ -26,7 +26,8 @@ using ::testing::HasSubstr;
 class CdsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pack = plugin::LoadedPack::Create(cephalgia_static_pack_echo(nullptr), "static:echo", "", "{}");
+    auto pack =
+        plugin::LoadedPack::Create(cephalgia_static_pack_echo(nullptr), "static:echo", "", "{}");
     ASSERT_TRUE(pack.ok()) << pack.status().ToString();
     ASSERT_TRUE(registry_.Add(std::move(*pack)).ok());
     ServiceOptions options;
@@ -77,13 +78,15 @@ TEST_F(CdsServiceTest, B10_DiscoveryListsThePackServices) {
   HttpResponse r = Get("/cds-services");
   ASSERT_EQ(r.status, 200);
   EXPECT_THAT(r.content_type, HasSubstr("application/json"));
-  EXPECT_EQ(r.body,
-            R"({"services":[{"hook":"patient-view","title":"Echo","description":"Echoes what the host passed (test pack).","id":"echo-patient-view","prefetch":{"patient":"Patient/{{context.patientId}}","conditions":"Condition?patient={{context.patientId}}"}}]})");
+  EXPECT_EQ(
+      r.body,
+      R"({"services":[{"hook":"patient-view","title":"Echo","description":"Echoes what the host passed (test pack).","id":"echo-patient-view","prefetch":{"patient":"Patient/{{context.patientId}}","conditions":"Condition?patient={{context.patientId}}"}}]})");
 }
 
 TEST_F(CdsServiceTest, C24_ServiceCallReturnsTheCards) {
-  HttpResponse r = Post("/cds-services/echo-patient-view",
-                        Request(R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null})"));
+  HttpResponse r = Post(
+      "/cds-services/echo-patient-view",
+      Request(R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null})"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr(R"("summary":"Echo card")"));
   EXPECT_THAT(r.body, HasSubstr("keys=patient,conditions"));
@@ -98,8 +101,8 @@ TEST_F(CdsServiceTest, C24_TheAnswersCardsAreReadForTheRecord) {
   r.method = "POST";
   r.target = "/cds-services/echo-patient-view";
   r.headers = {{"Content-Type", "application/json"}};
-  r.body = Request(
-      R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null})");
+  r.body =
+      Request(R"(,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null})");
   CallInfo info;
   HttpOutcome outcome = service_->Serve(r, info);
   ASSERT_FALSE(outcome.deferred());
@@ -131,6 +134,20 @@ TEST_F(CdsServiceTest, G79_MalformedJsonIs400AndSaysWhere) {
   EXPECT_THAT(Issue(r).first, HasSubstr("at byte"));
 }
 
+// An escape of half a UTF-16 surrogate pair, as a Condition's text might carry from a cut
+// UTF-16 string (fuzz reproducer hook_request/lone-low-surrogate-echoed-into-answer): the client
+// hears that its JSON is malformed and where, and no pack ever sees the text.
+TEST_F(CdsServiceTest, G79_AnUnpairedSurrogateEscapeIs400NotAnAnswerTheHostRefuses) {
+  HttpResponse r = Post("/cds-services/echo-patient-view",
+                        R"({"hook":"patient-view","hookInstance":"h1","context":)"
+                        R"({"userId":"Practitioner/1","patientId":"p1"},"prefetch":{"conditions":)"
+                        R"({"resourceType":"Condition","id":"c1","code":{"text":"Fh\uDFFFoD"}}}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(Issue(r).first, HasSubstr("malformed JSON"));
+  EXPECT_THAT(Issue(r).first, HasSubstr("unpaired UTF-16 surrogate"));
+  EXPECT_THAT(Issue(r).first, HasSubstr("at byte 179"));  // where the escape starts
+}
+
 TEST_F(CdsServiceTest, C25_WrongHookIs400) {
   HttpResponse r = Post("/cds-services/echo-patient-view",
                         R"({"hook":"order-sign","hookInstance":"x","context":{}})");
@@ -139,45 +156,52 @@ TEST_F(CdsServiceTest, C25_WrongHookIs400) {
 }
 
 TEST_F(CdsServiceTest, C26_HookInstanceIsRequired) {
-  HttpResponse r = Post("/cds-services/echo-patient-view",
-                        R"({"hook":"patient-view","context":{"userId":"Practitioner/1","patientId":"p"}})");
+  HttpResponse r =
+      Post("/cds-services/echo-patient-view",
+           R"({"hook":"patient-view","context":{"userId":"Practitioner/1","patientId":"p"}})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Issue(r).second, "hookInstance");
 }
 
 TEST_F(CdsServiceTest, I88_MissingRequiredContextFieldIs400WithItsPath) {
-  HttpResponse r = Post("/cds-services/echo-patient-view",
-                        R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1"}})");
+  HttpResponse r =
+      Post("/cds-services/echo-patient-view",
+           R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1"}})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Issue(r).second, "context.patientId");
-  HttpResponse typed = Post("/cds-services/echo-patient-view",
-                            R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":7}})");
+  HttpResponse typed = Post(
+      "/cds-services/echo-patient-view",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":7}})");
   EXPECT_EQ(typed.status, 400);
   EXPECT_THAT(Issue(typed).first, HasSubstr("must be a non-empty string"));
 }
 
 TEST_F(CdsServiceTest, I90_IdsThatWouldChangeAFhirUrlAre400) {
   for (const char* bad : {"../Observation", "1?_has=x", "a b", "p/1", ""}) {
-    HttpResponse r = Post("/cds-services/echo-patient-view",
-                          R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":")" +
-                              std::string(bad) + R"("}})");
+    HttpResponse r = Post(
+        "/cds-services/echo-patient-view",
+        R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":")" +
+            std::string(bad) + R"("}})");
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(Issue(r).second, "context.patientId") << bad;
   }
-  HttpResponse user = Post("/cds-services/echo-patient-view",
-                           R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"1234","patientId":"p1"}})");
+  HttpResponse user = Post(
+      "/cds-services/echo-patient-view",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"1234","patientId":"p1"}})");
   EXPECT_EQ(user.status, 400);
   EXPECT_EQ(Issue(user).second, "context.userId");
 }
 
 TEST_F(CdsServiceTest, C28_FhirAuthorizationWithoutFhirServerIs400) {
-  HttpResponse r = Post("/cds-services/echo-patient-view",
-                        Request(R"(,"fhirAuthorization":{"access_token":"t","token_type":"Bearer"})"));
+  HttpResponse r =
+      Post("/cds-services/echo-patient-view",
+           Request(R"(,"fhirAuthorization":{"access_token":"t","token_type":"Bearer"})"));
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Issue(r).second, "fhirServer");
   HttpResponse bad_type = Post(
       "/cds-services/echo-patient-view",
-      Request(R"(,"fhirServer":"https://ehr.test/fhir","fhirAuthorization":{"access_token":"t","token_type":"MAC"})"));
+      Request(
+          R"(,"fhirServer":"https://ehr.test/fhir","fhirAuthorization":{"access_token":"t","token_type":"MAC"})"));
   EXPECT_EQ(bad_type.status, 400);
   EXPECT_EQ(Issue(bad_type).second, "fhirAuthorization.token_type");
 }
@@ -185,12 +209,14 @@ TEST_F(CdsServiceTest, C28_FhirAuthorizationWithoutFhirServerIs400) {
 TEST_F(CdsServiceTest, A8_UnknownFieldsAndExtensionsAreAccepted) {
   HttpResponse r = Post(
       "/cds-services/echo-patient-view",
-      Request(R"(,"extension":{"org.example.x":{"a":1}},"user":"Practitioner/1","somethingNew":true,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})"));
+      Request(
+          R"(,"extension":{"org.example.x":{"a":1}},"user":"Practitioner/1","somethingNew":true,"prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})"));
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
 TEST_F(CdsServiceTest, E42_NullPrefetchForARequiredReadIs412) {
-  HttpResponse r = Post("/cds-services/echo-patient-view", Request(R"(,"prefetch":{"patient":null})"));
+  HttpResponse r =
+      Post("/cds-services/echo-patient-view", Request(R"(,"prefetch":{"patient":null})"));
   EXPECT_EQ(r.status, 412);
   EXPECT_EQ(Issue(r).second, "prefetch.patient");
 }
@@ -204,8 +230,9 @@ TEST_F(CdsServiceTest, E50_MissingRequiredPrefetchWithoutFhirServerIs412) {
 }
 
 TEST_F(CdsServiceTest, E43_OperationOutcomeInPlaceOfRequiredDataIs412) {
-  HttpResponse r = Post("/cds-services/echo-patient-view",
-                        Request(R"(,"prefetch":{"patient":{"resourceType":"OperationOutcome","issue":[]}})"));
+  HttpResponse r =
+      Post("/cds-services/echo-patient-view",
+           Request(R"(,"prefetch":{"patient":{"resourceType":"OperationOutcome","issue":[]}})"));
   EXPECT_EQ(r.status, 412);
   EXPECT_THAT(Issue(r).first, HasSubstr("OperationOutcome"));
 }
@@ -219,12 +246,14 @@ TEST_F(CdsServiceTest, E81_MissingOptionalPrefetchIsReportedToThePack) {
 
 TEST_F(CdsServiceTest, E41_ARequiredReadUnderAnotherKeyNameCounts) {
   // The spec's own example sends the Patient as `patientToGreet`.
-  HttpResponse r = Post("/cds-services/echo-patient-view",
-                        Request(R"(,"prefetch":{"patientToGreet":{"resourceType":"Patient","id":"p1"}})"));
+  HttpResponse r =
+      Post("/cds-services/echo-patient-view",
+           Request(R"(,"prefetch":{"patientToGreet":{"resourceType":"Patient","id":"p1"}})"));
   ASSERT_EQ(r.status, 200) << r.body;
   // A different patient under another key does not count.
-  HttpResponse other = Post("/cds-services/echo-patient-view",
-                            Request(R"(,"prefetch":{"x":{"resourceType":"Patient","id":"someone-else"}})"));
+  HttpResponse other =
+      Post("/cds-services/echo-patient-view",
+           Request(R"(,"prefetch":{"x":{"resourceType":"Patient","id":"someone-else"}})"));
   EXPECT_EQ(other.status, 412);
 }
 
@@ -461,8 +490,8 @@ TEST_F(CdsServiceTest, ServeDefersOnlyWhatMayBlock) {
     return r;
   };
 
-  HttpRequest complete = post("/cds-services/echo-patient-view",
-                              Request(R"(,"fhirServer":")" + fhir_server + R"(",
+  HttpRequest complete =
+      post("/cds-services/echo-patient-view", Request(R"(,"fhirServer":")" + fhir_server + R"(",
       "prefetch":{"patient":{"resourceType":"Patient","id":"p1"},
                   "conditions":{"resourceType":"Bundle","type":"searchset","entry":[]}})"));
   CallInfo info;
@@ -471,8 +500,8 @@ TEST_F(CdsServiceTest, ServeDefersOnlyWhatMayBlock) {
   EXPECT_EQ(immediate.response.status, 200) << immediate.response.body;
   EXPECT_EQ(ResponseHeader(immediate.response, "Access-Control-Allow-Origin"), "*");
 
-  HttpRequest missing = post("/cds-services/echo-patient-view",
-                             Request(R"(,"fhirServer":")" + fhir_server + R"(",
+  HttpRequest missing =
+      post("/cds-services/echo-patient-view", Request(R"(,"fhirServer":")" + fhir_server + R"(",
       "prefetch":{"patient":{"resourceType":"Patient","id":"p1"}})"));
   CallInfo deferred_info;
   HttpOutcome deferred = service.Serve(missing, deferred_info);
@@ -481,7 +510,8 @@ TEST_F(CdsServiceTest, ServeDefersOnlyWhatMayBlock) {
   HttpResponse answered = deferred.blocking(missing, deferred_info);
   EXPECT_EQ(answered.status, 200) << answered.body;
   EXPECT_THAT(answered.body, HasSubstr("unavailable:conditions;"));
-  EXPECT_EQ(ResponseHeader(answered, "Access-Control-Allow-Origin"), "*") << "CORS on deferred answers too";
+  EXPECT_EQ(ResponseHeader(answered, "Access-Control-Allow-Origin"), "*")
+      << "CORS on deferred answers too";
   EXPECT_FALSE(deferred_info.fetch_error_kinds.empty());
   HttpResponse handled = service.Handle(missing);
   EXPECT_EQ(handled.status, answered.status);
@@ -490,8 +520,8 @@ TEST_F(CdsServiceTest, ServeDefersOnlyWhatMayBlock) {
   EXPECT_THAT(answered.body, HasSubstr("keys=patient gaps=unavailable:conditions; "));
 
   // A required key that cannot be fetched: still a 412, from the deferred step.
-  HttpRequest required = post("/cds-services/echo-patient-view",
-                              Request(R"(,"fhirServer":")" + fhir_server + R"(")"));
+  HttpRequest required =
+      post("/cds-services/echo-patient-view", Request(R"(,"fhirServer":")" + fhir_server + R"(")"));
   CallInfo required_info;
   HttpOutcome required_outcome = service.Serve(required, required_info);
   ASSERT_TRUE(required_outcome.deferred());
@@ -614,7 +644,8 @@ TEST_F(CdsServiceTest, K107_PreflightAllowsAuthorizationAndContentType) {
   HttpResponse response = service_->Handle(r);
   EXPECT_EQ(response.status, 204);
   auto header = [&](std::string_view name) {
-    for (auto& [k, v] : response.headers) if (k == name) return v;
+    for (auto& [k, v] : response.headers)
+      if (k == name) return v;
     return std::string();
   };
   EXPECT_EQ(header("Access-Control-Allow-Origin"), "*");
@@ -642,8 +673,9 @@ TEST_F(CdsServiceTest, K108_AnOriginAllowlistIsReflectedOnlyForListedOrigins) {
 }
 
 TEST_F(CdsServiceTest, G79_ABrokenPackAnswerIsA500NeverRelayed) {
-  HttpResponse r = Post("/cds-services/echo-patient-view",
-                        R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"emit-invalid-json"},
+  HttpResponse r = Post(
+      "/cds-services/echo-patient-view",
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1","patientId":"emit-invalid-json"},
                             "prefetch":{"patient":{"resourceType":"Patient","id":"emit-invalid-json"}}})");
   EXPECT_EQ(r.status, 500);
   EXPECT_THAT(Issue(r).first, HasSubstr("pack org.cephalgia.test.echo"));

@@ -49,7 +49,8 @@ TEST(JsonTest, ParseUntrustedEnforcesTheLimitAndReportsTheOffset) {
   auto too_deep = json::ParseUntrusted(deep, 1 << 20);
   ASSERT_FALSE(too_deep.ok());
   EXPECT_THAT(too_deep.status().message(), HasSubstr("nested deeper than 256 levels"));
-  std::string at_limit = std::string(json::kMaxNestingDepth, '[') + std::string(json::kMaxNestingDepth, ']');
+  std::string at_limit =
+      std::string(json::kMaxNestingDepth, '[') + std::string(json::kMaxNestingDepth, ']');
   EXPECT_TRUE(json::ParseUntrusted(at_limit).ok()) << "exactly the limit is allowed";
   auto bad_utf8 = json::ParseUntrusted("{\"a\":\"\xff\"}");
   ASSERT_FALSE(bad_utf8.ok());
@@ -67,10 +68,19 @@ TEST(JsonTest, ParseUntrustedEnforcesTheLimitAndReportsTheOffset) {
 }
 
 TEST(JsonTest, StringWriterWritesWhatRapidJsonsWriterWrites) {
-  std::vector<std::string> texts = {"", "plain", "exactly8", "a bit longer than sixteen bytes",
-                                    "quote \" inside", "back\\slash", "tab\there", "nl\n",
-                                    std::string("nul\0byte", 8), "caf\xC3\xA9 \xE2\x9C\x93", "del\x7F",
-                                    std::string(40, 'a') + "\x1f", std::string(23, 'b') + "\"",
+  std::vector<std::string> texts = {"",
+                                    "plain",
+                                    "exactly8",
+                                    "a bit longer than sixteen bytes",
+                                    "quote \" inside",
+                                    "back\\slash",
+                                    "tab\there",
+                                    "nl\n",
+                                    std::string("nul\0byte", 8),
+                                    "caf\xC3\xA9 \xE2\x9C\x93",
+                                    "del\x7F",
+                                    std::string(40, 'a') + "\x1f",
+                                    std::string(23, 'b') + "\"",
                                     "# Markdown\n\n- line one\r\n- line\ttwo \b\f end"};
   std::string every_byte;  // 0x00..0xFF in order: every escape RapidJSON knows, in every position
   for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
@@ -189,4 +199,44 @@ TEST(UuidTest, GeneratesDistinctTimeOrderedVersion7Uuids) {
 }
 
 }  // namespace
+// RFC 8259 lets a \u escape name half of a UTF-16 surrogate pair; RapidJSON stores a lone low
+// half as three bytes that are not UTF-8. I-JSON (RFC 7493 section 2.1) excludes both halves
+// alone: every untrusted parse refuses them as malformed JSON and names the escape's byte.
+TEST(JsonTest, UnpairedSurrogateEscapesAreMalformed) {
+  const std::string pair = R"({"a":"\ud83d\ude00 \uD83D\uDE00"})";
+  EXPECT_EQ(json::FindUnpairedSurrogateEscape(pair), pair.size());
+  EXPECT_TRUE(json::ParseUntrusted(pair).ok());
+  struct Case {
+    std::string text;
+    std::size_t at;
+  };
+  const std::vector<Case> unpaired = {
+      {R"({"a":"x\uDFFF"})", 7},        // a low half alone
+      {R"({"a":"\udc00\ud83d"})", 6},   // a low half before its high half
+      {R"({"a":"\uD800"})", 6},         // a high half at the end of a string
+      {R"({"a":"\uD800x\uDC00"})", 6},  // a high half not followed by an escape
+      {R"({"a":"\uDBFF\u0041"})", 6},   // a high half followed by another escape
+      {R"({"a":"\\\uDC00"})", 8},       // an escaped backslash, then a lone low half
+  };
+  for (const Case& c : unpaired) {
+    EXPECT_EQ(json::FindUnpairedSurrogateEscape(c.text), c.at) << c.text;
+    auto parsed = json::ParseUntrusted(c.text);
+    ASSERT_FALSE(parsed.ok()) << c.text;
+    EXPECT_THAT(parsed.status().message(),
+                HasSubstr("unpaired UTF-16 surrogate (not a Unicode character) at byte " +
+                          std::to_string(c.at)));
+    std::string buffer;
+    EXPECT_FALSE(json::ParseUntrustedInsitu(c.text, buffer).ok()) << c.text;
+  }
+  // Not escapes of surrogates: an escaped backslash before "uDC00", a short or non-hex escape
+  // (the parser's own error), escapes of other characters, a backslash at the very end.
+  for (const std::string text :
+       {std::string(R"({"a":"\\uDC00"})"), std::string(R"({"a":"\uDC0"})"),
+        std::string(R"({"a":"\uDCxz"})"), std::string(R"({"a":"\u00e9\n"})"), std::string("\\"),
+        std::string()}) {
+    EXPECT_EQ(json::FindUnpairedSurrogateEscape(text), text.size()) << text;
+  }
+  EXPECT_TRUE(json::ParseUntrusted(R"({"a":"\\uDC00"})").ok());
+}
+
 }  // namespace cephalgia

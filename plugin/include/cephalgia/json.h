@@ -113,6 +113,16 @@ Status ParseCheckedText(Stream& stream, Handler& handler, int max_depth = kMaxNe
 // first bad byte, located at "$".
 Status CheckUtf8(std::string_view text);
 
+// The offset of the first \u escape in JSON `text` that names half of a UTF-16 surrogate pair
+// without the other half (a low one alone, or a high one not followed by an escaped low one),
+// or text.size() when there is none. RapidJSON's reader refuses a lone high surrogate but turns a
+// lone low one into three bytes that are not UTF-8 (RFC 3629 excludes surrogates), which a pack
+// could then echo into an answer the host must refuse. I-JSON (RFC 7493 section 2.1) excludes
+// both; so do we, as malformed JSON, before RapidJSON sees the text.
+std::size_t FindUnpairedSurrogateEscape(std::string_view text);
+// CheckUtf8's verdict on what FindUnpairedSurrogateEscape finds.
+Status CheckSurrogateEscapes(std::string_view text);
+
 // Parses `text` in situ with any SAX `handler`: `buffer` (a std::string or std::vector<char>)
 // receives a NUL-terminated copy, and strings reach the handler pointing into it. UTF-8 and NUL
 // bytes are checked first; deeper than `max_depth` and trailing content are refused; `too_deep`,
@@ -121,6 +131,7 @@ template <typename Handler, typename Buffer>
 Status ParseInsituWith(Handler& handler, std::string_view text, Buffer& buffer,
                        int max_depth = kMaxNestingDepth, bool* too_deep = nullptr) {
   CEPHALGIA_RETURN_IF_ERROR(CheckUtf8(text));
+  CEPHALGIA_RETURN_IF_ERROR(CheckSurrogateEscapes(text));
   buffer.assign(text.data(), text.data() + text.size());
   buffer.push_back('\0');
   rapidjson::InsituStringStream stream(buffer.data());
