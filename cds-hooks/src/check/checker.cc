@@ -817,8 +817,10 @@ void Checker::ResponseRules() {
     return;
   }
   int resources = 0;
-  for (const auto& [call, doc] : docs) {
-    rules::ForEachAction(*doc, [&](const rapidjson::Value& a, const std::string& p, bool) {
+  for (const auto& entry : docs) {
+    // Named, not a structured binding: clang before 16 cannot capture a binding in a lambda.
+    const Call* call = entry.first;
+    rules::ForEachAction(*entry.second, [&](const rapidjson::Value& a, const std::string& p, bool) {
       const rapidjson::Value* r = json::GetObject(a, "resource");
       if (r == nullptr) return;
       ++resources;
