@@ -228,6 +228,57 @@ TEST_F(HttpServerTest, MalformedHttpGets400) {
   EXPECT_THAT(reply, HasSubstr("malformed HTTP request"));
 }
 
+// The head is written by the transport itself (response_head.h): on the wire, an HTTP/1.0
+// client that asks to keep the connection is told so and served twice on it, a 204 carries no
+// Content-Length (RFC 9110 8.6) and leaves the connection usable, and a client asking to close
+// is told so and the connection ends.
+TEST_F(HttpServerTest, ResponseFramingOnTheWireFollowsVersionKeepAliveAndStatus) {
+  RunningServer server(TestOptions(), [](const HttpRequest& request, ExchangeTag&) {
+    HttpResponse r;
+    if (request.method == "OPTIONS") {
+      r.status = 204;
+      r.content_type.clear();
+      r.SetHeader("Access-Control-Max-Age", "600");
+    } else {
+      r.body = R"({"ok":true})";
+    }
+    return r;
+  });
+  auto read_response = [](int fd, std::size_t body_bytes) {
+    std::string out;
+    char c;
+    while (out.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) out += c;
+    std::string body(body_bytes, '\0');
+    std::size_t got = 0;
+    while (got < body_bytes) {
+      ssize_t n = ::recv(fd, body.data() + got, body_bytes - got, 0);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    return out + body.substr(0, got);
+  };
+  int fd = ConnectRaw(server.server().port());
+  ASSERT_GE(fd, 0);
+  const std::string http10 = "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  ASSERT_GT(::send(fd, http10.data(), http10.size(), 0), 0);
+  EXPECT_EQ(read_response(fd, 11),
+            "HTTP/1.0 200 OK\r\nServer: cephalgia\r\nContent-Type: application/json; "
+            "charset=utf-8\r\nConnection: keep-alive\r\nContent-Length: 11\r\n\r\n"
+            "{\"ok\":true}");
+  const std::string preflight = "OPTIONS /b HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_GT(::send(fd, preflight.data(), preflight.size(), 0), 0);
+  EXPECT_EQ(read_response(fd, 0),
+            "HTTP/1.1 204 No Content\r\nServer: cephalgia\r\nAccess-Control-Max-Age: "
+            "600\r\n\r\n");
+  const std::string last = "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_GT(::send(fd, last.data(), last.size(), 0), 0);
+  EXPECT_EQ(ReadAll(fd),
+            "HTTP/1.1 200 OK\r\nServer: cephalgia\r\nContent-Type: application/json; "
+            "charset=utf-8\r\nConnection: close\r\nContent-Length: 11\r\n\r\n"
+            "{\"ok\":true}");
+  ::close(fd);
+}
+
 TEST_F(HttpServerTest, AnIdleClientIsTimedOut) {
   HttpServerOptions options = TestOptions();
   options.read_timeout = 1s;
