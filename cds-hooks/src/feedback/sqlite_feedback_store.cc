@@ -71,6 +71,19 @@ Result<StmtPtr> Prepare(sqlite3* db, const char* sql) {
   return StmtPtr(stmt);
 }
 
+// For texts that outlive the statement's step and its reset.
+void BindTextStatic(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+
+// Runs a prepared statement that returns no rows (BEGIN, COMMIT) and leaves it reset.
+Status StepOnce(sqlite3* db, sqlite3_stmt* s, std::string_view what) {
+  const int rc = sqlite3_step(s);
+  Status status = rc == SQLITE_DONE ? Status::Ok() : SqliteError(db, what);
+  sqlite3_reset(s);
+  return status;
+}
+
 void BindText(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
@@ -148,6 +161,8 @@ class SqliteFeedbackStore final : public FeedbackStore {
     queue_.Stop();  // drains into writer_db_ before the connections close
     insert_feedback_.reset();
     insert_issued_.reset();
+    begin_issued_.reset();
+    commit_issued_.reset();
     sqlite3_close(db_);
     sqlite3_close(writer_db_);
   }
@@ -168,6 +183,8 @@ class SqliteFeedbackStore final : public FeedbackStore {
         Prepare(writer_db_,
                 "INSERT INTO issued_cards (card_uuid, service_id, rule_id, hook_instance, "
                 "issued_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    CEPHALGIA_ASSIGN_OR_RETURN(begin_issued_, Prepare(writer_db_, "BEGIN IMMEDIATE"));
+    CEPHALGIA_ASSIGN_OR_RETURN(commit_issued_, Prepare(writer_db_, "COMMIT"));
     queue_.Start();
     return Status::Ok();
   }
@@ -239,16 +256,19 @@ class SqliteFeedbackStore final : public FeedbackStore {
   std::size_t queued_issued_cards() const override { return queue_.queued(); }
 
  private:
+  // One transaction per batch. BEGIN and COMMIT are prepared once (sqlite3_exec compiled them
+  // again for every batch), and the row's texts are bound without a copy: `batch` outlives the
+  // step.
   Status WriteBatch(const std::vector<QueuedCard>& batch) {
-    CEPHALGIA_RETURN_IF_ERROR(Exec(writer_db_, "BEGIN IMMEDIATE"));
+    CEPHALGIA_RETURN_IF_ERROR(StepOnce(writer_db_, begin_issued_.get(), "begin issued cards"));
     sqlite3_stmt* s = insert_issued_.get();
     for (const QueuedCard& card : batch) {
       sqlite3_reset(s);
-      BindText(s, 1, card.card_uuid);
-      BindText(s, 2, card.service_id);
-      BindText(s, 3, card.rule_id);
-      BindText(s, 4, card.hook_instance);
-      BindText(s, 5, card.issued_at);
+      BindTextStatic(s, 1, card.card_uuid);
+      BindTextStatic(s, 2, card.service_id);
+      BindTextStatic(s, 3, card.rule_id);
+      BindTextStatic(s, 4, card.hook_instance);
+      BindTextStatic(s, 5, card.issued_at);
       if (sqlite3_step(s) != SQLITE_DONE) {
         Status err = SqliteError(writer_db_, "insert issued card");
         sqlite3_reset(s);
@@ -257,7 +277,8 @@ class SqliteFeedbackStore final : public FeedbackStore {
       }
     }
     sqlite3_reset(s);
-    Status commit = Exec(writer_db_, "COMMIT");
+    sqlite3_clear_bindings(s);  // no pointer into `batch` outlives it
+    Status commit = StepOnce(writer_db_, commit_issued_.get(), "commit issued cards");
     if (!commit.ok()) (void)Exec(writer_db_, "ROLLBACK");
     return commit;
   }
@@ -270,6 +291,8 @@ class SqliteFeedbackStore final : public FeedbackStore {
   // Writer thread's connection: issued cards. synchronous=NORMAL.
   sqlite3* writer_db_ = nullptr;
   StmtPtr insert_issued_;
+  StmtPtr begin_issued_;
+  StmtPtr commit_issued_;
   IssuedCardQueue queue_;  // last member: its writer thread stops before the rest goes
 };
 
