@@ -86,23 +86,8 @@ namespace {
 // The code unit of the four hex digits at `at`, or -1 when they are not four hex digits (the
 // parser then reports the malformed escape itself).
 int HexCodeUnit(std::string_view text, std::size_t at) {
-  if (at > text.size() || text.size() - at < 4) return -1;
-  int value = 0;
-  for (std::size_t k = 0; k < 4; ++k) {
-    const char c = text[at + k];
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      digit = c - 'A' + 10;
-    } else {
-      return -1;
-    }
-    value = value * 16 + digit;
-  }
-  return value;
+  if (at > text.size()) return -1;
+  return json_bytes::HexCodeUnit(text.data() + at, text.data() + text.size());
 }
 
 }  // namespace

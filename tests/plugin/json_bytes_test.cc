@@ -10,7 +10,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -478,6 +481,33 @@ TEST(JsonBytesTest, ScannerDeclinesExactlyTheTextThatIsNotUtf8WithoutNul) {
       ExpectScanMatchesRapidJson("{\"" + head + "\\t" + tail + "\xf0\x9f\x98\x80\":1}");
     }
   }
+}
+
+// The one parse of a \u escape's four hex digits (the tokenizer's and the unpaired-surrogate
+// check's): every code unit in both cases of its letters, and every text that is short or holds
+// a byte that is not a hex digit, against strtol; its reads stay inside the text.
+TEST(JsonBytesTest, HexCodeUnitReadsExactlyFourHexDigits) {
+  char upper[5], lower[5];
+  for (int unit = 0; unit <= 0xFFFF; ++unit) {
+    std::snprintf(upper, sizeof upper, "%04X", static_cast<unsigned>(unit));
+    std::snprintf(lower, sizeof lower, "%04x", static_cast<unsigned>(unit));
+    ExactBuffer u(std::string_view(upper, 4)), l(std::string_view(lower, 4));
+    ASSERT_EQ(json_bytes::HexCodeUnit(u.data(), u.data() + 4), unit) << upper;
+    ASSERT_EQ(json_bytes::HexCodeUnit(l.data(), l.data() + 4), unit) << lower;
+    ASSERT_EQ(json_bytes::HexCodeUnit(u.data(), u.data() + 3), -1) << upper;
+  }
+  for (int at = 0; at < 4; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      std::string text = "aB09";
+      text[at] = static_cast<char>(c);
+      const bool hex = std::isxdigit(c) != 0;
+      ExactBuffer b(text);
+      EXPECT_EQ(json_bytes::HexCodeUnit(b.data(), b.data() + 4),
+                hex ? static_cast<int>(std::strtol(text.c_str(), nullptr, 16)) : -1)
+          << "byte " << c << " at " << at;
+    }
+  }
+  EXPECT_EQ(json_bytes::HexCodeUnit("", static_cast<const char*>("")), -1);
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 // up starts a multibyte character (checked by Utf8SequenceLength). x86-64 always has SSE2, so the
 // search looks at 16 bytes a step with one unaligned load, three compares and a movemask; elsewhere
 // (and for the last bytes before the end) eight bytes a step in a 64-bit word. Loads never reach
-// past the end of the text: a caller's buffer need not be padded.
+// past the end of the text: a caller's buffer need not be padded. Also the one parse of a \u
+// escape's four hex digits (HexCodeUnit), for the tokenizer and json.cc's surrogate check.
 //
 //   const char* stop = json_bytes::FindStringStop(p, end);  // end when the rest is plain
 //   const char* stop = json_bytes::FindStringStopOrNonAscii(p, end);  // or at a byte >= 0x80
@@ -117,6 +118,29 @@ template <bool kNonAscii>
 // the compiler would otherwise leave calling it).
 [[gnu::always_inline]] inline const char* FindStringStopInlined(const char* p, const char* end) {
   return FindStop<false>(p, end);
+}
+
+// The UTF-16 code unit that the four hex digits at `p` spell (the digits of a \u escape), or -1
+// when [p, end) is shorter than four bytes or one of them is not a hex digit. The one parse of
+// them: the tokenizer decodes escapes with it and json.cc's unpaired-surrogate check reads them.
+inline int HexCodeUnit(const char* p, const char* end) {
+  if (end - p < 4) return -1;
+  int value = 0;
+  for (int k = 0; k < 4; ++k) {
+    const char c = p[k];
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    value = (value << 4) | digit;
+  }
+  return value;
 }
 
 // Length of the well-formed UTF-8 sequence (RFC 3629: shortest form, no surrogate, at most

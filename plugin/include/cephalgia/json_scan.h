@@ -391,21 +391,10 @@ class Scanner {
     return false;
   }
 
-  static int Hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-
   bool Hex4(unsigned& out) {
-    if (end_ - p_ < 4) return false;
-    out = 0;
-    for (int i = 0; i < 4; ++i) {
-      int d = Hex(p_[i]);
-      if (d < 0) return false;
-      out = (out << 4) | static_cast<unsigned>(d);
-    }
+    const int unit = json_bytes::HexCodeUnit(p_, end_);
+    if (unit < 0) return false;
+    out = static_cast<unsigned>(unit);
     p_ += 4;
     return true;
   }
