@@ -93,7 +93,72 @@ Instant AddYears(Instant t, int years) {
   return AddMonths(t, static_cast<int>(months));
 }
 
+namespace {
+
+// The two decimal digits at p, or -1.
+int TwoDigits(const char* p) {
+  const unsigned tens = static_cast<unsigned char>(p[0]) - unsigned{'0'};
+  const unsigned ones = static_cast<unsigned char>(p[1]) - unsigned{'0'};
+  if (tens > 9 || ones > 9) return -1;
+  return static_cast<int>(tens * 10 + ones);
+}
+
+}  // namespace
+
 Result<DateTime> DateTime::Parse(std::string_view text, DateKind kind) {
+  // A request's dates are nearly all "YYYY-MM-DD" or "YYYY-MM-DDThh:mm:ss" with "Z" or
+  // "±hh:mm": read at fixed positions. Anything else, and any value out of range, goes to the
+  // general parser, which also words the errors.
+  const std::size_t n = text.size();
+  const char* s = text.data();
+  if ((n == 10 && kind != DateKind::kInstant) ||
+      ((n == 20 || n == 25) && kind != DateKind::kDate)) {
+    const int century = TwoDigits(s), year_in_century = TwoDigits(s + 2);
+    const int month = TwoDigits(s + 5), day = TwoDigits(s + 8);
+    const bool date_ok = century >= 0 && year_in_century >= 0 && s[4] == '-' && s[7] == '-' &&
+                         month >= 1 && month <= 12 && day >= 1;
+    const int year = century * 100 + year_in_century;
+    if (date_ok && year >= 1 && day <= DaysInMonth(year, month)) {
+      DateTime dt;
+      dt.year_ = year;
+      dt.month_ = month;
+      dt.day_ = day;
+      const Instant midnight = UtcMidnight(year, month, day);
+      if (n == 10) {
+        dt.precision_ = DatePrecision::kDay;
+        dt.start_ = midnight;
+        dt.end_ = midnight + days(1);
+        return dt;
+      }
+      const int hour = TwoDigits(s + 11), minute = TwoDigits(s + 14), second = TwoDigits(s + 17);
+      bool time_ok = s[10] == 'T' && s[13] == ':' && s[16] == ':' && hour >= 0 && hour <= 23 &&
+                     minute >= 0 && minute <= 59 && second >= 0 && second <= 60;
+      int offset = 0;
+      if (n == 20) {
+        time_ok = time_ok && s[19] == 'Z';
+      } else {
+        const int oh = TwoDigits(s + 20), om = TwoDigits(s + 23);
+        time_ok = time_ok && (s[19] == '+' || s[19] == '-') && s[22] == ':' && oh >= 0 && om >= 0 &&
+                  oh <= 14 && om <= 59 && (oh != 14 || om == 0);
+        offset = (s[19] == '-' ? -1 : 1) * (oh * 60 + om);
+      }
+      if (time_ok) {
+        dt.precision_ = DatePrecision::kSecond;
+        dt.hour_ = hour;
+        dt.minute_ = minute;
+        dt.second_ = second;
+        dt.offset_minutes_ = offset;
+        dt.start_ = midnight + std::chrono::hours(hour) + std::chrono::minutes(minute) +
+                    seconds(second) - std::chrono::minutes(offset);
+        dt.end_ = dt.start_ + seconds(1);
+        return dt;
+      }
+    }
+  }
+  return ParseStepwise(text, kind);
+}
+
+Result<DateTime> DateTime::ParseStepwise(std::string_view text, DateKind kind) {
   DateTime dt;
   Cursor c(text);
   if (text.empty()) return Bad(text, "empty date");

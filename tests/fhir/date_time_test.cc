@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 namespace cephalgia::fhir {
@@ -224,6 +225,80 @@ TEST(DateTimeTest, FromInstantRoundTrips) {
   EXPECT_EQ(d.start(), t);
   EXPECT_EQ(d.ToString(), "2024-03-05T10:00:07Z");
   EXPECT_EQ(P(d.ToString()).start(), t);
+}
+
+// Parse reads the common fixed shapes itself and hands everything else to ParseStepwise: for
+// every text and kind both must give the same value, or the same error. The texts are the
+// fixed shapes with each byte replaced by each byte that matters at some position, plus every
+// day of leap and common years at the century edges.
+void ExpectSameAsStepwise(const std::string& text, DateKind kind) {
+  Result<DateTime> fast = DateTime::Parse(text, kind);
+  Result<DateTime> slow = DateTime::ParseStepwise(text, kind);
+  ASSERT_EQ(fast.ok(), slow.ok()) << "'" << text << "' kind " << static_cast<int>(kind);
+  if (!fast.ok()) {
+    EXPECT_EQ(fast.status().ToString(), slow.status().ToString()) << text;
+    return;
+  }
+  EXPECT_EQ(fast->precision(), slow->precision()) << text;
+  EXPECT_EQ(fast->year(), slow->year()) << text;
+  EXPECT_EQ(fast->month(), slow->month()) << text;
+  EXPECT_EQ(fast->day(), slow->day()) << text;
+  EXPECT_EQ(fast->hour(), slow->hour()) << text;
+  EXPECT_EQ(fast->minute(), slow->minute()) << text;
+  EXPECT_EQ(fast->second(), slow->second()) << text;
+  EXPECT_EQ(fast->nanos(), slow->nanos()) << text;
+  EXPECT_EQ(fast->utc_offset_minutes(), slow->utc_offset_minutes()) << text;
+  EXPECT_EQ(fast->assumed_utc(), slow->assumed_utc()) << text;
+  EXPECT_EQ(fast->start(), slow->start()) << text;
+  EXPECT_EQ(fast->end(), slow->end()) << text;
+}
+
+TEST(DateTimeTest, FixedShapesParseAsTheStepwiseParser) {
+  const DateKind kinds[] = {DateKind::kDate, DateKind::kDateTime, DateKind::kInstant};
+  const std::string seeds[] = {
+      "2024-02-29",
+      "2023-02-28",
+      "0001-01-01",
+      "9999-12-31",
+      "2024-03-05T10:00:00Z",
+      "2016-12-31T23:59:60Z",
+      "2024-03-05T00:00:00+14:00",
+      "2024-03-05T23:59:59-12:30",
+      "2024-03-05T10:00:00-00:00",
+      "2024-03-05T10:00:00.5Z",
+  };
+  const std::string bytes = "0123456789-:+TZz. /x";
+  std::size_t compared = 0;
+  for (const std::string& seed : seeds) {
+    for (DateKind kind : kinds) {
+      ExpectSameAsStepwise(seed, kind);
+      for (std::size_t at = 0; at < seed.size(); ++at) {
+        for (char b : bytes) {
+          std::string text = seed;
+          text[at] = b;
+          ExpectSameAsStepwise(text, kind);
+          ++compared;
+        }
+        ExpectSameAsStepwise(seed.substr(0, at), kind);
+        ExpectSameAsStepwise(seed + seed.substr(at, 1), kind);
+      }
+    }
+  }
+  for (int year : {1, 1900, 2000, 2023, 2024, 2100, 9999}) {
+    for (int month = 0; month <= 13; ++month) {
+      for (int day = 0; day <= 32; ++day) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%04d-%02d-%02d", year, month, day);
+        ExpectSameAsStepwise(text, DateKind::kDate);
+        std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d+%02d:%02d", year, month,
+                      day, (day * 7) % 25, (day * 13) % 61, (month * 5) % 62, day % 16,
+                      (day * 11) % 61);
+        ExpectSameAsStepwise(text, DateKind::kDateTime);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(compared, 5000u);
 }
 
 }  // namespace

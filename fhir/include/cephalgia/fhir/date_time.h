@@ -63,6 +63,10 @@ class DateTime {
   // "month 13 out of range in '2024-13'". A dateTime with a time but no offset is accepted as
   // UTC with `assumed_utc()` set (the views report that as a warning; FHIR requires the offset).
   static Result<DateTime> Parse(std::string_view text, DateKind kind = DateKind::kDateTime);
+  // The general parser behind Parse, which first reads the two fixed shapes nearly every
+  // record uses ("2024-03-05", "2024-03-05T10:00:00Z" or with ±hh:mm) without it. Same
+  // answer as Parse for every text and kind (tests compare them); use Parse.
+  static Result<DateTime> ParseStepwise(std::string_view text, DateKind kind);
 
   // A point value at second precision (e.g. "now" from the hook request).
   static DateTime FromInstant(Instant t);
