@@ -32,6 +32,22 @@ Status MethodNotAllowed(std::string_view method, std::string_view path, std::str
                                                    std::string(allowed));
 }
 
+// What a resource read with GET answers (HEAD is GET without the body, which the transport
+// leaves out; RFC 9110 9.3.2) and what a POST endpoint answers. OPTIONS (a CORS preflight) is
+// answered on every path.
+bool IsRead(std::string_view method) { return method == "GET" || method == "HEAD"; }
+constexpr std::string_view kReadMethods = "GET, HEAD, OPTIONS";
+constexpr std::string_view kPostMethods = "POST, OPTIONS";
+
+// A 405 names the methods the resource has in `Allow` (RFC 9110 15.5.6: the server MUST).
+HttpResponse MethodNotAllowedResponse(std::string_view method, std::string_view path,
+                                      std::string_view allow) {
+  HttpResponse response =
+      ErrorResponse(MethodNotAllowed(method, path, allow.substr(0, allow.find(','))));
+  response.SetHeader("Allow", std::string(allow));
+  return response;
+}
+
 void AddString(rapidjson::Value& obj, const char* key, std::string_view value,
                rapidjson::Document::AllocatorType& a) {
   if (!value.empty()) obj.AddMember(rapidjson::StringRef(key), json::MakeString(value, a), a);
@@ -514,8 +530,7 @@ HttpOutcome CdsService::RouteLive(const HttpRequest& request, std::string_view p
                                   bool) const {
   info.route = std::string(path);
   const std::string& method = request.method;
-  if (method != "GET" && method != "HEAD")
-    return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+  if (!IsRead(method)) return MethodNotAllowedResponse(method, path, kReadMethods);
   return JsonResponse(200, R"({"status":"ok"})");
 }
 
@@ -523,8 +538,7 @@ HttpOutcome CdsService::RouteReady(const HttpRequest& request, std::string_view 
                                    CallInfo& info, bool) const {
   info.route = "/readyz";
   const std::string& method = request.method;
-  if (method != "GET" && method != "HEAD")
-    return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+  if (!IsRead(method)) return MethodNotAllowedResponse(method, path, kReadMethods);
   if (hooks_.readiness) {
     if (Status ready = hooks_.readiness(); !ready.ok()) return ErrorResponse(ready);
   }
@@ -534,7 +548,9 @@ HttpOutcome CdsService::RouteReady(const HttpRequest& request, std::string_view 
 HttpOutcome CdsService::RouteMetrics(const HttpRequest& request, std::string_view path,
                                      CallInfo& info, bool) const {
   info.route = "/metrics";
-  if (request.method != "GET") return ErrorResponse(MethodNotAllowed(request.method, path, "GET"));
+  if (!IsRead(request.method)) {
+    return MethodNotAllowedResponse(request.method, path, kReadMethods);
+  }
   if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
   HttpResponse r = JsonResponse(200, hooks_.metrics_text ? hooks_.metrics_text() : "");
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -544,7 +560,9 @@ HttpOutcome CdsService::RouteMetrics(const HttpRequest& request, std::string_vie
 HttpOutcome CdsService::RouteFeedbackSummary(const HttpRequest& request, std::string_view path,
                                              CallInfo& info, bool) const {
   info.route = "/admin/feedback";
-  if (request.method != "GET") return ErrorResponse(MethodNotAllowed(request.method, path, "GET"));
+  if (!IsRead(request.method)) {
+    return MethodNotAllowedResponse(request.method, path, kReadMethods);
+  }
   if (Status s = AuthorizeAdmin(request, info); !s.ok()) return ErrorResponse(s);
   if (!hooks_.feedback_summary_json) {
     return ErrorResponse(NotFound("feedback storage is not enabled on this server"));
@@ -593,7 +611,7 @@ HttpOutcome CdsService::RouteServices(const HttpRequest& request, std::string_vi
 
   if (rest.empty()) {
     info.route = "/cds-services";
-    if (method != "GET") return ErrorResponse(MethodNotAllowed(method, path, "GET"));
+    if (!IsRead(method)) return MethodNotAllowedResponse(method, path, kReadMethods);
     if (Status s = authenticate(); !s.ok()) return ErrorResponse(s);
     return JsonResponse(200, discovery_json_);
   }
@@ -612,7 +630,7 @@ HttpOutcome CdsService::RouteServices(const HttpRequest& request, std::string_vi
   info.service_id = std::string(id);
   if (tail == "feedback") {
     info.route = "/cds-services/{id}/feedback";
-    if (method != "POST") return ErrorResponse(MethodNotAllowed(method, path, "POST"));
+    if (method != "POST") return MethodNotAllowedResponse(method, path, kPostMethods);
     if (Status s = authenticate(); !s.ok()) return ErrorResponse(s);
     if (request.body.size() > options_.max_body_bytes) {
       return ErrorResponse(Status(StatusCode::kPayloadTooLarge, "feedback body too large"));
@@ -630,7 +648,7 @@ HttpOutcome CdsService::RouteServices(const HttpRequest& request, std::string_vi
     return HttpOutcome(std::move(store));
   }
   info.route = "/cds-services/{id}";
-  if (method != "POST") return ErrorResponse(MethodNotAllowed(method, path, "POST"));
+  if (method != "POST") return MethodNotAllowedResponse(method, path, kPostMethods);
   if (Status s = authenticate(); !s.ok()) return ErrorResponse(s);
   auto prepared = PrepareCall(id, request.body, &info);
   if (!prepared.ok()) return ErrorResponse(prepared.status());

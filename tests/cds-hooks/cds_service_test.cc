@@ -127,6 +127,41 @@ TEST_F(CdsServiceTest, G79_WrongMethodIs405) {
   EXPECT_EQ(Get("/cds-services/echo-patient-view/feedback").status, 405);
 }
 
+// RFC 9110 15.5.6: a 405 MUST name the methods the resource has, in `Allow`; 9.3.2: HEAD is
+// answered wherever GET is (load balancers probe with it), the transport leaving out the body.
+TEST_F(CdsServiceTest, G79_A405NamesTheAllowedMethodsAndHeadIsAnsweredLikeGet) {
+  auto allow = [](const HttpResponse& r) {
+    for (const auto& [name, value] : r.headers) {
+      if (name == "Allow") return value;
+    }
+    return std::string("(none)");
+  };
+  HttpResponse get_on_service = Get("/cds-services/echo-patient-view");
+  EXPECT_EQ(get_on_service.status, 405);
+  EXPECT_EQ(allow(get_on_service), "POST, OPTIONS");
+  EXPECT_THAT(Issue(get_on_service).first, HasSubstr("GET is not allowed on "
+                                                     "/cds-services/echo-patient-view; use POST"));
+  HttpResponse post_on_discovery = Post("/cds-services", "{}");
+  EXPECT_EQ(post_on_discovery.status, 405);
+  EXPECT_EQ(allow(post_on_discovery), "GET, HEAD, OPTIONS");
+  EXPECT_THAT(Issue(post_on_discovery).first, HasSubstr("use GET"));
+  EXPECT_EQ(allow(Get("/cds-services/echo-patient-view/feedback")), "POST, OPTIONS");
+  HttpRequest put;
+  put.method = "PUT";
+  put.target = "/livez";
+  EXPECT_EQ(allow(service_->Handle(put)), "GET, HEAD, OPTIONS");
+
+  HttpRequest head;
+  head.method = "HEAD";
+  for (const char* path : {"/cds-services", "/livez", "/readyz"}) {
+    head.target = path;
+    HttpResponse by_head = service_->Handle(head);
+    HttpResponse by_get = Get(path);
+    EXPECT_EQ(by_head.status, 200) << path;
+    EXPECT_EQ(by_head.body, by_get.body) << path;  // the transport sends its length, not its bytes
+  }
+}
+
 TEST_F(CdsServiceTest, G79_MalformedJsonIs400AndSaysWhere) {
   HttpResponse r = Post("/cds-services/echo-patient-view", R"({"hook": "patient-view",)");
   EXPECT_EQ(r.status, 400);

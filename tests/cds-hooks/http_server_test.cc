@@ -230,8 +230,9 @@ TEST_F(HttpServerTest, MalformedHttpGets400) {
 
 // The head is written by the transport itself (response_head.h): on the wire, an HTTP/1.0
 // client that asks to keep the connection is told so and served twice on it, a 204 carries no
-// Content-Length (RFC 9110 8.6) and leaves the connection usable, and a client asking to close
-// is told so and the connection ends.
+// Content-Length (RFC 9110 8.6) and leaves the connection usable, the answer to a HEAD is the
+// GET's head without its body (9.3.2), and a client asking to close is told so and the
+// connection ends: each response is read exactly, so a stray body byte fails the next one.
 TEST_F(HttpServerTest, ResponseFramingOnTheWireFollowsVersionKeepAliveAndStatus) {
   RunningServer server(TestOptions(), [](const HttpRequest& request, ExchangeTag&) {
     HttpResponse r;
@@ -270,6 +271,11 @@ TEST_F(HttpServerTest, ResponseFramingOnTheWireFollowsVersionKeepAliveAndStatus)
   EXPECT_EQ(read_response(fd, 0),
             "HTTP/1.1 204 No Content\r\nServer: cephalgia\r\nAccess-Control-Max-Age: "
             "600\r\n\r\n");
+  const std::string head = "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_GT(::send(fd, head.data(), head.size(), 0), 0);
+  EXPECT_EQ(read_response(fd, 0),
+            "HTTP/1.1 200 OK\r\nServer: cephalgia\r\nContent-Type: application/json; "
+            "charset=utf-8\r\nContent-Length: 11\r\n\r\n");
   const std::string last = "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   ASSERT_GT(::send(fd, last.data(), last.size(), 0), 0);
   EXPECT_EQ(ReadAll(fd),

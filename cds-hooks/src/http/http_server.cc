@@ -435,6 +435,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     record_.method = request_.method;
     record_.bytes_in = request_.body.size();
     record_.remote_address = remote_;
+    head_request_ = beast_request.method() == http::verb::head;
     bool client_keep_alive = beast_request.keep_alive();
     unsigned version = beast_request.version();
     if (request_.body.size() >= server_.options_.offload_body_bytes) {
@@ -485,6 +486,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // sending its body).
   void Refuse(int http_status, const Status& status) {
     started_ = std::chrono::steady_clock::now();
+    head_request_ = false;
     record_ = ExchangeRecord{};
     record_.method = "?";
     record_.remote_address = remote_;
@@ -507,6 +509,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     std::string_view body = out->response.Body();
     if (!StatusAllowsBody(out->response.status)) body = {};
     out->head = ResponseHead(out->response, version, keep_alive, body.size());
+    // The answer to HEAD is the head of the answer to GET, Content-Length included, and no body
+    // (RFC 9110 9.3.2): body bytes would be read as the start of the next response.
+    if (head_request_) body = {};
     record_.status = out->response.status;
     record_.bytes_out = body.size();
     Lowest(stream_).expires_after(server_.options_.write_timeout);
@@ -586,8 +591,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::chrono::steady_clock::time_point header_deadline_;
   std::size_t lingered_bytes_ = 0;
   bool first_request_ = true;
-  bool waiting_ = false;    // waiting for a request's first byte
-  bool lingering_ = false;  // discarding after the last response
+  bool head_request_ = false;  // the exchange being answered is a HEAD: its body is not sent
+  bool waiting_ = false;       // waiting for a request's first byte
+  bool lingering_ = false;     // discarding after the last response
   bool stopping_ = false;
 };
 
