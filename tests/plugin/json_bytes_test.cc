@@ -510,5 +510,64 @@ TEST(JsonBytesTest, HexCodeUnitReadsExactlyFourHexDigits) {
   EXPECT_EQ(json_bytes::HexCodeUnit("", static_cast<const char*>("")), -1);
 }
 
+// The tokenizer's first 16-byte step into a string: every byte value at every offset of the 16
+// (a later stop must not win), and 16 bytes without a stop, against the one-byte reference.
+TEST(JsonBytesTest, FirstStepFindsTheFirstStopOrNonAsciiByteAtEveryOffset) {
+  const std::string plain(16, 'a');
+  ExactBuffer none(plain);
+  EXPECT_EQ(json_bytes::FirstStopOrNonAsciiIn16(none.data()), 16u);
+  for (std::size_t at = 0; at < 16; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      std::string text = plain;
+      text[at] = static_cast<char>(c);
+      if (at + 1 < 16) text[15] = '"';
+      ExactBuffer b(text);
+      EXPECT_EQ(json_bytes::FirstStopOrNonAsciiIn16(b.data()),
+                static_cast<unsigned>(ReferenceStopOrNonAscii(text)))
+          << "at=" << at << " byte=" << c;
+    }
+  }
+}
+
+// Strings the skip steps over are judged as the scan with events judges them: a string of every
+// length up to 48 (ending within the first 16-byte step, just past it, or at the end of the text)
+// with an escape, a control byte, a multibyte character or a quote-like neighbour at every
+// offset, as a key and as a value of a container the handler declines.
+TEST(JsonBytesTest, SkippedStringsAreJudgedAsReadOnesAcrossStepBoundaries) {
+  const std::vector<std::string> inserts = {
+      "\\\"", "\\n",  "\\u00e9",  "\\ud83d\\ude00", "\\u0000", "\\x", "\\", "\x01",
+      "\x1f", "\x7f", "\xc3\xa9", "\xe9",           "\"",      "!",   "#",  "]"};
+  std::size_t accepted = 0, declined = 0;
+  for (std::size_t n = 0; n <= 48; ++n) {
+    const std::string plain(n, 'k');
+    for (std::size_t at = 0; at <= n && at <= 40; ++at) {
+      for (const std::string& insert : inserts) {
+        const std::string s = plain.substr(0, at) + insert + plain.substr(at);
+        for (const std::string& text :
+             {"{\"a\":{\"" + s + "\":\"" + s + "\",\"z\":[\"" + s + "\"]}}",
+              "{\"a\":[\"" + s + "\"]}", "{\"a\":[\"" + s}) {
+          bool full_ok, skip_ok;
+          {
+            ExactBuffer b(text);
+            DecliningHandler handler(1000);
+            full_ok = json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false,
+                                      json::kMaxNestingDepth);
+          }
+          {
+            ExactBuffer b(text);
+            DecliningHandler handler(1);
+            skip_ok = json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false,
+                                      json::kMaxNestingDepth);
+          }
+          EXPECT_EQ(skip_ok, full_ok) << text;
+          (full_ok ? accepted : declined) += 1;
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 5000u);
+  EXPECT_GT(declined, 5000u);
+}
+
 }  // namespace
 }  // namespace cephalgia

@@ -68,15 +68,21 @@ inline __m128i Load128(const char* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
-// StopMask128 with the bit of every byte from 0x80 up set as well. Compared as signed bytes,
-// those below 0x20 are exactly the control bytes and the bytes from 0x80 up: one compare finds
-// both.
-inline unsigned StopOrNonAsciiMask128(__m128i v) {
-  const __m128i below_space = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+// Bit i set when byte i of `v` is plain ASCII: from 0x20 to 0x7F and neither '"' nor '\\'.
+// Compared as signed bytes, those above 0x1F are exactly the bytes from 0x20 to 0x7F: one
+// compare tells them from the control bytes and the bytes from 0x80 up together. (GCC turns a
+// signed "below 0x20" into "not above 0x1F", two instructions: the plain bytes are counted
+// instead, and their complement taken on the mask.)
+inline unsigned PlainAsciiMask128(__m128i v) {
   const __m128i quote_or_backslash =
       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(below_space, quote_or_backslash)));
+  const __m128i above_control = _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1F));
+  return static_cast<unsigned>(
+      _mm_movemask_epi8(_mm_andnot_si128(quote_or_backslash, above_control)));
 }
+
+// StopMask128 with the bit of every byte from 0x80 up set as well.
+inline unsigned StopOrNonAsciiMask128(__m128i v) { return PlainAsciiMask128(v) ^ 0xFFFFu; }
 #endif
 
 // The first byte of [p, end) that ends a plain run of a JSON string (with kNonAscii, or is from
@@ -179,6 +185,25 @@ inline std::size_t Utf8SequenceLength(const char* p, const char* end) {
 
 [[gnu::always_inline]] inline char* FindStringStopOrNonAscii(char* p, char* end) {
   return const_cast<char*>(FindStop<true>(p, end));
+}
+
+// The offset of the first of the 16 bytes at `p` that ends a plain run or is from 0x80 up; 16
+// when none of them does. The caller makes sure the 16 bytes are there. The tokenizer's first
+// step into a string: most strings end within it, and then no loop, no end check and no second
+// search are needed (see json_scan.h's PlainStringEnd).
+[[gnu::always_inline]] inline unsigned FirstStopOrNonAsciiIn16(const char* p) {
+#if defined(CEPHALGIA_JSON_SSE2)
+  // The stops' mask with bit 16 set, so that a mask without a stop gives 16.
+  return static_cast<unsigned>(__builtin_ctz(PlainAsciiMask128(Load128(p)) ^ 0x1FFFFu));
+#else
+  if (const uint64_t m = StopOrNonAsciiMask64(Load64(p)); m != 0) {
+    return static_cast<unsigned>(__builtin_ctzll(m) >> 3);
+  }
+  if (const uint64_t m = StopOrNonAsciiMask64(Load64(p + 8)); m != 0) {
+    return 8 + static_cast<unsigned>(__builtin_ctzll(m) >> 3);
+  }
+  return 16;
+#endif
 }
 
 inline const char* FindStringStop(const char* p, const char* end) {

@@ -245,9 +245,8 @@ class Scanner {
   // For the skip loop: a string nobody reads at `q`, checked as String checks it. Past it, or
   // nullptr when String refuses it. Inlined: it is most of the skip loop.
   [[gnu::always_inline]] char* SkipStringAt(char* q, char* end) {
-    char* const stop = json_bytes::FindStringStopOrNonAscii(q + 1, end);
-    if (stop != end && *stop == '"') [[likely]] {
-      return stop + 1;
+    if (char* const quote = PlainStringEnd(q + 1, end); quote != nullptr) [[likely]] {
+      return quote + 1;
     }
     p_ = q;
     const char* s;
@@ -415,16 +414,36 @@ class Scanner {
   // Always inlined: it is in the loop of every object and array.
   [[gnu::always_inline]] bool String(const char*& out, std::size_t& out_size) {
     char* const start = p_ + 1;
-    char* const stop = json_bytes::FindStringStopOrNonAscii(start, end_);
-    if (stop != end_ && *stop == '"') [[likely]] {
+    char* const stop = PlainStringEnd(start, end_);
+    if (stop != nullptr) [[likely]] {
       out = start;
       out_size = static_cast<std::size_t>(stop - start);
       if constexpr (in_situ_) *stop = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
       p_ = stop + 1;
       return true;
     }
-    p_ = stop;
+    p_ = json_bytes::FindStringStopOrNonAscii(start, end_);
     return EscapedString(start, out, out_size);
+  }
+
+  // The closing quote of the string whose contents start at `start`, when they are plain ASCII
+  // (no escape, no control byte, no byte from 0x80 up) up to it; nullptr when they are not, or
+  // the text ends first. Most strings close within 16 bytes: then one 16-byte step finds the
+  // quote (the byte after the 16 is read only when all 16 are plain, and is there, as the step
+  // runs only while more than 16 bytes are left); longer ones go on with the search loop.
+  [[gnu::always_inline]] static char* PlainStringEnd(char* start, char* end) {
+    char* stop;
+    if (end - start > 16) [[likely]] {
+      stop = start + json_bytes::FirstStopOrNonAsciiIn16(start);
+      if (*stop == '"') [[likely]] {
+        return stop;
+      }
+      if (stop != start + 16) return nullptr;
+      stop = json_bytes::FindStringStopOrNonAscii(stop, end);
+    } else {
+      stop = json_bytes::FindStringStopOrNonAscii(start, end);
+    }
+    return stop != end && *stop == '"' ? stop : nullptr;
   }
 
   // p_ is at the first byte after `start` that ends a plain run (a '\\', a control byte, or the
