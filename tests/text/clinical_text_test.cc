@@ -437,6 +437,64 @@ TEST(QuoteTest, NeverCutsAUtf8CharacterAndKeepsToTheLimit) {
   }
 }
 
+// A mention over the whole text, with room to spare, is quoted as the whole text with every run
+// of blanks and control bytes collapsed to one space (none at the ends): checked against that
+// rule applied byte by byte, on texts mixing runs of kept bytes with every kind of blank.
+TEST(QuoteTest, WholeTextIsQuotedWithBlankRunsCollapsed) {
+  const std::vector<std::string> pieces = {"a",
+                                           "headache",
+                                           "Dr.",
+                                           "\xC3\xA9",
+                                           "\xE2\x80\x94",
+                                           ".",
+                                           ";",
+                                           " ",
+                                           "  ",
+                                           "\t",
+                                           "\n",
+                                           "\r\n",
+                                           "\f",
+                                           "\v",
+                                           std::string(1, '\x01'),
+                                           std::string(1, '\x1F'),
+                                           "\x7F",
+                                           "x y"};
+  auto collapsed = [](const std::string& text) {
+    std::string out;
+    bool blank = false;
+    for (unsigned char c : text) {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c < 0x20 ||
+          c == 0x7F) {
+        blank = true;
+        continue;
+      }
+      if (blank && !out.empty()) out.push_back(' ');
+      out.push_back(static_cast<char>(c));
+      blank = false;
+    }
+    return out;
+  };
+  std::uint64_t seed = 7;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = "w";  // a kept first byte: the span starts on a whole character
+    const std::size_t count = next() % 12;
+    for (std::size_t k = 0; k < count; ++k) text += pieces[next() % pieces.size()];
+    const std::string expected = collapsed(text);
+    EXPECT_EQ(Quote(text, Mention{kHeadache, 0, text.size(), {}}, 1000), expected)
+        << "round " << round;
+  }
+  // Every byte value, between two kept bytes.
+  for (int b = 0; b < 256; ++b) {
+    const std::string text = std::string("w") + static_cast<char>(b) + "w";
+    EXPECT_EQ(Quote(text, Mention{kHeadache, 0, text.size(), {}}, 1000), collapsed(text))
+        << "byte " << b;
+  }
+}
+
 // ---- Robustness ----------------------------------------------------------------------------
 
 TEST(RobustnessTest, ArbitraryBytesAreReadSafely) {

@@ -673,6 +673,10 @@ bool IsBlankByte(unsigned char c) {
 }
 bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
+// A blank (IsBlankByte) or a control byte: every byte up to the space, and DEL (the blanks
+// other than the space are control bytes), in two comparisons.
+bool IsBlankOrControl(unsigned char c) { return c <= 0x20 || c == 0x7F; }
+
 // Calls kept(c, after_blank) for each byte of text[begin, end) that is not blank or a control
 // byte; after_blank says whether a run of such bytes came before it.
 template <typename Kept>
@@ -680,7 +684,7 @@ void ForEachKeptByte(std::string_view text, std::size_t begin, std::size_t end, 
   bool blank = false;
   for (std::size_t i = begin; i < end; ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    if (IsBlankByte(c) || c < 0x20 || c == 0x7F) {
+    if (IsBlankOrControl(c)) {
       blank = true;
       continue;
     }
@@ -689,12 +693,25 @@ void ForEachKeptByte(std::string_view text, std::size_t begin, std::size_t end, 
   }
 }
 
-// Appends text[begin, end) with every run of blanks collapsed to one space.
+// Appends text[begin, end) with every run of blanks collapsed to one space: what
+// ForEachKeptByte keeps, a run of kept bytes at a time (one push_back per byte showed in the
+// profile of a request's quotes).
 void AppendCollapsed(std::string_view text, std::size_t begin, std::size_t end, std::string* out) {
-  ForEachKeptByte(text, begin, end, [out](char c, bool after_blank) {
-    if (after_blank && !out->empty() && out->back() != ' ') out->push_back(' ');
-    out->push_back(c);
-  });
+  bool blank = false;
+  std::size_t i = begin;
+  while (i < end) {
+    if (IsBlankOrControl(static_cast<unsigned char>(text[i]))) {
+      blank = true;
+      ++i;
+      continue;
+    }
+    std::size_t run_end = i + 1;
+    while (run_end < end && !IsBlankOrControl(static_cast<unsigned char>(text[run_end]))) ++run_end;
+    if (blank && !out->empty() && out->back() != ' ') out->push_back(' ');
+    out->append(text.data() + i, run_end - i);
+    blank = false;
+    i = run_end;
+  }
 }
 
 // The size AppendCollapsed would give text[begin, end) appended to an empty string, counted
@@ -707,9 +724,6 @@ std::size_t CollapsedSize(std::string_view text, std::size_t begin, std::size_t 
   });
   return size;
 }
-
-// Whether ForEachKeptByte treats the byte as blank (a space, a control byte).
-bool IsBlankOrControl(unsigned char c) { return IsBlankByte(c) || c < 0x20 || c == 0x7F; }
 
 // CollapsedSize of text[a, c) from the sizes of its two parts text[a, b) and text[b, c): one
 // space joins them when both keep bytes and a blank run touches b (the last byte of the first
@@ -801,6 +815,7 @@ std::string Quote(std::string_view text, const Mention& m, std::size_t max_bytes
     if (!right_grew && !left_grew) break;
   }
   std::string quote;
+  quote.reserve(size);  // CollapsedSize of [left, right): one allocation
   AppendCollapsed(text, left, right, &quote);
   return quote;
 }
