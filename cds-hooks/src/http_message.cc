@@ -5,17 +5,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "cephalgia/ascii.h"
 #include "cephalgia/json.h"
 
 namespace cephalgia::hooks {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // FHIR IssueType codes (http://hl7.org/fhir/issue-type) closest to each status.
 const char* IssueTypeFor(StatusCode code) {
@@ -47,7 +41,7 @@ const char* IssueTypeFor(StatusCode code) {
 
 std::string_view HttpRequest::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return v;
+    if (EqualsIgnoreCaseAscii(k, name)) return v;
   }
   return {};
 }
@@ -59,7 +53,7 @@ std::string_view HttpRequest::Path() const {
 
 void HttpResponse::SetHeader(std::string name, std::string value) {
   for (auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) {
+    if (EqualsIgnoreCaseAscii(k, name)) {
       v = std::move(value);
       return;
     }

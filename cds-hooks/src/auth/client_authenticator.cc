@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "cephalgia/ascii.h"
 #include "cephalgia/hooks/auth/base64url.h"
 #include "cephalgia/hooks/auth/jwks.h"
 #include "cephalgia/hooks/auth/replay_cache.h"
@@ -25,17 +26,6 @@ constexpr std::size_t kMaxJkuBytes = 2048;
 
 // The reasons are fixed phrases: a 401 body and the logs may show them (see the header).
 Status Deny(const char* reason) { return Unauthenticated(reason); }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -372,11 +362,12 @@ Result<std::unique_ptr<ClientAuthenticator>> ClientAuthenticator::Create(AuthCon
   }
   if (c.mode == AuthMode::kRequired) {
     if (c.trusted_issuers.empty()) {
-      return InvalidArgument("--auth required needs at least one --trusted-issuer", "trusted-issuer");
+      return InvalidArgument("--auth required needs at least one --trusted-issuer",
+                             "trusted-issuer");
     }
     if (impl->configured.size() == 0 && c.jku_allow_prefixes.empty()) {
-      return InvalidArgument("--auth required needs trusted keys: --jwks FILE or --jku-allow PREFIX",
-                             "jwks");
+      return InvalidArgument(
+          "--auth required needs trusted keys: --jwks FILE or --jku-allow PREFIX", "jwks");
     }
   }
   for (const std::string& entry : c.jku_allow_prefixes) {
@@ -412,7 +403,7 @@ namespace {
 Result<std::string_view> BearerToken(std::string_view authorization_header) {
   std::string_view value = Trim(authorization_header);
   const std::size_t space = value.find(' ');
-  if (space == std::string_view::npos || !EqualsIgnoreCase(value.substr(0, space), "Bearer")) {
+  if (space == std::string_view::npos || !EqualsIgnoreCaseAscii(value.substr(0, space), "Bearer")) {
     return Deny("missing bearer token");
   }
   const std::string_view token = Trim(value.substr(space + 1));
@@ -455,7 +446,7 @@ Result<TokenParts> ClientAuthenticator::Impl::ReadToken(std::string_view authori
   }
   parts.alg_name = std::string(*alg_name);
   const rapidjson::Value* typ = json::Find(header, "typ");
-  if (typ != nullptr ? !(typ->IsString() && EqualsIgnoreCase(json::AsStringView(*typ), "JWT"))
+  if (typ != nullptr ? !(typ->IsString() && EqualsIgnoreCaseAscii(json::AsStringView(*typ), "JWT"))
                      : config.require_typ) {
     return Deny("bad typ");
   }
@@ -481,9 +472,9 @@ bool ClientAuthenticator::MayFetchKeys(std::string_view authorization_header,
                                        Clock::time_point now) const {
   if (impl_->config.mode == AuthMode::kOff) return false;
   Result<TokenParts> parts = impl_->ReadToken(authorization_header, nullptr);
-  if (!parts.ok()) return false;  // refused without a key lookup
+  if (!parts.ok()) return false;             // refused without a key lookup
   if (impl_->replay->remote()) return true;  // the replay check itself goes over the network
-  if (!parts->jku) return false;  // verified without a fetch
+  if (!parts->jku) return false;             // verified without a fetch
   if (impl_->configured.Find(parts->kid) != nullptr) return false;
   const Result<std::string> url = impl_->AllowedJku(*parts->jku, parts->iss);
   if (!url.ok()) return false;
@@ -543,9 +534,8 @@ Result<VerifiedClient> ClientAuthenticator::Verify(std::string_view authorizatio
   if (tenant != nullptr && !tenant->IsString()) return Deny("malformed token");
 
   // 7. Replay: remembered until the token could no longer be accepted anyway.
-  const auto forget_at =
-      Clock::time_point(std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(*exp + skew)));
+  const auto forget_at = Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*exp + skew)));
   switch (impl_->replay->Insert(parts.iss, *jti, forget_at, now)) {
     case ReplayCache::kFresh:
       break;

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <mutex>
 
+#include "cephalgia/ascii.h"
+
 namespace cephalgia::check {
 namespace {
 
@@ -37,18 +39,11 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 }  // namespace
 
 std::string HttpReply::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return v;
+    if (EqualsIgnoreCaseAscii(k, name)) return v;
   }
   return "";
 }

@@ -6,19 +6,10 @@
 #include <utility>
 #include <vector>
 
+#include "cephalgia/ascii.h"
+
 namespace cephalgia::hooks {
 namespace {
-
-bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool IsFramingField(std::string_view name) {
   return EqualsIgnoreCaseAscii(name, "Connection") ||
