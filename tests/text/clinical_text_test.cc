@@ -407,6 +407,22 @@ TEST(MatchTest, LongestPhraseAtAPositionAndNoDoubleReport) {
               ElementsAre(kHeadache, kFever));
 }
 
+// The scanner keeps at most 48 bytes of a word and marks a longer one, so that it never equals
+// a shorter word; case is folded and digits joined by a period or comma stay one word.
+TEST(ScannerTest, WordsAreFoldedJoinedAndCutAsTheVocabularyExpects) {
+  auto rules = ContextRules::Default();
+  const std::string x48(48, 'x');
+  EXPECT_TRUE(FindPhrase("see " + x48 + " here", x48, *rules).has_value());
+  EXPECT_TRUE(FindPhrase("see XX" + x48.substr(2) + " here", x48, *rules).has_value());
+  EXPECT_FALSE(FindPhrase("see " + x48 + "y here", x48, *rules).has_value());
+  EXPECT_FALSE(FindPhrase("see 7" + x48 + " here", "7" + x48.substr(1), *rules).has_value());
+  EXPECT_FALSE(FindPhrase("see " + x48.substr(1) + "\xC3\xA9 here", x48, *rules).has_value());
+  EXPECT_TRUE(FindPhrase("Temp 38,5 now", "38,5 now", *rules).has_value());
+  EXPECT_TRUE(FindPhrase("Dose 1.25 mg", "1.25 mg", *rules).has_value());
+  EXPECT_FALSE(FindPhrase("Dose 1.25 mg", "25 mg", *rules).has_value());
+  EXPECT_TRUE(FindPhrase("Dose 1a.25 mg", "25 mg", *rules).has_value());
+}
+
 // ---- Quote ---------------------------------------------------------------------------------
 
 TEST(QuoteTest, ShortSpanWithAFewWordsAround) {

@@ -124,7 +124,6 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (sign != 0) buf[len++] = sign;
     bool has_upper = false, has_lower = false, all_digits = true, overflow = false;
     const bool capitalized = s[i] >= 'A' && s[i] <= 'Z';
-    std::size_t digits = 0;
     auto put = [&](char c) {
       if (len < kMaxWordBytes) {
         buf[len++] = c;
@@ -135,20 +134,22 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     std::uint8_t classes = 0;
     while (i < n) {
       unsigned char c = s[i];
-      // The common case first: a run of ASCII letters and digits.
+      // The common case first: a run of ASCII letters and digits. Its end is found first, then
+      // its bytes are lower-cased into buf as far as there is room (len never exceeds
+      // kMaxWordBytes here): two short loops, not one with every check in it.
       if (std::uint8_t cls = kBytes.cls[c]; cls != 0) {
         std::size_t j = i;
         do {
-          if (len < kMaxWordBytes) {
-            buf[len++] = kBytes.lower[c];
-          } else {
-            overflow = true;
-          }
           classes |= cls;
-          digits += cls == kClassDigit;
-          c = ++j < n ? s[j] : 0;
-          cls = kBytes.cls[c];
-        } while (j < n && cls != 0);
+          ++j;
+        } while (j < n && (cls = kBytes.cls[s[j]]) != 0);
+        std::size_t copy = j - i;
+        if (copy > kMaxWordBytes - len) {
+          copy = kMaxWordBytes - len;
+          overflow = true;
+        }
+        for (std::size_t k = 0; k < copy; ++k) buf[len + k] = kBytes.lower[s[i + k]];
+        len += copy;
         i = j;
         has_upper = has_upper || (classes & kClassUpper);
         has_lower = has_lower || (classes & kClassLower);
@@ -176,8 +177,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         ++i;
         continue;
       }
-      if ((c == '.' || c == ',') && all_digits && digits > 0 && i + 1 < n && s[i + 1] >= '0' &&
-          s[i + 1] <= '9') {
+      // classes has kClassDigit once a digit was read (the word's digits so far).
+      if ((c == '.' || c == ',') && all_digits && (classes & kClassDigit) && i + 1 < n &&
+          s[i + 1] >= '0' && s[i + 1] <= '9') {
         put(static_cast<char>(c));
         ++i;
         continue;
