@@ -569,5 +569,47 @@ TEST(JsonBytesTest, SkippedStringsAreJudgedAsReadOnesAcrossStepBoundaries) {
   EXPECT_GT(declined, 5000u);
 }
 
+// The skip's stack of open containers: nesting up to the depth limit and one level past it,
+// arrays and objects mixed, declined from several depths, is judged as the full scan judges it;
+// the closing brackets must match the opening ones at every level.
+TEST(JsonBytesTest, SkippedNestingIsJudgedAsTheFullScanJudgesIt) {
+  auto nested = [](std::size_t n, bool swap_one) {
+    std::string open, close;
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool object = i % 3 == 1;
+      open += object ? "{\"k\":" : "[";
+      close.insert(0, object ? "}" : "]");
+    }
+    if (swap_one && !close.empty()) {
+      const std::size_t at = close.size() / 2;
+      close[at] = close[at] == '}' ? ']' : '}';
+    }
+    return "{\"a\":" + open + "1" + close + ",\"b\":[]}";
+  };
+  std::size_t accepted = 0, declined = 0;
+  for (std::size_t n : {0, 1, 2, 3, 62, 63, 64, 65, 128, 250, 251, 252, 253, 254, 255, 256, 257}) {
+    for (bool swap_one : {false, true}) {
+      const std::string text = nested(n, swap_one);
+      bool full_ok;
+      {
+        ExactBuffer b(text);
+        DecliningHandler handler(1000);
+        full_ok =
+            json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false, json::kMaxNestingDepth);
+      }
+      for (int from : {1, 2, 3, 5}) {
+        ExactBuffer b(text);
+        DecliningHandler handler(from);
+        const bool skip_ok =
+            json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false, json::kMaxNestingDepth);
+        EXPECT_EQ(skip_ok, full_ok) << "n=" << n << " swapped=" << swap_one << " from=" << from;
+      }
+      (full_ok ? accepted : declined) += 1;
+    }
+  }
+  EXPECT_GT(accepted, 10u);
+  EXPECT_GT(declined, 10u);
+}
+
 }  // namespace
 }  // namespace cephalgia

@@ -29,6 +29,7 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -284,16 +285,22 @@ class Scanner {
 
   // The same grammar without events: the contents of a container its handler does not read,
   // p_ just after its opening bracket, at nesting `depth`. One loop with the open containers'
-  // kinds on a bit stack instead of a call per value. Deeper than kSkipLevels inside one skip is
-  // left to RapidJSON, like anything else the scanner does not handle.
+  // closing brackets on a stack of bytes instead of a call per value: the innermost one, kept in
+  // a register, is both what closes the container and whether it is an object. Deeper than
+  // kSkipLevels inside one skip is left to RapidJSON, like anything else the scanner does not
+  // handle.
   // The read position is a local here (kept in a register, not stored back at every step), and
   // each place expects the byte compact JSON has there (',' ':' or a value) before it looks for
   // whitespace.
   static constexpr int kSkipLevels = 256;
   bool SkipContainer(bool is_object, int depth) {
-    std::uint64_t objects[kSkipLevels / 64] = {};  // bit `level`: that open container is an object
-    int level = 0;                                 // containers opened inside this one
-    objects[0] = is_object ? 1 : 0;
+    // The closing bracket of each open container, by level (written before it is read).
+    char closers[kSkipLevels];
+    int level = 0;  // containers opened inside this one
+    // Opening one more fails from this level on (as Value would past max_depth_).
+    const int level_limit = std::min(max_depth_ - depth, kSkipLevels - 1);
+    char close = is_object ? '}' : ']';  // the innermost open container's closing bracket
+    closers[0] = close;
     char* p = p_;
     char* const end = end_;
     char c;
@@ -302,9 +309,9 @@ class Scanner {
     p = SkipWhitespaceFrom(p, end);
     if (p == end) goto fail;
     c = *p;
-    if (c == (is_object ? '}' : ']')) goto close;
+    if (c == close) goto close;
   element:  // p at a member's key or an element's value, c == *p
-    if (is_object) {
+    if (close == '}') {
       if (c != '"') goto fail;
       p = SkipStringAt(p, end);
       if (p == nullptr) return false;
@@ -325,15 +332,10 @@ class Scanner {
     switch (c) {
       case '{':
       case '[':
-        if (depth + level + 1 > max_depth_ || level + 1 >= kSkipLevels) goto fail;
-        is_object = c == '{';
+        if (level >= level_limit) goto fail;
+        close = static_cast<char>(c + 2);  // '{' + 2 == '}', '[' + 2 == ']'
         ++p;
-        ++level;
-        if (is_object) {
-          objects[level >> 6] |= std::uint64_t{1} << (level & 63);
-        } else {
-          objects[level >> 6] &= ~(std::uint64_t{1} << (level & 63));
-        }
+        closers[++level] = close;
         goto open;
       case '"':
         p = SkipStringAt(p, end);
@@ -371,7 +373,7 @@ class Scanner {
       }
       goto element;
     }
-    if (c != (is_object ? '}' : ']')) {
+    if (c != close) {
       if (!IsWhitespace(c)) goto fail;
       p = SkipWhitespaceFrom(p, end);
       goto next;
@@ -382,8 +384,7 @@ class Scanner {
       p_ = p;
       return true;
     }
-    --level;
-    is_object = (objects[level >> 6] >> (level & 63)) & 1;
+    close = closers[--level];
     goto next;
   fail:
     p_ = p;
