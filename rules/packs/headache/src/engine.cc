@@ -32,6 +32,10 @@ constexpr std::string_view kDraftOrigin = "context.draftOrders";
 constexpr std::size_t kValueBufferBytes =
     256 * 1024;  // per thread; larger requests fall back to malloc
 constexpr std::size_t kParseBufferBytes = 16 * 1024;
+// The document's parse stack starts smaller than its buffer, which also holds the pool's chunk
+// header: sized as the buffer, the stack's first block did not fit and came from malloc (a 64 KB
+// chunk, allocated and freed on every call).
+constexpr std::size_t kParseStackBytes = kParseBufferBytes / 2;
 constexpr std::size_t kMaxUnreadableIssues = 20;
 
 // Builds a document from the tokenizer's events over the client's request, left untouched (no
@@ -184,7 +188,7 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   rapidjson::MemoryPoolAllocator<> parse_alloc(parse_buffer.get(), kParseBufferBytes);
   rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
                              rapidjson::MemoryPoolAllocator<>>
-      doc(&value_alloc, kParseBufferBytes, &parse_alloc);
+      doc(&value_alloc, kParseStackBytes, &parse_alloc);
   // The fast tokenizer builds the document over the request as the client sent it (strings
   // referenced where they lie, ReferencingHandler); what it leaves (it accepts only what
   // RapidJSON accepts, and only UTF-8 without NUL) is checked for UTF-8 and parsed by RapidJSON
