@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <new>
+#include <type_traits>
 
 #include "cephalgia/fhir/resources.h"
 #include "cephalgia/json.h"
@@ -352,10 +354,14 @@ void ResourceIndex::ReportOutcome(const IndexedResource& outcome) {
 IndexedResource& ResourceIndex::NewResource() {
   if (chunk_used_ == chunk_capacity_) {
     chunk_capacity_ = chunk_capacity_ == 0 ? kFirstChunk : std::min(2 * chunk_capacity_, kMaxChunk);
-    chunks_.push_back(std::make_unique<IndexedResource[]>(chunk_capacity_));
+    chunks_.push_back(
+        std::make_unique_for_overwrite<std::byte[]>(chunk_capacity_ * sizeof(IndexedResource)));
     chunk_used_ = 0;
   }
-  return chunks_.back()[chunk_used_++];
+  static_assert(std::is_trivially_destructible_v<IndexedResource>);
+  static_assert(alignof(IndexedResource) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+  std::byte* slot = chunks_.back().get() + chunk_used_++ * sizeof(IndexedResource);
+  return *new (slot) IndexedResource();
 }
 
 void ResourceIndex::TypeList::Add(const IndexedResource* r) {

@@ -170,10 +170,12 @@ class ResourceIndex {
   std::size_t text_left_ = 0;
   // Resources live in chunks so pointers stay valid as more are added. Chunks double from
   // kFirstChunk to kMaxChunk: a hook request indexes a few dozen resources, and constructing
-  // (then destroying) hundreds of unused slots per request showed in its profile.
+  // (then destroying) hundreds of unused slots per request showed in its profile. A chunk is
+  // raw storage: NewResource constructs each slot as it hands it out (IndexedResource is
+  // trivially destructible, so freeing the storage ends them).
   static constexpr std::size_t kFirstChunk = 32;
   static constexpr std::size_t kMaxChunk = 256;
-  std::vector<std::unique_ptr<IndexedResource[]>> chunks_;
+  std::vector<std::unique_ptr<std::byte[]>> chunks_;
   std::size_t chunk_capacity_ = 0;
   std::size_t chunk_used_ = 0;
   std::vector<const IndexedResource*> all_;
