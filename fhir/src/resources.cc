@@ -58,8 +58,9 @@ ResourceView::ResourceView(const Value& json, IssueSink* sink, std::string path)
 ResourceView::ResourceView(const IndexedResource& resource, IssueSink* sink)
     // Paths only serve issues: a view without a sink does not copy the location (it was the
     // pack's most frequent temporary allocation, one per view of an indexed resource).
-    : ElementView(resource.json, sink,
-                  sink != nullptr ? std::string(resource.location) : std::string()) {}
+    : ElementView(resource.json, sink) {
+  if (sink != nullptr) path_.assign(resource.location);
+}
 
 std::optional<DateTime> ResourceView::last_updated() const {
   const Value* meta = GetObject("meta");

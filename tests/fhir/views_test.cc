@@ -477,5 +477,53 @@ TEST(IssueSinkTest, NullSinkDropsIssues) {
   EXPECT_FALSE(o.status());  // no crash without a sink
 }
 
+// The evaluation reads views without a sink, built without paths (Child, ForEachChild and
+// ResourceView skip them): they must read what the same views with a sink read, and only the
+// paths differ (empty without a sink).
+TEST(ViewsTest, ViewsWithoutASinkReadTheSameWithoutPaths) {
+  ResourceIndex index(nullptr);
+  index.Add(Parse(R"({"resourceType":"Condition","id":"c1",
+      "code":{"coding":[{"system":"http://snomed.info/sct","code":"25064002","display":"Headache"},
+                        {"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"R51.9"}],
+              "text":"Headache"},
+      "category":[{"coding":[{"code":"problem-list-item"}]}],
+      "clinicalStatus":{"coding":[{"code":"active"}]}})"),
+            "conditions");
+  const IndexedResource* r = index.Find("Condition", "c1");
+  ASSERT_NE(r, nullptr);
+  IssueSink sink;
+  ConditionView heard(*r, &sink);
+  ConditionView silent(*r, nullptr);
+  EXPECT_EQ(heard.path(), "conditions");
+  EXPECT_EQ(silent.path(), "");
+  EXPECT_EQ(silent.json(), r->json);
+  auto heard_code = heard.code();
+  auto silent_code = silent.code();
+  ASSERT_TRUE(heard_code && silent_code);
+  EXPECT_EQ(heard_code->path(), "conditions.code");
+  EXPECT_EQ(silent_code->path(), "");
+  EXPECT_EQ(silent_code->json(), heard_code->json());
+  EXPECT_EQ(silent_code->text(), heard_code->text());
+  std::vector<std::string> heard_codes, silent_codes, heard_paths, silent_paths;
+  heard_code->ForEachCoding([&](const CodingView& c) {
+    heard_codes.emplace_back(c.code().value_or("?"));
+    heard_paths.push_back(c.path());
+  });
+  silent_code->ForEachCoding([&](const CodingView& c) {
+    silent_codes.emplace_back(c.code().value_or("?"));
+    silent_paths.push_back(c.path());
+    EXPECT_EQ(c.sink(), nullptr);
+  });
+  EXPECT_EQ(silent_codes, heard_codes);
+  EXPECT_EQ(silent_codes, (std::vector<std::string>{"25064002", "R51.9"}));
+  EXPECT_EQ(heard_paths,
+            (std::vector<std::string>{"conditions.code.coding[0]", "conditions.code.coding[1]"}));
+  EXPECT_EQ(silent_paths, (std::vector<std::string>{"", ""}));
+  auto status = silent.clinical_status();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->FirstCode(), "active");
+  EXPECT_TRUE(sink.issues().empty()) << DumpIssues(sink);
+}
+
 }  // namespace
 }  // namespace cephalgia::fhir

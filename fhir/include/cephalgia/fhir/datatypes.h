@@ -42,6 +42,9 @@ class ElementView {
   ElementView() = default;
   ElementView(const rapidjson::Value* json, IssueSink* sink, std::string path)
       : json_(json), sink_(sink), path_(std::move(path)) {}
+  // Without a path: what a view without a sink gets (ChildPath is empty then), built without
+  // moving an empty string in (an out-of-line call per child view on the evaluation path).
+  ElementView(const rapidjson::Value* json, IssueSink* sink) : json_(json), sink_(sink) {}
 
   bool present() const { return json_ != nullptr; }
   explicit operator bool() const { return present(); }
@@ -75,6 +78,7 @@ class ElementView {
   std::optional<V> Child(std::string_view key) const {
     const rapidjson::Value* v = GetObject(key);
     if (v == nullptr) return std::nullopt;
+    if (sink_ == nullptr) return V(v, nullptr);
     return V(v, sink_, ChildPath(key));
   }
   template <typename V>
@@ -350,7 +354,7 @@ void ElementView::ForEachChild(std::string_view key, Fn&& fn) const {
   if (arr == nullptr) return;
   for (const rapidjson::Value& e : arr->GetArray()) {
     if (!e.IsObject()) continue;
-    fn(V(&e, nullptr, std::string()));
+    fn(V(&e, nullptr));
   }
 }
 

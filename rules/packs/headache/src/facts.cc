@@ -73,10 +73,9 @@ bool HasCategory(const rapidjson::Value* resource, std::string_view code1, std::
   bool found = false;
   ForEachObjectIn(resource, "category", [&](const rapidjson::Value& e) {
     if (found) return;
-    fhir::CodeableConceptView(&e, nullptr, std::string())
-        .ForEachCoding([&](const fhir::CodingView& c) {
-          if (auto v = c.code(); !found && v && (*v == code1 || *v == code2)) found = true;
-        });
+    fhir::CodeableConceptView(&e, nullptr).ForEachCoding([&](const fhir::CodingView& c) {
+      if (auto v = c.code(); !found && v && (*v == code1 || *v == code2)) found = true;
+    });
   });
   return found;
 }
@@ -1088,7 +1087,7 @@ class Extractor {
       auto reasons = json->FindMember("reasonCode");
       if (reasons != json->MemberEnd() && reasons->value.IsArray()) {
         for (const rapidjson::Value& reason : reasons->value.GetArray()) {
-          fhir::CodeableConceptView cc(&reason, nullptr, "");
+          fhir::CodeableConceptView cc(&reason, nullptr);
           s_.reason_hits.clear();
           ConceptHits(cc, &s_.reason_hits);
           for (const VsHit& hit : s_.reason_hits) {
@@ -1339,7 +1338,7 @@ namespace {
 std::optional<double> DaysPerMonthIn(const rapidjson::Value* resource, std::string_view key) {
   std::optional<double> days;
   ForEachObjectIn(resource, key, [&](const rapidjson::Value& e) {
-    if (!days) days = DosageDaysPerMonth(fhir::DosageView(&e, nullptr, std::string()));
+    if (!days) days = DosageDaysPerMonth(fhir::DosageView(&e, nullptr));
   });
   return days;
 }
