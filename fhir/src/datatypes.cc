@@ -99,9 +99,22 @@ std::optional<int64_t> ElementView::GetInteger(std::string_view key) const {
   return std::nullopt;
 }
 
+namespace {
+
+// ParseDateReporting for a view without a sink: nobody hears its issues, so no location is
+// built or copied for them.
+std::optional<DateTime> ParseDateSilently(std::string_view text, DateKind kind) {
+  Result<DateTime> dt = DateTime::Parse(text, kind);
+  if (!dt.ok()) return std::nullopt;
+  return *std::move(dt);
+}
+
+}  // namespace
+
 std::optional<DateTime> ElementView::GetDate(std::string_view key, DateKind kind) const {
   std::optional<std::string_view> s = GetString(key);
   if (!s) return std::nullopt;
+  if (sink_ == nullptr) return ParseDateSilently(*s, kind);
   return ParseDateReporting(*s, kind, *this, ChildPath(key));
 }
 
@@ -497,6 +510,7 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
       break;
     }
   }
+  if (parent.sink() == nullptr) return ChoiceView(found, nullptr, type, found_suffix);
   return ChoiceView(found, parent.sink(), std::move(path), type, found_suffix);
 }
 
@@ -541,13 +555,15 @@ std::optional<DateTime> ChoiceView::date_time() const {
     default:
       return std::nullopt;
   }
-  return ParseDateReporting(std::string_view(json_->GetString(), json_->GetStringLength()), kind,
-                            *this, path_);
+  const std::string_view text(json_->GetString(), json_->GetStringLength());
+  if (sink_ == nullptr) return ParseDateSilently(text, kind);
+  return ParseDateReporting(text, kind, *this, path_);
 }
 
 template <typename V>
 static std::optional<V> ObjectAs(const ChoiceView& c, bool type_ok) {
   if (!type_ok || c.json() == nullptr || !c.json()->IsObject()) return std::nullopt;
+  if (c.sink() == nullptr) return V(c.json(), nullptr);  // no path to copy (it is empty)
   return V(c.json(), c.sink(), c.path());
 }
 

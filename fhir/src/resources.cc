@@ -26,6 +26,11 @@ std::optional<V> Grandchild(const ElementView& parent, std::string_view key,
                             std::string_view child) {
   const Value* mid = parent.GetObject(key);
   if (mid == nullptr) return std::nullopt;
+  if (parent.sink() == nullptr) {  // no paths to build
+    const Value* v = ElementView(mid, nullptr).GetObject(child);
+    if (v == nullptr) return std::nullopt;
+    return V(v, nullptr);
+  }
   ElementView m(mid, parent.sink(), parent.ChildPath(key));
   const Value* v = m.GetObject(child);
   if (v == nullptr) return std::nullopt;
@@ -37,6 +42,7 @@ std::optional<std::string_view> NestedString(const ElementView& parent, std::str
                                              std::string_view child) {
   const Value* mid = parent.GetObject(key);
   if (mid == nullptr) return std::nullopt;
+  if (parent.sink() == nullptr) return ElementView(mid, nullptr).GetString(child);
   return ElementView(mid, parent.sink(), parent.ChildPath(key)).GetString(child);
 }
 

@@ -525,5 +525,58 @@ TEST(ViewsTest, ViewsWithoutASinkReadTheSameWithoutPaths) {
   EXPECT_TRUE(sink.issues().empty()) << DumpIssues(sink);
 }
 
+// Dates, choice elements and nested members read through views without a sink (no location
+// is built for them) give what the same views with a sink give; a bad date is absent in both
+// and an issue only where a sink hears it.
+TEST(ViewsTest, DatesChoicesAndNestedMembersWithoutASinkReadTheSame) {
+  ResourceIndex index(nullptr);
+  index.Add(Parse(R"({"resourceType":"Condition","id":"c2",
+      "onsetPeriod":{"start":"2024-03-05","end":"2024-03-07T10:00:00+02:00"},
+      "abatementDateTime":"2024-13-01",
+      "recordedDate":"2024-03-08T09:30:00Z"})"),
+            "conditions");
+  index.Add(Parse(R"({"resourceType":"MedicationRequest","id":"m1","status":"active",
+      "intent":"order","medicationCodeableConcept":{"text":"x"},
+      "authoredOn":"2024-03-09",
+      "dispenseRequest":{"validityPeriod":{"start":"2024-03-09","end":"2024-04-09"},
+                         "quantity":{"value":30,"unit":"tablet"}}})"),
+            "requests");
+  IssueSink sink;
+  const IndexedResource* c = index.Find("Condition", "c2");
+  const IndexedResource* m = index.Find("MedicationRequest", "m1");
+  ASSERT_TRUE(c != nullptr && m != nullptr);
+  ConditionView heard(*c, &sink), silent(*c, nullptr);
+  ASSERT_EQ(silent.onset().type(), ChoiceType::kPeriod);
+  EXPECT_EQ(silent.onset().path(), "");
+  EXPECT_EQ(heard.onset().path(), "conditions.onsetPeriod");
+  auto heard_onset = heard.onset().ToInterval(std::nullopt);
+  auto silent_onset = silent.onset().ToInterval(std::nullopt);
+  ASSERT_TRUE(heard_onset && silent_onset);
+  EXPECT_EQ(*silent_onset, *heard_onset);
+  EXPECT_EQ(silent_onset->start, UtcMidnight(2024, 3, 5));
+  EXPECT_EQ(silent_onset->end,
+            UtcMidnight(2024, 3, 7) + std::chrono::hours(8) + std::chrono::seconds(1));
+  ASSERT_TRUE(silent.recorded_date() && heard.recorded_date());
+  EXPECT_EQ(silent.recorded_date()->start(), heard.recorded_date()->start());
+  EXPECT_EQ(silent.recorded_date()->start(), UtcMidnight(2024, 3, 8) + std::chrono::minutes(570));
+  EXPECT_FALSE(silent.abatement().date_time());
+  EXPECT_TRUE(sink.issues().empty());
+  EXPECT_FALSE(heard.abatement().date_time());
+  EXPECT_TRUE(HasIssueAt(sink, "conditions.abatementDateTime")) << DumpIssues(sink);
+
+  MedicationRequestView heard_mr(*m, &sink), silent_mr(*m, nullptr);
+  ASSERT_TRUE(silent_mr.authored_on() && heard_mr.authored_on());
+  EXPECT_EQ(silent_mr.authored_on()->start(), UtcMidnight(2024, 3, 9));
+  auto heard_validity = heard_mr.dispense_validity_period();
+  auto silent_validity = silent_mr.dispense_validity_period();
+  ASSERT_TRUE(heard_validity && silent_validity);
+  EXPECT_EQ(heard_validity->path(), "requests.dispenseRequest.validityPeriod");
+  EXPECT_EQ(silent_validity->path(), "");
+  EXPECT_EQ(silent_validity->ToInterval(), heard_validity->ToInterval());
+  ASSERT_TRUE(silent_mr.dispense_quantity());
+  EXPECT_EQ(silent_mr.dispense_quantity()->value(), 30.0);
+  EXPECT_FALSE(silent_mr.dispense_expected_supply_duration());
+}
+
 }  // namespace
 }  // namespace cephalgia::fhir

@@ -292,6 +292,10 @@ class ChoiceView : public ElementView {
   ChoiceView(const rapidjson::Value* json, IssueSink* sink, std::string path, ChoiceType type,
              std::string_view suffix)
       : ElementView(json, sink, std::move(path)), type_(type), suffix_(suffix) {}
+  // Without a path (a view without a sink).
+  ChoiceView(const rapidjson::Value* json, IssueSink* sink, ChoiceType type,
+             std::string_view suffix)
+      : ElementView(json, sink), type_(type), suffix_(suffix) {}
 
   // Finds `<base>[x]` in `parent` (nullptr-safe).
   static ChoiceView Find(const ElementView& parent, std::string_view base);
