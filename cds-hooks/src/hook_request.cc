@@ -330,6 +330,24 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   // For json_scan, right after a key: the value of a member its frame does not read (KeyRead) is
   // checked without events; its events would change nothing (each returns at once for it).
   bool WantsValue() const { return KeyRead(); }
+  // For json_scan, right after a member's value: the rest of a resource, entry or link is checked
+  // without events once every member it reads (the first of each name) has been seen; a
+  // resource's `entry` and `link` matter only in a Bundle. Their events would change nothing.
+  bool WantsRest() const {
+    if (skip_depth_ > 0) return false;
+    const Frame& f = frames_.back();
+    switch (f.role) {
+      case Role::kResource:
+        return !(f.seen_type && f.seen_id &&
+                 (!(f.type_is_string && f.type == "Bundle") || (f.seen_entry && f.seen_link)));
+      case Role::kEntry:
+        return !f.seen_resource;
+      case Role::kLink:
+        return !(f.seen_relation && f.seen_url);
+      default:
+        return true;
+    }
+  }
   bool StartArray() { return Open(false); }
   bool EndArray(rapidjson::SizeType) { return Close(); }
 

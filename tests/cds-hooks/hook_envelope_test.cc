@@ -486,4 +486,50 @@ TEST(HookEnvelopeTest, TheReaderFallbackCollectsWhatTheFastScanCollects) {
 }
 
 }  // namespace
+// Once a resource, an entry or a link has shown every member it reads, the fast scan checks the
+// rest without events: what follows (later members of the read names, a Bundle's entries after a
+// type that is not Bundle, a second resource or url) changes nothing, as for RapidJSON's reader,
+// which reads it all (the NUL member sends the body to the reader).
+TEST(HookEnvelopeTest, TheRestOfAResourceIsSkippedAsTheReaderReadsIt) {
+  const std::string prefetch =
+      R"({"a":{"resourceType":"Condition","id":"c1","resourceType":"Bundle","id":"c2",)"
+      R"("entry":[{"resource":{"resourceType":"OperationOutcome"}}],"link":[{"relation":"next","url":"u"}]},)"
+      R"("b":{"id":"b1","link":[{"relation":"next","url":"u1","relation":"self","url":"u2"}],)"
+      R"("resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p1","id":"p2"},)"
+      R"("resource":{"resourceType":"OperationOutcome"}},{"fullUrl":"x","resource":{"id":"c3",)"
+      R"("resourceType":"Condition","code":{"text":"t"},"resourceType":"Patient"}}],"total":2,)"
+      R"("link":[{"relation":"next","url":"u3"}],"entry":[]},)"
+      R"("c":{"resourceType":"Bundle","id":"b2","entry":[{"resource":{"resourceType":"OperationOutcome",)"
+      R"("id":"o1"},"resource":{"resourceType":"Patient"}}],"x":[1,{"y":2}],"link":[],"z":"w"},)"
+      R"("d":{"resourceType":7,"id":"d1","entry":[{"resource":{"resourceType":"Patient","id":"p3"}}]},)"
+      R"("e":{"resourceType":"Patient","id":{"x":1},"resourceType":"Condition","more":[1,2]}})";
+  const std::string body =
+      R"({"hook":"patient-view","hookInstance":"x","context":{"userId":"Practitioner/1",)"
+      R"("patientId":"p1"},"prefetch":)" +
+      prefetch + "}";
+  const std::vector<std::string_view> read_types = {"Patient", "Condition", "Bundle"};
+  auto fast = ScanHookRequest(body, 1 << 20, read_types);
+  ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+  std::string with_nul = body;
+  with_nul.insert(1, R"("z":"\u0000",)");
+  auto slow = ScanHookRequest(with_nul, 1 << 20, read_types);
+  ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+  EXPECT_EQ(Dump(*fast), Dump(*slow));
+  ASSERT_EQ(fast->prefetch_values.size(), 5u);
+  EXPECT_EQ(fast->prefetch_values[0].state,
+            PrefetchState::kSatisfied);                              // a Condition, not a Bundle
+  EXPECT_EQ(fast->prefetch_values[1].state, PrefetchState::kPaged);  // the first link's next
+  EXPECT_EQ(fast->prefetch_values[1].next_url, "u1");
+  EXPECT_EQ(fast->prefetch_values[2].state, PrefetchState::kError);  // every entry an outcome
+  // A malformed member after the read ones is still refused, with the reader's message.
+  std::string broken = body;
+  broken.replace(broken.find(R"("code":{"text":"t"})"), 19, R"("code":{"text":"t",})");
+  auto refused = ScanHookRequest(broken, 1 << 20, read_types);
+  ASSERT_FALSE(refused.ok());
+  std::string buffer;
+  auto reference = json::ParseUntrustedInsitu(broken, buffer, 1 << 20);
+  ASSERT_FALSE(reference.ok());
+  EXPECT_EQ(refused.status().message(), reference.status().message());
+}
+
 }  // namespace cephalgia::hooks

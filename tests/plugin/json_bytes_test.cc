@@ -611,5 +611,59 @@ TEST(JsonBytesTest, SkippedNestingIsJudgedAsTheFullScanJudgesIt) {
   EXPECT_GT(declined, 10u);
 }
 
+// Declines the rest of an object after a member whose key has an odd length (WantsRest): the
+// scanner checks the rest without events, then closes the object. Keeps its own depth from the
+// events, which must come back to 0.
+struct RestDecliningHandler
+    : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RestDecliningHandler> {
+  bool Default() { return ++events > 0; }
+  bool Key(const char*, rapidjson::SizeType n, bool) {
+    rest = n % 2 == 0;
+    return true;
+  }
+  bool StartObject() { return ++depth > 0; }
+  bool StartArray() { return ++depth > 0; }
+  bool EndObject(rapidjson::SizeType) { return depth-- > 0; }
+  bool EndArray(rapidjson::SizeType) { return depth-- > 0; }
+  bool WantsRest() const { return rest; }
+  bool rest = true;
+  int depth = 0;
+  long events = 0;
+};
+
+// The rest of an object skipped after a member is judged as the full scan judges it, on every
+// one-byte edit of a request (as SkippedValuesAreJudgedAsTheFullScanJudgesThem for values).
+TEST(JsonBytesTest, SkippedRestsOfObjectsAreJudgedAsTheFullScanJudgesThem) {
+  std::string text =
+      R"({"hook":"patient-view","context":{"patientId":"p1","n":[1,-2.5e3,true,false,null]},)"
+      R"("prefetch":{"p":{"resourceType":"Patient","id":"x","name":[{"given":["A\u00e9\n","B"]}],)"
+      R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ], "tt":true,"ab":-0.5e-3,)"
+      R"("abc":null,"abcd":"x\ty", "nul" : false ,"zz":{"q":[{}]},"zzz":[[1],{"a":"b"}]}})";
+  std::size_t accepted = 0;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    for (const std::string& v : OneByteEdits(text, at)) {
+      bool full_ok = false;
+      {
+        ExactBuffer b(v);
+        DecliningHandler handler(1000);  // every container reported, no value declined
+        full_ok =
+            json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false, json::kMaxNestingDepth);
+      }
+      for (bool in_situ : {false, true}) {
+        ExactBuffer b(v);
+        RestDecliningHandler handler;
+        const bool skip_ok =
+            json_scan::Scan(b.data(), b.size(), handler, in_situ, json::kMaxNestingDepth);
+        EXPECT_EQ(skip_ok, full_ok) << v;
+        if (skip_ok) {
+          EXPECT_EQ(handler.depth, 0) << v;
+        }
+        accepted += skip_ok;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 500u);
+}
+
 }  // namespace
 }  // namespace cephalgia

@@ -122,6 +122,10 @@ class Scanner {
   // A handler may also say, right after a member's key, that it does not read the member's value
   // (`bool WantsValue()`): the value is then checked without events.
   static constexpr bool kMaySkipValues = requires(Handler & h) { h.WantsValue(); };
+  // And, right after a member's value, that it reads no more members of the object
+  // (`bool WantsRest()`): the rest of the object is then checked without events, and EndObject
+  // gets the number of members reported.
+  static constexpr bool kMaySkipRest = requires(Handler & h) { h.WantsRest(); };
   bool SkipContents() {
     if constexpr (kMaySkip) {
       return !h_.WantsContents();
@@ -155,6 +159,12 @@ class Scanner {
       if constexpr (kMaySkipValues) skip_value = !h_.WantsValue();
       if (!(skip_value ? SkipValue(depth) : ContainedValue(depth))) return false;
       ++members;
+      if constexpr (kMaySkipRest) {
+        if (!h_.WantsRest()) {
+          return SkipContainer</*kAfterValue=*/true>(/*is_object=*/true, depth) &&
+                 h_.EndObject(members);
+        }
+      }
       switch (AfterElement('}')) {
         case kNextElement:
           if (!AtToken()) return false;
@@ -293,6 +303,10 @@ class Scanner {
   // each place expects the byte compact JSON has there (',' ':' or a value) before it looks for
   // whitespace.
   static constexpr int kSkipLevels = 256;
+  // With kAfterValue, p_ is just after a member's value or an element of the container instead
+  // (the rest of it is checked); a template argument, so that the loop of a handler that never
+  // declines a rest tests nothing for it.
+  template <bool kAfterValue = false>
   bool SkipContainer(bool is_object, int depth) {
     // The closing bracket of each open container, by level (written before it is read).
     char closers[kSkipLevels];
@@ -304,6 +318,7 @@ class Scanner {
     char* p = p_;
     char* const end = end_;
     char c;
+    if constexpr (kAfterValue) goto next;
     // At the start of a container's contents.
   open:
     p = SkipWhitespaceFrom(p, end);
