@@ -25,13 +25,12 @@ std::string RandomHex(std::size_t digits) {
     return std::mt19937_64(seed);
   }()};
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
+  std::string out(digits, '0');
   do {
-    out.clear();
-    while (out.size() < digits) {
-      std::uint64_t word = generator();
-      for (int i = 0; i < 16 && out.size() < digits; ++i, word >>= 4)
-        out.push_back(kHex[word & 0xf]);
+    std::uint64_t word = 0;
+    for (std::size_t i = 0; i < digits; ++i, word >>= 4) {
+      if (i % 16 == 0) word = generator();
+      out[i] = kHex[word & 0xf];
     }
   } while (AllZero(out));
   return out;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
 
 namespace cephalgia::hooks {
 namespace {
@@ -63,6 +64,21 @@ TEST(TraceContextTest, NewTracesAreValidAndDistinct) {
     seen.insert(t.trace_id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+// Every digit of a trace id and of a span id is random: none stays the same over 200 new traces
+// (a digit left to one value would make ids collide far sooner than 128 and 64 bits promise).
+TEST(TraceContextTest, EveryDigitOfTheIdsVaries) {
+  std::vector<std::set<char>> trace_digits(32), span_digits(16);
+  for (int i = 0; i < 200; ++i) {
+    TraceContext t = NewTraceContext();
+    ASSERT_EQ(t.trace_id.size(), 32u);
+    ASSERT_EQ(t.parent_id.size(), 16u);
+    for (std::size_t d = 0; d < 32; ++d) trace_digits[d].insert(t.trace_id[d]);
+    for (std::size_t d = 0; d < 16; ++d) span_digits[d].insert(t.parent_id[d]);
+  }
+  for (std::size_t d = 0; d < 32; ++d) EXPECT_GT(trace_digits[d].size(), 4u) << "trace digit " << d;
+  for (std::size_t d = 0; d < 16; ++d) EXPECT_GT(span_digits[d].size(), 4u) << "span digit " << d;
 }
 
 }  // namespace
