@@ -563,8 +563,8 @@ std::optional<DateTime> ChoiceView::date_time() const {
 template <typename V>
 static std::optional<V> ObjectAs(const ChoiceView& c, bool type_ok) {
   if (!type_ok || c.json() == nullptr || !c.json()->IsObject()) return std::nullopt;
-  if (c.sink() == nullptr) return V(c.json(), nullptr);  // no path to copy (it is empty)
-  return V(c.json(), c.sink(), c.path());
+  if (c.sink() == nullptr) return std::optional<V>(std::in_place, c.json(), nullptr);  // no path
+  return std::optional<V>(std::in_place, c.json(), c.sink(), c.path());
 }
 
 std::optional<QuantityView> ChoiceView::quantity() const {

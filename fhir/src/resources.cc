@@ -29,12 +29,12 @@ std::optional<V> Grandchild(const ElementView& parent, std::string_view key,
   if (parent.sink() == nullptr) {  // no paths to build
     const Value* v = ElementView(mid, nullptr).GetObject(child);
     if (v == nullptr) return std::nullopt;
-    return V(v, nullptr);
+    return std::optional<V>(std::in_place, v, nullptr);
   }
   ElementView m(mid, parent.sink(), parent.ChildPath(key));
   const Value* v = m.GetObject(child);
   if (v == nullptr) return std::nullopt;
-  return V(v, parent.sink(), m.ChildPath(child));
+  return std::optional<V>(std::in_place, v, parent.sink(), m.ChildPath(child));
 }
 
 // parent.key.child as a string (key must be an object).

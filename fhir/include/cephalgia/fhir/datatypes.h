@@ -78,8 +78,9 @@ class ElementView {
   std::optional<V> Child(std::string_view key) const {
     const rapidjson::Value* v = GetObject(key);
     if (v == nullptr) return std::nullopt;
-    if (sink_ == nullptr) return V(v, nullptr);
-    return V(v, sink_, ChildPath(key));
+    // Built in place: returning a V moved it (and its path string) into the optional.
+    if (sink_ == nullptr) return std::optional<V>(std::in_place, v, nullptr);
+    return std::optional<V>(std::in_place, v, sink_, ChildPath(key));
   }
   template <typename V>
   std::vector<V> Children(std::string_view key) const;
