@@ -665,55 +665,5 @@ TEST(JsonBytesTest, SkippedRestsOfObjectsAreJudgedAsTheFullScanJudgesThem) {
   EXPECT_GT(accepted, 500u);
 }
 
-// Asks that `copy` say where a string lies (kCopyMeansScratch), and checks it for every string
-// and key: false exactly when the string lies in the scanned text.
-struct WhereHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, WhereHandler> {
-  static constexpr bool kCopyMeansScratch = true;
-  WhereHandler(const char* text, std::size_t size) : begin(text), end(text + size) {}
-  bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    const bool in_text = s >= begin && s + n <= end;
-    wrong += copy == in_text;
-    copied += copy;
-    ++strings;
-    return true;
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return String(s, n, copy); }
-  const char* begin;
-  const char* end;
-  long wrong = 0, copied = 0, strings = 0;
-};
-
-// A handler that asks gets `copy` false for every string that lies in the text (plain ones,
-// ones with multibyte characters, every string in situ) and true for every one decoded into the
-// scratch buffer, keys and values, at every length and escape offset around the 16-byte steps.
-TEST(JsonBytesTest, CopySaysWhereAStringLiesWhenTheHandlerAsks) {
-  const std::vector<std::string> inserts = {"", "\\n", "\\u00e9", "\xc3\xa9", "\\\"", "!"};
-  long copied = 0, in_text = 0;
-  for (std::size_t n = 0; n <= 40; ++n) {
-    const std::string plain(n, 'k');
-    for (std::size_t at = 0; at <= n; ++at) {
-      for (const std::string& insert : inserts) {
-        const std::string s = plain.substr(0, at) + insert + plain.substr(at);
-        const std::string text = "{\"" + s + "\":[\"" + s + "\",{\"" + s + "\":\"" + s + "\"}]}";
-        for (bool in_situ : {false, true}) {
-          ExactBuffer b(text);
-          WhereHandler handler(b.data(), b.size());
-          ASSERT_TRUE(json_scan::Scan(b.data(), b.size(), handler, in_situ, json::kMaxNestingDepth))
-              << text;
-          EXPECT_EQ(handler.wrong, 0) << (in_situ ? "in situ: " : "copying: ") << text;
-          EXPECT_EQ(handler.strings, 4) << text;
-          if (in_situ) {
-            EXPECT_EQ(handler.copied, 0) << text;
-          }
-          copied += handler.copied;
-          in_text += handler.strings - handler.copied;
-        }
-      }
-    }
-  }
-  EXPECT_GT(copied, 1000);
-  EXPECT_GT(in_text, 1000);
-}
-
 }  // namespace
 }  // namespace cephalgia

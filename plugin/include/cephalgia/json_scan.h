@@ -100,24 +100,9 @@ class Scanner {
   }
 
   [[gnu::always_inline]] bool StringValue() {
-    const char* const start = p_ + 1;
     const char* s;
     std::size_t n;
-    return String(s, n) && h_.String(s, static_cast<rapidjson::SizeType>(n), Copy(s, start));
-  }
-
-  // A handler may ask (`static constexpr bool kCopyMeansScratch = true`) that a string's `copy`
-  // say where it lies: false when it lies in the scanned text (which the caller keeps), true only
-  // when it was decoded into the scratch buffer (valid during its event). Then a plain string,
-  // the most common, needs no test of where it lies (its `copy` is false where the tokenizer
-  // finds it). Otherwise `copy` is !in_situ, as from RapidJSON's reader.
-  static constexpr bool kCopyMeansScratch = requires { requires Handler::kCopyMeansScratch; };
-  [[gnu::always_inline]] static bool Copy(const char* s, const char* start) {
-    if constexpr (kCopyMeansScratch) {
-      return !in_situ_ && s != start;
-    } else {
-      return !in_situ_;
-    }
+    return String(s, n) && h_.String(s, static_cast<rapidjson::SizeType>(n), !in_situ_);
   }
 
   // A member's value or an array's element: strings, the most common, without a call.
@@ -166,8 +151,7 @@ class Scanner {
       if (p_ == end_ || *p_ != '"') return false;
       const char* key;
       std::size_t n;
-      const char* const start = p_ + 1;
-      if (!String(key, n) || !h_.Key(key, static_cast<rapidjson::SizeType>(n), Copy(key, start))) {
+      if (!String(key, n) || !h_.Key(key, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
         return false;
       }
       if (!Consume(':') || !AtToken()) return false;

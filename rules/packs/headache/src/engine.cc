@@ -41,16 +41,14 @@ constexpr std::size_t kMaxUnreadableIssues = 20;
 // Builds a document from the tokenizer's events over the client's request, left untouched (no
 // copy of the request to parse in situ): a plain string becomes a reference into the request,
 // which outlives the document (the whole call); a string the tokenizer had to decode (it had
-// escapes) is in its scratch buffer only during the callback, so that one is copied: the
-// tokenizer says which (kCopyMeansScratch), with no test where a plain string lies. The
+// escapes) is in its scratch buffer only during the callback, so that one is copied. The
 // document's strings are therefore not NUL-terminated: read them with their length, as the
 // json.h and fhir helpers do.
 template <typename Document>
 class ReferencingHandler {
  public:
-  static constexpr bool kCopyMeansScratch = true;
-
-  explicit ReferencingHandler(Document& doc) : doc_(doc) {}
+  ReferencingHandler(Document& doc, std::string_view text)
+      : doc_(doc), begin_(reinterpret_cast<std::uintptr_t>(text.data())), size_(text.size()) {}
 
   bool Null() { return doc_.Null(); }
   bool Bool(bool b) { return doc_.Bool(b); }
@@ -63,7 +61,7 @@ class ReferencingHandler {
     return doc_.RawNumber(s, n, copy);
   }
   [[gnu::always_inline]] bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    if (!copy) [[likely]]
+    if (!copy || InText(s)) [[likely]]
       return Reference(s, n);
     return doc_.String(s, n, true);
   }
@@ -76,6 +74,9 @@ class ReferencingHandler {
   bool EndArray(rapidjson::SizeType elements) { return doc_.EndArray(elements); }
 
  private:
+  bool InText(const char* s) const {
+    return reinterpret_cast<std::uintptr_t>(s) - begin_ <= size_;  // one unsigned compare
+  }
   // A string of the request, referenced: most events are these. Inlined with what it calls
   // (flatten): left to the compiler, each became a call to the whole of GenericDocument::String,
   // copying branch included (about 33 instructions a string).
@@ -83,6 +84,8 @@ class ReferencingHandler {
     return doc_.String(s, n, false);
   }
   Document& doc_;
+  const std::uintptr_t begin_;
+  const std::size_t size_;
 };
 
 }  // namespace
@@ -192,7 +195,7 @@ Result<std::string> HeadacheEngine::Evaluate(const plugin::EvaluateCall& call) c
   // in situ on a copy (ParseInsituInto), whose error is the one reported.
   bool scanned = false;
   auto scan = [&](decltype(doc)& target) {
-    ReferencingHandler<decltype(doc)> handler(target);
+    ReferencingHandler<decltype(doc)> handler(target, call.request_json);
     // Not in situ, the tokenizer only reads the text.
     scanned = json_scan::Scan(const_cast<char*>(call.request_json.data()), call.request_json.size(),
                               handler, /*in_situ=*/false, json::kMaxNestingDepth);
