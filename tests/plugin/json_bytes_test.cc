@@ -407,15 +407,16 @@ struct ValueDecliningHandler
   long events = 0;
 };
 
-// Values skipped after their key are judged as the full scan judges them, on every one-byte
-// edit of a request (as SkippedContentsAreJudgedAsTheFullScanJudgesThem for contents).
-TEST(JsonBytesTest, SkippedValuesAreJudgedAsTheFullScanJudgesThem) {
-  std::string text =
-      R"({"hook":"patient-view","context":{"patientId":"p1","n":[1,-2.5e3,true,false,null]},)"
-      R"("prefetch":{"p":{"resourceType":"Patient","name":[{"given":["A\u00e9\n","B"]}],)"
-      R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ], "tt":true,"ab":-0.5e-3,)"
-      R"("abc":null,"abcd":"x\ty", "nul" : false ,"zz":{"q":[{}]},"zzz":[[1],{"a":"b"}]}})";
-  std::size_t accepted = 0;
+// Scans every one-byte edit of `text` with the full scan and, in situ and not, with a handler
+// that declines what it does not read (`SkippingHandler`); both must judge each edit alike.
+// `accepted(handler, edit)` is called after each skipping scan that accepted its edit. Returns
+// how many skipping scans accepted.
+template <typename SkippingHandler,
+          typename Accepted = void (*)(const SkippingHandler&, const std::string&)>
+std::size_t ExpectSkipsJudgedAsTheFullScan(
+    const std::string& text,
+    Accepted accepted = [](const SkippingHandler&, const std::string&) {}) {
+  std::size_t count = 0;
   for (std::size_t at = 0; at < text.size(); ++at) {
     for (const std::string& v : OneByteEdits(text, at)) {
       bool full_ok = false;
@@ -427,15 +428,27 @@ TEST(JsonBytesTest, SkippedValuesAreJudgedAsTheFullScanJudgesThem) {
       }
       for (bool in_situ : {false, true}) {
         ExactBuffer b(v);
-        ValueDecliningHandler handler;
+        SkippingHandler handler;
         const bool skip_ok =
             json_scan::Scan(b.data(), b.size(), handler, in_situ, json::kMaxNestingDepth);
         EXPECT_EQ(skip_ok, full_ok) << v;
-        accepted += skip_ok;
+        if (skip_ok) accepted(handler, v);
+        count += skip_ok;
       }
     }
   }
-  EXPECT_GT(accepted, 500u);
+  return count;
+}
+
+// Values skipped after their key are judged as the full scan judges them, on every one-byte
+// edit of a request (as SkippedContentsAreJudgedAsTheFullScanJudgesThem for contents).
+TEST(JsonBytesTest, SkippedValuesAreJudgedAsTheFullScanJudgesThem) {
+  std::string text =
+      R"({"hook":"patient-view","context":{"patientId":"p1","n":[1,-2.5e3,true,false,null]},)"
+      R"("prefetch":{"p":{"resourceType":"Patient","name":[{"given":["A\u00e9\n","B"]}],)"
+      R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ], "tt":true,"ab":-0.5e-3,)"
+      R"("abc":null,"abcd":"x\ty", "nul" : false ,"zz":{"q":[{}]},"zzz":[[1],{"a":"b"}]}})";
+  EXPECT_GT(ExpectSkipsJudgedAsTheFullScan<ValueDecliningHandler>(text), 500u);
 }
 
 // The scanner checks the UTF-8 of what it reads: a malformed character or a NUL anywhere in a
@@ -639,30 +652,12 @@ TEST(JsonBytesTest, SkippedRestsOfObjectsAreJudgedAsTheFullScanJudgesThem) {
       R"("prefetch":{"p":{"resourceType":"Patient","id":"x","name":[{"given":["A\u00e9\n","B"]}],)"
       R"("x":{"y":[[],{},[{"z":"\"q\""}]]}}, "s" : [ 0 , 1 ], "tt":true,"ab":-0.5e-3,)"
       R"("abc":null,"abcd":"x\ty", "nul" : false ,"zz":{"q":[{}]},"zzz":[[1],{"a":"b"}]}})";
-  std::size_t accepted = 0;
-  for (std::size_t at = 0; at < text.size(); ++at) {
-    for (const std::string& v : OneByteEdits(text, at)) {
-      bool full_ok = false;
-      {
-        ExactBuffer b(v);
-        DecliningHandler handler(1000);  // every container reported, no value declined
-        full_ok =
-            json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false, json::kMaxNestingDepth);
-      }
-      for (bool in_situ : {false, true}) {
-        ExactBuffer b(v);
-        RestDecliningHandler handler;
-        const bool skip_ok =
-            json_scan::Scan(b.data(), b.size(), handler, in_situ, json::kMaxNestingDepth);
-        EXPECT_EQ(skip_ok, full_ok) << v;
-        if (skip_ok) {
-          EXPECT_EQ(handler.depth, 0) << v;
-        }
-        accepted += skip_ok;
-      }
-    }
-  }
-  EXPECT_GT(accepted, 500u);
+  EXPECT_GT(ExpectSkipsJudgedAsTheFullScan<RestDecliningHandler>(
+                text,
+                [](const RestDecliningHandler& handler, const std::string& v) {
+                  EXPECT_EQ(handler.depth, 0) << v;  // every object it opened was closed
+                }),
+            500u);
 }
 
 }  // namespace
