@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -281,12 +282,75 @@ Status CompileManifest(Compiler& c, const Value& doc) {
   return Status::Ok();
 }
 
+// A phrase as lower-case words separated by one space (hyphens and punctuation break words, as
+// the lexicon reads them), to compare phrases word by word.
+std::string PhraseWords(std::string_view phrase) {
+  std::string words;
+  bool in_word = false;
+  for (char ch : phrase) {
+    const unsigned char u = static_cast<unsigned char>(ch);
+    const bool word_char = std::isalnum(u) != 0 || u >= 0x80;
+    if (word_char) {
+      if (!in_word && !words.empty()) words += ' ';
+      words += static_cast<char>(std::tolower(u));
+    }
+    in_word = word_char;
+  }
+  return words;
+}
+
+// A value set may write a family of phrases as combinations: every `lead` followed by every
+// `follow` is one synonym ("worse with" x "coughing", "brought on by" x "exercise"), because
+// clinicians put many verbs before the same few precipitants and a list of every pair is
+// unreadable and easy to leave incomplete. Expanded into `text` before the FHIR layer and the
+// lexicon see the value sets; the JSON Schema has checked the shape at load.
+void ExpandTextCombinations(rapidjson::Value& sets, rapidjson::Document::AllocatorType& alloc) {
+  for (auto& vs : sets.GetArray()) {
+    auto combinations = vs.FindMember("textCombinations");
+    if (combinations == vs.MemberEnd() || !combinations->value.IsArray()) continue;
+    rapidjson::Value phrases(rapidjson::kArrayType);
+    for (const auto& combination : combinations->value.GetArray()) {
+      auto leads = combination.FindMember("lead"), follows = combination.FindMember("follow");
+      if (leads == combination.MemberEnd() || follows == combination.MemberEnd() ||
+          !leads->value.IsArray() || !follows->value.IsArray())
+        continue;
+      for (const auto& lead : leads->value.GetArray()) {
+        for (const auto& follow : follows->value.GetArray()) {
+          if (!lead.IsString() || !follow.IsString()) continue;
+          std::string phrase = std::string(lead.GetString(), lead.GetStringLength()) + " " +
+                               std::string(follow.GetString(), follow.GetStringLength());
+          phrases.PushBack(rapidjson::Value(phrase.c_str(),
+                                            static_cast<rapidjson::SizeType>(phrase.size()), alloc),
+                           alloc);
+        }
+      }
+    }
+    vs.RemoveMember("textCombinations");
+    auto text = vs.FindMember("text");
+    if (text == vs.MemberEnd() || !text->value.IsArray()) {
+      vs.AddMember("text", phrases, alloc);
+    } else {
+      for (auto& phrase : phrases.GetArray()) text->value.PushBack(phrase, alloc);
+    }
+  }
+}
+
 Status CompileValueSets(Compiler& c, const Value& doc) {
   CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
   // The FHIR layer's format has no knowledgeVersion member: hand it the value sets only.
   rapidjson::Document only;
   only.SetObject();
   rapidjson::Value sets(doc["valueSets"], only.GetAllocator());
+  ExpandTextCombinations(sets, only.GetAllocator());
+  // Which sets a longer phrase starting with one of their phrases also mentions; the member is
+  // the pack's, not the FHIR layer's.
+  std::vector<bool> within_longer(sets.Size(), false);
+  for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
+    auto flag = sets[i].FindMember("mentionedWithinLongerPhrases");
+    if (flag == sets[i].MemberEnd()) continue;
+    within_longer[i] = flag->value.IsBool() && flag->value.GetBool();
+    sets[i].RemoveMember("mentionedWithinLongerPhrases");
+  }
   only.AddMember("valueSets", sets, only.GetAllocator());
   Result<fhir::ValueSetIndex> index = fhir::ValueSetIndex::FromJson(only);
   if (!index.ok()) {
@@ -306,14 +370,39 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
       return c.Err("/valueSets/" + std::to_string(i) + "/id", "value set order differs");
   }
   // One lexicon over every value set's synonyms, for reading narrative text (knowledge.md §e).
+  // Read from the expanded copy: it holds the synonyms written as combinations too.
+  const Value& expanded = only["valueSets"];
   c.k->context_rules = text::ContextRules::Default();
   text::ConceptLexicon::Builder lexicon(c.k->context_rules);
-  for (rapidjson::SizeType i = 0; i < arr.Size(); ++i) {
-    if (!arr[i].HasMember("text") || !arr[i]["text"].IsArray()) continue;
-    for (const auto& phrase : arr[i]["text"].GetArray()) {
+  // At one position the lexicon keeps only the longest phrase, so "headache of sudden onset"
+  // (thunderclap) would hide the headache it names, and a chart that says only that would look
+  // headache-free to the relevance gate. A set marked mentionedWithinLongerPhrases is also
+  // mentioned by every other set's phrase that begins with one of its phrases, word for word.
+  std::vector<std::pair<int, std::string>> prefixes;  // (set, its phrase's words)
+  for (rapidjson::SizeType i = 0; i < expanded.Size(); ++i) {
+    if (!within_longer[i] || !expanded[i].HasMember("text") || !expanded[i]["text"].IsArray())
+      continue;
+    for (const auto& phrase : expanded[i]["text"].GetArray()) {
       if (phrase.IsString())
-        lexicon.Add(static_cast<int>(i),
-                    std::string_view(phrase.GetString(), phrase.GetStringLength()));
+        prefixes.emplace_back(static_cast<int>(i), PhraseWords(phrase.GetString()));
+    }
+  }
+  for (rapidjson::SizeType i = 0; i < expanded.Size(); ++i) {
+    if (!expanded[i].HasMember("text") || !expanded[i]["text"].IsArray()) continue;
+    for (const auto& phrase : expanded[i]["text"].GetArray()) {
+      if (!phrase.IsString()) continue;
+      std::string_view text(phrase.GetString(), phrase.GetStringLength());
+      lexicon.Add(static_cast<int>(i), text);
+      const std::string words = PhraseWords(text);
+      std::vector<int> also;
+      for (const auto& [set, prefix] : prefixes) {
+        if (set != static_cast<int>(i) && words.size() > prefix.size() &&
+            words.compare(0, prefix.size(), prefix) == 0 && words[prefix.size()] == ' ' &&
+            std::find(also.begin(), also.end(), set) == also.end()) {
+          also.push_back(set);
+          lexicon.Add(set, text);
+        }
+      }
     }
   }
   Result<text::ConceptLexicon> built = std::move(lexicon).Build();
