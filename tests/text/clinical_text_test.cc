@@ -218,6 +218,33 @@ TEST(NegationTest, BackwardTriggers) {
   EXPECT_FALSE(Negated("Headache since Monday, the CT was negative.", kHeadache));
 }
 
+// Templated notes answer checklist items after ':', '?', '=' or ' - ' (review of systems,
+// examination templates: "Fever: no.", "Neck stiffness? Denies"). Before lexicon 2026-12-06.5
+// "Fever? No. Neck stiffness? No." read as fever and neck stiffness, affirmed.
+TEST(NegationTest, ChecklistAnswersNegateTheirItemOnly) {
+  EXPECT_TRUE(Negated("Fever: no. Neck stiffness: no.", kFever));
+  EXPECT_TRUE(Negated("Fever: no. Neck stiffness: no.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Fever? No. Neck stiffness? No.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Fever: No Neck stiffness: No", kFever));
+  EXPECT_TRUE(Negated("Fever: No Neck stiffness: No", kNeckStiffness));
+  EXPECT_TRUE(Negated("Fever - none\nNeck stiffness - denies", kNeckStiffness));
+  EXPECT_TRUE(Negated("Fever: N, neck stiffness: N", kFever));
+  EXPECT_TRUE(Negated("Fever (-), neck stiffness (-).", kNeckStiffness));
+  EXPECT_TRUE(Negated("Headache for a week, fever: no.", kFever));
+  EXPECT_TRUE(Negated("Fever, chills, neck stiffness: none.", kFever));
+  // The answer reaches neither the clause before a comma nor an item answered before it.
+  EXPECT_FALSE(Negated("Headache for a week, fever: no.", kHeadache));
+  EXPECT_FALSE(Negated("Neck stiffness: yes, fever: no.", kNeckStiffness));
+  EXPECT_FALSE(Negated("Neck stiffness (+), fever (-).", kNeckStiffness));
+  EXPECT_FALSE(Negated("Neck stiffness present, fever: no.", kNeckStiffness));
+  // Not an answer: a word that goes on, or a "no" that negates forward.
+  EXPECT_FALSE(Negated("Fever: noted yesterday.", kFever));
+  EXPECT_FALSE(Negated("Fever: nightly, with sweats.", kFever));
+  EXPECT_TRUE(Negated("SKIN: No FEVER.", kFever));
+  EXPECT_FALSE(Negated("Headache: no relief with ibuprofen.", kHeadache));
+  EXPECT_FALSE(Negated("Papilledema: present.", kPapilledema));
+}
+
 TEST(NegationTest, NegatedTitleIsNotAnAffirmedFinding) {
   // The ICD-10-CM title of M47.812 (issue 11).
   EXPECT_TRUE(

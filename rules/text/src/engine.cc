@@ -275,6 +275,7 @@ struct PhraseSink {
 }  // namespace
 
 std::vector<std::string> NormalizePhraseWords(std::string_view phrase, const RulesData& rules) {
+  if (phrase == kNegativeAnswerWord) return {std::string(kNegativeAnswerWord)};
   std::string text(phrase);
   for (std::size_t at = text.find("{year}"); at != std::string::npos; at = text.find("{year}")) {
     text.replace(at, 6, "2000");

@@ -66,7 +66,14 @@ struct RulesData {
   std::unordered_map<std::string, std::string> spelling;  // variant -> normal form (one word)
   std::unordered_map<std::string, std::vector<std::string>> abbreviations;  // -> words
   std::vector<std::string> no_split_abbreviations;  // "dr", "e.g": a period after them goes on
+  // Words that answer an item "no" in a checklist ("Fever: no.", "Neck stiffness? Denies"):
+  // the scanner reads them as the word kNegativeAnswerWord, which the lexicon makes a trigger.
+  std::vector<std::string> negative_answers;
 };
+
+// The scanner's word for a checklist item answered "no"; a phrase of exactly these characters
+// is that one word (no text can spell it: braces break words).
+inline constexpr std::string_view kNegativeAnswerWord = "{negative answer}";
 
 Result<std::shared_ptr<const RulesData>> ParseRulesJson(std::string_view json);
 

@@ -116,10 +116,11 @@ Status ParseTerms(const rapidjson::Value& group, const std::string& pointer, std
 }
 
 Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
-  CEPHALGIA_RETURN_IF_ERROR(CheckKeys(
-      root, "",
-      {"$comment", "version", "description", "scopes", "triggers", "pseudo_triggers",
-       "terminations", "sections", "spelling", "abbreviations", "sentence_abbreviations"}));
+  CEPHALGIA_RETURN_IF_ERROR(
+      CheckKeys(root, "",
+                {"$comment", "version", "description", "scopes", "triggers", "pseudo_triggers",
+                 "terminations", "sections", "spelling", "abbreviations", "sentence_abbreviations",
+                 "negative_answers"}));
   CEPHALGIA_ASSIGN_OR_RETURN(rules->version, RequireString(root, "version", ""));
 
   // Tables first: terms are normalised with them.
@@ -209,6 +210,23 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
       if (!ok) return Error(at, "must be a lower-case abbreviation without its final period");
       rules->no_split_abbreviations.emplace_back(term);
     }
+  }
+
+  if (const rapidjson::Value* group = json::GetObject(root, "negative_answers")) {
+    CEPHALGIA_RETURN_IF_ERROR(CheckKeys(*group, "/negative_answers", {"citation", "terms"}));
+    CEPHALGIA_RETURN_IF_ERROR(RequireString(*group, "citation", "/negative_answers").status());
+    CEPHALGIA_ASSIGN_OR_RETURN(const rapidjson::Value* terms,
+                               RequireArray(*group, "terms", "/negative_answers"));
+    for (rapidjson::SizeType k = 0; k < terms->Size(); ++k) {
+      std::string at = "/negative_answers/terms/" + std::to_string(k);
+      std::string_view term = json::AsStringView((*terms)[k]);
+      bool ok = !term.empty() && term.size() < 16;
+      for (char c : term) ok = ok && c >= 'a' && c <= 'z';
+      if (!ok) return Error(at, "must be one lower-case word");
+      rules->negative_answers.emplace_back(term);
+    }
+  } else if (json::Find(root, "negative_answers") != nullptr) {
+    return Error("/negative_answers", "must be an object {citation, terms}");
   }
 
   // Default scopes per category, in words.

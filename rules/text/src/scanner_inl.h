@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace cephalgia::text::detail {
 namespace scan_internal {
@@ -89,11 +90,104 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   std::uint16_t pending = kSegmentStart;
   bool words_in_sentence = false;
   std::size_t i = 0;
+  // Words since the sentence start or the last comma, and whether an item separator (':', '?',
+  // '=', " - ") came among them: a checklist answer must not reach back past them.
+  std::size_t segment_words = 0;
+  bool segment_has_separator = false;
 
   auto end_sentence = [&](bool blank_line) {
     if (words_in_sentence || blank_line) sink.OnSentenceEnd(blank_line);
     words_in_sentence = false;
     pending = kSegmentStart;
+    segment_words = 0;
+    segment_has_separator = false;
+  };
+
+  // A checklist item answered "no" ("Fever: no.", "Neck stiffness? Denies", "Rash - none",
+  // "Fever: No Neck stiffness: No"): after the separator at s[sep], a word of
+  // rules.negative_answers that closes its clause (the end, a line break, '.', ';', ',', ')',
+  // or a blank and the capital of the next item). Returns the answer's [begin, end), or an
+  // empty range.
+  auto negative_answer_after = [&](std::size_t sep) -> std::pair<std::size_t, std::size_t> {
+    if (rules.negative_answers.empty()) return {0, 0};
+    std::size_t j = sep + 1;
+    while (j < n && IsBlank(s[j])) ++j;
+    const std::size_t begin = j;
+    char word[16];
+    std::size_t len = 0;
+    while (j < n && (kBytes.cls[s[j]] & (kClassLower | kClassUpper)) != 0) {
+      if (len == sizeof(word)) return {0, 0};
+      word[len++] = kBytes.lower[s[j]];
+      ++j;
+    }
+    if (len == 0 || (j < n && (IsAsciiAlnum(s[j]) || s[j] >= 0x80))) return {0, 0};
+    const std::size_t end = j;
+    bool blank = false;
+    while (j < n && IsBlank(s[j])) {
+      ++j;
+      blank = true;
+    }
+    // The next item starts with a capital and has its own separator within four words
+    // ("Fever: No Neck stiffness: No"); "SKIN: No RASHES." goes on, so its "No" is not an answer.
+    auto next_item_follows = [&](std::size_t k) {
+      if (!(k < n && s[k] >= 'A' && s[k] <= 'Z')) return false;
+      for (std::size_t words = 0; k < n && words < 4;) {
+        while (k < n && (IsAsciiAlnum(s[k]) || s[k] == '\'' || s[k] == '-')) ++k;
+        ++words;
+        while (k < n && IsBlank(s[k])) ++k;
+        if (k < n && (s[k] == ':' || s[k] == '?')) return true;
+        if (!(k < n && IsAsciiAlnum(s[k]))) return false;
+      }
+      return false;
+    };
+    const bool closes = j == n || s[j] == '\n' || s[j] == '.' || s[j] == ';' || s[j] == ',' ||
+                        s[j] == ')' || (blank && next_item_follows(j));
+    if (!closes) return {0, 0};
+    const std::string_view w(word, len);
+    for (const std::string& answer : rules.negative_answers) {
+      if (answer == w) return {begin, end};
+    }
+    return {0, 0};
+  };
+  // The character at s[at] separates a checklist item from its answer.
+  auto is_item_separator = [&](std::size_t at) {
+    const unsigned char c = s[at];
+    if (c == ':' || c == '=') return true;
+    if (c == '?') return EndsWord(s, at) && !(at + 1 < n && IsWordStart(s, at + 1, n));
+    return c == '-' && at > 0 && IsBlank(s[at - 1]) && at + 1 < n && IsBlank(s[at + 1]);
+  };
+  // "Fever (-)": the item's answer written as a minus in parentheses.
+  auto is_minus_answer = [&](std::size_t at) {
+    return !rules.negative_answers.empty() && at + 2 < n && s[at] == '(' && s[at + 1] == '-' &&
+           s[at + 2] == ')';
+  };
+  // After a comma at s[at - 1]: a short list of items answered "no" ("..., fever: no",
+  // "..., fever, chills: none")? Segments of at most four words, ten in all.
+  auto negative_item_ahead = [&](std::size_t at) {
+    std::size_t j = at, words = 0, segment = 0;
+    while (j < n && j - at < 160) {
+      const unsigned char c = s[j];
+      if (IsBlank(c)) {
+        ++j;
+        continue;
+      }
+      if (IsAsciiAlnum(c) || c >= 0x80) {
+        while (j < n && (IsAsciiAlnum(s[j]) || s[j] >= 0x80 || s[j] == '\'' ||
+                         (s[j] == '-' && j + 1 < n && IsAsciiAlnum(s[j + 1])) || s[j] == '/'))
+          ++j;
+        if (++words > 10 || ++segment > 4) return false;
+        continue;
+      }
+      if (c == ',') {
+        segment = 0;
+        ++j;
+        continue;
+      }
+      if (words > 0 && is_minus_answer(j)) return true;
+      if (words > 0 && is_item_separator(j)) return negative_answer_after(j).second != 0;
+      return false;
+    }
+    return false;
   };
 
   // A period at s[i] ends a sentence?
@@ -241,6 +335,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     event.flags = flags;
     sink.OnWord(event);
     words_in_sentence = true;
+    ++segment_words;
   };
 
   while (i < n) {
@@ -281,6 +376,40 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       if (!IsNoBreakSpace(s, i, n)) pending |= kPunctBefore;
       i += sl;
       continue;
+    }
+    if (words_in_sentence && (is_item_separator(i) || is_minus_answer(i))) {
+      // "Fever: no.": the item is negated by the word kNegativeAnswerWord in place of the
+      // answer, and the clause ends with it.
+      auto [begin, end] = is_minus_answer(i) ? std::pair<std::size_t, std::size_t>{i, i + 3}
+                                             : negative_answer_after(i);
+      if (end != 0) {
+        WordEvent event;
+        event.begin = static_cast<std::uint32_t>(begin);
+        event.end = static_cast<std::uint32_t>(end);
+        std::memcpy(buf, kNegativeAnswerWord.data(), kNegativeAnswerWord.size());
+        std::memset(buf + kNegativeAnswerWord.size(), 0, 8);
+        event.lower = std::string_view(buf, kNegativeAnswerWord.size());
+        event.flags = static_cast<std::uint16_t>(pending | kPunctBefore);
+        pending = 0;
+        sink.OnWord(event);
+        i = end;
+        end_sentence(false);
+        continue;
+      }
+      segment_has_separator = true;
+    }
+    if (c == '(' && i + 2 < n && s[i + 1] == '+' && s[i + 2] == ')') segment_has_separator = true;
+    if (c == ',') {
+      // "Headache for a week, fever: no": the answered item is a clause of its own, so that
+      // its "no" reaches neither the headache nor an earlier item ("Neck stiffness: yes, ...").
+      // A clause of one word may head a list answered together ("Fever, chills: none").
+      if ((segment_words > 1 || segment_has_separator) && negative_item_ahead(i + 1)) {
+        end_sentence(false);
+        ++i;
+        continue;
+      }
+      segment_words = 0;
+      segment_has_separator = false;
     }
     switch (c) {
       case '-':
