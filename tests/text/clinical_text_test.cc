@@ -315,6 +315,21 @@ TEST(ExperiencerTest, OtherPeople) {
   EXPECT_EQ(Of("Worst headache of her life.", kHeadache).experiencer, Experiencer::kPatient);
 }
 
+// A relative who notices or reports the patient's symptom is a source, not the experiencer
+// (lexicon 2026-12-06.6; before it "Her husband noticed weakness" was the husband's weakness).
+TEST(ExperiencerTest, ARelativeWhoReportsIsNotTheExperiencer) {
+  EXPECT_EQ(Of("Her husband noticed weakness this morning.", kWeakness).experiencer,
+            Experiencer::kPatient);
+  EXPECT_EQ(Of("Per her mother, fever since Tuesday.", kFever).experiencer, Experiencer::kPatient);
+  EXPECT_EQ(Of("His wife says he had a fever overnight.", kFever).experiencer,
+            Experiencer::kPatient);
+  // The relative's own condition stays theirs.
+  EXPECT_EQ(Of("Her husband had a concussion last year.", kConcussion).experiencer,
+            Experiencer::kOther);
+  EXPECT_EQ(Of("Mother had a subarachnoid haemorrhage at 45.", kSah).experiencer,
+            Experiencer::kOther);
+}
+
 TEST(UncertaintyTest, UncertainStaysAffirmed) {
   for (const char* text :
        {"Possible papilledema on fundoscopy.", "Cannot exclude papilledema.", "?papilledema",

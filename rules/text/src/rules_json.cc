@@ -115,6 +115,49 @@ Status ParseTerms(const rapidjson::Value& group, const std::string& pointer, std
   return Status::Ok();
 }
 
+// Terms written as combinations: every `lead`, a blank, every `follow` ("her husband" x
+// "noticed", "started" x "two months ago"), for families too long to list one by one.
+Status ParseCombinations(const rapidjson::Value& group, const std::string& pointer,
+                         const PatternInfo& info, RulesData* rules) {
+  const rapidjson::Value* combinations = json::Find(group, "combinations");
+  if (combinations == nullptr) return Status::Ok();
+  const std::string base = pointer + "/combinations";
+  if (!combinations->IsArray() || combinations->Empty()) {
+    return Error(base, "must be a non-empty array of {lead, follow}");
+  }
+  for (rapidjson::SizeType k = 0; k < combinations->Size(); ++k) {
+    const std::string at = base + "/" + std::to_string(k);
+    const rapidjson::Value& combination = (*combinations)[k];
+    if (!combination.IsObject()) return Error(at, "must be an object {lead, follow}");
+    CEPHALGIA_RETURN_IF_ERROR(CheckKeys(combination, at, {"lead", "follow"}));
+    CEPHALGIA_ASSIGN_OR_RETURN(const rapidjson::Value* leads,
+                               RequireArray(combination, "lead", at));
+    CEPHALGIA_ASSIGN_OR_RETURN(const rapidjson::Value* follows,
+                               RequireArray(combination, "follow", at));
+    for (rapidjson::SizeType l = 0; l < leads->Size(); ++l) {
+      if (!(*leads)[l].IsString() || (*leads)[l].GetStringLength() == 0) {
+        return Error(at + "/lead/" + std::to_string(l), "must be a non-empty string");
+      }
+    }
+    for (rapidjson::SizeType f = 0; f < follows->Size(); ++f) {
+      if (!(*follows)[f].IsString() || (*follows)[f].GetStringLength() == 0) {
+        return Error(at + "/follow/" + std::to_string(f), "must be a non-empty string");
+      }
+    }
+    for (rapidjson::SizeType l = 0; l < leads->Size(); ++l) {
+      for (rapidjson::SizeType f = 0; f < follows->Size(); ++f) {
+        std::string text = std::string(json::AsStringView((*leads)[l])) + " " +
+                           std::string(json::AsStringView((*follows)[f]));
+        if (NormalizePhraseWords(text, *rules).empty()) {
+          return Error(at + "/lead/" + std::to_string(l), "has no words");
+        }
+        rules->terms.push_back({std::move(text), info});
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
   CEPHALGIA_RETURN_IF_ERROR(
       CheckKeys(root, "",
@@ -316,11 +359,15 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
     for (rapidjson::SizeType g = 0; g < groups->Size(); ++g) {
       std::string at = "/pseudo_triggers/" + std::to_string(g);
       const rapidjson::Value& group = (*groups)[g];
-      CEPHALGIA_RETURN_IF_ERROR(CheckKeys(group, at, {"citation", "note", "terms"}));
+      CEPHALGIA_RETURN_IF_ERROR(
+          CheckKeys(group, at, {"citation", "note", "terms", "combinations"}));
       CEPHALGIA_RETURN_IF_ERROR(RequireString(group, "citation", at).status());
       PatternInfo info;
       info.kind = PatternKind::kPseudo;
-      CEPHALGIA_RETURN_IF_ERROR(ParseTerms(group, at, "terms", info, rules));
+      if (json::Find(group, "terms") != nullptr || json::Find(group, "combinations") == nullptr) {
+        CEPHALGIA_RETURN_IF_ERROR(ParseTerms(group, at, "terms", info, rules));
+      }
+      CEPHALGIA_RETURN_IF_ERROR(ParseCombinations(group, at, info, rules));
     }
   }
   {
