@@ -115,6 +115,29 @@ Status ParseTerms(const rapidjson::Value& group, const std::string& pointer, std
   return Status::Ok();
 }
 
+// A group {citation, terms} of short lower-case words (sentence_abbreviations,
+// negative_answers).
+Status ParseWordList(const rapidjson::Value& root, std::string_view key, bool required,
+                     bool period_allowed, std::string_view message, std::vector<std::string>* out) {
+  const std::string pointer = "/" + std::string(key);
+  const rapidjson::Value* group = json::GetObject(root, key);
+  if (group == nullptr) {
+    if (!required && json::Find(root, key) == nullptr) return Status::Ok();
+    return Error(pointer, "must be an object {citation, terms}");
+  }
+  CEPHALGIA_RETURN_IF_ERROR(CheckKeys(*group, pointer, {"citation", "terms"}));
+  CEPHALGIA_RETURN_IF_ERROR(RequireString(*group, "citation", pointer).status());
+  CEPHALGIA_ASSIGN_OR_RETURN(const rapidjson::Value* terms, RequireArray(*group, "terms", pointer));
+  for (rapidjson::SizeType k = 0; k < terms->Size(); ++k) {
+    std::string_view term = json::AsStringView((*terms)[k]);
+    bool ok = !term.empty() && term.size() < 16;
+    for (char c : term) ok = ok && ((c >= 'a' && c <= 'z') || (period_allowed && c == '.'));
+    if (!ok) return Error(pointer + "/terms/" + std::to_string(k), std::string(message));
+    out->emplace_back(term);
+  }
+  return Status::Ok();
+}
+
 // Terms written as combinations: every `lead`, a blank, every `follow` ("her husband" x
 // "noticed", "started" x "two months ago"), for families too long to list one by one.
 Status ParseCombinations(const rapidjson::Value& group, const std::string& pointer,
@@ -237,40 +260,13 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
       }
     }
   }
-  {
-    const rapidjson::Value* group = json::GetObject(root, "sentence_abbreviations");
-    if (group == nullptr) return Error("/sentence_abbreviations", "must be an object");
-    CEPHALGIA_RETURN_IF_ERROR(CheckKeys(*group, "/sentence_abbreviations", {"citation", "terms"}));
-    CEPHALGIA_RETURN_IF_ERROR(
-        RequireString(*group, "citation", "/sentence_abbreviations").status());
-    CEPHALGIA_ASSIGN_OR_RETURN(const rapidjson::Value* terms,
-                               RequireArray(*group, "terms", "/sentence_abbreviations"));
-    for (rapidjson::SizeType k = 0; k < terms->Size(); ++k) {
-      std::string at = "/sentence_abbreviations/terms/" + std::to_string(k);
-      std::string_view term = json::AsStringView((*terms)[k]);
-      bool ok = !term.empty() && term.size() < 12;
-      for (char c : term) ok = ok && ((c >= 'a' && c <= 'z') || c == '.');
-      if (!ok) return Error(at, "must be a lower-case abbreviation without its final period");
-      rules->no_split_abbreviations.emplace_back(term);
-    }
-  }
-
-  if (const rapidjson::Value* group = json::GetObject(root, "negative_answers")) {
-    CEPHALGIA_RETURN_IF_ERROR(CheckKeys(*group, "/negative_answers", {"citation", "terms"}));
-    CEPHALGIA_RETURN_IF_ERROR(RequireString(*group, "citation", "/negative_answers").status());
-    CEPHALGIA_ASSIGN_OR_RETURN(const rapidjson::Value* terms,
-                               RequireArray(*group, "terms", "/negative_answers"));
-    for (rapidjson::SizeType k = 0; k < terms->Size(); ++k) {
-      std::string at = "/negative_answers/terms/" + std::to_string(k);
-      std::string_view term = json::AsStringView((*terms)[k]);
-      bool ok = !term.empty() && term.size() < 16;
-      for (char c : term) ok = ok && c >= 'a' && c <= 'z';
-      if (!ok) return Error(at, "must be one lower-case word");
-      rules->negative_answers.emplace_back(term);
-    }
-  } else if (json::Find(root, "negative_answers") != nullptr) {
-    return Error("/negative_answers", "must be an object {citation, terms}");
-  }
+  CEPHALGIA_RETURN_IF_ERROR(ParseWordList(
+      root, "sentence_abbreviations", /*required=*/true,
+      /*period_allowed=*/true, "must be a lower-case abbreviation without its final period",
+      &rules->no_split_abbreviations));
+  CEPHALGIA_RETURN_IF_ERROR(ParseWordList(root, "negative_answers", /*required=*/false,
+                                          /*period_allowed=*/false, "must be one lower-case word",
+                                          &rules->negative_answers));
 
   // Default scopes per category, in words.
   std::map<std::uint8_t, int> scopes;
