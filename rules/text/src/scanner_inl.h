@@ -79,6 +79,14 @@ inline bool EndsWord(const unsigned char* s, std::size_t i) {
   return IsAsciiAlnum(c) || c >= 0x80;
 }
 
+inline bool EqualsNoCase(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    if (kBytes.lower[static_cast<unsigned char>(a[k])] != lower[k]) return false;
+  }
+  return true;
+}
+
 }  // namespace scan_internal
 
 template <typename Sink>
@@ -103,6 +111,26 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     segment_has_separator = false;
   };
 
+  // A word the scanner writes itself (an answer mark read as "no", a checklist answer).
+  auto emit_word = [&](std::size_t begin, std::size_t end, std::string_view word) {
+    WordEvent event;
+    event.begin = static_cast<std::uint32_t>(begin);
+    event.end = static_cast<std::uint32_t>(end);
+    std::memcpy(buf, word.data(), word.size());
+    std::memset(buf + word.size(), 0, 8);
+    event.lower = std::string_view(buf, word.size());
+    event.flags = static_cast<std::uint16_t>(pending | kPunctBefore);
+    pending = 0;
+    sink.OnWord(event);
+    words_in_sentence = true;
+  };
+  auto emit_negative_answer = [&](std::size_t begin, std::size_t end) {
+    emit_word(begin, end, kNegativeAnswerWord);
+  };
+  // Whether this line's answer marks come before their items; unknown until its first mark.
+  enum { kMarksUnknown, kMarksBefore, kMarksAfter };
+  int line_marks_before = kMarksUnknown;
+
   // A checklist item answered "no" ("Fever: no.", "Neck stiffness? Denies", "Rash - none",
   // "Fever: No Neck stiffness: No"): after the separator at s[sep], a word of
   // rules.negative_answers that closes its clause (the end, a line break, '.', ';', ',', ')',
@@ -120,7 +148,28 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       word[len++] = kBytes.lower[s[j]];
       ++j;
     }
+    if (len == 0 && j < n && s[j] == '0' && !(j + 1 < n && IsAsciiAlnum(s[j + 1]))) {
+      std::memcpy(word, "zero", 4);  // "HA: 0"
+      len = 4;
+      ++j;
+    }
+    if (len == 1 && word[0] == 'n' && j + 1 < n && s[j] == '/' && (s[j + 1] | 0x20) == 'a' &&
+        !(j + 2 < n && IsAsciiAlnum(s[j + 2]))) {
+      word[len++] = 'a';  // "N/A": "na"
+      j += 2;
+    }
     if (len == 0 || (j < n && (IsAsciiAlnum(s[j]) || s[j] >= 0x80))) return {0, 0};
+    if (len == 2 && word[0] == 'n' && word[1] == 'o') {
+      // "Dissection: no signs.": "no" and a word that only says what is absent.
+      std::size_t k = j;
+      while (k < n && IsBlank(s[k])) ++k;
+      std::size_t e = k;
+      while (e < n && (kBytes.cls[s[e]] & (kClassLower | kClassUpper)) != 0) ++e;
+      const std::string_view next(text.data() + k, e - k);
+      for (std::string_view filler : {"signs", "evidence", "features", "concerns", "symptoms"}) {
+        if (k > j && EqualsNoCase(next, filler)) j = e;
+      }
+    }
     const std::size_t end = j;
     bool blank = false;
     while (j < n && IsBlank(s[j])) {
@@ -141,7 +190,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       return false;
     };
     const bool closes = j == n || s[j] == '\n' || s[j] == '.' || s[j] == ';' || s[j] == ',' ||
-                        s[j] == ')' || (blank && next_item_follows(j));
+                        s[j] == ')' || s[j] == '(' || (blank && next_item_follows(j));
     if (!closes) return {0, 0};
     const std::string_view w(word, len);
     for (const std::string& answer : rules.negative_answers) {
@@ -149,17 +198,53 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     }
     return {0, 0};
   };
+  // Bytes of the item separator at s[at] (3 for an en or em dash).
+  auto separator_length = [&](std::size_t at) -> std::size_t { return s[at] == 0xE2 ? 3 : 1; };
   // The character at s[at] separates a checklist item from its answer.
   auto is_item_separator = [&](std::size_t at) {
     const unsigned char c = s[at];
     if (c == ':' || c == '=') return true;
     if (c == '?') return EndsWord(s, at) && !(at + 1 < n && IsWordStart(s, at + 1, n));
+    if (c == 0xE2 && at + 3 < n && s[at + 1] == 0x80 && (s[at + 2] == 0x93 || s[at + 2] == 0x94))
+      return at > 0 && IsBlank(s[at - 1]) && IsBlank(s[at + 3]);  // " – ", " — "
     return c == '-' && at > 0 && IsBlank(s[at - 1]) && at + 1 < n && IsBlank(s[at + 1]);
   };
-  // "Fever (-)": the item's answer written as a minus in parentheses.
-  auto is_minus_answer = [&](std::size_t at) {
-    return !rules.negative_answers.empty() && at + 2 < n && s[at] == '(' && s[at + 1] == '-' &&
-           s[at + 2] == ')';
+  // Answer marks of templated notes: "(-)" and "(+)", check boxes "[ ]" and "[x]", and the
+  // symbols ☐ ☑ ☒ ✓ ✔ ✗ ✘. Sets *len; 0 none, 1 negative, 2 positive.
+  auto mark_at = [&](std::size_t at, std::size_t* len) -> int {
+    if (rules.negative_answers.empty()) return 0;
+    const unsigned char c = s[at];
+    if (c == '(' && at + 2 < n && s[at + 2] == ')' && (s[at + 1] == '-' || s[at + 1] == '+')) {
+      *len = 3;
+      return s[at + 1] == '-' ? 1 : 2;
+    }
+    if (c == '[') {
+      std::size_t j = at + 1;
+      while (j < n && j - at < 4 && s[j] == ' ') ++j;
+      if (j < n && s[j] == ']') {
+        *len = j + 1 - at;
+        return 1;
+      }
+      if (j + 1 < n && (s[j] == 'x' || s[j] == 'X') && s[j + 1] == ']') {
+        *len = j + 2 - at;
+        return 2;
+      }
+      if (j + 3 < n && s[j] == 0xE2 && s[j + 1] == 0x9C && (s[j + 2] == 0x93 || s[j + 2] == 0x94) &&
+          s[j + 3] == ']') {
+        *len = j + 4 - at;
+        return 2;
+      }
+      return 0;
+    }
+    if (c == 0xE2 && at + 2 < n) {
+      const unsigned char b1 = s[at + 1], b2 = s[at + 2];
+      *len = 3;
+      if (b1 == 0x98 && b2 == 0x90) return 1;                  // ☐
+      if (b1 == 0x98 && (b2 == 0x91 || b2 == 0x92)) return 2;  // ☑ ☒
+      if (b1 == 0x9C && (b2 == 0x97 || b2 == 0x98)) return 1;  // ✗ ✘
+      if (b1 == 0x9C && (b2 == 0x93 || b2 == 0x94)) return 2;  // ✓ ✔
+    }
+    return 0;
   };
   // After a comma at s[at - 1]: a short list of items answered "no" ("..., fever: no",
   // "..., fever, chills: none")? Segments of at most four words, ten in all.
@@ -183,8 +268,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         ++j;
         continue;
       }
-      if (words > 0 && is_minus_answer(j)) return true;
-      if (words > 0 && is_item_separator(j)) return negative_answer_after(j).second != 0;
+      if (std::size_t len = 0; words > 0 && mark_at(j, &len) == 1) return true;
+      if (words > 0 && is_item_separator(j))
+        return negative_answer_after(j + separator_length(j) - 1).second != 0;
       return false;
     }
     return false;
@@ -350,6 +436,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       continue;
     }
     if (c == '\n') {
+      line_marks_before = kMarksUnknown;
       std::size_t j = i;
       int newlines = 0;
       while (j < n && IsBlankOrNewline(s[j])) {
@@ -367,6 +454,54 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       i = j;
       continue;
     }
+    if (std::size_t mark_len = 0; const int mark = mark_at(i, &mark_len)) {
+      // A mark answers the item after it when the line's first mark came before any word or
+      // right after a colon or comma ("ROS: (+) headache, (-) fever", "☐ Fever"), else the item
+      // before it ("Fever (-)", "headache ☐ fever ☐"). "[x] No" and "[ ] Yes" answer no.
+      std::size_t j = i + mark_len;
+      while (j < n && IsBlank(s[j])) ++j;
+      std::size_t word_end = j;
+      while (word_end < n && (kBytes.cls[s[word_end]] & (kClassLower | kClassUpper)) != 0)
+        ++word_end;
+      const std::string_view next(text.data() + j, word_end - j);
+      const bool next_yes = EqualsNoCase(next, "yes") || EqualsNoCase(next, "y");
+      const bool next_no =
+          !next_yes && negative_answer_after(i + mark_len - 1).second == word_end && word_end > j;
+      if (next_yes || next_no) {
+        const bool negative = (mark == 1) == next_yes;
+        if (negative && words_in_sentence) emit_negative_answer(i, word_end);
+        i = word_end;
+        end_sentence(false);
+        continue;
+      }
+      if (line_marks_before == kMarksUnknown) {
+        std::size_t p = i;
+        while (p > 0 && IsBlank(s[p - 1])) --p;
+        line_marks_before = (p == 0 || s[p - 1] == '\n' || s[p - 1] == ':' || s[p - 1] == ',')
+                                ? kMarksBefore
+                                : kMarksAfter;
+      }
+      if (line_marks_before == kMarksBefore) {
+        end_sentence(false);
+        if (mark == 1) emit_word(i, i + mark_len, "no");
+      } else {
+        if (mark == 1 && words_in_sentence) emit_negative_answer(i, i + mark_len);
+        end_sentence(false);
+      }
+      i += mark_len;
+      continue;
+    }
+    if (words_in_sentence && is_item_separator(i)) {
+      // "Fever: no.": the item is negated by the word kNegativeAnswerWord in place of the
+      // answer, and the clause ends with it.
+      if (auto [begin, end] = negative_answer_after(i + separator_length(i) - 1); end != 0) {
+        emit_negative_answer(begin, end);
+        i = end;
+        end_sentence(false);
+        continue;
+      }
+      segment_has_separator = true;
+    }
     if (c >= 0x80) {
       std::size_t sl = SeparatorLength(s, i, n);
       if (sl == 0) {
@@ -377,28 +512,6 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       i += sl;
       continue;
     }
-    if (words_in_sentence && (is_item_separator(i) || is_minus_answer(i))) {
-      // "Fever: no.": the item is negated by the word kNegativeAnswerWord in place of the
-      // answer, and the clause ends with it.
-      auto [begin, end] = is_minus_answer(i) ? std::pair<std::size_t, std::size_t>{i, i + 3}
-                                             : negative_answer_after(i);
-      if (end != 0) {
-        WordEvent event;
-        event.begin = static_cast<std::uint32_t>(begin);
-        event.end = static_cast<std::uint32_t>(end);
-        std::memcpy(buf, kNegativeAnswerWord.data(), kNegativeAnswerWord.size());
-        std::memset(buf + kNegativeAnswerWord.size(), 0, 8);
-        event.lower = std::string_view(buf, kNegativeAnswerWord.size());
-        event.flags = static_cast<std::uint16_t>(pending | kPunctBefore);
-        pending = 0;
-        sink.OnWord(event);
-        i = end;
-        end_sentence(false);
-        continue;
-      }
-      segment_has_separator = true;
-    }
-    if (c == '(' && i + 2 < n && s[i + 1] == '+' && s[i + 2] == ')') segment_has_separator = true;
     if (c == ',') {
       // "Headache for a week, fever: no": the answered item is a clause of its own, so that
       // its "no" reaches neither the headache nor an earlier item ("Neck stiffness: yes, ...").
