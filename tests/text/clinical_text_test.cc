@@ -245,6 +245,28 @@ TEST(NegationTest, ChecklistAnswersNegateTheirItemOnly) {
   EXPECT_FALSE(Negated("Papilledema: present.", kPapilledema));
 }
 
+// Answer marks of templated notes (lexicon 2026-12-06.7): check boxes and their symbols, "(-)"
+// and "(+)" before or after their item (the line's first mark decides), "[x] No", "N/A", "0",
+// an en or em dash between item and answer.
+TEST(NegationTest, AnswerMarksNegateTheirItemOnly) {
+  EXPECT_TRUE(Negated("Headache \u2717 Fever \u2717 Neck stiffness \u2713", kFever));
+  EXPECT_FALSE(Negated("Headache \u2717 Fever \u2717 Neck stiffness \u2713", kNeckStiffness));
+  EXPECT_TRUE(Negated("Symptoms: headache \u2610 fever \u2610 cough \u2611", kFever));
+  EXPECT_TRUE(Negated("\u2610 Fever \u2611 Neck stiffness", kFever));
+  EXPECT_FALSE(Negated("\u2610 Fever \u2611 Neck stiffness", kNeckStiffness));
+  EXPECT_TRUE(Negated("Fever: [ ] Yes [x] No", kFever));
+  EXPECT_FALSE(Negated("Fever: [x] Yes [ ] No", kFever));
+  EXPECT_TRUE(Negated("Proforma: fever [ ]; meningism [ ].", kNeckStiffness));
+  EXPECT_FALSE(Negated("Proforma: fever [x]; meningism [ ].", kFever));
+  EXPECT_TRUE(Negated("ROS: (+) neck stiffness, (-) fever.", kFever));
+  EXPECT_FALSE(Negated("ROS: (+) neck stiffness, (-) fever.", kNeckStiffness));
+  EXPECT_TRUE(Negated("Fever \u2014 denies. Knee pain \u2014 yes.", kFever));
+  EXPECT_TRUE(Negated("Weakness - N/A. Fever: 0.", kWeakness));
+  EXPECT_TRUE(Negated("Weakness - N/A. Fever: 0.", kFever));
+  EXPECT_TRUE(Negated("Aneurysm: no signs.", kAneurysm));
+  EXPECT_FALSE(Negated("Fever: 0.5 degrees above baseline.", kFever));
+}
+
 TEST(NegationTest, NegatedTitleIsNotAnAffirmedFinding) {
   // The ICD-10-CM title of M47.812 (issue 11).
   EXPECT_TRUE(

@@ -140,6 +140,19 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (rules.negative_answers.empty()) return {0, 0};
     std::size_t j = sep + 1;
     while (j < n && IsBlank(s[j])) ++j;
+    // "Q: Fever? A: No.": the reply is written after "A:" (or "Answer:"), maybe on the next line.
+    if (s[sep] == '?') {
+      std::size_t k = j;
+      while (k < n && IsBlankOrNewline(s[k])) ++k;
+      const bool short_form = k + 1 < n && (s[k] == 'A' || s[k] == 'a') && s[k + 1] == ':';
+      const bool long_form = k + 6 < n &&
+                             EqualsNoCase(std::string_view(text.data() + k, 6), "answer") &&
+                             s[k + 6] == ':';
+      if (short_form || long_form) {
+        j = k + (short_form ? 2 : 7);
+        while (j < n && IsBlank(s[j])) ++j;
+      }
+    }
     const std::size_t begin = j;
     char word[16];
     std::size_t len = 0;
@@ -148,7 +161,8 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       word[len++] = kBytes.lower[s[j]];
       ++j;
     }
-    if (len == 0 && j < n && s[j] == '0' && !(j + 1 < n && IsAsciiAlnum(s[j + 1]))) {
+    if (len == 0 && j < n && s[j] == '0' && !(j + 1 < n && IsAsciiAlnum(s[j + 1])) &&
+        !(j + 2 < n && (s[j + 1] == '.' || s[j + 1] == ',') && IsAsciiAlnum(s[j + 2]))) {
       std::memcpy(word, "zero", 4);  // "HA: 0"
       len = 4;
       ++j;
