@@ -11,10 +11,8 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,15 +24,8 @@ namespace {
 
 constexpr std::size_t kMaxFileBytes = 8 << 20;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 rapidjson::Document ParseFile(const std::string& path) {
-  Result<rapidjson::Document> doc = json::ParseUntrusted(ReadText(path), kMaxFileBytes);
+  Result<rapidjson::Document> doc = json::ParseUntrusted(ReadTextFile(path), kMaxFileBytes);
   EXPECT_TRUE(doc.ok()) << path << ": " << doc.status().ToString();
   return doc.ok() ? std::move(doc).value() : rapidjson::Document();
 }

@@ -33,13 +33,6 @@ const std::string kSyntheaDir = std::string(CEPHALGIA_SHARED_DIR) + "/fhir-sampl
 const std::string kReviewFile =
     std::string(CEPHALGIA_SOURCE_DIR) + "/tests/rules/synthea-headache-review.json";
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 rapidjson::Document Parse(const std::string& text) {
   rapidjson::Document d;
   d.Parse(text.data(), text.size());
@@ -64,7 +57,7 @@ void PrintTo(const ReviewedChart& chart, std::ostream* os) { *os << chart.file; 
 
 std::vector<ReviewedChart> LoadReview() {
   std::vector<ReviewedChart> out;
-  rapidjson::Document d = Parse(ReadText(kReviewFile));
+  rapidjson::Document d = Parse(ReadTextFile(kReviewFile));
   const rapidjson::Value* patients = d.IsObject() ? json::GetArray(d, "patients") : nullptr;
   if (patients == nullptr) return out;
   for (const rapidjson::Value& p : patients->GetArray()) {
@@ -200,7 +193,7 @@ TEST(SyntheaReview, CoversEveryChartWithItsOwnPatientAndLastEncounter) {
   for (const ReviewedChart& chart : Review()) {
     SCOPED_TRACE(chart.file);
     ASSERT_TRUE(fs::exists(kSyntheaDir + "/" + chart.file));
-    rapidjson::Document bundle = Parse(ReadText(kSyntheaDir + "/" + chart.file));
+    rapidjson::Document bundle = Parse(ReadTextFile(kSyntheaDir + "/" + chart.file));
     const rapidjson::Value* entries = bundle.IsObject() ? json::GetArray(bundle, "entry") : nullptr;
     ASSERT_NE(entries, nullptr);
     std::string patient_id, last_end;
@@ -229,7 +222,7 @@ class SyntheaPopulationTest : public ::testing::TestWithParam<ReviewedChart> {};
 
 TEST_P(SyntheaPopulationTest, LastEncounterAnswerFollowsTheReview) {
   const ReviewedChart& chart = GetParam();
-  rapidjson::Document bundle = Parse(ReadText(kSyntheaDir + "/" + chart.file));
+  rapidjson::Document bundle = Parse(ReadTextFile(kSyntheaDir + "/" + chart.file));
   ASSERT_TRUE(bundle.IsObject() && json::GetArray(bundle, "entry") != nullptr) << chart.file;
   std::string request = PatientViewRequest(bundle, chart.patient_id);
 

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace cephalgia::rules {
 
@@ -9,7 +11,8 @@ const HeadacheEngine& Engine() {
   static const HeadacheEngine* engine = [] {
     auto loaded = HeadacheEngine::Load(SourceDataDir());
     if (!loaded.ok()) {
-      std::fprintf(stderr, "cannot load the headache knowledge: %s\n", loaded.status().ToString().c_str());
+      std::fprintf(stderr, "cannot load the headache knowledge: %s\n",
+                   loaded.status().ToString().c_str());
       std::abort();
     }
     return loaded->release();
@@ -18,12 +21,16 @@ const HeadacheEngine& Engine() {
 }
 
 std::vector<std::string> CaseFiles() {
-  return cephalgia::testing::ListGoldenCaseFiles(std::string(CEPHALGIA_SOURCE_DIR) + "/tests/rules/cases");
+  return cephalgia::testing::ListGoldenCaseFiles(std::string(CEPHALGIA_SOURCE_DIR) +
+                                                 "/tests/rules/cases");
 }
 
-Result<std::string> EvaluateCase(const cephalgia::testing::GoldenCase& c) { return EvaluateCaseWith(Engine(), c); }
+Result<std::string> EvaluateCase(const cephalgia::testing::GoldenCase& c) {
+  return EvaluateCaseWith(Engine(), c);
+}
 
-Result<std::string> EvaluateCaseWith(const HeadacheEngine& engine, const cephalgia::testing::GoldenCase& c) {
+Result<std::string> EvaluateCaseWith(const HeadacheEngine& engine,
+                                     const cephalgia::testing::GoldenCase& c) {
   plugin::EvaluateCall call;
   call.service_id = c.service;
   call.request_json = c.request_json;
@@ -31,6 +38,13 @@ Result<std::string> EvaluateCaseWith(const HeadacheEngine& engine, const cephalg
   call.unavailable_prefetch = c.unavailable_prefetch;
   call.partial_prefetch = c.partial_prefetch;
   return engine.Evaluate(call);
+}
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 Result<std::string> EvaluateRequest(std::string_view service, const std::string& request_json,
