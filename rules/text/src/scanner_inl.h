@@ -218,7 +218,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   auto is_item_separator = [&](std::size_t at) {
     const unsigned char c = s[at];
     if (c == ':' || c == '=') return true;
-    if (c == '?') return EndsWord(s, at) && !(at + 1 < n && IsWordStart(s, at + 1, n));
+    if (c == '?')  // after a word or a parenthesis ("Sudden onset (peak < 1 min)? No")
+      return (EndsWord(s, at) || (at > 0 && s[at - 1] == ')')) &&
+             !(at + 1 < n && IsWordStart(s, at + 1, n));
     if (c == 0xE2 && at + 3 < n && s[at + 1] == 0x80 && (s[at + 2] == 0x93 || s[at + 2] == 0x94))
       return at > 0 && IsBlank(s[at - 1]) && IsBlank(s[at + 3]);  // " – ", " — "
     return c == '-' && at > 0 && IsBlank(s[at - 1]) && at + 1 < n && IsBlank(s[at + 1]);
