@@ -39,6 +39,24 @@ std::string_view IssueCodeName(IssueCode c) {
   return "processing";
 }
 
+std::string PathString(const PathNode* node) {
+  if (node == nullptr) return {};
+  if (node->parent == nullptr) return node->key;  // a root's label
+  return ChildPathString(node->parent, node->key, node->index);
+}
+
+std::string ChildPathString(const PathNode* parent, std::string_view key, std::size_t index) {
+  std::string out = PathString(parent);
+  if (!out.empty()) out.push_back('.');
+  out.append(key);
+  if (index != PathNode::kNoIndex) {
+    out.push_back('[');
+    out.append(std::to_string(index));
+    out.push_back(']');
+  }
+  return out;
+}
+
 void IssueSink::Add(Severity severity, IssueCode code, std::string location, std::string message) {
   if (severity == Severity::kError) ++error_count_;
   if (severity == Severity::kWarning) ++warning_count_;
