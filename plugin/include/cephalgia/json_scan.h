@@ -256,13 +256,15 @@ class Scanner {
   // For the skip loop: a string nobody reads at `q`, checked as String checks it. Past it, or
   // nullptr when String refuses it. Inlined: it is most of the skip loop.
   [[gnu::always_inline]] char* SkipStringAt(char* q, char* end) {
-    if (char* const quote = PlainStringEnd(q + 1, end); quote != nullptr) [[likely]] {
-      return quote + 1;
+    bool closed;
+    char* const stop = PlainRunEnd(q + 1, end, closed);
+    if (closed) [[likely]] {
+      return stop + 1;
     }
-    p_ = q;
+    p_ = stop;  // the rest is checked from where the plain run ended
     const char* s;
     std::size_t n;
-    return String(s, n) ? p_ : nullptr;
+    return EscapedString(q + 1, s, n) ? p_ : nullptr;
   }
 
   // A value nobody reads, at p_ (not the end), inside a container at nesting `depth`: checked as
@@ -430,36 +432,44 @@ class Scanner {
   // Always inlined: it is in the loop of every object and array.
   [[gnu::always_inline]] bool String(const char*& out, std::size_t& out_size) {
     char* const start = p_ + 1;
-    char* const stop = PlainStringEnd(start, end_);
-    if (stop != nullptr) [[likely]] {
+    bool closed;
+    char* const stop = PlainRunEnd(start, end_, closed);
+    if (closed) [[likely]] {
       out = start;
       out_size = static_cast<std::size_t>(stop - start);
       if constexpr (in_situ_) *stop = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
       p_ = stop + 1;
       return true;
     }
-    p_ = json_bytes::FindStringStopOrNonAscii(start, end_);
+    p_ = stop;  // the rest is checked from where the plain run ended, not searched again
     return EscapedString(start, out, out_size);
   }
 
-  // The closing quote of the string whose contents start at `start`, when they are plain ASCII
-  // (no escape, no control byte, no byte from 0x80 up) up to it; nullptr when they are not, or
-  // the text ends first. Most strings close within 16 bytes: then one 16-byte step finds the
-  // quote (the byte after the 16 is read only when all 16 are plain, and is there, as the step
-  // runs only while more than 16 bytes are left); longer ones go on with the search loop.
-  [[gnu::always_inline]] static char* PlainStringEnd(char* start, char* end) {
+  // Where the plain ASCII run (no escape, no control byte, no byte from 0x80 up) of the string
+  // whose contents start at `start` ends: the first byte that is not plain, or `end`; `closed`
+  // says whether that byte is the closing quote (the string is plain). Otherwise the string goes
+  // on from there (an escape, a multibyte character) or is malformed, and EscapedString takes it
+  // up at that byte. Most strings close within 16 bytes: then one 16-byte step finds the quote
+  // (the byte after the 16 is read only when all 16 are plain, and is there, as the step runs
+  // only while more than 16 bytes are left); longer ones go on with the search loop.
+  [[gnu::always_inline]] static char* PlainRunEnd(char* start, char* end, bool& closed) {
     char* stop;
     if (end - start > 16) [[likely]] {
       stop = start + json_bytes::FirstStopOrNonAsciiIn16(start);
       if (*stop == '"') [[likely]] {
+        closed = true;
         return stop;
       }
-      if (stop != start + 16) return nullptr;
+      if (stop != start + 16) {
+        closed = false;
+        return stop;
+      }
       stop = json_bytes::FindStringStopOrNonAscii(stop, end);
     } else {
       stop = json_bytes::FindStringStopOrNonAscii(start, end);
     }
-    return stop != end && *stop == '"' ? stop : nullptr;
+    closed = stop != end && *stop == '"';
+    return stop;
   }
 
   // p_ is at the first byte after `start` that ends a plain run (a '\\', a control byte, or the
