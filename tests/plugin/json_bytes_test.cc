@@ -663,6 +663,11 @@ TEST(JsonBytesTest, SkippedNestingIsJudgedAsTheFullScanJudgesIt) {
         full_ok =
             json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false, json::kMaxNestingDepth);
       }
+      // The root object and n containers inside it: accepted up to the limit, when every bracket
+      // matches (with n == 0 there is none to swap).
+      EXPECT_EQ(full_ok,
+                (!swap_one || n == 0) && n + 1 <= static_cast<std::size_t>(json::kMaxNestingDepth))
+          << "n=" << n << " swapped=" << swap_one;
       for (int from : {1, 2, 3, 5}) {
         ExactBuffer b(text);
         DecliningHandler handler(from);
