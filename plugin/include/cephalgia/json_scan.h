@@ -447,7 +447,13 @@ class Scanner {
       return true;
     }
     p_ = stop;  // the rest is checked from where the plain run ended, not searched again
-    const bool ok = EscapedString(start, out, out_size);
+    // Through locals of its own: `out` and `out_size` are the caller's registers, which a
+    // reference passed to the out-of-line EscapedString would keep in memory for every string.
+    const char* escaped;
+    std::size_t escaped_size;
+    const bool ok = EscapedString(start, escaped, escaped_size);
+    out = escaped;
+    out_size = escaped_size;
     p = p_;
     return ok;
   }
