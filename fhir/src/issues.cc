@@ -57,6 +57,11 @@ std::string ChildPathString(const PathNode* parent, std::string_view key, std::s
   return out;
 }
 
+const PathNode* IssueSink::NewPathNode(const PathNode* parent, std::string_view key,
+                                       std::size_t index) {
+  return &path_nodes_.emplace_front(PathNode{parent, std::string(key), index});
+}
+
 void IssueSink::Add(Severity severity, IssueCode code, std::string location, std::string message) {
   if (severity == Severity::kError) ++error_count_;
   if (severity == Severity::kWarning) ++warning_count_;

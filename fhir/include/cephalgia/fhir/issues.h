@@ -23,7 +23,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
-#include <deque>
+#include <forward_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,8 +101,9 @@ class IssueSink {
   // into, never refers to a node that died before it, whatever happens to the view that made it.
   static const PathNode* ExtendPath(IssueSink* sink, const PathNode* parent, std::string_view key,
                                     std::size_t index = PathNode::kNoIndex) {
+    // Inline, so that a view without a sink (the evaluation path) pays one test, no call.
     if (sink == nullptr) return nullptr;
-    return &sink->path_nodes_.emplace_back(PathNode{parent, std::string(key), index});
+    return sink->NewPathNode(parent, key, index);
   }
 
   const std::vector<Issue>& issues() const { return issues_; }
@@ -121,9 +122,12 @@ class IssueSink {
   std::string ToOperationOutcomeJson() const;
 
  private:
+  const PathNode* NewPathNode(const PathNode* parent, std::string_view key, std::size_t index);
+
   std::vector<Issue> issues_;
-  // A deque: nodes never move while more are added (views point at them).
-  std::deque<PathNode> path_nodes_;
+  // Nodes never move while more are added (views point at them), and an empty list allocates
+  // nothing (a sink is made per evaluation, most never make a node).
+  std::forward_list<PathNode> path_nodes_;
   std::size_t max_issues_ = kDefaultMaxIssues;
   std::size_t error_count_ = 0;
   std::size_t warning_count_ = 0;
