@@ -648,19 +648,7 @@ class Scanner {
     char* const start = p_;
     p_ = q;
     if (!emit) return true;  // within the bounds above RapidJSON accepts it
-    if (is_double || (negative && value > (uint64_t{1} << 63))) {
-      // RapidJSON's own conversion of the token, so the value is bit for bit the one its reader
-      // gives (its default precision differs from correct rounding in the last place for long
-      // mantissas). Doubles are few in a CDS Hooks request.
-      DoubleCapture capture;
-      rapidjson::MemoryStream token(start, static_cast<std::size_t>(q - start));
-      rapidjson::Reader reader;
-      if (reader.Parse<rapidjson::kParseStopWhenDoneFlag>(token, capture).IsError() ||
-          !capture.got) {
-        return false;
-      }
-      return h_.Double(capture.value);
-    }
+    if (is_double || (negative && value > (uint64_t{1} << 63))) return EmitDouble(start, q);
     if (negative) {
       constexpr uint64_t kMinMagnitude = uint64_t{1} << 63;
       return h_.Int64(value == kMinMagnitude ? std::numeric_limits<int64_t>::min()
@@ -668,6 +656,21 @@ class Scanner {
     }
     if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return h_.Uint64(value);
     return h_.Int64(static_cast<int64_t>(value));
+  }
+
+  // RapidJSON's own conversion of the number token [start, stop), so the value is bit for bit
+  // the one its reader gives (its default precision differs from correct rounding in the last
+  // place for long mantissas). Doubles are few in a CDS Hooks request: out of line, so that the
+  // reader's stream is not set up where the event loop reaches every value (GCC had hoisted a
+  // part of it there).
+  [[gnu::noinline]] bool EmitDouble(const char* start, const char* stop) {
+    DoubleCapture capture;
+    rapidjson::MemoryStream token(start, static_cast<std::size_t>(stop - start));
+    rapidjson::Reader reader;
+    if (reader.Parse<rapidjson::kParseStopWhenDoneFlag>(token, capture).IsError() || !capture.got) {
+      return false;
+    }
+    return h_.Double(capture.value);
   }
 
   char* p_;
