@@ -41,7 +41,7 @@ std::string_view IssueCodeName(IssueCode c) {
 
 std::string PathString(const PathNode* node) {
   if (node == nullptr) return {};
-  if (node->parent == nullptr) return node->key;  // a root's label
+  // A root's key is its label; one made by a view with a sink and no path may have an index.
   return ChildPathString(node->parent, node->key, node->index);
 }
 

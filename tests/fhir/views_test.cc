@@ -631,6 +631,15 @@ TEST(ViewsTest, ChildViewsOutliveTheirParentViewsAndKeepTheirPaths) {
   EXPECT_FALSE(drug_choice->text());
   EXPECT_TRUE(HasIssueAt(sink, "MedicationRequest.medicationCodeableConcept.text"))
       << DumpIssues(sink);
+  // A view with a sink and no path: its children's paths start at their own key.
+  auto concept_doc = Parse(R"({"coding":[{"code":7}],"text":"x"})");
+  IssueSink unlabelled;
+  std::vector<CodingView> codings_of_unlabelled =
+      CodeableConceptView(&concept_doc, &unlabelled).codings();
+  ASSERT_EQ(codings_of_unlabelled.size(), 1u);
+  EXPECT_FALSE(codings_of_unlabelled[0].code());
+  EXPECT_TRUE(HasIssueAt(unlabelled, "coding[0].code")) << DumpIssues(unlabelled);
+  EXPECT_EQ(codings_of_unlabelled[0].path(), "coding[0]");
 }
 
 }  // namespace
