@@ -28,24 +28,14 @@ void ElementView::Report(Severity severity, IssueCode code, std::string location
 }
 
 std::string ElementView::ChildPath(std::string_view key) const {
-  // Paths only ever locate issues; without a sink nobody reads them, and building one string per
-  // child view was a large share of an evaluation's allocations.
+  // Paths only ever locate issues; without a sink nobody reads them.
   if (sink_ == nullptr) return {};
-  std::string out;
-  out.reserve(path_.size() + key.size() + 1);
-  out.append(path_);
-  if (!out.empty()) out.push_back('.');
-  out.append(key);
-  return out;
+  return ChildPathString(path_, key);
 }
 
 std::string ElementView::ChildPath(std::string_view key, std::size_t index) const {
   if (sink_ == nullptr) return {};
-  std::string out = ChildPath(key);
-  out.push_back('[');
-  out.append(std::to_string(index));
-  out.push_back(']');
-  return out;
+  return ChildPathString(path_, key, index);
 }
 
 std::optional<std::string_view> ElementView::GetString(std::string_view key) const {
@@ -311,7 +301,7 @@ std::optional<double> TimingRepeatView::PerDay() const {
   double per_day = static_cast<double>(f) / (*p * *unit_days);
   // More than one dose per second is not a dosing schedule; it is a data error.
   if (!std::isfinite(per_day) || f < 0 || per_day > 86400.0) {
-    Report(Severity::kError, IssueCode::kValue, path_,
+    Report(Severity::kError, IssueCode::kValue, path(),
            "frequency/period gives an implausible " + std::to_string(per_day) + " per day");
     return std::nullopt;
   }
@@ -482,11 +472,9 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
     }
   }
   if (found == nullptr) return ChoiceView();
-  // Paths locate issues; without a sink there is no reader for one (ChildPath gives "").
-  std::string path;
-  if (parent.sink() != nullptr) {
-    path = parent.ChildPath(std::string(base) + std::string(found_suffix));
-  }
+  // The found member's name: base + suffix, in the document.
+  const PathNode* path = parent.ChildNode(
+      std::string_view(found_suffix.data() - base.size(), base.size() + found_suffix.size()));
   if (count > 1) {
     parent.Report(Severity::kError, IssueCode::kStructure,
                   parent.ChildPath(std::string(base) + "[x]"),
@@ -501,17 +489,16 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
     if (s.suffix == found_suffix) {
       type = s.type;
       if (!JsonTypeFits(*found, s.json_type)) {
-        parent.Report(Severity::kError, IssueCode::kStructure, path,
+        parent.Report(Severity::kError, IssueCode::kStructure, PathString(path),
                       "expected " + std::string(ExpectedName(s.json_type)) + ", got " +
                           std::string(JsonTypeName(*found)));
         // Keep the type (callers see what was meant) but no typed accessor will return it.
-        return ChoiceView(nullptr, parent.sink(), std::move(path), type, found_suffix);
+        return ChoiceView(nullptr, parent.sink(), path, type, found_suffix);
       }
       break;
     }
   }
-  if (parent.sink() == nullptr) return ChoiceView(found, nullptr, type, found_suffix);
-  return ChoiceView(found, parent.sink(), std::move(path), type, found_suffix);
+  return ChoiceView(found, parent.sink(), path, type, found_suffix);
 }
 
 std::optional<bool> ChoiceView::boolean() const {
@@ -522,7 +509,7 @@ std::optional<bool> ChoiceView::boolean() const {
 std::optional<int64_t> ChoiceView::integer() const {
   if (type_ != ChoiceType::kInteger || json_ == nullptr) return std::nullopt;
   if (json_->IsInt64()) return json_->GetInt64();
-  Report(Severity::kError, IssueCode::kValue, path_, "expected an integer");
+  Report(Severity::kError, IssueCode::kValue, path(), "expected an integer");
   return std::nullopt;
 }
 
@@ -557,14 +544,13 @@ std::optional<DateTime> ChoiceView::date_time() const {
   }
   const std::string_view text(json_->GetString(), json_->GetStringLength());
   if (sink_ == nullptr) return ParseDateSilently(text, kind);
-  return ParseDateReporting(text, kind, *this, path_);
+  return ParseDateReporting(text, kind, *this, path());
 }
 
 template <typename V>
 static std::optional<V> ObjectAs(const ChoiceView& c, bool type_ok) {
   if (!type_ok || c.json() == nullptr || !c.json()->IsObject()) return std::nullopt;
-  if (c.sink() == nullptr) return std::optional<V>(std::in_place, c.json(), nullptr);  // no path
-  return std::optional<V>(std::in_place, c.json(), c.sink(), c.path());
+  return std::optional<V>(std::in_place, c.json(), c.sink(), c.path_node());
 }
 
 std::optional<QuantityView> ChoiceView::quantity() const {

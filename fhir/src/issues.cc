@@ -39,6 +39,29 @@ std::string_view IssueCodeName(IssueCode c) {
   return "processing";
 }
 
+std::string PathString(const PathNode* node) {
+  if (node == nullptr) return {};
+  // A root's key is its label; one made by a view with a sink and no path may have an index.
+  return ChildPathString(node->parent, node->key, node->index);
+}
+
+std::string ChildPathString(const PathNode* parent, std::string_view key, std::size_t index) {
+  std::string out = PathString(parent);
+  if (!out.empty()) out.push_back('.');
+  out.append(key);
+  if (index != PathNode::kNoIndex) {
+    out.push_back('[');
+    out.append(std::to_string(index));
+    out.push_back(']');
+  }
+  return out;
+}
+
+const PathNode* IssueSink::NewPathNode(const PathNode* parent, std::string_view key,
+                                       std::size_t index) {
+  return &path_nodes_.emplace_front(PathNode{parent, std::string(key), index});
+}
+
 void IssueSink::Add(Severity severity, IssueCode code, std::string location, std::string message) {
   if (severity == Severity::kError) ++error_count_;
   if (severity == Severity::kWarning) ++warning_count_;

@@ -10,11 +10,11 @@ using rapidjson::Value;
 
 namespace {
 
-std::string DefaultPath(const Value& json) {
+std::string_view DefaultPath(const Value& json) {
   if (json.IsObject()) {
     auto it = json.FindMember("resourceType");
     if (it != json.MemberEnd() && it->value.IsString()) {
-      return std::string(it->value.GetString(), it->value.GetStringLength());
+      return std::string_view(it->value.GetString(), it->value.GetStringLength());
     }
   }
   return "Resource";
@@ -26,15 +26,10 @@ std::optional<V> Grandchild(const ElementView& parent, std::string_view key,
                             std::string_view child) {
   const Value* mid = parent.GetObject(key);
   if (mid == nullptr) return std::nullopt;
-  if (parent.sink() == nullptr) {  // no paths to build
-    const Value* v = ElementView(mid, nullptr).GetObject(child);
-    if (v == nullptr) return std::nullopt;
-    return std::optional<V>(std::in_place, v, nullptr);
-  }
-  ElementView m(mid, parent.sink(), parent.ChildPath(key));
+  ElementView m(mid, parent.sink(), parent.ChildNode(key));
   const Value* v = m.GetObject(child);
   if (v == nullptr) return std::nullopt;
-  return std::optional<V>(std::in_place, v, parent.sink(), m.ChildPath(child));
+  return std::optional<V>(std::in_place, v, parent.sink(), m.ChildNode(child));
 }
 
 // parent.key.child as a string (key must be an object).
@@ -42,8 +37,7 @@ std::optional<std::string_view> NestedString(const ElementView& parent, std::str
                                              std::string_view child) {
   const Value* mid = parent.GetObject(key);
   if (mid == nullptr) return std::nullopt;
-  if (parent.sink() == nullptr) return ElementView(mid, nullptr).GetString(child);
-  return ElementView(mid, parent.sink(), parent.ChildPath(key)).GetString(child);
+  return ElementView(mid, parent.sink(), parent.ChildNode(key)).GetString(child);
 }
 
 // Status code of a status CodeableConcept: the code in `system`, else the first code.
@@ -58,20 +52,19 @@ std::optional<std::string_view> StatusCode(const std::optional<CodeableConceptVi
 
 // --- ResourceView --------------------------------------------------------------------------
 
-ResourceView::ResourceView(const Value& json, IssueSink* sink, std::string path)
-    : ElementView(&json, sink, path.empty() ? DefaultPath(json) : std::move(path)) {}
+ResourceView::ResourceView(const Value& json, IssueSink* sink, std::string_view path)
+    // The label is looked up only for a sink, the only reader of paths.
+    : ElementView(&json, sink,
+                  IssueSink::ExtendPath(
+                      sink, nullptr, sink != nullptr && path.empty() ? DefaultPath(json) : path)) {}
 
 ResourceView::ResourceView(const IndexedResource& resource, IssueSink* sink)
-    // Paths only serve issues: a view without a sink does not copy the location (it was the
-    // pack's most frequent temporary allocation, one per view of an indexed resource).
-    : ElementView(resource.json, sink) {
-  if (sink != nullptr) path_.assign(resource.location);
-}
+    : ElementView(resource.json, sink, resource.location) {}
 
 std::optional<DateTime> ResourceView::last_updated() const {
   const Value* meta = GetObject("meta");
   if (meta == nullptr) return std::nullopt;
-  return ElementView(meta, sink_, ChildPath("meta")).GetDate("lastUpdated", DateKind::kInstant);
+  return ElementView(meta, sink_, ChildNode("meta")).GetDate("lastUpdated", DateKind::kInstant);
 }
 
 const Value* ResourceView::FindContained(std::string_view id) const {
@@ -95,7 +88,7 @@ const Value* ResourceView::Resolve(const ReferenceView& reference, const Resourc
   if (!ref || ref->empty()) return nullptr;
   if (ref->front() == '#') {
     if (*ref == "#") {  // "#" alone refers to the container itself
-      if (location != nullptr) *location = path_;
+      if (location != nullptr) *location = path();
       return json_;
     }
     const Value* arr = GetArray("contained");
@@ -177,7 +170,7 @@ std::vector<CodeableConceptView> AllergyIntoleranceView::reaction_substances() c
   std::vector<CodeableConceptView> out;
   for (const ElementView& r : Children<ElementView>("reaction")) {
     const Value* s = r.GetObject("substance");
-    if (s != nullptr) out.emplace_back(s, sink_, r.ChildPath("substance"));
+    if (s != nullptr) out.emplace_back(s, sink_, r.ChildNode("substance"));
   }
   return out;
 }
@@ -194,7 +187,7 @@ std::vector<CodeableConceptView> AllergyIntoleranceView::reaction_manifestations
                std::string("expected an object, got ") + std::string(JsonTypeName(m)));
         continue;
       }
-      out.emplace_back(&m, sink_, r.ChildPath("manifestation", i));
+      out.emplace_back(&m, sink_, r.ChildNode("manifestation", i));
     }
   }
   return out;
@@ -206,7 +199,7 @@ std::vector<CodeableConceptView> MedicationView::ingredient_codes() const {
   std::vector<CodeableConceptView> out;
   for (const ElementView& ing : Children<ElementView>("ingredient")) {
     const Value* item = ing.GetObject("itemCodeableConcept");
-    if (item != nullptr) out.emplace_back(item, sink_, ing.ChildPath("itemCodeableConcept"));
+    if (item != nullptr) out.emplace_back(item, sink_, ing.ChildNode("itemCodeableConcept"));
   }
   return out;
 }

@@ -578,5 +578,69 @@ TEST(ViewsTest, DatesChoicesAndNestedMembersWithoutASinkReadTheSame) {
   EXPECT_FALSE(silent_mr.dispense_expected_supply_duration());
 }
 
+// A view's path is a chain of nodes owned by its sink, not by the view that made it: children
+// and grandchildren outlive the temporary views they came from (and copies outlive the
+// original) and still report at their full paths. Run under ASan, a node that died with its
+// view would be a use after free here.
+TEST(ViewsTest, ChildViewsOutliveTheirParentViewsAndKeepTheirPaths) {
+  auto doc = Parse(R"({"resourceType":"MedicationRequest","status":"active","intent":"order",
+      "medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm",
+                                              "code":1049221}],"text":7},
+      "dosageInstruction":[{"timing":{"repeat":{"boundsPeriod":{"start":"2024-02-30"},
+                                                 "period":"1"}}}],
+      "dispenseRequest":{"validityPeriod":{"start":"2024-03-09","end":3}}})");
+  IssueSink sink;
+  std::optional<CodeableConceptView> drug =
+      MedicationRequestView(doc, &sink).MedicationCode(nullptr);
+  std::vector<DosageView> dosages = MedicationRequestView(doc, &sink).dosage_instruction();
+  std::optional<PeriodView> validity =
+      MedicationRequestView(doc, &sink, "requests").dispense_validity_period();
+  ChoiceView medication = ChoiceView::Find(MedicationRequestView(doc, &sink), "medication");
+  ASSERT_TRUE(drug && validity);
+  ASSERT_EQ(dosages.size(), 1u);
+  std::vector<CodingView> codings = drug->codings();
+  drug.reset();  // the codings' paths do not depend on the view they came from
+  ASSERT_EQ(codings.size(), 1u);
+  EXPECT_FALSE(codings[0].code());
+  EXPECT_TRUE(HasIssueAt(sink, "MedicationRequest.medicationCodeableConcept.coding[0].code"))
+      << DumpIssues(sink);
+  std::optional<TimingRepeatView> repeat;
+  {
+    std::optional<TimingView> timing = DosageView(dosages[0]).timing();
+    ASSERT_TRUE(timing);
+    repeat = timing->repeat();
+  }
+  dosages.clear();
+  ASSERT_TRUE(repeat);
+  EXPECT_FALSE(repeat->period());
+  EXPECT_TRUE(HasIssueAt(sink, "MedicationRequest.dosageInstruction[0].timing.repeat.period"))
+      << DumpIssues(sink);
+  std::optional<PeriodView> bounds = repeat->bounds_period();
+  repeat.reset();
+  ASSERT_TRUE(bounds);
+  EXPECT_FALSE(bounds->start());
+  EXPECT_TRUE(
+      HasIssueAt(sink, "MedicationRequest.dosageInstruction[0].timing.repeat.boundsPeriod.start"))
+      << DumpIssues(sink);
+  EXPECT_EQ(bounds->path(), "MedicationRequest.dosageInstruction[0].timing.repeat.boundsPeriod");
+  EXPECT_FALSE(validity->end());
+  EXPECT_TRUE(HasIssueAt(sink, "requests.dispenseRequest.validityPeriod.end")) << DumpIssues(sink);
+  EXPECT_EQ(medication.path(), "MedicationRequest.medicationCodeableConcept");
+  std::optional<CodeableConceptView> drug_choice = medication.codeable_concept();
+  ASSERT_TRUE(drug_choice);
+  EXPECT_FALSE(drug_choice->text());
+  EXPECT_TRUE(HasIssueAt(sink, "MedicationRequest.medicationCodeableConcept.text"))
+      << DumpIssues(sink);
+  // A view with a sink and no path: its children's paths start at their own key.
+  auto concept_doc = Parse(R"({"coding":[{"code":7}],"text":"x"})");
+  IssueSink unlabelled;
+  std::vector<CodingView> codings_of_unlabelled =
+      CodeableConceptView(&concept_doc, &unlabelled).codings();
+  ASSERT_EQ(codings_of_unlabelled.size(), 1u);
+  EXPECT_FALSE(codings_of_unlabelled[0].code());
+  EXPECT_TRUE(HasIssueAt(unlabelled, "coding[0].code")) << DumpIssues(unlabelled);
+  EXPECT_EQ(codings_of_unlabelled[0].path(), "coding[0]");
+}
+
 }  // namespace
 }  // namespace cephalgia::fhir

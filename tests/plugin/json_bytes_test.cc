@@ -496,6 +496,59 @@ TEST(JsonBytesTest, ScannerDeclinesExactlyTheTextThatIsNotUtf8WithoutNul) {
   }
 }
 
+// A string whose plain run ends early (an escape, a multibyte character, a malformed byte or a
+// control byte) is checked on from the byte where that run ended, found by the first 16-byte step
+// or by the search loop after it: with the first such spot at every offset and a second at every
+// later one, the scan with events (in situ and copying: the document RapidJSON builds) and the
+// skip accept exactly the texts RapidJSON accepts that are UTF-8 without NUL.
+TEST(JsonBytesTest, StringsAreTakenUpWhereTheirPlainRunEnds) {
+  const std::vector<std::string> firsts = {"\\n", "\xc3\xa9", "\xe9"};
+  const std::vector<std::string> seconds = {"\\t",  "\\u00e9", "\xe2\x80\xa6",
+                                            "\xe9", "\x01",    "\\\""};
+  std::size_t accepted = 0, declined = 0;
+  for (std::size_t n : {0, 1, 2, 7, 8, 9, 14, 15, 16, 17, 18, 23, 24, 31, 32, 33, 40}) {
+    const std::string plain(n, 'k');
+    for (std::size_t i = 0; i <= n; ++i) {
+      for (std::size_t j = i; j <= n; ++j) {
+        for (const std::string& first : firsts) {
+          for (const std::string& second : seconds) {
+            const std::string s =
+                plain.substr(0, i) + first + plain.substr(i, j - i) + second + plain.substr(j);
+            const std::string text = "[\"" + s + "\",{\"" + s + "\":1}]";
+            rapidjson::Document reference;
+            reference.Parse(text.data(), text.size());
+            const bool expected =
+                !reference.HasParseError() && ReferenceInvalidUtf8OrNul(text) == text.size();
+            for (bool in_situ : {false, true}) {
+              ExactBuffer b(text);
+              rapidjson::Document fast;
+              bool ok = false;
+              auto scan = [&](rapidjson::Document& target) {
+                ok = json_scan::Scan(b.data(), b.size(), target, in_situ, json::kMaxNestingDepth);
+                return ok;
+              };
+              fast.Populate(scan);
+              ASSERT_EQ(ok, expected) << (in_situ ? "in situ: " : "copying: ") << text;
+              if (ok) {
+                EXPECT_TRUE(fast == reference) << text;
+              }
+            }
+            ExactBuffer b(text);
+            DecliningHandler skipping(1);
+            ASSERT_EQ(json_scan::Scan(b.data(), b.size(), skipping, /*in_situ=*/false,
+                                      json::kMaxNestingDepth),
+                      expected)
+                << "skipped: " << text;
+            (expected ? accepted : declined) += 1;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 10000u);
+  EXPECT_GT(declined, 10000u);
+}
+
 // The one parse of a \u escape's four hex digits (the tokenizer's and the unpaired-surrogate
 // check's): every code unit in both cases of its letters, and every text that is short or holds
 // a byte that is not a hex digit, against strtol; its reads stay inside the text.
@@ -610,6 +663,11 @@ TEST(JsonBytesTest, SkippedNestingIsJudgedAsTheFullScanJudgesIt) {
         full_ok =
             json_scan::Scan(b.data(), b.size(), handler, /*in_situ=*/false, json::kMaxNestingDepth);
       }
+      // The root object and n containers inside it: accepted up to the limit, when every bracket
+      // matches (with n == 0 there is none to swap).
+      EXPECT_EQ(full_ok,
+                (!swap_one || n == 0) && n + 1 <= static_cast<std::size_t>(json::kMaxNestingDepth))
+          << "n=" << n << " swapped=" << swap_one;
       for (int from : {1, 2, 3, 5}) {
         ExactBuffer b(text);
         DecliningHandler handler(from);

@@ -487,6 +487,24 @@ TEST(ScannerTest, WordsAreFoldedJoinedAndCutAsTheVocabularyExpects) {
   EXPECT_TRUE(FindPhrase("Dose 1a.25 mg", "25 mg", *rules).has_value());
 }
 
+// The cut falls in any run of a word: in its first run or in the one after an apostrophe, with
+// the word filling the 48 bytes exactly or one past, at the text's end or before a blank. A
+// word of at most 48 bytes is found whole; a longer one never equals its first 48 bytes.
+TEST(ScannerTest, TheCutFallsInAnyRunOfAWord) {
+  auto rules = ContextRules::Default();
+  for (std::size_t first = 1; first <= 50; ++first) {
+    for (std::size_t rest = 1; first + 1 + rest <= 52; ++rest) {
+      const std::string word = std::string(first, 'X') + "'" + std::string(rest, 'y');
+      const std::string folded = std::string(first, 'x') + "'" + std::string(rest, 'y');
+      const bool fits = folded.size() <= 48;
+      for (const char* tail : {"", " here"}) {
+        const std::string text = "see " + word + tail;
+        EXPECT_EQ(FindPhrase(text, folded.substr(0, 48), *rules).has_value(), fits) << text;
+      }
+    }
+  }
+}
+
 // ---- Quote ---------------------------------------------------------------------------------
 
 TEST(QuoteTest, ShortSpanWithAFewWordsAround) {

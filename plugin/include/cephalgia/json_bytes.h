@@ -190,7 +190,7 @@ inline std::size_t Utf8SequenceLength(const char* p, const char* end) {
 // The offset of the first of the 16 bytes at `p` that ends a plain run or is from 0x80 up; 16
 // when none of them does. The caller makes sure the 16 bytes are there. The tokenizer's first
 // step into a string: most strings end within it, and then no loop, no end check and no second
-// search are needed (see json_scan.h's PlainStringEnd).
+// search are needed (see json_scan.h's PlainRunEnd).
 [[gnu::always_inline]] inline unsigned FirstStopOrNonAsciiIn16(const char* p) {
 #if defined(CEPHALGIA_JSON_SSE2)
   // The stops' mask with bit 16 set, so that a mask without a stop gives 16.

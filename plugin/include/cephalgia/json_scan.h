@@ -62,7 +62,7 @@ class Scanner {
 
   bool Run() {
     SkipWhitespace();
-    if (p_ == end_ || !Value(0)) return false;
+    if (p_ == end_ || !Values()) return false;
     SkipWhitespace();
     return p_ == end_;
   }
@@ -78,36 +78,6 @@ class Scanner {
   }
   [[gnu::always_inline]] void SkipWhitespace() {
     while (p_ != end_ && IsWhitespace(*p_)) ++p_;
-  }
-
-  bool Value(int depth) {
-    switch (*p_) {
-      case '{':
-        return Object(depth + 1);
-      case '[':
-        return Array(depth + 1);
-      case '"':
-        return StringValue();
-      case 't':
-        return Literal("true", 4) && h_.Bool(true);
-      case 'f':
-        return Literal("false", 5) && h_.Bool(false);
-      case 'n':
-        return Literal("null", 4) && h_.Null();
-      default:
-        return Number();
-    }
-  }
-
-  [[gnu::always_inline]] bool StringValue() {
-    const char* s;
-    std::size_t n;
-    return String(s, n) && h_.String(s, static_cast<rapidjson::SizeType>(n), !in_situ_);
-  }
-
-  // A member's value or an array's element: strings, the most common, without a call.
-  [[gnu::always_inline]] bool ContainedValue(int depth) {
-    return *p_ == '"' ? StringValue() : Value(depth);
   }
 
   bool Literal(const char* word, std::size_t n) {
@@ -126,125 +96,159 @@ class Scanner {
   // (`bool WantsRest()`): the rest of the object is then checked without events, and EndObject
   // gets the number of members reported.
   static constexpr bool kMaySkipRest = requires(Handler & h) { h.WantsRest(); };
-  bool SkipContents() {
-    if constexpr (kMaySkip) {
-      return !h_.WantsContents();
-    } else {
-      return false;
-    }
-  }
 
-  bool Object(int depth) {
-    if (depth > max_depth_) return false;
-    ++p_;
-    if (!h_.StartObject()) return false;
-    if constexpr (kMaySkip) {
-      if (SkipContents()) return SkipContainer(true, depth) && h_.EndObject(0);
-    }
-    SkipWhitespace();
-    if (p_ != end_ && *p_ == '}') {
-      ++p_;
-      return h_.EndObject(0);
-    }
-    rapidjson::SizeType members = 0;
-    for (;;) {
-      if (p_ == end_ || *p_ != '"') return false;
-      const char* key;
-      std::size_t n;
-      if (!String(key, n) || !h_.Key(key, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
-        return false;
-      }
-      if (!Consume(':') || !AtToken()) return false;
-      bool skip_value = false;
-      if constexpr (kMaySkipValues) skip_value = !h_.WantsValue();
-      if (!(skip_value ? SkipValue(depth) : ContainedValue(depth))) return false;
-      ++members;
-      if constexpr (kMaySkipRest) {
-        if (!h_.WantsRest()) {
-          return SkipContainer</*kAfterValue=*/true>(/*is_object=*/true, depth) &&
-                 h_.EndObject(members);
+  // The value at p_ (not the end) with everything inside it, with events: one loop with the open
+  // containers on a stack instead of a call per container (as the skip loop below). The innermost
+  // open container's count of members or elements and its closing bracket (which also says
+  // whether it is an object) are kept in registers, the enclosing ones' on the stack; the read
+  // position is a local, kept in a register rather than stored back at every token. Each place
+  // expects the byte compact JSON has there (',' ':' or a value) before it looks for whitespace.
+  // Nesting deeper than max_depth_ (or than kEventLevels) is left to RapidJSON.
+  static constexpr int kEventLevels = 256;
+  bool Values() {
+    struct Enclosing {
+      rapidjson::SizeType count;
+      char close;
+    };
+    Enclosing enclosing[kEventLevels];  // by level, written before it is read
+    int level = 0;                      // open containers
+    const int level_limit = std::min(max_depth_, kEventLevels);
+    rapidjson::SizeType count = 0;  // the innermost open container's members or elements
+    char close = 0;                 // its closing bracket
+    char* p = p_;
+    char* const end = end_;
+    char c;
+    const char* s;
+    std::size_t n;
+  value:  // p at a value, not the end
+    c = *p;
+    switch (c) {
+      case '"':
+        if (!StringFrom(p, end, s, n) ||
+            !h_.String(s, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
+          return false;
         }
+        break;
+      case '{':
+      case '[': {
+        if (level >= level_limit) goto fail;
+        const bool is_object = c == '{';
+        ++p;
+        if (!(is_object ? h_.StartObject() : h_.StartArray())) goto fail;
+        if constexpr (kMaySkip) {
+          if (!h_.WantsContents()) {
+            p_ = p;
+            if (!SkipContainer(is_object, level + 1)) return false;
+            p = p_;
+            if (!(is_object ? h_.EndObject(0) : h_.EndArray(0))) goto fail;
+            break;
+          }
+        }
+        const char closing = static_cast<char>(c + 2);  // '{' + 2 == '}', '[' + 2 == ']'
+        p = SkipWhitespaceFrom(p, end);
+        if (p == end) goto fail;
+        if (*p == closing) {
+          ++p;
+          if (!(is_object ? h_.EndObject(0) : h_.EndArray(0))) goto fail;
+          break;
+        }
+        if (level > 0) enclosing[level - 1] = {count, close};
+        ++level;
+        count = 0;
+        close = closing;
+        if (is_object) goto key;
+        goto value;
       }
-      switch (AfterElement('}')) {
-        case kNextElement:
-          if (!AtToken()) return false;
-          continue;
-        case kClosed:
-          return h_.EndObject(members);
-        default:
-          return false;
-      }
+      case 't':
+        if (end - p < 4 || std::memcmp(p, "true", 4) != 0) goto fail;
+        p += 4;
+        if (!h_.Bool(true)) goto fail;
+        break;
+      case 'f':
+        if (end - p < 5 || std::memcmp(p, "false", 5) != 0) goto fail;
+        p += 5;
+        if (!h_.Bool(false)) goto fail;
+        break;
+      case 'n':
+        if (end - p < 4 || std::memcmp(p, "null", 4) != 0) goto fail;
+        p += 4;
+        if (!h_.Null()) goto fail;
+        break;
+      default:
+        p_ = p;
+        if (!Number()) return false;
+        p = p_;
     }
-  }
-
-  bool Array(int depth) {
-    if (depth > max_depth_) return false;
-    ++p_;
-    if (!h_.StartArray()) return false;
-    if constexpr (kMaySkip) {
-      if (SkipContents()) return SkipContainer(false, depth) && h_.EndArray(0);
-    }
-    SkipWhitespace();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return h_.EndArray(0);
-    }
-    rapidjson::SizeType elements = 0;
-    for (;;) {
-      if (p_ == end_ || !ContainedValue(depth)) return false;
-      ++elements;
-      switch (AfterElement(']')) {
-        case kNextElement:
-          if (!AtToken()) return false;
-          continue;
-        case kClosed:
-          return h_.EndArray(elements);
-        default:
-          return false;
-      }
-    }
-  }
-
-  // Compact JSON has no whitespace between tokens, so each place tests for the byte it expects
-  // first and looks for whitespace only when that is not there.
-  // Past `c` at p_, or after whitespace.
-  [[gnu::always_inline]] bool Consume(char c) {
-    if (p_ != end_ && *p_ == c) [[likely]] {
-      ++p_;
+    // After a value: the root's, a member's or an element's.
+  after_value:
+    if (level == 0) {
+      p_ = p;
       return true;
     }
-    SkipWhitespace();
-    if (p_ == end_ || *p_ != c) return false;
-    ++p_;
-    return true;
-  }
-  // p_ at the next token, after any whitespace; false at the end of the text.
-  [[gnu::always_inline]] bool AtToken() {
-    if (p_ == end_) return false;
-    if (IsWhitespace(*p_)) [[unlikely]] {
-      SkipWhitespace();
-      if (p_ == end_) return false;
-    }
-    return true;
-  }
-  // After a member or an element: past the ',' before the next one, or past the container's
-  // closing bracket `close`.
-  enum AfterElementResult { kNextElement, kClosed, kMalformed };
-  [[gnu::always_inline]] AfterElementResult AfterElement(char close) {
-    for (;;) {
-      if (p_ == end_) return kMalformed;
-      const char c = *p_;
-      if (c == ',') {
-        ++p_;
-        return kNextElement;
+    ++count;
+    if constexpr (kMaySkipRest) {
+      if (close == '}' && !h_.WantsRest()) {
+        p_ = p;
+        if (!SkipContainer</*kAfterValue=*/true>(/*is_object=*/true, level)) return false;
+        p = p_;
+        goto closed;
       }
-      if (c == close) {
-        ++p_;
-        return kClosed;
-      }
-      if (!IsWhitespace(c)) return kMalformed;
-      SkipWhitespace();
     }
+  next:
+    if (p == end) goto fail;
+    c = *p;
+    if (c == ',') {
+      ++p;
+      if (p == end) goto fail;
+      if (IsWhitespace(*p)) [[unlikely]] {
+        p = SkipWhitespaceFrom(p, end);
+        if (p == end) goto fail;
+      }
+      if (close == '}') goto key;
+      goto value;
+    }
+    if (c == close) {
+      ++p;
+      goto closed;
+    }
+    if (!IsWhitespace(c)) goto fail;
+    p = SkipWhitespaceFrom(p, end);
+    goto next;
+  closed:  // the innermost container closed, p past its closing bracket
+    if (!(close == '}' ? h_.EndObject(count) : h_.EndArray(count))) goto fail;
+    if (--level > 0) {
+      count = enclosing[level - 1].count;
+      close = enclosing[level - 1].close;
+    }
+    goto after_value;
+  key:  // p at a member's key, not the end
+    if (*p != '"') goto fail;
+    if (!StringFrom(p, end, s, n) || !h_.Key(s, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
+      return false;
+    }
+    if (p == end) goto fail;
+    if (*p != ':') {
+      p = SkipWhitespaceFrom(p, end);
+      if (p == end || *p != ':') goto fail;
+    }
+    ++p;
+    if (p == end) goto fail;
+    if (IsWhitespace(*p)) [[unlikely]] {
+      p = SkipWhitespaceFrom(p, end);
+      if (p == end) goto fail;
+    }
+    if constexpr (kMaySkipValues) {
+      if (!h_.WantsValue()) {
+        p_ = p;
+        if (!SkipValue(level)) return false;
+        p = p_;
+        goto after_value;
+      }
+    }
+    goto value;
+  fail:
+    p_ = p;
+    return false;
   }
 
   // The skip loop's helpers take the end as their caller holds it (a local, which no store
@@ -256,13 +260,15 @@ class Scanner {
   // For the skip loop: a string nobody reads at `q`, checked as String checks it. Past it, or
   // nullptr when String refuses it. Inlined: it is most of the skip loop.
   [[gnu::always_inline]] char* SkipStringAt(char* q, char* end) {
-    if (char* const quote = PlainStringEnd(q + 1, end); quote != nullptr) [[likely]] {
-      return quote + 1;
+    bool closed;
+    char* const stop = PlainRunEnd(q + 1, end, closed);
+    if (closed) [[likely]] {
+      return stop + 1;
     }
-    p_ = q;
+    p_ = stop;  // the rest is checked from where the plain run ended
     const char* s;
     std::size_t n;
-    return String(s, n) ? p_ : nullptr;
+    return EscapedString(q + 1, s, n) ? p_ : nullptr;
   }
 
   // A value nobody reads, at p_ (not the end), inside a container at nesting `depth`: checked as
@@ -424,42 +430,59 @@ class Scanner {
     }
   }
 
-  // p_ is at the opening quote; on success it is past the closing one. Most strings have no
-  // escape and no byte from 0x80 up: found with one search and returned where they lie; the rest
-  // go to EscapedString, which also checks their UTF-8.
-  // Always inlined: it is in the loop of every object and array.
-  [[gnu::always_inline]] bool String(const char*& out, std::size_t& out_size) {
-    char* const start = p_ + 1;
-    char* const stop = PlainStringEnd(start, end_);
-    if (stop != nullptr) [[likely]] {
+  // `p` (the event loop's read position; `end` as it holds it) is at the opening quote; on
+  // success it is past the closing one. Most strings have no escape and no byte from 0x80 up:
+  // found with one search and returned where they lie; the rest go to EscapedString, which also
+  // checks their UTF-8. Always inlined: it is in the loop of every object and array.
+  [[gnu::always_inline]] bool StringFrom(char*& p, char* end, const char*& out,
+                                         std::size_t& out_size) {
+    char* const start = p + 1;
+    bool closed;
+    char* const stop = PlainRunEnd(start, end, closed);
+    if (closed) [[likely]] {
       out = start;
       out_size = static_cast<std::size_t>(stop - start);
       if constexpr (in_situ_) *stop = '\0';  // NUL-terminated where it lies, as RapidJSON in situ
-      p_ = stop + 1;
+      p = stop + 1;
       return true;
     }
-    p_ = json_bytes::FindStringStopOrNonAscii(start, end_);
-    return EscapedString(start, out, out_size);
+    p_ = stop;  // the rest is checked from where the plain run ended, not searched again
+    // Through locals of its own: `out` and `out_size` are the caller's registers, which a
+    // reference passed to the out-of-line EscapedString would keep in memory for every string.
+    const char* escaped;
+    std::size_t escaped_size;
+    const bool ok = EscapedString(start, escaped, escaped_size);
+    out = escaped;
+    out_size = escaped_size;
+    p = p_;
+    return ok;
   }
 
-  // The closing quote of the string whose contents start at `start`, when they are plain ASCII
-  // (no escape, no control byte, no byte from 0x80 up) up to it; nullptr when they are not, or
-  // the text ends first. Most strings close within 16 bytes: then one 16-byte step finds the
-  // quote (the byte after the 16 is read only when all 16 are plain, and is there, as the step
-  // runs only while more than 16 bytes are left); longer ones go on with the search loop.
-  [[gnu::always_inline]] static char* PlainStringEnd(char* start, char* end) {
+  // Where the plain ASCII run (no escape, no control byte, no byte from 0x80 up) of the string
+  // whose contents start at `start` ends: the first byte that is not plain, or `end`; `closed`
+  // says whether that byte is the closing quote (the string is plain). Otherwise the string goes
+  // on from there (an escape, a multibyte character) or is malformed, and EscapedString takes it
+  // up at that byte. Most strings close within 16 bytes: then one 16-byte step finds the quote
+  // (the byte after the 16 is read only when all 16 are plain, and is there, as the step runs
+  // only while more than 16 bytes are left); longer ones go on with the search loop.
+  [[gnu::always_inline]] static char* PlainRunEnd(char* start, char* end, bool& closed) {
     char* stop;
     if (end - start > 16) [[likely]] {
       stop = start + json_bytes::FirstStopOrNonAsciiIn16(start);
       if (*stop == '"') [[likely]] {
+        closed = true;
         return stop;
       }
-      if (stop != start + 16) return nullptr;
+      if (stop != start + 16) {
+        closed = false;
+        return stop;
+      }
       stop = json_bytes::FindStringStopOrNonAscii(stop, end);
     } else {
       stop = json_bytes::FindStringStopOrNonAscii(start, end);
     }
-    return stop != end && *stop == '"' ? stop : nullptr;
+    closed = stop != end && *stop == '"';
+    return stop;
   }
 
   // p_ is at the first byte after `start` that ends a plain run (a '\\', a control byte, or the
@@ -625,19 +648,7 @@ class Scanner {
     char* const start = p_;
     p_ = q;
     if (!emit) return true;  // within the bounds above RapidJSON accepts it
-    if (is_double || (negative && value > (uint64_t{1} << 63))) {
-      // RapidJSON's own conversion of the token, so the value is bit for bit the one its reader
-      // gives (its default precision differs from correct rounding in the last place for long
-      // mantissas). Doubles are few in a CDS Hooks request.
-      DoubleCapture capture;
-      rapidjson::MemoryStream token(start, static_cast<std::size_t>(q - start));
-      rapidjson::Reader reader;
-      if (reader.Parse<rapidjson::kParseStopWhenDoneFlag>(token, capture).IsError() ||
-          !capture.got) {
-        return false;
-      }
-      return h_.Double(capture.value);
-    }
+    if (is_double || (negative && value > (uint64_t{1} << 63))) return EmitDouble(start, q);
     if (negative) {
       constexpr uint64_t kMinMagnitude = uint64_t{1} << 63;
       return h_.Int64(value == kMinMagnitude ? std::numeric_limits<int64_t>::min()
@@ -645,6 +656,21 @@ class Scanner {
     }
     if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return h_.Uint64(value);
     return h_.Int64(static_cast<int64_t>(value));
+  }
+
+  // RapidJSON's own conversion of the number token [start, stop), so the value is bit for bit
+  // the one its reader gives (its default precision differs from correct rounding in the last
+  // place for long mantissas). Doubles are few in a CDS Hooks request: out of line, so that the
+  // reader's stream is not set up where the event loop reaches every value (GCC had hoisted a
+  // part of it there).
+  [[gnu::noinline]] bool EmitDouble(const char* start, const char* stop) {
+    DoubleCapture capture;
+    rapidjson::MemoryStream token(start, static_cast<std::size_t>(stop - start));
+    rapidjson::Reader reader;
+    if (reader.Parse<rapidjson::kParseStopWhenDoneFlag>(token, capture).IsError() || !capture.got) {
+      return false;
+    }
+    return h_.Double(capture.value);
   }
 
   char* p_;

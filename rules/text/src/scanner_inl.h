@@ -12,6 +12,7 @@
 // ("?SAH"), a word of its own.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -330,22 +331,27 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     std::uint8_t classes = 0;
     while (i < n) {
       unsigned char c = s[i];
-      // The common case first: a run of ASCII letters and digits. Its end is found first, then
-      // its bytes are lower-cased into buf as far as there is room (len never exceeds
-      // kMaxWordBytes here): two short loops, not one with every check in it.
+      // The common case first: a run of ASCII letters and digits, lower-cased into buf as it
+      // is read, up to the room left (len never exceeds kMaxWordBytes here: the loop stops at
+      // `limit`); only a run longer than that room is read on for its classes alone.
       if (std::uint8_t cls = kBytes.cls[c]; cls != 0) {
         std::size_t j = i;
-        do {
-          classes |= cls;
-          ++j;
-        } while (j < n && (cls = kBytes.cls[s[j]]) != 0);
-        std::size_t copy = j - i;
-        if (copy > kMaxWordBytes - len) {
-          copy = kMaxWordBytes - len;
-          overflow = true;
+        if (len < kMaxWordBytes) {
+          const std::size_t limit = std::min(n, i + (kMaxWordBytes - len));
+          do {
+            classes |= cls;
+            buf[len++] = static_cast<char>(kBytes.lower[s[j]]);
+            ++j;
+          } while (j < limit && (cls = kBytes.cls[s[j]]) != 0);
+          if (j == limit && j < n) cls = kBytes.cls[s[j]];  // the run may go on past the room
         }
-        for (std::size_t k = 0; k < copy; ++k) buf[len + k] = kBytes.lower[s[i + k]];
-        len += copy;
+        if (j < n && cls != 0 && len == kMaxWordBytes) {
+          overflow = true;
+          do {
+            classes |= cls;
+            ++j;
+          } while (j < n && (cls = kBytes.cls[s[j]]) != 0);
+        }
         i = j;
         has_upper = has_upper || (classes & kClassUpper);
         has_lower = has_lower || (classes & kClassLower);

@@ -9,8 +9,9 @@
 // accessor checks the JSON type before reading; malformed content is reported to the sink with
 // its path (e.g. `Observation.valueQuantity.value`) and the accessor returns nullopt/empty.
 // Absent elements are simply nullopt and produce no issue. The sink may be null (issues are
-// then dropped and child views carry no path). Views are cheap to copy (the path is one
-// std::string).
+// then dropped and views carry no path). Views are three pointers, cheap to copy: the path is
+// a PathNode (the parent's node plus the key/index) owned by the sink, made into a string only
+// when an issue is reported, so a view must not outlive its sink (nor its document).
 //
 //   CodeableConceptView code = condition.code();
 //   for (const CodingView& c : code.codings()) {
@@ -40,17 +41,24 @@ namespace cephalgia::fhir {
 class ElementView {
  public:
   ElementView() = default;
-  ElementView(const rapidjson::Value* json, IssueSink* sink, std::string path)
-      : json_(json), sink_(sink), path_(std::move(path)) {}
-  // Without a path: what a view without a sink gets (ChildPath is empty then), built without
-  // moving an empty string in (an out-of-line call per child view on the evaluation path).
-  ElementView(const rapidjson::Value* json, IssueSink* sink) : json_(json), sink_(sink) {}
+  // `path` is a node of `sink` (IssueSink::ExtendPath), or null.
+  ElementView(const rapidjson::Value* json, IssueSink* sink, const PathNode* path = nullptr)
+      : json_(json), sink_(sink), path_(path) {}
+  // A root view labelled `path` (e.g. "Condition.code"); the label is kept only with a sink.
+  ElementView(const rapidjson::Value* json, IssueSink* sink, std::string_view path)
+      : json_(json), sink_(sink), path_(IssueSink::ExtendPath(sink, nullptr, path)) {}
 
   bool present() const { return json_ != nullptr; }
   explicit operator bool() const { return present(); }
   const rapidjson::Value* json() const { return json_; }
   IssueSink* sink() const { return sink_; }
-  const std::string& path() const { return path_; }
+  // The FHIR path ("" without a sink), built from the path nodes on each call.
+  std::string path() const { return PathString(path_); }
+  const PathNode* path_node() const { return path_; }
+  // The node of child `key` (or `key[index]`) for a child view: null without a sink.
+  const PathNode* ChildNode(std::string_view key, std::size_t index = PathNode::kNoIndex) const {
+    return IssueSink::ExtendPath(sink_, path_, key, index);
+  }
 
   std::optional<std::string_view> GetString(std::string_view key) const;
   std::optional<bool> GetBool(std::string_view key) const;
@@ -78,9 +86,7 @@ class ElementView {
   std::optional<V> Child(std::string_view key) const {
     const rapidjson::Value* v = GetObject(key);
     if (v == nullptr) return std::nullopt;
-    // Built in place: returning a V moved it (and its path string) into the optional.
-    if (sink_ == nullptr) return std::optional<V>(std::in_place, v, nullptr);
-    return std::optional<V>(std::in_place, v, sink_, ChildPath(key));
+    return std::optional<V>(std::in_place, v, sink_, ChildNode(key));
   }
   template <typename V>
   std::vector<V> Children(std::string_view key) const;
@@ -95,7 +101,7 @@ class ElementView {
 
   const rapidjson::Value* json_ = nullptr;
   IssueSink* sink_ = nullptr;
-  std::string path_;
+  const PathNode* path_ = nullptr;  // owned by sink_; always null without a sink
 };
 
 class CodingView : public ElementView {
@@ -290,13 +296,9 @@ enum class ChoiceType {
 class ChoiceView : public ElementView {
  public:
   ChoiceView() = default;
-  ChoiceView(const rapidjson::Value* json, IssueSink* sink, std::string path, ChoiceType type,
+  ChoiceView(const rapidjson::Value* json, IssueSink* sink, const PathNode* path, ChoiceType type,
              std::string_view suffix)
-      : ElementView(json, sink, std::move(path)), type_(type), suffix_(suffix) {}
-  // Without a path (a view without a sink).
-  ChoiceView(const rapidjson::Value* json, IssueSink* sink, ChoiceType type,
-             std::string_view suffix)
-      : ElementView(json, sink), type_(type), suffix_(suffix) {}
+      : ElementView(json, sink, path), type_(type), suffix_(suffix) {}
 
   // Finds `<base>[x]` in `parent` (nullptr-safe).
   static ChoiceView Find(const ElementView& parent, std::string_view base);
@@ -344,7 +346,7 @@ std::vector<V> ElementView::Children(std::string_view key) const {
       Report(Severity::kError, IssueCode::kStructure, ChildPath(key, i), "expected a JSON object");
       continue;
     }
-    out.emplace_back(&e, sink_, ChildPath(key, i));
+    out.emplace_back(&e, sink_, ChildNode(key, i));
   }
   return out;
 }
@@ -359,7 +361,7 @@ void ElementView::ForEachChild(std::string_view key, Fn&& fn) const {
   if (arr == nullptr) return;
   for (const rapidjson::Value& e : arr->GetArray()) {
     if (!e.IsObject()) continue;
-    fn(V(&e, nullptr));
+    fn(V(&e, nullptr, nullptr));
   }
 }
 

@@ -23,6 +23,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
+#include <forward_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,24 @@ struct Issue {
   std::string message;
 };
 
+// One step of an element's FHIR path, kept so that a view builds its path string only when it
+// reports an issue: the parent's path plus `.key` or `.key[index]`. A root (no parent) holds its
+// whole label in `key` ("Observation", "Bundle.entry[3].resource"). Nodes are made and owned by
+// the IssueSink that will hear the issues (IssueSink::ExtendPath); a view without a sink has none.
+struct PathNode {
+  static constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
+  const PathNode* parent = nullptr;
+  std::string key;
+  std::size_t index = kNoIndex;
+};
+
+// The path string of `node`: "" for nullptr; a child appends ".key" (just "key" after an empty
+// path) and then "[index]" when it has one.
+std::string PathString(const PathNode* node);
+// PathString(parent) extended by key (and [index]), without making a node.
+std::string ChildPathString(const PathNode* parent, std::string_view key,
+                            std::size_t index = PathNode::kNoIndex);
+
 // Collects issues. Not thread-safe: use one sink per request (or per thread).
 // Stores at most `max_issues` (default 1000); further issues are only counted, so a huge
 // garbage input cannot grow memory without bound.
@@ -76,6 +95,17 @@ class IssueSink {
     Add(Severity::kInformation, IssueCode::kInformational, std::move(location), std::move(message));
   }
 
+  // A path node `parent` + key (+ [index]), or a root labelled `key` when parent is null; null
+  // when sink is null (nobody hears that view's issues, so it has no path). The node lives as
+  // long as the sink (Clear keeps it), so a view, which must not outlive the sink it reports
+  // into, never refers to a node that died before it, whatever happens to the view that made it.
+  static const PathNode* ExtendPath(IssueSink* sink, const PathNode* parent, std::string_view key,
+                                    std::size_t index = PathNode::kNoIndex) {
+    // Inline, so that a view without a sink (the evaluation path) pays one test, no call.
+    if (sink == nullptr) return nullptr;
+    return sink->NewPathNode(parent, key, index);
+  }
+
   const std::vector<Issue>& issues() const { return issues_; }
   std::size_t error_count() const { return error_count_; }
   std::size_t warning_count() const { return warning_count_; }
@@ -92,7 +122,12 @@ class IssueSink {
   std::string ToOperationOutcomeJson() const;
 
  private:
+  const PathNode* NewPathNode(const PathNode* parent, std::string_view key, std::size_t index);
+
   std::vector<Issue> issues_;
+  // Nodes never move while more are added (views point at them), and an empty list allocates
+  // nothing (a sink is made per evaluation, most never make a node).
+  std::forward_list<PathNode> path_nodes_;
   std::size_t max_issues_ = kDefaultMaxIssues;
   std::size_t error_count_ = 0;
   std::size_t warning_count_ = 0;

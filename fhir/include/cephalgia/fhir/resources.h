@@ -40,7 +40,7 @@ struct IndexedResource;
 class ResourceView : public ElementView {
  public:
   ResourceView() = default;
-  ResourceView(const rapidjson::Value& json, IssueSink* sink, std::string path = {});
+  ResourceView(const rapidjson::Value& json, IssueSink* sink, std::string_view path = {});
   ResourceView(const IndexedResource& resource, IssueSink* sink);
 
   std::optional<std::string_view> resource_type() const { return GetString("resourceType"); }

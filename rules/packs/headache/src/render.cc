@@ -160,12 +160,14 @@ class Out {
   void Finish() { s_.resize(len_); }
   std::size_t size() const { return len_; }
 
-  void Append(const char* p, std::size_t n) {
+  // Always inlined: most appends are literals or keys, whose memcpy of a known size is then a
+  // store or two instead of a call to Append and one to memcpy (~70 a card).
+  [[gnu::always_inline]] void Append(const char* p, std::size_t n) {
     std::memcpy(Room(n), p, n);
     len_ += n;
   }
   template <std::size_t N>
-  Out& operator+=(const char (&literal)[N]) {
+  [[gnu::always_inline]] Out& operator+=(const char (&literal)[N]) {
     Append(literal, N - 1);
     return *this;
   }
@@ -195,8 +197,9 @@ class Out {
   }
 
  private:
-  char* Room(std::size_t n) {
-    if (s_.size() - len_ < n) Grow(n);
+  [[gnu::always_inline]] char* Room(std::size_t n) {
+    if (s_.size() - len_ < n) [[unlikely]]
+      Grow(n);
     return s_.data() + len_;
   }
 
