@@ -245,6 +245,25 @@ TEST(NegationTest, ChecklistAnswersNegateTheirItemOnly) {
   EXPECT_FALSE(Negated("Papilledema: present.", kPapilledema));
 }
 
+// Answers the fourth red-team round found unread (lexicon 2026-12-06.10): an answer after a dash
+// ("Headache? - no."), an answer explained after a dash ("Postnatal? No - youngest is 6"), an
+// answer in parentheses after its item ("SAH (no - gradual onset)"), answers to a list written
+// "No / No", and an answer that reaches its whole question past a determiner.
+TEST(NegationTest, AnswersAfterDashesParenthesesAndSlashes) {
+  EXPECT_TRUE(Negated("Cough and fever since Sunday. Headache? - no. Fluids.", kHeadache));
+  EXPECT_TRUE(Negated("Neck stiffness? No - moves it freely.", kNeckStiffness));
+  EXPECT_TRUE(Negated("DDx: subarachnoid hemorrhage (no - gradual onset), meningitis.", kSah));
+  EXPECT_TRUE(Negated("Fever / rash / neck stiffness? No / No / No", kFever));
+  EXPECT_TRUE(Negated("Fever / rash / neck stiffness? No / No / No", kNeckStiffness));
+  EXPECT_TRUE(Negated("Q: Did the headache come with a fever? A: No, it came on slowly.", kFever));
+  // The item's answer, not an aside: "(no aura)" negates the aura only.
+  EXPECT_FALSE(Negated("Migraine (no aura) for 10 years.", kMigraine));
+  EXPECT_FALSE(Negated("Headache (since Monday), fever: no.", kHeadache));
+  EXPECT_TRUE(Negated("Headache (since Monday), fever: no.", kFever));
+  // Still only its own item.
+  EXPECT_FALSE(Negated("Headache for a week, fever? - no.", kHeadache));
+}
+
 // Answer marks of templated notes (lexicon 2026-12-06.7): check boxes and their symbols, "(-)"
 // and "(+)" before or after their item (the line's first mark decides), "[x] No", "N/A", "0",
 // an en or em dash between item and answer.
@@ -322,6 +341,27 @@ TEST(TemporalityTest, Hypothetical) {
   EXPECT_EQ(TimeOf("Advised to report any new weakness.", kWeakness), Temporality::kHypothetical);
   EXPECT_EQ(TimeOf("Watch for fever.", kFever), Temporality::kHypothetical);
   EXPECT_EQ(TimeOf("Headache for a week.", kHeadache), Temporality::kRecent);
+}
+
+// Safety-netting headings introduce symptoms to watch for, across the items of a list
+// (lexicon 2026-12-06.10), until a blank line or the next heading.
+TEST(SectionTest, SafetyNettingHeadingMakesItsListHypothetical) {
+  const std::string text =
+      "Headache for a week. Seek urgent medical help if you get: headache with fever; new "
+      "weakness; neck stiffness.";
+  EXPECT_EQ(TimeOf(text, kFever), Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf(text, kWeakness), Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf(text, kNeckStiffness), Temporality::kHypothetical);
+  EXPECT_EQ(TimeOf("Had flu with fever in January, recovered.", kFever), Temporality::kRecent);
+  EXPECT_TRUE(Negated("Had flu with fever in January, recovered.", kFever));
+}
+
+// NormalizedPhrase compares phrases as the lexicon reads them (spelling table applied).
+TEST(NormalisationTest, NormalizedPhraseAppliesTheTables) {
+  const ContextRules& rules = *ContextRules::Default();
+  EXPECT_EQ(NormalizedPhrase("Papilloedema", rules), NormalizedPhrase("papilledema", rules));
+  EXPECT_EQ(NormalizedPhrase("Worst  headache, EVER", rules), "worst headache ever");
+  EXPECT_EQ(NormalizedPhrase("", rules), "");
 }
 
 TEST(ExperiencerTest, OtherPeople) {

@@ -301,7 +301,7 @@ class SentenceJudge {
         // Nothing before a heading reaches past it, and nothing after it reaches back beyond
         // it; a backward trigger may reach the heading itself ("Meningism: none").
         s_.stop_forward[m.start] |= kAllCategories;
-        if (m.start > 0) s_.stop_backward[m.start - 1] |= kAllCategories;
+        if (m.start > 0) s_.stop_backward[m.start - 1] |= kAllCategories | kHeadingStop;
       }
     }
     for (const Match& m : rules) {
@@ -318,8 +318,9 @@ class SentenceJudge {
       if (info.direction & kBackward) {
         const std::size_t limit =
             m.start > info.max_scope_backward ? m.start - info.max_scope_backward : 0;
+        const std::uint8_t stops = info.whole_item ? std::uint8_t{kHeadingStop} : category;
         for (std::size_t t = m.start; t > limit; --t) {
-          if (s_.stop_backward[t - 1] & category) break;
+          if (s_.stop_backward[t - 1] & stops) break;
           s_.backward[t - 1] |= category;
         }
       }
@@ -494,6 +495,15 @@ ConceptLexicon::ConceptLexicon(std::shared_ptr<const ContextRules> rules,
     : rules_(std::move(rules)), engine_(std::move(engine)), size_(size) {}
 
 std::size_t ConceptLexicon::size() const { return size_; }
+
+std::string NormalizedPhrase(std::string_view phrase, const ContextRules& rules) {
+  std::string joined;
+  for (const std::string& word : detail::NormalizePhraseWords(phrase, rules.data())) {
+    if (!joined.empty()) joined += ' ';
+    joined += word;
+  }
+  return joined;
+}
 
 // ---- FindMentions / JudgeSpan -------------------------------------------------------------
 

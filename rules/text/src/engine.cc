@@ -308,6 +308,7 @@ Result<std::shared_ptr<const Engine>> BuildEngine(
     }
     PatternInfo info = term.info;
     info.length = static_cast<std::uint16_t>(ids.size());
+    info.whole_item = info.kind == PatternKind::kTrigger && term.text == kNegativeAnswerWord;
     sequences.push_back(std::move(ids));
     engine->patterns.push_back(info);
   }

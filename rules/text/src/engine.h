@@ -33,6 +33,8 @@ enum Category : std::uint8_t {
   kOther = 8,  // experiencer other than the patient
   kUncertain = 16,
   kAllCategories = 31,
+  // Not a category: marks where a section heading stops every scope (PatternInfo::whole_item).
+  kHeadingStop = 32,
 };
 enum Direction : std::uint8_t { kForward = 1, kBackward = 2, kBothDirections = 3 };
 
@@ -52,6 +54,10 @@ struct PatternInfo {
   std::uint16_t max_scope_backward = 0;  // trigger only, in words before it
   std::uint16_t length = 0;              // in words
   int concept_id = -1;                   // concept only
+  // Trigger only: a checklist answer (kNegativeAnswerWord) answers its whole item, which the
+  // scanner has already cut at the item's start; a determiner inside the item ("Did it start
+  // suddenly like a thunderclap? No") does not end its scope as it ends a post-negation's.
+  bool whole_item = false;
 };
 
 // One term of the lexicon as written, with its meaning.

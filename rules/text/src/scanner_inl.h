@@ -143,6 +143,11 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     while (j < n && IsBlank(s[j])) ++j;
     // "Q: Fever? A: No.": the reply is written after "A:" (or "Answer:"), maybe on the next line.
     if (s[sep] == '?') {
+      // "Headache? - no.": a dash may stand between the question and its answer.
+      if (j + 1 < n && s[j] == '-' && IsBlank(s[j + 1])) {
+        j += 2;
+        while (j < n && IsBlank(s[j])) ++j;
+      }
       std::size_t k = j;
       while (k < n && IsBlankOrNewline(s[k])) ++k;
       const bool short_form = k + 1 < n && (s[k] == 'A' || s[k] == 'a') && s[k + 1] == ':';
@@ -204,8 +209,16 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       }
       return false;
     };
+    // "Postnatal? No - youngest child is 6", "SAH (no - gradual onset)": a dash after the
+    // answer starts its explanation.
+    const bool dash_follows =
+        blank && j + 1 < n &&
+        ((s[j] == '-' && IsBlank(s[j + 1])) ||
+         (s[j] == 0xE2 && j + 3 < n && s[j + 1] == 0x80 && (s[j + 2] == 0x93 || s[j + 2] == 0x94)));
     const bool closes = j == n || s[j] == '\n' || s[j] == '.' || s[j] == ';' || s[j] == ',' ||
-                        s[j] == ')' || s[j] == '(' || (blank && next_item_follows(j));
+                        s[j] == ')' || s[j] == '(' || dash_follows ||
+                        (blank && s[j] == '/') ||  // "Fever / rash? No / No"
+                        (blank && next_item_follows(j));
     if (!closes) return {0, 0};
     const std::string_view w(word, len);
     for (const std::string& answer : rules.negative_answers) {
@@ -219,6 +232,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   auto is_item_separator = [&](std::size_t at) {
     const unsigned char c = s[at];
     if (c == ':' || c == '=') return true;
+    // "SAH (no - gradual onset)": an answer in parentheses after its item (only an answer
+    // that closes makes it one; "Headache (no aura)" is a plain aside).
+    if (c == '(') return at >= 2 && IsBlank(s[at - 1]) && EndsWord(s, at - 1);
     if (c == '?')  // after a word or a parenthesis ("Sudden onset (peak < 1 min)? No")
       return (EndsWord(s, at) || (at > 0 && s[at - 1] == ')')) &&
              !(at + 1 < n && IsWordStart(s, at + 1, n));

@@ -169,6 +169,11 @@ struct PartialMatch {
 std::optional<PartialMatch> FindPhrasePrefix(std::string_view text, std::string_view phrase,
                                              const ContextRules& rules);
 
+// The phrase as the lexicon reads it: its normal-form words (lower case, the spelling and
+// abbreviation tables applied) joined by one blank, so that two phrases can be compared word by
+// word ("papilloedema" and "papilledema" are the same phrase). Empty when it has no words.
+std::string NormalizedPhrase(std::string_view phrase, const ContextRules& rules);
+
 // A short quote for a card: the matched words (plus up to a few words either side when short),
 // at most `max_bytes`, never cutting a UTF-8 character, whitespace collapsed.
 std::string Quote(std::string_view text, const Mention& m, std::size_t max_bytes = 60);
