@@ -97,6 +97,7 @@ ValueSetIndex LoadPackValueSets() {
       if (!set.IsObject()) continue;
       set.RemoveMember("textCombinations");
       set.RemoveMember("mentionedWithinLongerPhrases");
+      set.RemoveMember("cues");
     }
   }
   Result<ValueSetIndex> index = ValueSetIndex::FromJson(doc);

@@ -341,6 +341,8 @@ class Extractor {
     if (text.empty() || !k_.lexicon) return;
     s_.mentions.clear();
     text::FindMentions(text, *k_.lexicon, &s_.mentions);
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    bool cues = false;
     for (const text::Mention& m : s_.mentions) {
       const text::Context& c = m.context;
       if (c.negation == text::Negation::kNegated || c.experiencer == text::Experiencer::kOther ||
@@ -348,23 +350,98 @@ class Extractor {
         continue;
       }
       int vs = m.concept_id;
-      if (vs < 0 || vs >= static_cast<int>(k_.value_set_ids.size())) continue;
-      if (Excluded(text, m, vs)) continue;
-      bool historical = c.temporality == text::Temporality::kHistorical;
-      auto same = std::find_if(hits->begin() + static_cast<std::ptrdiff_t>(from), hits->end(),
-                               [vs](const VsHit& h) { return h.value_set == vs; });
-      if (same != hits->end()) {
-        // A code match stands; a current mention beats a past one, a definite one a hedged one.
-        if (same->certainty != Certainty::kText) continue;
-        if (same->historical && !historical)
-          *same = {vs, Certainty::kText, false, c.uncertain, f_.text.Store(text::Quote(text, m))};
-        else if (same->uncertain && !c.uncertain && same->historical == historical)
-          same->uncertain = false;
+      if (vs >= set_count) {
+        cues = true;  // read below, beside the mentions it needs
         continue;
       }
-      hits->push_back(
-          {vs, Certainty::kText, historical, c.uncertain, f_.text.Store(text::Quote(text, m))});
+      if (vs < 0) continue;
+      if (Excluded(text, m, vs)) continue;
+      AddTextHit(text, m, vs, c.temporality == text::Temporality::kHistorical, c.uncertain, hits,
+                 from);
     }
+    if (cues) CueHits(text, hits, from);
+  }
+
+  // A cue ("sudden", "on standing", "drowsy") mentions its value set only in the same statement
+  // as a current mention of one of its `with` sets (a headache), both about the patient, now:
+  // "Sudden, severe headache", "Headache on standing", "Headache; drowsy". A statement runs to a
+  // sentence end ('.', '!' or '?' before a blank, a line break); a ';' or ',' does not end it,
+  // since terse notes list a headache's features that way.
+  void CueHits(std::string_view text, std::vector<VsHit>* hits, std::size_t from) {
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    for (const text::Mention& cue : s_.mentions) {
+      if (cue.concept_id < set_count || !cue.context.CurrentForPatient()) continue;
+      const int vs = cue.concept_id - set_count;
+      const Cues& rule = k_.cues[static_cast<std::size_t>(vs)];
+      for (const text::Mention& with : s_.mentions) {
+        if (!with.context.CurrentForPatient() ||
+            std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end() ||
+            !SameStatement(text, cue, with)) {
+          continue;
+        }
+        text::Mention both = cue;
+        both.begin = std::min(cue.begin, with.begin);
+        both.end = std::max(cue.end, with.end);
+        if (CueCancelled(text, both, rule) || Excluded(text, cue, vs)) break;
+        // The quote shows both when they are close, else the cue.
+        const text::Mention& shown = both.end - both.begin <= kQuoteBytes ? both : cue;
+        AddTextHit(text, shown, vs, false, cue.context.uncertain || with.context.uncertain, hits,
+                   from);
+        break;
+      }
+    }
+  }
+
+  static constexpr std::size_t kQuoteBytes = 60;  // text::Quote's default
+
+  static bool SameStatement(std::string_view text, const text::Mention& a, const text::Mention& b) {
+    const std::size_t from = std::min(a.end, b.end), to = std::max(a.begin, b.begin);
+    for (std::size_t i = from; i < to; ++i) {
+      const char ch = text[i];
+      if (ch == '\n') return false;
+      if ((ch == '.' || ch == '!' || ch == '?') &&
+          (i + 1 >= text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'))
+        return false;
+    }
+    return true;
+  }
+
+  // An `unless` phrase of the cue anywhere in its statement ("sudden movements", "makes her
+  // drowsy"): the words mean something else there.
+  bool CueCancelled(std::string_view text, const text::Mention& span, const Cues& rule) {
+    if (rule.unless.empty()) return false;
+    std::size_t from = span.begin, to = span.end;
+    auto ends = [&](std::size_t i) {
+      const char ch = text[i];
+      return ch == '\n' || ((ch == '.' || ch == '!' || ch == '?') &&
+                            (i + 1 >= text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'));
+    };
+    while (from > 0 && !ends(from - 1)) --from;
+    while (to < text.size() && !ends(to)) ++to;
+    s_.lower_window.assign(text.substr(from, to - from));
+    for (char& c : s_.lower_window) c = FoldAscii(c);
+    for (const std::string& phrase : rule.unless) {
+      if (s_.lower_window.find(phrase) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // One text hit for value set `vs`; a set already in hits[from, end) is not added again (a code
+  // match stands; a current mention beats a past one, a definite one a hedged one).
+  void AddTextHit(std::string_view text, const text::Mention& m, int vs, bool historical,
+                  bool uncertain, std::vector<VsHit>* hits, std::size_t from) {
+    auto same = std::find_if(hits->begin() + static_cast<std::ptrdiff_t>(from), hits->end(),
+                             [vs](const VsHit& h) { return h.value_set == vs; });
+    if (same != hits->end()) {
+      if (same->certainty != Certainty::kText) return;
+      if (same->historical && !historical)
+        *same = {vs, Certainty::kText, false, uncertain, f_.text.Store(text::Quote(text, m))};
+      else if (same->uncertain && !uncertain && same->historical == historical)
+        same->uncertain = false;
+      return;
+    }
+    hits->push_back(
+        {vs, Certainty::kText, historical, uncertain, f_.text.Store(text::Quote(text, m))});
   }
 
   bool Excluded(std::string_view text, const text::Mention& m, int vs) {

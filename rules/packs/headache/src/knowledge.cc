@@ -282,49 +282,39 @@ Status CompileManifest(Compiler& c, const Value& doc) {
   return Status::Ok();
 }
 
-// A phrase as lower-case words separated by one space (hyphens and punctuation break words, as
-// the lexicon reads them), to compare phrases word by word.
-std::string PhraseWords(std::string_view phrase) {
-  std::string words;
-  bool in_word = false;
-  for (char ch : phrase) {
-    const unsigned char u = static_cast<unsigned char>(ch);
-    const bool word_char = std::isalnum(u) != 0 || u >= 0x80;
-    if (word_char) {
-      if (!in_word && !words.empty()) words += ' ';
-      words += static_cast<char>(std::tolower(u));
+// Every `lead`, a blank, then every `follow` of each {lead, follow} in `combinations`, appended
+// to `out`: clinicians put many verbs before the same few precipitants ("worse with" x
+// "coughing"), and a list of every pair is unreadable and easy to leave incomplete. The JSON
+// Schema has checked the shape at load.
+void ExpandCombinations(const rapidjson::Value& combinations, rapidjson::Value& out,
+                        rapidjson::Document::AllocatorType& alloc) {
+  if (!combinations.IsArray()) return;
+  for (const auto& combination : combinations.GetArray()) {
+    auto leads = combination.FindMember("lead"), follows = combination.FindMember("follow");
+    if (leads == combination.MemberEnd() || follows == combination.MemberEnd() ||
+        !leads->value.IsArray() || !follows->value.IsArray())
+      continue;
+    for (const auto& lead : leads->value.GetArray()) {
+      for (const auto& follow : follows->value.GetArray()) {
+        if (!lead.IsString() || !follow.IsString()) continue;
+        std::string phrase = std::string(lead.GetString(), lead.GetStringLength()) + " " +
+                             std::string(follow.GetString(), follow.GetStringLength());
+        out.PushBack(rapidjson::Value(phrase.c_str(),
+                                      static_cast<rapidjson::SizeType>(phrase.size()), alloc),
+                     alloc);
+      }
     }
-    in_word = word_char;
   }
-  return words;
 }
 
-// A value set may write a family of phrases as combinations: every `lead` followed by every
-// `follow` is one synonym ("worse with" x "coughing", "brought on by" x "exercise"), because
-// clinicians put many verbs before the same few precipitants and a list of every pair is
-// unreadable and easy to leave incomplete. Expanded into `text` before the FHIR layer and the
-// lexicon see the value sets; the JSON Schema has checked the shape at load.
+// A value set's `textCombinations` expanded into its `text`, before the FHIR layer and the
+// lexicon see the value sets.
 void ExpandTextCombinations(rapidjson::Value& sets, rapidjson::Document::AllocatorType& alloc) {
   for (auto& vs : sets.GetArray()) {
     auto combinations = vs.FindMember("textCombinations");
-    if (combinations == vs.MemberEnd() || !combinations->value.IsArray()) continue;
+    if (combinations == vs.MemberEnd()) continue;
     rapidjson::Value phrases(rapidjson::kArrayType);
-    for (const auto& combination : combinations->value.GetArray()) {
-      auto leads = combination.FindMember("lead"), follows = combination.FindMember("follow");
-      if (leads == combination.MemberEnd() || follows == combination.MemberEnd() ||
-          !leads->value.IsArray() || !follows->value.IsArray())
-        continue;
-      for (const auto& lead : leads->value.GetArray()) {
-        for (const auto& follow : follows->value.GetArray()) {
-          if (!lead.IsString() || !follow.IsString()) continue;
-          std::string phrase = std::string(lead.GetString(), lead.GetStringLength()) + " " +
-                               std::string(follow.GetString(), follow.GetStringLength());
-          phrases.PushBack(rapidjson::Value(phrase.c_str(),
-                                            static_cast<rapidjson::SizeType>(phrase.size()), alloc),
-                           alloc);
-        }
-      }
-    }
+    ExpandCombinations(combinations->value, phrases, alloc);
     vs.RemoveMember("textCombinations");
     auto text = vs.FindMember("text");
     if (text == vs.MemberEnd() || !text->value.IsArray()) {
@@ -335,6 +325,66 @@ void ExpandTextCombinations(rapidjson::Value& sets, rapidjson::Document::Allocat
   }
 }
 
+// A set's `cues` (knowledge.md §e.2): words that say nothing alone ("sudden", "on standing",
+// "drowsy") but mention the set in the same statement as a current mention of one of the `with`
+// sets (a headache): "Sudden, severe headache", "Headache on standing", "Headache; drowsy".
+// Each cue phrase is a lexicon concept of its own, numbered after the value sets.
+Status CompileCues(Compiler& c, const Value& sets, const Value& expanded,
+                   text::ConceptLexicon::Builder& lexicon) {
+  Knowledge& k = *c.k;
+  const int set_count = static_cast<int>(sets.Size());
+  k.cues.resize(sets.Size());
+  // Normalised phrases of every set, to refuse a cue that would hide one of them (at one
+  // position the lexicon keeps only the longest phrase).
+  std::vector<std::pair<int, std::string>> phrases;
+  for (rapidjson::SizeType i = 0; i < expanded.Size(); ++i) {
+    if (!expanded[i].HasMember("text") || !expanded[i]["text"].IsArray()) continue;
+    for (const auto& p : expanded[i]["text"].GetArray()) {
+      if (p.IsString())
+        phrases.emplace_back(static_cast<int>(i),
+                             text::NormalizedPhrase(p.GetString(), *k.context_rules));
+    }
+  }
+  for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
+    auto cues = sets[i].FindMember("cues");
+    if (cues == sets[i].MemberEnd()) continue;
+    const std::string at = "/valueSets/" + std::to_string(i) + "/cues";
+    const Value& def = cues->value;
+    Cues& out = k.cues[i];
+    for (rapidjson::SizeType j = 0; j < def["with"].Size(); ++j) {
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          int with, c.ValueSet(def["with"][j].GetString(), at + "/with/" + std::to_string(j)));
+      out.with.push_back(with);
+    }
+    if (def.HasMember("unless")) {
+      for (const auto& p : def["unless"].GetArray()) {
+        std::string phrase = p.GetString();
+        for (char& ch : phrase)
+          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        out.unless.push_back(std::move(phrase));
+      }
+    }
+    rapidjson::Document scratch;
+    rapidjson::Value list(rapidjson::kArrayType);
+    if (def.HasMember("phrases")) list.CopyFrom(def["phrases"], scratch.GetAllocator());
+    if (def.HasMember("combinations"))
+      ExpandCombinations(def["combinations"], list, scratch.GetAllocator());
+    for (const auto& p : list.GetArray()) {
+      const std::string words = text::NormalizedPhrase(p.GetString(), *k.context_rules);
+      for (const auto& [set, phrase] : phrases) {
+        if (set != static_cast<int>(i) && words.size() > phrase.size() &&
+            words.compare(0, phrase.size(), phrase) == 0 && words[phrase.size()] == ' ') {
+          return c.Err(at, "the cue \"" + std::string(p.GetString()) + "\" begins with \"" +
+                               phrase + "\" of value set '" + k.value_set_ids[set] +
+                               "' and would hide it");
+        }
+      }
+      lexicon.Add(set_count + static_cast<int>(i), p.GetString());
+    }
+  }
+  return Status::Ok();
+}
+
 Status CompileValueSets(Compiler& c, const Value& doc) {
   CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
   // The FHIR layer's format has no knowledgeVersion member: hand it the value sets only.
@@ -342,10 +392,11 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
   only.SetObject();
   rapidjson::Value sets(doc["valueSets"], only.GetAllocator());
   ExpandTextCombinations(sets, only.GetAllocator());
-  // Which sets a longer phrase starting with one of their phrases also mentions; the member is
-  // the pack's, not the FHIR layer's.
+  // Which sets a longer phrase starting with one of their phrases also mentions; this member
+  // and the cues are the pack's, not the FHIR layer's.
   std::vector<bool> within_longer(sets.Size(), false);
   for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
+    sets[i].RemoveMember("cues");
     auto flag = sets[i].FindMember("mentionedWithinLongerPhrases");
     if (flag == sets[i].MemberEnd()) continue;
     within_longer[i] = flag->value.IsBool() && flag->value.GetBool();
@@ -373,18 +424,21 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
   // Read from the expanded copy: it holds the synonyms written as combinations too.
   const Value& expanded = only["valueSets"];
   c.k->context_rules = text::ContextRules::Default();
+  const text::ContextRules& rules = *c.k->context_rules;
   text::ConceptLexicon::Builder lexicon(c.k->context_rules);
   // At one position the lexicon keeps only the longest phrase, so "headache of sudden onset"
   // (thunderclap) would hide the headache it names, and a chart that says only that would look
   // headache-free to the relevance gate. A set marked mentionedWithinLongerPhrases is also
-  // mentioned by every other set's phrase that begins with one of its phrases, word for word.
+  // mentioned by every other set's phrase that begins with one of its phrases, word for word
+  // (compared as the lexicon reads them).
   std::vector<std::pair<int, std::string>> prefixes;  // (set, its phrase's words)
   for (rapidjson::SizeType i = 0; i < expanded.Size(); ++i) {
     if (!within_longer[i] || !expanded[i].HasMember("text") || !expanded[i]["text"].IsArray())
       continue;
     for (const auto& phrase : expanded[i]["text"].GetArray()) {
       if (phrase.IsString())
-        prefixes.emplace_back(static_cast<int>(i), PhraseWords(phrase.GetString()));
+        prefixes.emplace_back(static_cast<int>(i),
+                              text::NormalizedPhrase(phrase.GetString(), rules));
     }
   }
   for (rapidjson::SizeType i = 0; i < expanded.Size(); ++i) {
@@ -393,7 +447,7 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
       if (!phrase.IsString()) continue;
       std::string_view text(phrase.GetString(), phrase.GetStringLength());
       lexicon.Add(static_cast<int>(i), text);
-      const std::string words = PhraseWords(text);
+      const std::string words = text::NormalizedPhrase(text, rules);
       std::vector<int> also;
       for (const auto& [set, prefix] : prefixes) {
         if (set != static_cast<int>(i) && words.size() > prefix.size() &&
@@ -405,6 +459,7 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
       }
     }
   }
+  CEPHALGIA_RETURN_IF_ERROR(CompileCues(c, arr, expanded, lexicon));
   Result<text::ConceptLexicon> built = std::move(lexicon).Build();
   if (!built.ok()) return c.Err("/valueSets", "text synonyms: " + built.status().message());
   c.k->lexicon = std::make_unique<text::ConceptLexicon>(std::move(*built));

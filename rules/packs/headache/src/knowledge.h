@@ -228,6 +228,13 @@ struct Relevance {
   int statement_ended_within_days = 90;     // MedicationStatement ended at most this long ago
 };
 
+// A value set's cues (valuesets.json `cues`): phrases that mention the set only in the same
+// statement as a current mention of one of the `with` sets, and not beside an `unless` phrase.
+struct Cues {
+  std::vector<int> with;            // value set indexes (a headache)
+  std::vector<std::string> unless;  // lower case, searched in the statement
+};
+
 struct Knowledge {
   std::string knowledge_version, pack_id, pack_version, rule_system, extension_key;
   std::string source_label, source_url;
@@ -241,6 +248,8 @@ struct Knowledge {
   std::vector<std::string> value_set_ids;  // index -> id
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> value_set_index;
   std::vector<std::vector<std::string>> text_exclusions;  // per value set (lower case)
+  // Per value set; a cue phrase is lexicon concept value_set_ids.size() + its set's index.
+  std::vector<Cues> cues;
 
   std::vector<Finding> findings;
   std::vector<FindingSource> sources;
