@@ -296,21 +296,21 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
       case Role::kContextArray:
         break;  // counted in Element()
       case Role::kResource:
-        if (f.key == "resourceType" && !f.seen_type) {
+        if (Is(f.key, "resourceType") && !f.seen_type) {
           f.seen_type = true;
           f.type = Stable(text);
           f.type_is_string = true;
-        } else if (f.key == "id" && !f.seen_id) {
+        } else if (Is(f.key, "id") && !f.seen_id) {
           f.seen_id = true;
           f.id = Stable(text);
           f.id_is_string = true;
         }
         break;
       case Role::kLink:
-        if (f.key == "relation" && !f.seen_relation) {
+        if (Is(f.key, "relation") && !f.seen_relation) {
           f.seen_relation = true;
-          f.relation_next = text == "next";
-        } else if (f.key == "url" && !f.seen_url) {
+          f.relation_next = Is(text, "next");
+        } else if (Is(f.key, "url") && !f.seen_url) {
           f.seen_url = true;
           f.url = Stable(text);
         }
@@ -344,7 +344,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     switch (f.role) {
       case Role::kResource:
         return !(f.seen_type && f.seen_id &&
-                 (!(f.type_is_string && f.type == "Bundle") || (f.seen_entry && f.seen_link)));
+                 (!(f.type_is_string && Is(f.type, "Bundle")) || (f.seen_entry && f.seen_link)));
       case Role::kEntry:
         return !f.seen_resource;
       case Role::kLink:
@@ -427,6 +427,11 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
       return load(key.data(), std::uint16_t{}) == load(name, std::uint16_t{}) &&
              key[n - 1] == name[n - 1];
     }
+  }
+  // Whether `s` is `name`: its length, then Spells (string_view's == called out to compare).
+  template <std::size_t N>
+  [[gnu::always_inline]] static bool Is(std::string_view s, const char (&name)[N]) {
+    return s.size() == N - 1 && Spells(s, name);
   }
   static bool IsReadKey(Role role, std::string_view key) {
     // By length first: most keys are told apart without looking at their bytes.
@@ -524,20 +529,20 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
         AddPrefetch(kind == Kind::kNull ? PrefetchState::kNoData : PrefetchState::kError);
         break;
       case Role::kResource:
-        if (f.key == "resourceType") f.seen_type = true;
-        if (f.key == "id") f.seen_id = true;
-        if (f.key == "entry") f.seen_entry = true;
-        if (f.key == "link") f.seen_link = true;
+        if (Is(f.key, "resourceType")) f.seen_type = true;
+        if (Is(f.key, "id")) f.seen_id = true;
+        if (Is(f.key, "entry")) f.seen_entry = true;
+        if (Is(f.key, "link")) f.seen_link = true;
         break;
       case Role::kEntries:
         f.all_outcomes = false, ++f.entries;
         break;
       case Role::kEntry:
-        if (f.key == "resource") f.seen_resource = true;
+        if (Is(f.key, "resource")) f.seen_resource = true;
         break;
       case Role::kLink:
-        if (f.key == "relation") f.seen_relation = true;
-        if (f.key == "url") f.seen_url = true;
+        if (Is(f.key, "relation")) f.seen_relation = true;
+        if (Is(f.key, "url")) f.seen_url = true;
         break;
       default:
         break;
@@ -610,15 +615,15 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
         }
         break;
       case Role::kResource:
-        if (f.key == "entry" && !f.seen_entry) {
+        if (Is(f.key, "entry") && !f.seen_entry) {
           f.seen_entry = true;
           if (!is_object) next.role = Role::kEntries;
-        } else if (f.key == "link" && !f.seen_link) {
+        } else if (Is(f.key, "link") && !f.seen_link) {
           f.seen_link = true;
           if (!is_object) next.role = Role::kLinks;
-        } else if (f.key == "resourceType") {
+        } else if (Is(f.key, "resourceType")) {
           f.seen_type = true;
-        } else if (f.key == "id") {
+        } else if (Is(f.key, "id")) {
           f.seen_id = true;
         }
         break;
@@ -631,7 +636,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
         }
         break;
       case Role::kEntry:
-        if (f.key == "resource" && !f.seen_resource) {
+        if (Is(f.key, "resource") && !f.seen_resource) {
           f.seen_resource = true;
           if (is_object) {
             next.role = Role::kResource;
@@ -643,8 +648,8 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
         if (is_object) next.role = Role::kLink;
         break;
       case Role::kLink:
-        if (f.key == "relation") f.seen_relation = true;
-        if (f.key == "url") f.seen_url = true;
+        if (Is(f.key, "relation")) f.seen_relation = true;
+        if (Is(f.key, "url")) f.seen_url = true;
         break;
       default:
         break;
@@ -674,8 +679,8 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     Frame& parent = frames_[frames_.size() - 2];
     switch (done.role) {
       case Role::kResource: {
-        bool outcome = done.type_is_string && done.type == "OperationOutcome";
-        bool bundle = done.type_is_string && done.type == "Bundle";
+        bool outcome = done.type_is_string && Is(done.type, "OperationOutcome");
+        bool bundle = done.type_is_string && Is(done.type, "Bundle");
         // Only a Bundle holds what its entries are; then the resource itself.
         if (!bundle) out_.held.resize(done.held_begin);
         if (done.type_is_string && done.id_is_string && IsReadType(done.type)) {
