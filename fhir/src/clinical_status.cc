@@ -62,6 +62,10 @@ std::string_view CertaintyName(Certainty c) {
 }
 
 StatusAssessment AssessCondition(const ConditionView& condition) {
+  return AssessCondition(condition, condition.abatement());
+}
+
+StatusAssessment AssessCondition(const ConditionView& condition, const ChoiceView& abatement) {
   Certainty certainty = Certainty::kConfirmed;
   if (std::optional<std::string_view> ver = condition.verification_status_code()) {
     if (*ver == "entered-in-error") {
@@ -79,7 +83,6 @@ StatusAssessment AssessCondition(const ConditionView& condition) {
       certainty = Certainty::kProvisional;
     }
   }
-  ChoiceView abatement = condition.abatement();
   // abatementBoolean (STU3) false means "not abated"; any other abatement[x] ends the condition.
   bool abated = abatement.type() != ChoiceType::kNone &&
                 !(abatement.type() == ChoiceType::kBoolean && abatement.boolean() == false);
@@ -291,8 +294,7 @@ Polarity CodingPolarity(std::string_view system, std::string_view code) {
 // Shared by Observation and its components (both have value[x], interpretation,
 // dataAbsentReason).
 template <typename V>
-Polarity PolarityOf(const V& v) {
-  ChoiceView value = v.value();
+Polarity PolarityOf(const V& v, const ChoiceView& value) {
   // A malformed value[x] (already reported) says nothing either way.
   if (value.type() != ChoiceType::kNone && value.json() == nullptr) return Polarity::kUnknown;
   if (value.type() == ChoiceType::kBoolean) {
@@ -322,10 +324,16 @@ Polarity CodedPolarity(const CodeableConceptView& cc) {
   return found;
 }
 
-Polarity ObservationPolarity(const ObservationView& observation) { return PolarityOf(observation); }
+Polarity ObservationPolarity(const ObservationView& observation) {
+  return PolarityOf(observation, observation.value());
+}
+
+Polarity ObservationPolarity(const ObservationView& observation, const ChoiceView& value) {
+  return PolarityOf(observation, value);
+}
 
 Polarity ComponentPolarity(const ObservationComponentView& component) {
-  return PolarityOf(component);
+  return PolarityOf(component, component.value());
 }
 
 }  // namespace cephalgia::fhir

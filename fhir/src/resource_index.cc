@@ -11,6 +11,7 @@
 #include "cephalgia/fhir/resources.h"
 #include "cephalgia/json.h"
 #include "json_names.h"
+#include "short_hash.h"
 
 namespace cephalgia::fhir {
 
@@ -24,30 +25,11 @@ const Value* Member(const Value& object, std::string_view key) {
   return FindMemberNamed(object, key);
 }
 
-// A short-string hash computed inline, eight bytes per step (std::hash calls out to a general
-// routine, which showed at two hashes per indexed resource). Not seeded: the tables are per
-// request and bounded by the request's size.
-std::size_t HashBytes(std::string_view s, std::size_t h) {
-  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
-  const char* p = s.data();
-  std::size_t n = s.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * kMul;
-    h ^= h >> 29;
-  }
-  std::uint64_t tail = 0;
-  std::memcpy(&tail, p, n);
-  h = (h ^ tail ^ (static_cast<std::uint64_t>(s.size()) << 56)) * kMul;
-  return h ^ (h >> 32);
-}
-
 }  // namespace
 
 std::size_t ResourceIndex::RefTable::Hash(std::string_view a, std::string_view b) {
-  std::size_t h = HashBytes(a, 0x243F6A8885A308D3ULL);
-  if (!b.empty()) h = HashBytes(b, h);
+  std::size_t h = ShortHash(a);
+  if (!b.empty()) h = ShortHash(b, h);
   return h;
 }
 

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "cephalgia/json.h"
+#include "short_hash.h"
 
 namespace cephalgia::fhir {
 
@@ -140,39 +141,10 @@ bool SameCode(std::string_view system_a, std::string_view code_a, std::string_vi
 
 namespace {
 
-// Computed inline, eight bytes per step: the keys are short (a code key is a system byte, '|'
-// and the code), and std::hash called out to a general routine once per coding looked up.
+// The keys are short (a code key is a system byte, '|' and the code).
 struct StringHash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view s) const {
-    constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
-    std::uint64_t h = 0x243F6A8885A308D3ULL;
-    const char* p = s.data();
-    std::size_t n = s.size();
-    for (; n >= 8; p += 8, n -= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, 8);
-      h = (h ^ w) * kMul;
-      h ^= h >> 29;
-    }
-    // The last 0-7 bytes by fixed-size loads (a memcpy of a variable length was a call): the
-    // last 8 bytes again when there were 8, two overlapping 4-byte loads, or 3 single bytes.
-    std::uint64_t tail = 0;
-    if (s.size() >= 8) {
-      std::memcpy(&tail, s.data() + s.size() - 8, 8);
-    } else if (n >= 4) {
-      std::uint32_t first, last;
-      std::memcpy(&first, p, 4);
-      std::memcpy(&last, p + n - 4, 4);
-      tail = (static_cast<std::uint64_t>(first) << 32) | last;
-    } else if (n > 0) {
-      tail = (static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
-             (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
-             static_cast<unsigned char>(p[n - 1]);
-    }
-    h = (h ^ tail ^ (static_cast<std::uint64_t>(s.size()) << 56)) * kMul;
-    return static_cast<std::size_t>(h ^ (h >> 32));
-  }
+  std::size_t operator()(std::string_view s) const { return ShortHash(s); }
 };
 
 template <typename V>

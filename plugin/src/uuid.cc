@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <random>
 
 namespace cephalgia {
@@ -18,18 +19,23 @@ std::mt19937_64& Engine() {
   return engine;
 }
 
-std::string Format(std::array<uint8_t, 16>& bytes, uint8_t version) {
+// Each byte's two lower-case hex digits.
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> pairs{};
+  for (std::size_t b = 0; b < pairs.size(); ++b) pairs[b] = {kHex[b >> 4], kHex[b & 0x0F]};
+  return pairs;
+}();
+
+// The 16 bytes in 8-4-4-4-12 form: a table lookup and a 2-byte copy per byte (a push_back per
+// digit, each checking the capacity, was 1,600 instructions per request of golden case 217).
+void Format(std::array<uint8_t, 16>& bytes, uint8_t version, char (&out)[kUuidLength]) {
   bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | (version << 4));
   bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 / 9562 variant
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0x0F]);
-  }
-  return out;
+  // Where each byte's digits start: after 4, 6, 8 and 10 bytes comes a '-'.
+  static constexpr uint8_t kAt[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+  for (int i = 0; i < 16; ++i) std::memcpy(out + kAt[i], kHexPairs[bytes[i]].data(), 2);
+  out[8] = out[13] = out[18] = out[23] = '-';
 }
 
 }  // namespace
@@ -42,10 +48,18 @@ std::string NewUuidV4() {
     bytes[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
     bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
   }
-  return Format(bytes, 4);
+  char out[kUuidLength];
+  Format(bytes, 4, out);
+  return std::string(out, kUuidLength);
 }
 
 std::string NewUuidV7() {
+  char out[kUuidLength];
+  WriteUuidV7(out);
+  return std::string(out, kUuidLength);
+}
+
+void WriteUuidV7(char (&out)[kUuidLength]) {
   std::array<uint8_t, 16> bytes{};
   const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
@@ -56,7 +70,7 @@ std::string NewUuidV7() {
   bytes[6] = static_cast<uint8_t>(hi >> 8);
   bytes[7] = static_cast<uint8_t>(hi);
   for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
-  return Format(bytes, 7);
+  Format(bytes, 7, out);
 }
 
 bool IsRfc4122Uuid(std::string_view s) {

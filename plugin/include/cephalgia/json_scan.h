@@ -226,17 +226,8 @@ class Scanner {
     if (!StringFrom(p, end, s, n) || !h_.Key(s, static_cast<rapidjson::SizeType>(n), !in_situ_)) {
       return false;
     }
-    if (p == end) goto fail;
-    if (*p != ':') {
-      p = SkipWhitespaceFrom(p, end);
-      if (p == end || *p != ':') goto fail;
-    }
-    ++p;
-    if (p == end) goto fail;
-    if (IsWhitespace(*p)) [[unlikely]] {
-      p = SkipWhitespaceFrom(p, end);
-      if (p == end) goto fail;
-    }
+    p = PastColon(p, end);
+    if (p == nullptr) return false;
     if constexpr (kMaySkipValues) {
       if (!h_.WantsValue()) {
         p_ = p;
@@ -255,6 +246,22 @@ class Scanner {
   // through a char pointer can change, unlike end_).
   [[gnu::always_inline]] static char* SkipWhitespaceFrom(char* q, char* end) {
     while (q != end && IsWhitespace(*q)) ++q;
+    return q;
+  }
+  // From just after a member's key to its value: past the ':' and any whitespace around it, at
+  // the value (not the end). nullptr when the text ends first or has anything else there.
+  [[gnu::always_inline]] static char* PastColon(char* q, char* end) {
+    if (q == end) return nullptr;
+    if (*q != ':') {
+      q = SkipWhitespaceFrom(q, end);
+      if (q == end || *q != ':') return nullptr;
+    }
+    ++q;
+    if (q == end) return nullptr;
+    if (IsWhitespace(*q)) [[unlikely]] {
+      q = SkipWhitespaceFrom(q, end);
+      if (q == end) return nullptr;
+    }
     return q;
   }
   // For the skip loop: a string nobody reads at `q`, checked as String checks it. Past it, or
@@ -336,19 +343,9 @@ class Scanner {
       if (c != '"') goto fail;
       p = SkipStringAt(p, end);
       if (p == nullptr) return false;
-      if (p == end) goto fail;
-      if (*p != ':') {
-        p = SkipWhitespaceFrom(p, end);
-        if (p == end || *p != ':') goto fail;
-      }
-      ++p;
-      if (p == end) goto fail;
+      p = PastColon(p, end);
+      if (p == nullptr) return false;
       c = *p;
-      if (IsWhitespace(c)) {
-        p = SkipWhitespaceFrom(p, end);
-        if (p == end) goto fail;
-        c = *p;
-      }
     }
     switch (c) {
       case '{':

@@ -128,6 +128,9 @@ inline constexpr std::string_view kAllergyVerificationSystem =
     "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
 
 StatusAssessment AssessCondition(const ConditionView& condition);
+// The same with the condition's abatement[x] already found (condition.abatement()), for a
+// caller that reads it too: ChoiceView::Find scans every member of the resource.
+StatusAssessment AssessCondition(const ConditionView& condition, const ChoiceView& abatement);
 StatusAssessment AssessObservation(const ObservationView& observation);
 StatusAssessment AssessMedicationRequest(const MedicationRequestView& request);
 StatusAssessment AssessMedicationStatement(const MedicationStatementView& statement);
@@ -139,6 +142,8 @@ StatusAssessment AssessEncounter(const EncounterView& encounter);
 // Whether an Observation says its finding is there. See the table above.
 enum class Polarity { kPresent, kAbsent, kUnknown };
 Polarity ObservationPolarity(const ObservationView& observation);
+// The same with the observation's value[x] already found (observation.value()).
+Polarity ObservationPolarity(const ObservationView& observation, const ChoiceView& value);
 // The same for one component (value / interpretation / dataAbsentReason of the component).
 Polarity ComponentPolarity(const ObservationComponentView& component);
 // Whether a coded value means absent / present (the code lists above); kUnknown otherwise.

@@ -573,7 +573,8 @@ class Extractor {
     for (const fhir::IndexedResource* r : index_.OfType("Condition")) {
       if (IsDraftOrigin(*r)) continue;
       fhir::ConditionView cv(*r, nullptr);
-      fhir::StatusAssessment a = fhir::AssessCondition(cv);
+      const fhir::ChoiceView abatement = cv.abatement();  // found once: read twice below
+      fhir::StatusAssessment a = fhir::AssessCondition(cv, abatement);
       if (a.relevance == fhir::Relevance::kIgnore) continue;
       auto code = cv.code();
       const std::size_t first = all_hits.size();
@@ -590,7 +591,7 @@ class Extractor {
       if (!onset) onset = recorded;
       std::optional<Instant> latest = onset;
       if (recorded && (!latest || *recorded > *latest)) latest = recorded;
-      if (auto ab = Start(cv.abatement().ToInterval(birth_));
+      if (auto ab = Start(abatement.ToInterval(birth_));
           ab && !InFuture(ab) && (!latest || *ab > *latest))
         latest = ab;
       recs.push_back({r, a, first, all_hits.size(), onset, latest,
@@ -753,7 +754,8 @@ class Extractor {
           ConceptHits(*code, &hits);
         }
       }
-      const std::vector<VsHit>& narrative = NarrativeHits(ov);
+      const fhir::ChoiceView value = ov.value();  // found once: read up to four times below
+      const std::vector<VsHit>& narrative = NarrativeHits(ov, value);
       if (hits.empty() && narrative.empty()) continue;
       std::optional<fhir::Polarity> polarity;
       for (const VsHit& hit : hits) {
@@ -776,8 +778,7 @@ class Extractor {
             continue;
           }
           if (src.answer_value_set >= 0) {
-            fhir::ChoiceView v = ov.value();
-            auto cc = v.codeable_concept();
+            auto cc = value.codeable_concept();
             if (cc && k_.value_sets.MatchIn(k_.value_set_ids[src.answer_value_set], *cc)) {
               s_.note.assign("coded answer ").append(ConceptName(*cc));
               s_.shown.assign(code ? ConceptName(*code) : std::string_view("Observation"))
@@ -789,9 +790,9 @@ class Extractor {
             }
             continue;
           }
-          if (!polarity) polarity = fhir::ObservationPolarity(ov);
+          if (!polarity) polarity = fhir::ObservationPolarity(ov, value);
           // A measurement with a number and no interpretation asserts nothing by its name.
-          if (measurement && *polarity == fhir::Polarity::kPresent && ov.value().quantity() &&
+          if (measurement && *polarity == fhir::Polarity::kPresent && value.quantity() &&
               ov.interpretation().empty())
             continue;
           if (*polarity == fhir::Polarity::kPresent) {
@@ -835,11 +836,11 @@ class Extractor {
     }
   }
 
-  // The narrative parts of an Observation (knowledge.md §e.1).
-  const std::vector<VsHit>& NarrativeHits(const fhir::ObservationView& ov) {
+  // The narrative parts of an Observation (knowledge.md §e.1); `value` is its value[x].
+  const std::vector<VsHit>& NarrativeHits(const fhir::ObservationView& ov,
+                                          const fhir::ChoiceView& value) {
     std::vector<VsHit>& hits = s_.narrative_hits;
     hits.clear();
-    fhir::ChoiceView value = ov.value();
     if (auto str = value.string(); str && value.codeable_concept() == std::nullopt)
       TextHits(*str, &hits);
     if (auto cc = value.codeable_concept()) {

@@ -640,8 +640,10 @@ class Renderer {
   }
 
   void WriteUuid() {
+    char uuid[kUuidLength];
+    WriteUuidV7(uuid);
     out_ += '"';
-    out_ += NewUuidV7();
+    out_ += std::string_view(uuid, kUuidLength);
     out_ += '"';
     w_.WroteValue();
   }
