@@ -230,7 +230,7 @@ TEST(JsonTest, UnpairedSurrogateEscapesAreMalformed) {
   }
   // Not escapes of surrogates: an escaped backslash before "uDC00", a short or non-hex escape
   // (the parser's own error), escapes of other characters, a backslash at the very end.
-  for (const std::string text :
+  for (const std::string& text :
        {std::string(R"({"a":"\\uDC00"})"), std::string(R"({"a":"\uDC0"})"),
         std::string(R"({"a":"\uDCxz"})"), std::string(R"({"a":"\u00e9\n"})"), std::string("\\"),
         std::string()}) {
