@@ -394,16 +394,45 @@ class Extractor {
 
   static constexpr std::size_t kQuoteBytes = 60;  // text::Quote's default
 
-  static bool SameStatement(std::string_view text, const text::Mention& a, const text::Mention& b) {
-    const std::size_t from = std::min(a.end, b.end), to = std::max(a.begin, b.begin);
+  // text[i] ends a statement: a line break, or '.', '!' or '?' before a blank or the end.
+  static bool EndsStatement(std::string_view text, std::size_t i) {
+    const char ch = text[i];
+    return ch == '\n' || ((ch == '.' || ch == '!' || ch == '?') &&
+                          (i + 1 >= text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'));
+  }
+
+  // The cue and its headache in one statement: no sentence end between them, and at most one
+  // ';', crossed only when the cue opens its clause (after at most two words), as in a terse
+  // note's list of a headache's features ("Headache; drowsy", "Known migraine; atypical for
+  // her", "Headache; speech slurred"). A clause about something else ("TTH as usual; low back
+  // pain worsening") is not about the headache.
+  static bool SameStatement(std::string_view text, const text::Mention& cue,
+                            const text::Mention& with) {
+    const std::size_t from = std::min(cue.end, with.end), to = std::max(cue.begin, with.begin);
+    std::size_t semicolon = std::string_view::npos;
     for (std::size_t i = from; i < to; ++i) {
-      const char ch = text[i];
-      if (ch == '\n') return false;
-      if ((ch == '.' || ch == '!' || ch == '?') &&
-          (i + 1 >= text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'))
-        return false;
+      if (EndsStatement(text, i)) return false;
+      if (text[i] == ';') {
+        if (semicolon != std::string_view::npos) return false;
+        semicolon = i;
+      }
     }
-    return true;
+    if (semicolon == std::string_view::npos) return true;
+    // Where the cue's clause starts: after that ';' when the cue follows the headache, else at
+    // the clause boundary before the cue.
+    std::size_t start = cue.begin;
+    if (cue.begin > with.begin) {
+      start = semicolon + 1;
+    } else {
+      while (start > 0 && !EndsStatement(text, start - 1) && text[start - 1] != ';') --start;
+    }
+    // At most two words before the cue in its clause ("left eye red", "speech slurred").
+    int words = 0;
+    for (std::size_t i = start; i < cue.begin; ++i) {
+      const bool word = std::isalnum(static_cast<unsigned char>(text[i])) != 0;
+      if (word && (i == start || !std::isalnum(static_cast<unsigned char>(text[i - 1])))) ++words;
+    }
+    return words <= 2;
   }
 
   // An `unless` phrase of the cue anywhere in its statement ("sudden movements", "makes her
@@ -411,13 +440,8 @@ class Extractor {
   bool CueCancelled(std::string_view text, const text::Mention& span, const Cues& rule) {
     if (rule.unless.empty()) return false;
     std::size_t from = span.begin, to = span.end;
-    auto ends = [&](std::size_t i) {
-      const char ch = text[i];
-      return ch == '\n' || ((ch == '.' || ch == '!' || ch == '?') &&
-                            (i + 1 >= text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'));
-    };
-    while (from > 0 && !ends(from - 1)) --from;
-    while (to < text.size() && !ends(to)) ++to;
+    while (from > 0 && !EndsStatement(text, from - 1)) --from;
+    while (to < text.size() && !EndsStatement(text, to)) ++to;
     s_.lower_window.assign(text.substr(from, to - from));
     for (char& c : s_.lower_window) c = FoldAscii(c);
     for (const std::string& phrase : rule.unless) {
