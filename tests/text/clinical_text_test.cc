@@ -704,6 +704,73 @@ TEST(RobustnessTest, ArbitraryBytesAreReadSafely) {
   }
 }
 
+// ---- Where a mention stands -----------------------------------------------------------------
+
+// The only mention of `id` in `text`.
+Mention MentionOf(std::string_view text, int id) {
+  std::vector<Mention> found;
+  for (const Mention& m : Find(text)) {
+    if (m.concept_id == id) found.push_back(m);
+  }
+  EXPECT_EQ(found.size(), 1u) << "concept " << id << " in: " << text;
+  return found.empty() ? Mention{} : found[0];
+}
+
+bool SameStatement(std::string_view text, int a, int b) {
+  return MentionOf(text, a).statement == MentionOf(text, b).statement;
+}
+
+// Statements are what a clinician wrote as one sentence. Rules that need two findings in one
+// statement (a red-flag word beside a headache) read these numbers, so a note wrapped at a fixed
+// width, an abbreviation's period or an answered checklist item must not move them.
+TEST(PlaceTest, StatementsFollowTheWrittenSentences) {
+  // A line the note wraps goes on in lower case: one statement.
+  EXPECT_TRUE(
+      SameStatement("Severe headache which came on\nsuddenly, with fever.", kHeadache, kFever));
+  EXPECT_FALSE(SameStatement("Headache.\nFever 38.5 yesterday.", kHeadache, kFever));
+  EXPECT_FALSE(SameStatement("Headache\nFever", kHeadache, kFever));
+  EXPECT_FALSE(SameStatement("Headache? No! Fever", kHeadache, kFever));
+  // An abbreviation's or a decimal's period is not a sentence end.
+  EXPECT_TRUE(
+      SameStatement("Fever of 38.5 reported to Dr. Patel with headache.", kFever, kHeadache));
+  // A checklist answer ends its item, not the statement ...
+  EXPECT_TRUE(SameStatement("Headache for a week, neck stiffness: no, fever", kHeadache, kFever));
+  // ... but the line break after an answered item still ends the statement.
+  EXPECT_FALSE(SameStatement("Headache\nNeck stiffness? No\nFever", kHeadache, kFever));
+  EXPECT_FALSE(SameStatement("Neck stiffness? No\nHeadache", kNeckStiffness, kHeadache));
+}
+
+TEST(PlaceTest, ClausesEndAtSemicolonsAndKnowTheirBytes) {
+  const std::string text = "Known migraine with aura; now headache with fever; no neck stiffness.";
+  const Mention migraine = MentionOf(text, kMigraineWithAura);
+  const Mention headache = MentionOf(text, kHeadache);
+  const Mention fever = MentionOf(text, kFever);
+  const Mention stiffness = MentionOf(text, kNeckStiffness);
+  EXPECT_EQ(headache.statement, migraine.statement);
+  EXPECT_EQ(stiffness.statement, migraine.statement);
+  EXPECT_EQ(headache.clause, migraine.clause + 1);
+  EXPECT_EQ(fever.clause, headache.clause);
+  EXPECT_EQ(stiffness.clause, headache.clause + 1);
+  EXPECT_EQ(migraine.clause_word, 1u);  // after "Known"
+  EXPECT_EQ(headache.clause_word, 1u);  // after "now"
+  EXPECT_EQ(fever.clause_word, 3u);
+  auto clause = [&](const Mention& m) {
+    return text.substr(m.clause_begin, m.clause_end - m.clause_begin);
+  };
+  EXPECT_EQ(clause(migraine), "Known migraine with aura");
+  EXPECT_EQ(clause(fever), "now headache with fever");
+  EXPECT_EQ(clause(stiffness), "no neck stiffness");
+  // An answered item inside a clause does not end the clause; the clause's range covers it.
+  const std::string answered = "Headache, neck stiffness: no, fever";
+  EXPECT_EQ(MentionOf(answered, kFever).clause, MentionOf(answered, kHeadache).clause);
+  EXPECT_EQ(MentionOf(answered, kFever).clause_begin, 0u);
+  EXPECT_EQ(MentionOf(answered, kHeadache).clause_end, answered.size());
+  // A text that ends on an answered item still closes its clause, answer included.
+  const std::string ends_answered = "Headache; fever? No";
+  EXPECT_EQ(MentionOf(ends_answered, kFever).clause_begin, 10u);
+  EXPECT_EQ(MentionOf(ends_answered, kFever).clause_end, ends_answered.size());
+}
+
 // ---- Baseline and threads ------------------------------------------------------------------
 
 TEST(BaselineTest, NegationOnlyKeepsOnlyNegation) {

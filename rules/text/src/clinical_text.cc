@@ -336,7 +336,7 @@ class SentenceJudge {
 };
 
 // Feeds the scanner's words to a sentence buffer as word ids and hands each finished sentence
-// to `on_sentence(blank_line)`.
+// to `on_sentence(Break)`.
 template <typename OnSentence>
 class TokenSink {
  public:
@@ -365,8 +365,8 @@ class TokenSink {
       tokens_.push_back({event.begin, event.end, ids.first[k], flags});
     }
   }
-  void OnSentenceEnd(bool blank_line) {
-    on_sentence_(blank_line);
+  void OnSentenceEnd(Break how) {
+    on_sentence_(how);
     tokens_.clear();
   }
 
@@ -516,8 +516,21 @@ void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vec
   scratch.tokens.clear();
   detail::SentenceJudge judge(*engine, scratch);
   std::uint8_t section = 0;
-  auto on_sentence = [&](bool blank_line) {
+  // Where each mention stands: its statement, its clause (the ConText sentences from one ';' or
+  // statement end to the next) and that clause's byte range, known once the clause ends.
+  std::uint32_t statement = 0, clause = 0, clause_words = 0;
+  std::size_t clause_begin = 0, clause_end = 0, clause_first_mention = out->size();
+  auto close_clause = [&] {
+    for (std::size_t k = clause_first_mention; k < out->size(); ++k)
+      (*out)[k].clause_end = clause_end;
+    clause_first_mention = out->size();
+    if (clause_words > 0) ++clause;
+    clause_words = 0;
+  };
+  auto on_sentence = [&](detail::Break how) {
     if (!scratch.tokens.empty()) {
+      if (clause_words == 0) clause_begin = scratch.tokens.front().begin;
+      clause_end = scratch.tokens.back().end;
       judge.Run(section, /*every_sentence=*/false);
       if (!scratch.concepts.empty()) {
         judge.SelectMentions();
@@ -527,15 +540,23 @@ void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vec
           mention.begin = scratch.tokens[m.start].begin;
           mention.end = scratch.tokens[m.end - 1].end;
           mention.context = judge.Judge(m.start, m.end);
+          mention.statement = statement;
+          mention.clause = clause;
+          mention.clause_word = clause_words + m.start;
+          mention.clause_begin = clause_begin;
           out->push_back(mention);
         }
       }
+      clause_words += static_cast<std::uint32_t>(scratch.tokens.size());
       section = judge.section_after();
     }
-    if (blank_line) section = 0;
+    if (how != detail::Break::kClause) close_clause();
+    if (how == detail::Break::kSentence || how == detail::Break::kBlankLine) ++statement;
+    if (how == detail::Break::kBlankLine) section = 0;
   };
   detail::TokenSink<decltype(on_sentence)&> sink(*engine, scratch.tokens, on_sentence);
   detail::Scan(text, *engine->rules, sink);
+  close_clause();  // a text may end on an answered item
 }
 
 Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
@@ -547,7 +568,7 @@ Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
   std::uint8_t section = 0;
   Context result;
   bool done = false;
-  auto on_sentence = [&](bool blank_line) {
+  auto on_sentence = [&](detail::Break how) {
     if (done) return;
     if (!scratch.tokens.empty()) {
       judge.Run(section, /*every_sentence=*/true);
@@ -570,7 +591,7 @@ Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
       }
       section = judge.section_after();
     }
-    if (blank_line) section = 0;
+    if (how == detail::Break::kBlankLine) section = 0;
   };
   detail::TokenSink<decltype(on_sentence)&> sink(engine, scratch.tokens, on_sentence);
   detail::Scan(text, *engine.rules, sink);
@@ -611,7 +632,7 @@ struct StringTokenSink {
     }
     tokens->push_back({event.begin, event.end, std::move(word), sentence});
   }
-  void OnSentenceEnd(bool) { ++sentence; }
+  void OnSentenceEnd(detail::Break) { ++sentence; }
 };
 
 std::vector<StringToken> StringTokens(std::string_view text, const detail::RulesData& rules) {

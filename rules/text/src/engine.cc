@@ -269,7 +269,7 @@ struct PhraseSink {
     }
     words->push_back(std::move(word));
   }
-  void OnSentenceEnd(bool) {}
+  void OnSentenceEnd(Break) {}
 };
 
 }  // namespace

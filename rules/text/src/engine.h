@@ -104,7 +104,17 @@ struct WordEvent {
   std::uint16_t flags = 0;
 };
 
-// Calls sink.OnWord(const WordEvent&), sink.OnSentenceEnd(bool blank_line) and asks
+// What ended a sentence. ConText judges each sentence alone; a statement (what a clinician wrote
+// as one sentence) can hold several: its clauses end at ';' and, inside a clause, a checklist
+// answer or an answer mark ends the item it answers ("Headache, fever: no, sudden onset").
+enum class Break : std::uint8_t {
+  kClause,     // an answered item: an answer mark, "Fever: no", a comma before an answered item
+  kSemicolon,  // ';': a clause of the same statement
+  kSentence,   // '.', '!' or '?' before a blank, a line break (not a wrapped line), "2)"
+  kBlankLine,  // a blank line: also ends a section
+};
+
+// Calls sink.OnWord(const WordEvent&), sink.OnSentenceEnd(Break) and asks
 // sink.IsCompound(std::string_view) whether "s/p"-like forms are one word; stops early once
 // sink.stopped() is true. Linear in the text.
 template <typename Sink>

@@ -5,8 +5,9 @@
 // ("don't") and a period or comma between digits ("38.5") kept inside. A hyphen between two
 // words is a plain word break; other punctuation is a break that phrases do not cross.
 //
-// Sentences end at '.', '!' or '?' followed by a blank, at ';', at a blank line, and at a line
-// break unless the next line goes on in lower case (a wrapped line). A period does not end a
+// Sentences end at '.', '!' or '?' followed by a blank, at ';', at a blank line, at a line
+// break unless the next line goes on in lower case (a wrapped line), and after an answered
+// checklist item; the sink is told which (Break). A period does not end a
 // sentence after a listed abbreviation ("Dr.", "e.g."), after a single capital ("H. pylori"), or
 // inside a number ("38.5"). A '?' before a word or after a blank is the "uncertain" marker
 // ("?SAH"), a word of its own.
@@ -104,8 +105,14 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   std::size_t segment_words = 0;
   bool segment_has_separator = false;
 
-  auto end_sentence = [&](bool blank_line) {
-    if (words_in_sentence || blank_line) sink.OnSentenceEnd(blank_line);
+  // An answered item ends a ConText sentence at once; a stronger end right after it (the line
+  // break after "Fever? No") is still reported, with no words, so the statement ends too.
+  bool clause_open = false;
+  auto end_sentence = [&](Break how) {
+    if (words_in_sentence || how == Break::kBlankLine || (clause_open && how != Break::kClause)) {
+      sink.OnSentenceEnd(how);
+      clause_open = how == Break::kClause;
+    }
     words_in_sentence = false;
     pending = kSegmentStart;
     segment_words = 0;
@@ -482,12 +489,12 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         ++j;
       }
       if (newlines >= 2) {
-        end_sentence(true);
+        end_sentence(Break::kBlankLine);
       } else {
         std::size_t p = i;
         while (p > 0 && IsBlank(s[p - 1])) --p;
         bool wrapped = (j < n && s[j] >= 'a' && s[j] <= 'z') || (p > 0 && s[p - 1] == ',');
-        if (!wrapped) end_sentence(false);
+        if (!wrapped) end_sentence(Break::kSentence);
       }
       i = j;
       continue;
@@ -509,7 +516,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         const bool negative = (mark == 1) == next_yes;
         if (negative && words_in_sentence) emit_negative_answer(i, word_end);
         i = word_end;
-        end_sentence(false);
+        end_sentence(Break::kClause);
         continue;
       }
       if (line_marks_before == kMarksUnknown) {
@@ -520,11 +527,11 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
                                 : kMarksAfter;
       }
       if (line_marks_before == kMarksBefore) {
-        end_sentence(false);
+        end_sentence(Break::kClause);
         if (mark == 1) emit_word(i, i + mark_len, "no");
       } else {
         if (mark == 1 && words_in_sentence) emit_negative_answer(i, i + mark_len);
-        end_sentence(false);
+        end_sentence(Break::kClause);
       }
       i += mark_len;
       continue;
@@ -535,7 +542,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       if (auto [begin, end] = negative_answer_after(i + separator_length(i) - 1); end != 0) {
         emit_negative_answer(begin, end);
         i = end;
-        end_sentence(false);
+        end_sentence(Break::kClause);
         continue;
       }
       segment_has_separator = true;
@@ -555,7 +562,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       // its "no" reaches neither the headache nor an earlier item ("Neck stiffness: yes, ...").
       // A clause of one word may head a list answered together ("Fever, chills: none").
       if ((segment_words > 1 || segment_has_separator) && negative_item_ahead(i + 1)) {
-        end_sentence(false);
+        end_sentence(Break::kClause);
         ++i;
         continue;
       }
@@ -578,7 +585,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       }
       case '.':
         if (period_ends_sentence(i)) {
-          end_sentence(false);
+          end_sentence(Break::kSentence);
         } else {
           pending |= kPunctBefore;
         }
@@ -586,7 +593,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         continue;
       case '!': {
         if (i + 1 == n || IsBlankOrNewline(s[i + 1])) {
-          end_sentence(false);
+          end_sentence(Break::kSentence);
         } else {
           pending |= kPunctBefore;
         }
@@ -608,7 +615,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
           sink.OnWord(event);
           words_in_sentence = true;
         } else if (i + 1 == n || IsBlankOrNewline(s[i + 1])) {
-          end_sentence(false);
+          end_sentence(Break::kSentence);
         } else {
           pending |= kPunctBefore;
         }
@@ -616,7 +623,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         continue;
       }
       case ';':
-        end_sentence(false);
+        end_sentence(Break::kSemicolon);
         ++i;
         continue;
       case ')': {
@@ -625,7 +632,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         std::size_t b = i;
         while (b > 0 && i - b < 3 && s[b - 1] >= '0' && s[b - 1] <= '9') --b;
         if (b < i && i - b <= 2 && (b == 0 || IsBlankOrNewline(s[b - 1]))) {
-          end_sentence(false);
+          end_sentence(Break::kSentence);
         } else {
           pending |= kPunctBefore;
         }
@@ -638,7 +645,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         continue;
     }
   }
-  if (words_in_sentence) sink.OnSentenceEnd(false);
+  if (words_in_sentence) sink.OnSentenceEnd(Break::kSentence);
 }
 
 }  // namespace cephalgia::text::detail

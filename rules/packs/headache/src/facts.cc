@@ -364,9 +364,9 @@ class Extractor {
 
   // A cue ("sudden", "on standing", "drowsy") mentions its value set only in the same statement
   // as a current mention of one of its `with` sets (a headache), both about the patient, now:
-  // "Sudden, severe headache", "Headache on standing", "Headache; drowsy". A statement runs to a
-  // sentence end ('.', '!' or '?' before a blank, a line break); a ';' or ',' does not end it,
-  // since terse notes list a headache's features that way.
+  // "Sudden, severe headache", "Headache on standing", "Headache; drowsy". Statements are the
+  // text library's (text::Mention): a ',' does not end one, since terse notes list a headache's
+  // features that way, and neither does a line the note wraps.
   void CueHits(std::string_view text, std::vector<VsHit>* hits, std::size_t from) {
     const int set_count = static_cast<int>(k_.value_set_ids.size());
     for (const text::Mention& cue : s_.mentions) {
@@ -376,14 +376,14 @@ class Extractor {
       for (const text::Mention& with : s_.mentions) {
         if (!with.context.CurrentForPatient() ||
             std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end() ||
-            !SameStatement(text, cue, with)) {
+            !SameStatement(cue, with)) {
           continue;
         }
+        if (CueCancelled(text, cue, with, rule) || Excluded(text, cue, vs)) break;
+        // The quote shows both when they are close, else the cue.
         text::Mention both = cue;
         both.begin = std::min(cue.begin, with.begin);
         both.end = std::max(cue.end, with.end);
-        if (CueCancelled(text, both, rule) || Excluded(text, cue, vs)) break;
-        // The quote shows both when they are close, else the cue.
         const text::Mention& shown = both.end - both.begin <= kQuoteBytes ? both : cue;
         AddTextHit(text, shown, vs, false, cue.context.uncertain || with.context.uncertain, hits,
                    from);
@@ -394,60 +394,49 @@ class Extractor {
 
   static constexpr std::size_t kQuoteBytes = 60;  // text::Quote's default
 
-  // text[i] ends a statement: a line break, or '.', '!' or '?' before a blank or the end.
-  static bool EndsStatement(std::string_view text, std::size_t i) {
-    const char ch = text[i];
-    return ch == '\n' || ((ch == '.' || ch == '!' || ch == '?') &&
-                          (i + 1 >= text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'));
+  // The cue and its headache in one statement, in one clause or in two next to each other when
+  // the cue opens its clause (after at most two words), as in a terse note's list of a
+  // headache's features ("Headache; drowsy", "Known migraine; atypical for her", "Headache;
+  // speech slurred"). A clause about something else ("TTH as usual; low back pain worsening")
+  // is not about the headache.
+  static bool SameStatement(const text::Mention& cue, const text::Mention& with) {
+    if (cue.statement != with.statement) return false;
+    if (cue.clause == with.clause) return true;
+    const std::uint32_t apart =
+        cue.clause > with.clause ? cue.clause - with.clause : with.clause - cue.clause;
+    return apart == 1 && cue.clause_word <= 2;
   }
 
-  // The cue and its headache in one statement: no sentence end between them, and at most one
-  // ';', crossed only when the cue opens its clause (after at most two words), as in a terse
-  // note's list of a headache's features ("Headache; drowsy", "Known migraine; atypical for
-  // her", "Headache; speech slurred"). A clause about something else ("TTH as usual; low back
-  // pain worsening") is not about the headache.
-  static bool SameStatement(std::string_view text, const text::Mention& cue,
-                            const text::Mention& with) {
-    const std::size_t from = std::min(cue.end, with.end), to = std::max(cue.begin, with.begin);
-    std::size_t semicolon = std::string_view::npos;
-    for (std::size_t i = from; i < to; ++i) {
-      if (EndsStatement(text, i)) return false;
-      if (text[i] == ';') {
-        if (semicolon != std::string_view::npos) return false;
-        semicolon = i;
+  // An `unless` phrase of the cue in the clauses that hold it and its headache ("sudden
+  // movements", "makes her drowsy"): the words mean something else there.
+  bool CueCancelled(std::string_view text, const text::Mention& cue, const text::Mention& with,
+                    const Cues& rule) {
+    if (rule.unless.empty()) return false;
+    const std::size_t from = std::min(cue.clause_begin, with.clause_begin);
+    const std::size_t to = std::max(cue.clause_end, with.clause_end);
+    return ContainsAnyAtWordStart(text.substr(from, to - from), rule.unless);
+  }
+
+  // One of `phrases` (lower case) in `window`, case-folded, starting at a word's start: "aura"
+  // is not in "Laura", "intentional" not in "unintentional". A phrase may end inside a word
+  // ("allerg" finds "allergic"); one that starts with a blank or a mark carries its own start.
+  bool ContainsAnyAtWordStart(std::string_view window, const std::vector<std::string>& phrases) {
+    s_.lower_window.assign(window);
+    for (char& c : s_.lower_window) c = FoldAscii(c);
+    const std::string_view lower = s_.lower_window;
+    for (const std::string& phrase : phrases) {
+      if (phrase.empty()) continue;
+      const bool needs_start = IsAsciiAlnum(phrase.front());
+      for (std::size_t at = lower.find(phrase); at != std::string_view::npos;
+           at = lower.find(phrase, at + 1)) {
+        if (!needs_start || at == 0 || !IsAsciiAlnum(lower[at - 1])) return true;
       }
     }
-    if (semicolon == std::string_view::npos) return true;
-    // Where the cue's clause starts: after that ';' when the cue follows the headache, else at
-    // the clause boundary before the cue.
-    std::size_t start = cue.begin;
-    if (cue.begin > with.begin) {
-      start = semicolon + 1;
-    } else {
-      while (start > 0 && !EndsStatement(text, start - 1) && text[start - 1] != ';') --start;
-    }
-    // At most two words before the cue in its clause ("left eye red", "speech slurred").
-    int words = 0;
-    for (std::size_t i = start; i < cue.begin; ++i) {
-      const bool word = std::isalnum(static_cast<unsigned char>(text[i])) != 0;
-      if (word && (i == start || !std::isalnum(static_cast<unsigned char>(text[i - 1])))) ++words;
-    }
-    return words <= 2;
+    return false;
   }
 
-  // An `unless` phrase of the cue anywhere in its statement ("sudden movements", "makes her
-  // drowsy"): the words mean something else there.
-  bool CueCancelled(std::string_view text, const text::Mention& span, const Cues& rule) {
-    if (rule.unless.empty()) return false;
-    std::size_t from = span.begin, to = span.end;
-    while (from > 0 && !EndsStatement(text, from - 1)) --from;
-    while (to < text.size() && !EndsStatement(text, to)) ++to;
-    s_.lower_window.assign(text.substr(from, to - from));
-    for (char& c : s_.lower_window) c = FoldAscii(c);
-    for (const std::string& phrase : rule.unless) {
-      if (s_.lower_window.find(phrase) != std::string::npos) return true;
-    }
-    return false;
+  static bool IsAsciiAlnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   }
 
   // One text hit for value set `vs`; a set already in hits[from, end) is not added again (a code
@@ -468,22 +457,12 @@ class Extractor {
         {vs, Certainty::kText, historical, uncertain, f_.text.Store(text::Quote(text, m))});
   }
 
+  // A phrase of findings.json's text exclusions for `vs` in the mention's clause.
   bool Excluded(std::string_view text, const text::Mention& m, int vs) {
     const std::vector<std::string>& phrases = k_.text_exclusions[vs];
     if (phrases.empty()) return false;
-    // The sentence around the mention: from the previous sentence end to the next one.
-    std::size_t from = m.begin, to = m.end;
-    while (from > 0 && text[from - 1] != '.' && text[from - 1] != ';' && text[from - 1] != '\n')
-      --from;
-    while (to < text.size() && text[to] != '.' && text[to] != ';' && text[to] != '\n') ++to;
-    // Lower-cased once into a buffer the extractor keeps, then searched phrase by phrase.
-    std::string_view window = text.substr(from, to - from);
-    s_.lower_window.assign(window);
-    for (char& c : s_.lower_window) c = FoldAscii(c);
-    for (const std::string& phrase : phrases) {
-      if (s_.lower_window.find(phrase) != std::string::npos) return true;
-    }
-    return false;
+    return ContainsAnyAtWordStart(text.substr(m.clause_begin, m.clause_end - m.clause_begin),
+                                  phrases);
   }
 
   // A coded concept: its codes, and its words only where no code was recognised (a display of

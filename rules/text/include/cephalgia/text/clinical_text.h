@@ -136,6 +136,13 @@ struct Mention {
   int concept_id = -1;
   std::size_t begin = 0, end = 0;  // byte range of the matched words in the original text
   Context context;
+  // Where it stands. A statement is what a clinician wrote as one sentence: it ends at '.', '!'
+  // or '?' before a blank, at a line break (not a wrapped line: the next line going on in lower
+  // case) and at a blank line, never after an abbreviation ("Dr.") or inside a number ("38.5").
+  // Its clauses end at ';' as well. Numbers count from 0 in text order.
+  std::uint32_t statement = 0, clause = 0;
+  std::uint32_t clause_word = 0;                 // words of its clause before it
+  std::size_t clause_begin = 0, clause_end = 0;  // byte range of its clause
 };
 
 // Every mention in `text` of a lexicon concept, in text order, each judged by ConText within
