@@ -358,6 +358,8 @@ class Extractor {
       if (Excluded(text, m, vs)) continue;
       AddTextHit(text, m, vs, c.temporality == text::Temporality::kHistorical, c.uncertain, hits,
                  from);
+      if (k_.cues[static_cast<std::size_t>(vs)].with_may_be_past && c.CurrentForPatient())
+        cues = true;  // its past headache may be current, read below
     }
     if (cues) CueHits(text, hits, from);
   }
@@ -370,11 +372,16 @@ class Extractor {
   void CueHits(std::string_view text, std::vector<VsHit>* hits, std::size_t from) {
     const int set_count = static_cast<int>(k_.value_set_ids.size());
     for (const text::Mention& cue : s_.mentions) {
-      if (cue.concept_id < set_count || !cue.context.CurrentForPatient()) continue;
+      if (cue.concept_id < 0 || !cue.context.CurrentForPatient()) continue;
+      if (cue.concept_id < set_count) {
+        PastHeadacheMadeCurrent(text, cue, hits, from);
+        continue;
+      }
       const int vs = cue.concept_id - set_count;
       const Cues& rule = k_.cues[static_cast<std::size_t>(vs)];
       for (const text::Mention& with : s_.mentions) {
-        if (!with.context.CurrentForPatient() ||
+        const bool past = rule.with_may_be_past && PastForPatient(with.context);
+        if (!(with.context.CurrentForPatient() || past) ||
             std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end() ||
             !SameStatement(cue, with)) {
           continue;
@@ -385,14 +392,47 @@ class Extractor {
         both.begin = std::min(cue.begin, with.begin);
         both.end = std::max(cue.end, with.end);
         const text::Mention& shown = both.end - both.begin <= kQuoteBytes ? both : cue;
-        AddTextHit(text, shown, vs, false, cue.context.uncertain || with.context.uncertain, hits,
-                   from);
+        const bool uncertain = cue.context.uncertain || with.context.uncertain;
+        AddTextHit(text, shown, vs, false, uncertain, hits, from);
+        // "Migraine since childhood; now different": the headache is going on now.
+        if (past)
+          AddTextHit(text, &shown == &both ? both : with, with.concept_id, false, uncertain, hits,
+                     from);
         break;
       }
     }
   }
 
+  // A set's own phrase whose cues take a past headache ("Tension headaches since childhood; now
+  // different in character"): the long-standing headache the change is told against is going on
+  // now, in the same statement as for a cue.
+  void PastHeadacheMadeCurrent(std::string_view text, const text::Mention& m,
+                               std::vector<VsHit>* hits, std::size_t from) {
+    const Cues& rule = k_.cues[static_cast<std::size_t>(m.concept_id)];
+    if (!rule.with_may_be_past || Excluded(text, m, m.concept_id)) return;
+    for (const text::Mention& with : s_.mentions) {
+      if (!PastForPatient(with.context) ||
+          std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end() ||
+          !SameStatement(m, with)) {
+        continue;
+      }
+      text::Mention both = m;
+      both.begin = std::min(m.begin, with.begin);
+      both.end = std::max(m.end, with.end);
+      AddTextHit(text, both.end - both.begin <= kQuoteBytes ? both : with, with.concept_id, false,
+                 m.context.uncertain || with.context.uncertain, hits, from);
+      return;
+    }
+  }
+
   static constexpr std::size_t kQuoteBytes = 60;  // text::Quote's default
+
+  // Affirmed, about the patient, in the past (not hypothetical).
+  static bool PastForPatient(const text::Context& c) {
+    return c.negation == text::Negation::kAffirmed &&
+           c.temporality == text::Temporality::kHistorical &&
+           c.experiencer == text::Experiencer::kPatient;
+  }
 
   // The cue and its headache in one statement, in one clause or in two next to each other when
   // the cue opens its clause (after at most two words), as in a terse note's list of a

@@ -356,6 +356,10 @@ Status CompileCues(Compiler& c, const Value& sets, const Value& expanded,
           int with, c.ValueSet(def["with"][j].GetString(), at + "/with/" + std::to_string(j)));
       out.with.push_back(with);
     }
+    if (auto past = def.FindMember("withMayBePast"); past != def.MemberEnd()) {
+      if (!past->value.IsBool()) return c.Err(at + "/withMayBePast", "must be true or false");
+      out.with_may_be_past = past->value.GetBool();
+    }
     if (def.HasMember("unless")) {
       for (const auto& p : def["unless"].GetArray()) {
         std::string phrase = p.GetString();

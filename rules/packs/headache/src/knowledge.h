@@ -233,6 +233,10 @@ struct Relevance {
 struct Cues {
   std::vector<int> with;            // value set indexes (a headache)
   std::vector<std::string> unless;  // lower case, searched in the statement
+  // A past mention of a `with` set anchors the cue too: a change of pattern or a worsening is
+  // told against the long-standing headache ("Tension headaches since childhood; now
+  // different"), and it makes that headache current.
+  bool with_may_be_past = false;
 };
 
 struct Knowledge {
