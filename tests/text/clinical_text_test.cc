@@ -740,6 +740,29 @@ TEST(PlaceTest, StatementsFollowTheWrittenSentences) {
   EXPECT_FALSE(SameStatement("Neck stiffness? No\nHeadache", kNeckStiffness, kHeadache));
 }
 
+// Templated notes split a finding into a field and its value ("GCS: 13", "Onset: sudden",
+// "Neck: stiffness"): a phrase spans "word: " and nothing else, and ConText still sees the
+// field as a heading of its own.
+TEST(PlaceTest, APhraseSpansAFieldAndItsValue) {
+  auto has = [](std::string_view text, int id) {
+    for (const Mention& m : Find(text)) {
+      if (m.concept_id == id) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("Neck: stiffness", kNeckStiffness));
+  EXPECT_TRUE(has("Exam. Neck:   stiffness on flexion", kNeckStiffness));
+  EXPECT_FALSE(has("Neck:stiffness", kNeckStiffness));  // no blank: not a field
+  EXPECT_FALSE(has("Neck, stiffness", kNeckStiffness));
+  EXPECT_FALSE(has("Neck (stiffness)", kNeckStiffness));
+  EXPECT_FALSE(has("Neck): stiffness", kNeckStiffness));
+  EXPECT_FALSE(has("Neck: - stiffness", kNeckStiffness));
+  EXPECT_FALSE(has("Neck. Stiffness", kNeckStiffness));
+  // The value's answer still negates the finding.
+  EXPECT_EQ(Of("Neck: stiffness absent", kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Neck stiffness: no", kNeckStiffness).negation, Negation::kNegated);
+}
+
 TEST(PlaceTest, ClausesEndAtSemicolonsAndKnowTheirBytes) {
   const std::string text = "Known migraine with aura; now headache with fever; no neck stiffness.";
   const Mention migraine = MentionOf(text, kMigraineWithAura);

@@ -93,7 +93,7 @@ class SentenceJudge {
     std::int32_t state = 0;
     for (std::uint32_t t = 0; t < tokens.size(); ++t) {
       flags |= tokens[t].flags;
-      if (tokens[t].flags & kPunctBefore) state = 0;
+      if ((tokens[t].flags & (kPunctBefore | kFieldColonBefore)) == kPunctBefore) state = 0;
       state = automaton.Step(state, tokens[t].word);
       if (state == 0) continue;
       if (std::uint8_t bits = automaton.OutputBits(state); bits != 0) {
@@ -361,7 +361,8 @@ class TokenSink {
     }
     for (std::size_t k = 0; k < ids.second; ++k) {
       std::uint16_t flags = event.flags;
-      if (k > 0) flags &= static_cast<std::uint16_t>(~(kPunctBefore | kSegmentStart));
+      if (k > 0)
+        flags &= static_cast<std::uint16_t>(~(kPunctBefore | kSegmentStart | kFieldColonBefore));
       tokens_.push_back({event.begin, event.end, ids.first[k], flags});
     }
   }

@@ -94,6 +94,9 @@ enum WordFlag : std::uint16_t {
   kYear = 32,           // four digits 1900-2099
   kSigned = 64,         // written with a leading '+' or '-' ("-ve")
   kLineEndAfter = 128,  // nothing but blanks after it on its line
+  // Only "word: " between the previous word and this one: a field and its value ("GCS: 13",
+  // "Onset: sudden"), which a phrase may span.
+  kFieldColonBefore = 256,
 };
 
 inline constexpr std::size_t kMaxWordBytes = 48;  // longer words are never in a vocabulary

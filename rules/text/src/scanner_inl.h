@@ -437,6 +437,12 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (len >= 3 && buf[len - 2] == '\'' && buf[len - 1] == 's') len -= 2;  // possessive
     std::uint16_t flags = pending;
     pending = 0;
+    if (flags & kPunctBefore) {
+      std::size_t j = begin;
+      while (j > 0 && IsBlank(s[j - 1])) --j;
+      if (j < begin && j >= 2 && s[j - 1] == ':' && IsAsciiAlnum(s[j - 2]))
+        flags |= kFieldColonBefore;
+    }
     if (has_upper && !has_lower) flags |= kUpper;
     if (capitalized) flags |= kCapitalized;
     if (sign != 0) flags |= kSigned;

@@ -102,7 +102,8 @@ class ContextRules {
 // A phrase dictionary: (concept id, phrase) pairs compiled into one automaton over normalised
 // words (case, punctuation, hyphens, British/American spelling, listed abbreviations), matched
 // on word boundaries, multi-word phrases supported; linear in the text. A phrase never matches
-// across punctuation other than a hyphen or apostrophe, nor across a sentence end.
+// across punctuation other than a hyphen, an apostrophe or a field's colon ("GCS: 13": "word: "
+// and nothing else), nor across a sentence end.
 class ConceptLexicon {
  public:
   class Builder {
