@@ -763,6 +763,21 @@ TEST(PlaceTest, APhraseSpansAFieldAndItsValue) {
   EXPECT_EQ(Of("Neck stiffness: no", kNeckStiffness).negation, Negation::kNegated);
 }
 
+// The yes/no column of a template: "Fever N, Chills N". A capital N straight after its item
+// answers that item only, never a word before a comma ("Headache, neck stiffness N").
+TEST(NegationTest, BareCapitalNAnswersItsOwnItem) {
+  EXPECT_EQ(Of("Fever N, neck stiffness N", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Fever N, neck stiffness N", kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Headache, neck stiffness N", kHeadache).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("Headache, neck stiffness N", kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Headache Y\nFever N\nNeck stiffness N", kHeadache).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("Headache Y\nFever N.", kFever).negation, Negation::kNegated);
+  // Not an answer: "N/V", a lower-case n, an N inside a sentence.
+  EXPECT_EQ(Of("Headache with N/V", kHeadache).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("Fever n, rigors", kFever).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("Fever N 12 cohort", kFever).negation, Negation::kAffirmed);
+}
+
 TEST(PlaceTest, ClausesEndAtSemicolonsAndKnowTheirBytes) {
   const std::string text = "Known migraine with aura; now headache with fever; no neck stiffness.";
   const Mention migraine = MentionOf(text, kMigraineWithAura);

@@ -475,9 +475,47 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     ++segment_words;
   };
 
+  // "Fever N, Chills N": a capital N straight after its item, with no separator, answers it
+  // (the yes/no column of a template); it closes its item like any other answer. A single N
+  // anywhere else ("N/V", "N = 12", "grade N") is a word.
+  auto bare_no_at = [&](std::size_t at) {
+    if (s[at] != 'N' || !words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
+    std::size_t p = at - 1;
+    while (p > 0 && IsBlank(s[p - 1])) --p;
+    if (p == 0 || !IsAsciiAlnum(s[p - 1])) return false;
+    const std::size_t j = at + 1;
+    return j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
+           (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])));
+  };
+
+  // After a comma at s[at - 1]: up to four words and a bare N answering them ("Headache, neck
+  // stiffness N"). That N answers only its own item, never a word before the comma.
+  auto bare_no_item_ahead = [&](std::size_t at) {
+    std::size_t j = at, words = 0;
+    while (j < n && words <= 4) {
+      while (j < n && IsBlank(s[j])) ++j;
+      if (j >= n || !IsAsciiAlnum(s[j])) return false;
+      const std::size_t word = j;
+      while (j < n && (IsAsciiAlnum(s[j]) || s[j] == '\'' || s[j] == '-')) ++j;
+      if (j == word + 1 && s[word] == 'N' && words > 0) {
+        const bool closes = j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
+                            (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])));
+        if (closes) return true;
+      }
+      ++words;
+    }
+    return false;
+  };
+
   while (i < n) {
     if (sink.stopped()) return;
     const unsigned char c = s[i];
+    if (c == 'N' && bare_no_at(i)) {
+      emit_negative_answer(i, i + 1);
+      ++i;
+      end_sentence(Break::kClause);
+      continue;
+    }
     if (IsAsciiAlnum(c)) {
       scan_word(0);
       continue;
@@ -567,7 +605,8 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       // "Headache for a week, fever: no": the answered item is a clause of its own, so that
       // its "no" reaches neither the headache nor an earlier item ("Neck stiffness: yes, ...").
       // A clause of one word may head a list answered together ("Fever, chills: none").
-      if ((segment_words > 1 || segment_has_separator) && negative_item_ahead(i + 1)) {
+      if (((segment_words > 1 || segment_has_separator) && negative_item_ahead(i + 1)) ||
+          bare_no_item_ahead(i + 1)) {
         end_sentence(Break::kClause);
         ++i;
         continue;
