@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <deque>
 
 #include "cephalgia/fhir/client.h"
 #include "cephalgia/hooks/hook_request.h"
@@ -58,11 +59,14 @@ void AddString(rapidjson::Value& obj, const char* key, std::string_view value,
 // as much as parsing the request again.
 class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardScanner> {
  public:
+  // Views into the answer where the string lies there as written (most), else into `decoded_`
+  // (a string with escapes, which the tokenizer decodes into a buffer of its own that lives only
+  // during the callback): the strings are copied once, into what the caller keeps.
   struct Card {
-    std::string uuid, indicator, rule = "unknown";
+    std::string_view uuid, indicator, rule = "unknown";
   };
 
-  CardScanner() { frames_.reserve(16); }
+  explicit CardScanner(std::string_view text = {}) : text_(text) { frames_.reserve(16); }
 
   bool StartObject() {
     if (frames_.empty()) root_is_object_ = true;
@@ -83,11 +87,11 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
     // Paths: $.cards[i].uuid | .indicator | .source.topic.code
     if (InCard(3)) {
       Name k = frames_[2].key;
-      if (k == Name::kUuid) cards_.back().uuid.assign(s, n);
-      if (k == Name::kIndicator) cards_.back().indicator.assign(s, n);
+      if (k == Name::kUuid) cards_.back().uuid = Stable(s, n);
+      if (k == Name::kIndicator) cards_.back().indicator = Stable(s, n);
     } else if (InCard(5) && frames_[2].key == Name::kSource && frames_[3].key == Name::kTopic &&
                frames_[4].key == Name::kCode) {
-      cards_.back().rule.assign(s, n);
+      cards_.back().rule = Stable(s, n);
     }
     return true;
   }
@@ -127,6 +131,14 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
     bool is_object;
     Name key;
   };
+  // `s` as a view that outlives the scan: where it lies when that is in the answer, else a copy
+  // (a deque: the views of earlier copies stay valid as it grows).
+  std::string_view Stable(const char* s, std::size_t n) {
+    const std::uintptr_t at =
+        reinterpret_cast<std::uintptr_t>(s) - reinterpret_cast<std::uintptr_t>(text_.data());
+    if (at <= text_.size() && n <= text_.size() - at) return std::string_view(s, n);
+    return decoded_.emplace_back(s, n);
+  }
   bool Push(bool is_object) {
     // A new object directly inside $.cards is a new card.
     if (is_object && frames_.size() == 2 && !frames_[1].is_object &&
@@ -145,6 +157,8 @@ class CardScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CardS
     return frames_.size() == depth && frames_[0].key == Name::kCards && !frames_[1].is_object &&
            frames_[2].is_object && !cards_.empty();
   }
+  std::string_view text_;
+  std::deque<std::string> decoded_;
   std::vector<Frame> frames_;
   std::vector<Card> cards_;
   bool root_is_object_ = false;
@@ -159,11 +173,11 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
   // never copied or modified. The fast tokenizer reads it without writing (const_cast: in_situ
   // false never writes) and checks its UTF-8 as it goes; what it leaves goes through the UTF-8
   // check and RapidJSON's reader over a bounded stream, also without a copy.
-  CardScanner scanner;
+  CardScanner scanner(response_json);
   bool valid = json_scan::Scan(const_cast<char*>(response_json.data()), response_json.size(),
                                scanner, /*in_situ=*/false, json::kMaxNestingDepth);
   if (!valid) {
-    scanner = CardScanner();
+    scanner = CardScanner(response_json);
     rapidjson::MemoryStream stream(response_json.data(), response_json.size());
     valid = json::CheckUtf8(response_json).ok() &&
             json::ParseCheckedText<rapidjson::kParseDefaultFlags>(stream, scanner).ok();
@@ -171,9 +185,11 @@ Status CollectCards(std::string_view response_json, CallInfo& info,
   if (!valid || !scanner.well_formed()) {
     return Internal("the rule pack returned a response that is not a valid CDS Hooks JSON object");
   }
+  info.cards.reserve(info.cards.size() + scanner.cards().size());
+  info.card_uuids.reserve(info.card_uuids.size() + scanner.cards().size());
   for (const CardScanner::Card& card : scanner.cards()) {
     info.cards.emplace_back(card.rule, card.indicator);
-    info.card_uuids.push_back(card.uuid);
+    info.card_uuids.emplace_back(card.uuid);
     if (!card.uuid.empty()) issued.emplace_back(card.uuid, card.rule);
   }
   return Status::Ok();
@@ -366,10 +382,12 @@ Result<plugin::PackAnswer> CdsService::FinishCall(PreparedCall& call, CallInfo* 
   CallInfo local;
   CallInfo& out = info != nullptr ? *info : local;
   std::vector<std::pair<std::string, std::string>> issued;
-  CEPHALGIA_RETURN_IF_ERROR(CollectCards(answer.json(), out, issued)
-                                .WithContext("pack " + entry->pack->descriptor().pack_id));
+  // The context of a failure is written only for one (not for every answer).
+  if (Status s = CollectCards(answer.json(), out, issued); !s.ok()) {
+    return s.WithContext("pack " + entry->pack->descriptor().pack_id);
+  }
   if (hooks_.record_cards && !issued.empty()) {
-    hooks_.record_cards(entry->descriptor->id, call.request.hook_instance.text, issued);
+    hooks_.record_cards(entry->descriptor->id, call.request.hook_instance.text, std::move(issued));
   }
   return answer;
 }

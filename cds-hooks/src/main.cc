@@ -282,12 +282,11 @@ int RunServe(const std::vector<std::string>& args) {
     if (!items.ok()) return items.status();
     return store.Store(service_id, *items, std::chrono::system_clock::now());
   };
-  service_hooks.record_cards = [&store](
-                                   std::string_view service_id, std::string_view hook_instance,
-                                   const std::vector<std::pair<std::string, std::string>>& cards) {
+  service_hooks.record_cards = [&store](std::string_view service_id, std::string_view hook_instance,
+                                        std::vector<std::pair<std::string, std::string>>&& cards) {
     std::vector<hooks::feedback::IssuedCard> issued;
     issued.reserve(cards.size());
-    for (const auto& [uuid, rule] : cards) issued.push_back({uuid, rule});
+    for (auto& [uuid, rule] : cards) issued.push_back({std::move(uuid), std::move(rule)});
     store.RecordIssuedCards(service_id, hook_instance, std::move(issued));
   };
   service_hooks.feedback_summary_json = [&store]() { return store.Summary(); };

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <random>
 
 namespace cephalgia::hooks {
@@ -17,20 +18,36 @@ bool IsLowerHex(std::string_view s) {
 bool AllZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
 // Random lower-case hex, never all zero. Ids only need to be unique, not secret; one generator
-// per thread, seeded from the OS.
+// per thread, seeded from the OS. Two digits per random byte, from a table (a digit at a time
+// with a modulo per digit was most of the 770 instructions of a request's new trace context).
 std::string RandomHex(std::size_t digits) {
   thread_local std::mt19937_64 generator{[] {
     std::random_device device;
     std::seed_seq seed{device(), device(), device(), device()};
     return std::mt19937_64(seed);
   }()};
-  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr auto kHexPairs = [] {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::array<std::array<char, 2>, 256> pairs{};
+    for (std::size_t b = 0; b < pairs.size(); ++b) pairs[b] = {kHex[b >> 4], kHex[b & 0x0F]};
+    return pairs;
+  }();
   std::string out(digits, '0');
   do {
-    std::uint64_t word = 0;
-    for (std::size_t i = 0; i < digits; ++i, word >>= 4) {
-      if (i % 16 == 0) word = generator();
-      out[i] = kHex[word & 0xf];
+    char* p = out.data();
+    std::size_t left = digits;
+    for (; left >= 16; left -= 16) {  // a whole word: 16 digits, no bound checks
+      std::uint64_t word = generator();
+      for (int byte = 0; byte < 8; ++byte, word >>= 8, p += 2) {
+        std::memcpy(p, kHexPairs[word & 0xFF].data(), 2);
+      }
+    }
+    if (left > 0) {
+      std::uint64_t word = generator();
+      for (; left >= 2; left -= 2, word >>= 8, p += 2) {
+        std::memcpy(p, kHexPairs[word & 0xFF].data(), 2);
+      }
+      if (left == 1) *p = kHexPairs[word & 0xFF][0];
     }
   } while (AllZero(out));
   return out;
@@ -39,7 +56,15 @@ std::string RandomHex(std::size_t digits) {
 }  // namespace
 
 std::string TraceContext::ToHeader() const {
-  return "00-" + trace_id + "-" + parent_id + "-" + flags;
+  std::string out;
+  out.reserve(6 + trace_id.size() + parent_id.size() + flags.size());
+  out += "00-";
+  out += trace_id;
+  out += '-';
+  out += parent_id;
+  out += '-';
+  out += flags;
+  return out;
 }
 
 std::optional<TraceContext> ParseTraceparent(std::string_view header) {

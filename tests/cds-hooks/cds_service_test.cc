@@ -113,6 +113,32 @@ TEST_F(CdsServiceTest, C24_TheAnswersCardsAreReadForTheRecord) {
   EXPECT_THAT(outcome.response.body, HasSubstr(R"("uuid":")" + info.card_uuids[0] + "\""));
 }
 
+// Card fields with escapes are decoded by the tokenizer into a buffer of its own (or read by
+// RapidJSON's reader when the tokenizer leaves the answer to it): what the host keeps is a copy
+// made before the next string, for every card.
+TEST_F(CdsServiceTest, C24_EscapedCardFieldsAreReadDecoded) {
+  for (const char* patient : {"emit-escaped-cards", "emit-escaped-cards-fallback"}) {
+    HttpRequest r;
+    r.method = "POST";
+    r.target = "/cds-services/echo-patient-view";
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = R"({"hook":"patient-view","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",)"
+             R"("context":{"userId":"Practitioner/1","patientId":")" +
+             std::string(patient) +
+             R"("},"prefetch":{"patient":{"resourceType":"Patient","id":"p1"},"conditions":null}})";
+    CallInfo info;
+    HttpOutcome outcome = service_->Serve(r, info);
+    ASSERT_FALSE(outcome.deferred());
+    ASSERT_EQ(outcome.response.status, 200) << patient << ": " << outcome.response.body;
+    EXPECT_EQ(info.cards, (std::vector<std::pair<std::string, std::string>>{{"r\"1", "info"},
+                                                                            {"r\xc3\xa9"
+                                                                             "2",
+                                                                             "warning"}}))
+        << patient;
+    EXPECT_EQ(info.card_uuids, (std::vector<std::string>{"abc", "d\\e"})) << patient;
+  }
+}
+
 TEST_F(CdsServiceTest, G79_UnknownServiceIs404WithAJsonBody) {
   HttpResponse r = Post("/cds-services/nope", Request(""));
   EXPECT_EQ(r.status, 404);

@@ -171,6 +171,35 @@ TEST(UuidTest, GeneratesDistinctRfc4122Version4Uuids) {
   EXPECT_FALSE(IsRfc4122Uuid("123e4567-e89b-12d3-c456-426614174000"));  // wrong variant
 }
 
+// Every byte value at every position of a valid uuid, against the check written out plainly.
+TEST(UuidTest, CheckAgreesWithThePlainDefinitionAtEveryPositionAndByte) {
+  auto plain = [](std::string_view s) {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
+      if (i == 8 || i == 13 || i == 18 || i == 23) {
+        if (c != '-') return false;
+        continue;
+      }
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+        return false;
+    }
+    return std::string_view("89abAB").find(s[19]) != std::string_view::npos;
+  };
+  const std::string valid = "123e4567-e89b-42d3-a456-426614174000";
+  ASSERT_TRUE(IsRfc4122Uuid(valid));
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    for (int b = 0; b < 256; ++b) {
+      std::string u = valid;
+      u[i] = static_cast<char>(b);
+      ASSERT_EQ(IsRfc4122Uuid(u), plain(u)) << i << " " << b;
+    }
+  }
+  EXPECT_FALSE(IsRfc4122Uuid(valid.substr(0, 35)));
+  EXPECT_FALSE(IsRfc4122Uuid(valid + "0"));
+  EXPECT_FALSE(IsRfc4122Uuid(""));
+}
+
 // Version 7: distinct, RFC variant, the current Unix millisecond in the first 48 bits, and so
 // ordered by time as text (what makes them cheap to index).
 TEST(UuidTest, GeneratesDistinctTimeOrderedVersion7Uuids) {

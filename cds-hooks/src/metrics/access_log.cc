@@ -5,9 +5,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <string_view>
 
 #include "cephalgia/json.h"
 #include "cephalgia/uuid.h"
@@ -27,7 +30,11 @@ std::string_view SafeMethod(std::string_view m) {
 bool AllOf(std::string_view s, std::string_view extra_allowed) {
   for (char c : s) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && extra_allowed.find(c) == std::string_view::npos) return false;
+    if (alnum) continue;
+    // A few allowed characters, compared inline (find() called memchr for each '/' and '-').
+    bool allowed = false;
+    for (char a : extra_allowed) allowed |= c == a;
+    if (!allowed) return false;
   }
   return true;
 }
@@ -68,21 +75,35 @@ void StringOrNull(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_vie
   }
 }
 
+// Quoted into a buffer on the stack, then appended: json::AppendQuotedJsonString first grows the
+// line to the worst case (six bytes per input byte), zeroing all of it. The values of a line are
+// bounded (the Safe* checks), so the buffer holds them; a longer one takes the general path.
 void AppendJsonString(std::string_view v, std::string* out) {
-  json::AppendQuotedJsonString(v, out);
+  char quoted[2048];
+  if (json::QuotedJsonBound(v.size()) > sizeof(quoted)) {
+    json::AppendQuotedJsonString(v, out);
+    return;
+  }
+  out->append(quoted, static_cast<std::size_t>(json::WriteQuotedJsonString(v, quoted) - quoted));
 }
 
 void AppendStringOrNull(std::string_view v, std::string* out) {
   if (v.empty()) {
     *out += "null";
   } else {
-    json::AppendQuotedJsonString(v, out);
+    AppendJsonString(v, out);
   }
 }
 
 }  // namespace
 
-std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t) {
+namespace {
+
+constexpr std::size_t kTimeBuffer = 80;
+
+// FormatRfc3339Millis into `buf`; returns the length. The access line appends it from there (a
+// string of its own was an allocation per request).
+std::size_t WriteRfc3339Millis(std::chrono::system_clock::time_point t, char (&buf)[kTimeBuffer]) {
   // Written by hand: snprintf and gmtime_r cost several thousand instructions a call, and every
   // request's access line and every issued card carries one of these.
   const std::int64_t ms =
@@ -103,18 +124,19 @@ std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t) {
   const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   if (year < 0 || year > 9999) {  // outside RFC 3339's four-digit years: as printf would
-    char buf[80];
-    std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
-                  static_cast<long long>(year), static_cast<long long>(month),
-                  static_cast<long long>(day), static_cast<long long>(second_of_day / 3600),
-                  static_cast<long long>(second_of_day / 60 % 60),
-                  static_cast<long long>(second_of_day % 60), static_cast<long long>(millis));
-    return buf;
+    const int n =
+        std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+                      static_cast<long long>(year), static_cast<long long>(month),
+                      static_cast<long long>(day), static_cast<long long>(second_of_day / 3600),
+                      static_cast<long long>(second_of_day / 60 % 60),
+                      static_cast<long long>(second_of_day % 60), static_cast<long long>(millis));
+    return n < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(n), sizeof(buf) - 1);
   }
-  std::string out = "0000-00-00T00:00:00.000Z";
-  auto put = [&out](std::size_t at, std::int64_t value, int digits) {
+  constexpr std::string_view kShape = "0000-00-00T00:00:00.000Z";
+  std::memcpy(buf, kShape.data(), kShape.size());
+  auto put = [&buf](std::size_t at, std::int64_t value, int digits) {
     for (int i = digits - 1; i >= 0; --i, value /= 10)
-      out[at + i] = static_cast<char>('0' + value % 10);
+      buf[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
   };
   put(0, year, 4);
   put(5, month, 2);
@@ -123,7 +145,14 @@ std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t) {
   put(14, second_of_day / 60 % 60, 2);
   put(17, second_of_day % 60, 2);
   put(20, millis, 3);
-  return out;
+  return kShape.size();
+}
+
+}  // namespace
+
+std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t) {
+  char buf[kTimeBuffer];
+  return std::string(buf, WriteRfc3339Millis(t, buf));
 }
 
 std::string FormatAccessLogLine(const AccessLogEntry& e) {
@@ -132,7 +161,8 @@ std::string FormatAccessLogLine(const AccessLogEntry& e) {
   std::string out;
   out.reserve(320 + e.client_iss.size());
   out += "{\"time\":\"";
-  out += FormatRfc3339Millis(e.time);
+  char time[kTimeBuffer];
+  out.append(time, WriteRfc3339Millis(e.time, time));
   out += "\",\"type\":\"access\",\"method\":";
   AppendJsonString(SafeMethod(e.method), &out);
   out += ",\"route\":";

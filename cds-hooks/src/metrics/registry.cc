@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -48,13 +50,13 @@ class Family {
   const std::vector<std::string>& label_names() const { return label_names_; }
 
   T& Get(std::initializer_list<std::string_view> values) {
-    std::string key;
-    for (std::string_view v : values) {
-      key += std::to_string(v.size());  // length-prefixed: no two label sets share a key
-      key += ':';
-      key += v;
-    }
-    Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
+    // The key is written on the stack and looked up as a view (a heap string built with a
+    // to_string per label cost more than the lookup itself, three times a request); only a new
+    // series stores it as a string. Longer label sets (rare) build it on the heap.
+    char stack_key[256];
+    std::string heap_key;
+    const std::string_view key = WriteKey(values, stack_key, heap_key);
+    Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
     {
       std::shared_lock lock(shard.mu);
       auto it = shard.map.find(key);
@@ -62,7 +64,7 @@ class Family {
     }
     if (count_.load(std::memory_order_relaxed) >= max_series_) return Overflow();
     std::unique_lock lock(shard.mu);
-    auto [it, inserted] = shard.map.try_emplace(std::move(key));
+    auto [it, inserted] = shard.map.try_emplace(std::string(key));
     if (inserted) {
       it->second = std::make_unique<Series>();
       it->second->values.assign(values.begin(), values.end());
@@ -86,10 +88,39 @@ class Family {
   }
 
  private:
+  // Found by a view of the key, without a string (heterogeneous lookup).
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
   struct Shard {
     mutable std::shared_mutex mu;
-    std::unordered_map<std::string, std::unique_ptr<Series>> map;
+    std::unordered_map<std::string, std::unique_ptr<Series>, KeyHash, std::equal_to<>> map;
   };
+
+  // Each value length-prefixed ("<size>:<value>"): no two label sets share a key. Into `stack`
+  // when it fits, else into `heap`.
+  static std::string_view WriteKey(std::initializer_list<std::string_view> values,
+                                   char (&stack)[256], std::string& heap) {
+    constexpr std::size_t kMaxPrefix = std::numeric_limits<std::size_t>::digits10 + 2;  // + ':'
+    std::size_t bound = 0;
+    for (std::string_view v : values) bound += v.size() + kMaxPrefix;
+    char* out = stack;
+    if (bound > sizeof(stack)) {
+      heap.resize(bound);
+      out = heap.data();
+    }
+    char* p = out;
+    for (std::string_view v : values) {
+      p = std::to_chars(p, p + kMaxPrefix, v.size()).ptr;
+      *p++ = ':';
+      if (!v.empty()) std::memcpy(p, v.data(), v.size());
+      p += v.size();
+    }
+    return std::string_view(out, static_cast<std::size_t>(p - out));
+  }
 
   T& Overflow() {
     std::lock_guard lock(overflow_mu_);

@@ -265,7 +265,9 @@ class Scanner {
     return q;
   }
   // For the skip loop: a string nobody reads at `q`, checked as String checks it. Past it, or
-  // nullptr when String refuses it. Inlined: it is most of the skip loop.
+  // nullptr when String refuses it. Inlined: it is most of the skip loop. Its escapes are
+  // checked and not decoded (not read, the read-only scan's decoded copy was work thrown away);
+  // in situ they are decoded as before, since that writes the text.
   [[gnu::always_inline]] char* SkipStringAt(char* q, char* end) {
     bool closed;
     char* const stop = PlainRunEnd(q + 1, end, closed);
@@ -275,7 +277,7 @@ class Scanner {
     p_ = stop;  // the rest is checked from where the plain run ended
     const char* s;
     std::size_t n;
-    return EscapedString(q + 1, s, n) ? p_ : nullptr;
+    return EscapedString</*kDecode=*/false>(q + 1, s, n) ? p_ : nullptr;
   }
 
   // A value nobody reads, at p_ (not the end), inside a container at nesting `depth`: checked as
@@ -426,6 +428,10 @@ class Scanner {
       scratch_.append(s, n);
     }
   }
+  template <bool kPut>
+  [[gnu::always_inline]] void PutIf(const char* s, std::size_t n) {
+    if constexpr (kPut) Put(s, n);
+  }
 
   // `p` (the event loop's read position; `end` as it holds it) is at the opening quote; on
   // success it is past the closing one. Most strings have no escape and no byte from 0x80 up:
@@ -483,8 +489,12 @@ class Scanner {
   }
 
   // p_ is at the first byte after `start` that ends a plain run (a '\\', a control byte, or the
-  // end) or is from 0x80 up; checks and decodes the rest of the string.
+  // end) or is from 0x80 up; checks and decodes the rest of the string. Without kDecode (a
+  // string nobody reads, not in situ) it only checks: the same verdict and the same end, and
+  // `out` is not set.
+  template <bool kDecode = true>
   [[gnu::noinline]] bool EscapedString(char* start, const char*& out, std::size_t& out_size) {
+    constexpr bool kPut = kDecode || in_situ_;  // in situ, the text is decoded all the same
     bool escaped = false;
     char* run = start;  // start of the plain run not yet copied (once escaped)
     for (;; p_ = json_bytes::FindStringStopOrNonAscii(p_, end_)) {
@@ -504,12 +514,12 @@ class Scanner {
         return true;
       }
       if (c == '"') {
-        Put(run, static_cast<std::size_t>(p_ - run));
+        PutIf<kPut>(run, static_cast<std::size_t>(p_ - run));
         if constexpr (in_situ_) {
           out = start;
           out_size = static_cast<std::size_t>(dst_ - start);
           *dst_ = '\0';
-        } else {
+        } else if constexpr (kPut) {
           out = scratch_.data();
           out_size = scratch_.size();
         }
@@ -522,11 +532,11 @@ class Scanner {
         escaped = true;
         if constexpr (in_situ_) {
           dst_ = start;
-        } else {
+        } else if constexpr (kPut) {
           scratch_.clear();
         }
       }
-      Put(run, static_cast<std::size_t>(p_ - run));
+      PutIf<kPut>(run, static_cast<std::size_t>(p_ - run));
       ++p_;
       if (p_ == end_) return false;
       char e = *p_++;
@@ -588,14 +598,14 @@ class Scanner {
             utf8[3] = static_cast<char>(0x80 | (cp & 0x3F));
             n = 4;
           }
-          Put(utf8, n);
+          PutIf<kPut>(utf8, n);
           run = p_;
           continue;
         }
         default:
           return false;
       }
-      Put(&single, 1);
+      PutIf<kPut>(&single, 1);
       run = p_;
     }
   }

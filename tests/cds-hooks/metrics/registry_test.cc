@@ -258,6 +258,23 @@ TEST(MetricsRegistryTest, HandlesAreStable) {
   EXPECT_EQ(&a, &registry.Cards("s", "r", "info"));
 }
 
+// Series keys are written on the stack up to 256 bytes and on the heap beyond: both find the
+// series they made, and label sets whose values only differ in where they split stay apart.
+TEST(MetricsRegistryTest, LongAndSplitLabelValuesKeepTheirSeries) {
+  Registry registry;
+  const std::string long_rule(300, 'r');
+  Counter& a = registry.Cards("s", long_rule, "info");
+  a.Inc();
+  EXPECT_EQ(&a, &registry.Cards("s", long_rule, "info"));
+  EXPECT_NE(&a, &registry.Cards("s", long_rule + "r", "info"));
+  EXPECT_NE(&registry.Cards("ab", "c", "info"), &registry.Cards("a", "bc", "info"));
+  EXPECT_NE(&registry.Cards("", "", "info"), &registry.Cards("", "", "infox"));
+  const Exposition e = Exposition::Parse(registry.RenderPrometheusText());
+  EXPECT_EQ(e.Value("cephalgia_cards_total",
+                    {{"service", "s"}, {"rule_id", long_rule}, {"indicator", "info"}}),
+            1);
+}
+
 TEST(MetricsRegistryTest, ConcurrentUpdatesSumExactly) {
   Registry registry;
   constexpr int kThreads = 8, kIterations = 20000;

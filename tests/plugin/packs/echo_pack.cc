@@ -61,6 +61,20 @@ class EchoPack final : public RulePack {
         std::string(request["context"]["patientId"].GetString()) == "emit-invalid-json") {
       return std::string("{\"cards\": [ {\"summary\": \"\xff\"");
     }
+    // Test hook for the host's reading of the cards: two cards whose uuid, indicator and rule
+    // have escapes (decoded by the host's reader, not where they lie) and one not; with
+    // "-fallback", a number the fast tokenizer leaves to RapidJSON's reader as well.
+    if (request.HasMember("context") && request["context"].IsObject() &&
+        request["context"].HasMember("patientId") && request["context"]["patientId"].IsString()) {
+      const std::string patient = request["context"]["patientId"].GetString();
+      if (patient == "emit-escaped-cards" || patient == "emit-escaped-cards-fallback") {
+        return std::string(R"({"cards":[{"uuid":"a\u0062c","indicator":"in\u0066o",)"
+                           R"("source":{"topic":{"code":"r\"1"}}},)"
+                           R"({"uuid":"d\\e","indicator":"warning","summary":"x\ny",)"
+                           R"("source":{"topic":{"code":"r\u00e92"}}}])") +
+               (patient == "emit-escaped-cards-fallback" ? R"(,"n":123e299})" : "}");
+      }
+    }
     // The prefetch as the host completed it: through ABI 1.1 what was fetched comes as parts
     // beside the request (a value in place of the key's first member, more pages extending it,
     // keys the client did not send after its own).

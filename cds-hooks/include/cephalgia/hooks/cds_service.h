@@ -97,9 +97,10 @@ struct ServiceHooks {
   std::function<Status(std::string_view service_id, std::string_view body)> store_feedback;
   // After feedback was stored: what it was about (CallInfo::feedback), for the audit trail.
   std::function<void(std::string_view body, CallInfo& info)> describe_feedback;
-  // Cards issued by a successful call: (service id, hookInstance, [(card uuid, rule id)]).
+  // Cards issued by a successful call: (service id, hookInstance, [(card uuid, rule id)]),
+  // handed over (the strings may be moved on).
   std::function<void(std::string_view, std::string_view,
-                     const std::vector<std::pair<std::string, std::string>>&)>
+                     std::vector<std::pair<std::string, std::string>>&&)>
       record_cards;
   std::function<Result<std::string>()> feedback_summary_json;  // GET /admin/feedback
   std::function<std::string()> metrics_text;           // GET /metrics
