@@ -778,6 +778,19 @@ TEST(NegationTest, BareCapitalNAnswersItsOwnItem) {
   EXPECT_EQ(Of("Fever N 12 cohort", kFever).negation, Negation::kAffirmed);
 }
 
+// "Fever: (-)": a mark after a field's colon with nothing after it on its line answers that
+// field, as "Fever (-)" does; "ROS: (+) headache, (-) fever" still answers the item after it.
+TEST(NegationTest, AMarkAfterAFieldColonAnswersTheField) {
+  EXPECT_EQ(Of("Fever: (-)", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Headache: (+)\nFever: (-)\nNeck stiffness: (-)", kFever).negation,
+            Negation::kNegated);
+  EXPECT_EQ(Of("Headache: (+)\nFever: (-)\nNeck stiffness: (-)", kHeadache).negation,
+            Negation::kAffirmed);
+  EXPECT_EQ(Of("Fever: (-), neck stiffness: (-)", kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("ROS: (+) headache, (-) fever", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("ROS: (+) headache, (-) fever", kHeadache).negation, Negation::kAffirmed);
+}
+
 TEST(PlaceTest, ClausesEndAtSemicolonsAndKnowTheirBytes) {
   const std::string text = "Known migraine with aura; now headache with fever; no neck stiffness.";
   const Mention migraine = MentionOf(text, kMigraineWithAura);

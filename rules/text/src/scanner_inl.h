@@ -566,9 +566,15 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       if (line_marks_before == kMarksUnknown) {
         std::size_t p = i;
         while (p > 0 && IsBlank(s[p - 1])) --p;
-        line_marks_before = (p == 0 || s[p - 1] == '\n' || s[p - 1] == ':' || s[p - 1] == ',')
-                                ? kMarksBefore
-                                : kMarksAfter;
+        // After a colon or comma only when an item follows on the line: "Fever: (-)" answers
+        // fever, as "Fever (-)" does.
+        std::size_t q = i + mark_len;
+        while (q < n && IsBlank(s[q])) ++q;
+        const bool item_follows = q < n && IsWordStart(s, q, n);
+        line_marks_before =
+            (p == 0 || s[p - 1] == '\n' || ((s[p - 1] == ':' || s[p - 1] == ',') && item_follows))
+                ? kMarksBefore
+                : kMarksAfter;
       }
       if (line_marks_before == kMarksBefore) {
         end_sentence(Break::kClause);
