@@ -478,14 +478,17 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   // "Fever N, Chills N": a capital N straight after its item, with no separator, answers it
   // (the yes/no column of a template); it closes its item like any other answer. A single N
   // anywhere else ("N/V", "N = 12", "grade N") is a word.
+  // The byte after a bare N closes its item: the end, a line break, ',', ';' or a final '.'.
+  auto bare_no_closes = [&](std::size_t j) {
+    return j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
+           (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])));
+  };
   auto bare_no_at = [&](std::size_t at) {
     if (s[at] != 'N' || !words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
     std::size_t p = at - 1;
     while (p > 0 && IsBlank(s[p - 1])) --p;
     if (p == 0 || !IsAsciiAlnum(s[p - 1])) return false;
-    const std::size_t j = at + 1;
-    return j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
-           (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])));
+    return bare_no_closes(at + 1);
   };
 
   // After a comma at s[at - 1]: up to four words and a bare N answering them ("Headache, neck
@@ -497,11 +500,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       if (j >= n || !IsAsciiAlnum(s[j])) return false;
       const std::size_t word = j;
       while (j < n && (IsAsciiAlnum(s[j]) || s[j] == '\'' || s[j] == '-')) ++j;
-      if (j == word + 1 && s[word] == 'N' && words > 0) {
-        const bool closes = j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
-                            (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])));
-        if (closes) return true;
-      }
+      if (j == word + 1 && s[word] == 'N' && words > 0 && bare_no_closes(j)) return true;
       ++words;
     }
     return false;

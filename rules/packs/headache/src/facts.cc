@@ -391,16 +391,11 @@ class Extractor {
           continue;
         }
         if (CueCancelled(text, cue, with, rule) || Excluded(text, cue, vs)) break;
-        // The quote shows both when they are close, else the cue.
-        text::Mention both = cue;
-        both.begin = std::min(cue.begin, with.begin);
-        both.end = std::max(cue.end, with.end);
-        const text::Mention& shown = both.end - both.begin <= kQuoteBytes ? both : cue;
         const bool uncertain = cue.context.uncertain || with.context.uncertain;
-        AddTextHit(text, shown, vs, false, uncertain, hits, from);
+        AddTextHit(text, QuotedTogether(cue, with, cue), vs, false, uncertain, hits, from);
         // "Migraine since childhood; now different": the headache is going on now.
         if (past)
-          AddTextHit(text, &shown == &both ? both : with, with.concept_id, false, uncertain, hits,
+          AddTextHit(text, QuotedTogether(cue, with, with), with.concept_id, false, uncertain, hits,
                      from);
         break;
       }
@@ -420,16 +415,23 @@ class Extractor {
           !SameStatement(m, with)) {
         continue;
       }
-      text::Mention both = m;
-      both.begin = std::min(m.begin, with.begin);
-      both.end = std::max(m.end, with.end);
-      AddTextHit(text, both.end - both.begin <= kQuoteBytes ? both : with, with.concept_id, false,
+      AddTextHit(text, QuotedTogether(m, with, with), with.concept_id, false,
                  m.context.uncertain || with.context.uncertain, hits, from);
       return;
     }
   }
 
   static constexpr std::size_t kQuoteBytes = 60;  // text::Quote's default
+
+  // What a card quotes for two mentions read together: both when they are close, else
+  // `alone`.
+  static text::Mention QuotedTogether(const text::Mention& a, const text::Mention& b,
+                                      const text::Mention& alone) {
+    text::Mention both = a;
+    both.begin = std::min(a.begin, b.begin);
+    both.end = std::max(a.end, b.end);
+    return both.end - both.begin <= kQuoteBytes ? both : alone;
+  }
 
   // Affirmed, about the patient, in the past (not hypothetical).
   static bool PastForPatient(const text::Context& c) {
