@@ -791,6 +791,30 @@ TEST(NegationTest, AMarkAfterAFieldColonAnswersTheField) {
   EXPECT_EQ(Of("ROS: (+) headache, (-) fever", kHeadache).negation, Negation::kAffirmed);
 }
 
+// "| Fever | N |": a table's cell answers its row's item, as "Fever: N" does (round 8: a
+// pipe-table review of systems raised fever with meningism on a migraine chart).
+TEST(NegationTest, ATableCellAnswersItsRow) {
+  const std::string table =
+      "| Symptom | Y/N |\n| Headache | Y |\n| Fever | N |\n| Neck stiffness | No |";
+  EXPECT_EQ(Of(table, kHeadache).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of(table, kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of(table, kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("| Neck stiffness | Yes, since this morning |", kNeckStiffness).negation,
+            Negation::kAffirmed);
+}
+
+// "Fever -" / "Headache +" closing their line: the sign column of a "(+/-)" review of systems.
+// Not a number's dash ("Temp 38.9 -"), not a dash that goes on ("Fever - none" is the
+// separator's own answer, "Fever - since Tuesday" is not an answer).
+TEST(NegationTest, ASignClosingItsLineAnswersTheItem) {
+  const std::string ros = "ROS (+/-)\nFever -\nHeadache +\nNeck stiffness -";
+  EXPECT_EQ(Of(ros, kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of(ros, kHeadache).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of(ros, kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Fever 38.9 -\nHeadache", kFever).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("Fever - since Tuesday", kFever).negation, Negation::kAffirmed);
+}
+
 TEST(PlaceTest, ClausesEndAtSemicolonsAndKnowTheirBytes) {
   const std::string text = "Known migraine with aura; now headache with fever; no neck stiffness.";
   const Mention migraine = MentionOf(text, kMigraineWithAura);

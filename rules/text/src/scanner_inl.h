@@ -223,7 +223,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         ((s[j] == '-' && IsBlank(s[j + 1])) ||
          (s[j] == 0xE2 && j + 3 < n && s[j + 1] == 0x80 && (s[j + 2] == 0x93 || s[j + 2] == 0x94)));
     const bool closes = j == n || s[j] == '\n' || s[j] == '.' || s[j] == ';' || s[j] == ',' ||
-                        s[j] == ')' || s[j] == '(' || dash_follows ||
+                        s[j] == ')' || s[j] == '(' || s[j] == '|' || dash_follows ||
                         (blank && s[j] == '/') ||  // "Fever / rash? No / No"
                         (blank && next_item_follows(j));
     if (!closes) return {0, 0};
@@ -247,6 +247,12 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
              !(at + 1 < n && IsWordStart(s, at + 1, n));
     if (c == 0xE2 && at + 3 < n && s[at + 1] == 0x80 && (s[at + 2] == 0x93 || s[at + 2] == 0x94))
       return at > 0 && IsBlank(s[at - 1]) && IsBlank(s[at + 3]);  // " – ", " — "
+    // "| Fever | N |": a table's cell after its item.
+    if (c == '|') {
+      std::size_t p = at;
+      while (p > 0 && IsBlank(s[p - 1])) --p;
+      return p > 0 && (IsAsciiAlnum(s[p - 1]) || s[p - 1] == ')');
+    }
     return c == '-' && at > 0 && IsBlank(s[at - 1]) && at + 1 < n && IsBlank(s[at + 1]);
   };
   // Answer marks of templated notes: "(-)" and "(+)", check boxes "[ ]" and "[x]", and the
@@ -254,6 +260,20 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   auto mark_at = [&](std::size_t at, std::size_t* len) -> int {
     if (rules.negative_answers.empty()) return 0;
     const unsigned char c = s[at];
+    // "Fever -" / "Headache +" closing their line: the sign column of a "(+/-)" review of
+    // systems. Only after a blank and a word's last letter, and only at the line's end ("Fever -
+    // none", "Temp 38.9 -" and "BP 120/80 - stable" are not answers).
+    if ((c == '-' || c == '+') && at >= 2 && IsBlank(s[at - 1])) {
+      std::size_t p = at - 1;
+      while (p > 0 && IsBlank(s[p - 1])) --p;
+      std::size_t q = at + 1;
+      while (q < n && IsBlank(s[q])) ++q;
+      const bool after_letter = p > 0 && (kBytes.cls[s[p - 1]] & (kClassLower | kClassUpper)) != 0;
+      if ((after_letter || (p > 0 && s[p - 1] == ')')) && (q == n || s[q] == '\n')) {
+        *len = 1;
+        return c == '-' ? 1 : 2;
+      }
+    }
     if (c == '(' && at + 2 < n && s[at + 2] == ')' && (s[at + 1] == '-' || s[at + 1] == '+')) {
       *len = 3;
       return s[at + 1] == '-' ? 1 : 2;
