@@ -359,7 +359,7 @@ class Extractor {
         continue;
       }
       if (vs < 0) continue;
-      if (Excluded(text, m, vs)) continue;
+      if (Excluded(text, m, vs) || ToldOfAnotherComplaint(m, vs)) continue;
       AddTextHit(text, m, vs, c.temporality == text::Temporality::kHistorical, c.uncertain, hits,
                  from);
       if (k_.cues[static_cast<std::size_t>(vs)].with_may_be_past && c.CurrentForPatient())
@@ -404,15 +404,18 @@ class Extractor {
 
   // A set's own phrase whose cues take a past headache ("Tension headaches since childhood; now
   // different in character"): the long-standing headache the change is told against is going on
-  // now, in the same statement as for a cue.
+  // now, in the same statement as for a cue, or anywhere in the text for a set whose own phrases
+  // say it alone ("PMH: migraine. Today: frequency increased to near-daily").
   void PastHeadacheMadeCurrent(std::string_view text, const text::Mention& m,
                                std::vector<VsHit>* hits, std::size_t from) {
     const Cues& rule = k_.cues[static_cast<std::size_t>(m.concept_id)];
-    if (!rule.with_may_be_past || Excluded(text, m, m.concept_id)) return;
+    if (!rule.with_may_be_past || Excluded(text, m, m.concept_id) ||
+        ToldOfAnotherComplaint(m, m.concept_id))
+      return;
     for (const text::Mention& with : s_.mentions) {
       if (!PastForPatient(with.context) ||
           std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end() ||
-          !SameStatement(m, with)) {
+          !(rule.own_phrases_take_past_with_in_text || SameStatement(m, with))) {
         continue;
       }
       AddTextHit(text, QuotedTogether(m, with, with), with.concept_id, false,
@@ -501,6 +504,33 @@ class Extractor {
     }
     hits->push_back(
         {vs, Certainty::kText, historical, uncertain, f_.text.Store(text::Quote(text, m))});
+  }
+
+  // A phrase that tells a property of a complaint ("worse on standing", "came on suddenly")
+  // after another complaint in its clause, with no headache named in the clause up to its end,
+  // is that complaint's: "Knee pain worse on standing (OA)", "Chest pain came on suddenly",
+  // "Urinary frequency increased" (the two may share words).
+  // A headache named before it, even in a list ("Headache and back pain, worse on standing"),
+  // keeps it the headache's: when the words leave it open, the red flag stands. Cues are not
+  // read here: they need a headache in their statement already.
+  bool ToldOfAnotherComplaint(const text::Mention& m, int vs) const {
+    if (!k_.tells_complaint_property[static_cast<std::size_t>(vs)]) return false;
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    bool after_other = false;
+    for (const text::Mention& o : s_.mentions) {  // in text order
+      if (o.begin >= m.end) break;
+      if (o.statement != m.statement || o.clause != m.clause || o.concept_id < 0 ||
+          o.concept_id >= set_count) {
+        continue;
+      }
+      const auto set = static_cast<std::size_t>(o.concept_id);
+      if (k_.names_headache[set]) return false;
+      if (k_.other_complaint[set] && o.begin < m.begin &&
+          o.context.negation != text::Negation::kNegated) {
+        after_other = true;
+      }
+    }
+    return after_other;
   }
 
   // A phrase of findings.json's text exclusions for `vs` in the mention's clause.

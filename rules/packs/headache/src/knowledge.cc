@@ -360,6 +360,13 @@ Status CompileCues(Compiler& c, const Value& sets, const Value& expanded,
       if (!past->value.IsBool()) return c.Err(at + "/withMayBePast", "must be true or false");
       out.with_may_be_past = past->value.GetBool();
     }
+    if (auto in_text = def.FindMember("ownPhrasesTakePastWithInText"); in_text != def.MemberEnd()) {
+      if (!in_text->value.IsBool())
+        return c.Err(at + "/ownPhrasesTakePastWithInText", "must be true or false");
+      if (in_text->value.GetBool() && !out.with_may_be_past)
+        return c.Err(at + "/ownPhrasesTakePastWithInText", "needs withMayBePast");
+      out.own_phrases_take_past_with_in_text = in_text->value.GetBool();
+    }
     if (def.HasMember("unless")) {
       for (const auto& p : def["unless"].GetArray()) {
         std::string phrase = p.GetString();
@@ -472,6 +479,39 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
   return Status::Ok();
 }
 
+// findings.json's complaintProperties: which sets tell a property of the complaint they follow
+// ("worse on standing", "came on suddenly"), and the sets that name another complaint or a
+// headache, by value set index.
+Status CompileComplaintProperties(Compiler& c, const Value& doc) {
+  Knowledge& k = *c.k;
+  const std::size_t sets = k.value_set_ids.size();
+  k.tells_complaint_property.assign(sets, false);
+  k.other_complaint.assign(sets, false);
+  k.names_headache.assign(sets, false);
+  auto def = doc.FindMember("complaintProperties");
+  if (def == doc.MemberEnd()) return Status::Ok();
+  const std::pair<const char*, std::vector<bool>*> lists[] = {
+      {"valueSets", &k.tells_complaint_property},
+      {"otherComplaints", &k.other_complaint},
+      {"headaches", &k.names_headache}};
+  for (const auto& [member, flags] : lists) {
+    const Value& ids = def->value[member];
+    for (rapidjson::SizeType i = 0; i < ids.Size(); ++i) {
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          int vs, c.ValueSet(ids[i].GetString(), std::string("/complaintProperties/") + member +
+                                                     "/" + std::to_string(i)));
+      (*flags)[static_cast<std::size_t>(vs)] = true;
+    }
+  }
+  for (std::size_t i = 0; i < sets; ++i) {
+    if (k.other_complaint[i] && (k.names_headache[i] || k.tells_complaint_property[i]))
+      return c.Err("/complaintProperties/otherComplaints",
+                   "value set '" + k.value_set_ids[i] +
+                       "' cannot name another complaint and a headache or a property");
+  }
+  return Status::Ok();
+}
+
 Status CompileFindings(Compiler& c, const Value& doc) {
   CEPHALGIA_RETURN_IF_ERROR(c.CheckVersion(doc));
   Knowledge& k = *c.k;
@@ -511,6 +551,7 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       k.text_exclusions[vs].push_back(s);
     }
   }
+  CEPHALGIA_RETURN_IF_ERROR(CompileComplaintProperties(c, doc));
   const Value& fs = doc["findings"];
   for (rapidjson::SizeType i = 0; i < fs.Size(); ++i) {
     std::string p = "/findings/" + std::to_string(i);

@@ -237,6 +237,10 @@ struct Cues {
   // told against the long-standing headache ("Tension headaches since childhood; now
   // different"), and it makes that headache current.
   bool with_may_be_past = false;
+  // With with_may_be_past, the set's own phrases ("frequency increased", "aura now lasting
+  // longer") take a past `with` mention anywhere in the same text, not only in their statement:
+  // "PMH: migraine. Today: frequency increased to near-daily" tells a change of that migraine.
+  bool own_phrases_take_past_with_in_text = false;
 };
 
 struct Knowledge {
@@ -252,6 +256,11 @@ struct Knowledge {
   std::vector<std::string> value_set_ids;  // index -> id
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> value_set_index;
   std::vector<std::vector<std::string>> text_exclusions;  // per value set (lower case)
+  // findings.json's complaintProperties: per value set, whether its phrases tell a property of
+  // whatever complaint they follow ("worse on standing"); which sets name another complaint
+  // ("knee pain") and which a headache.
+  std::vector<bool> tells_complaint_property;
+  std::vector<bool> other_complaint, names_headache;
   // Per value set; a cue phrase is lexicon concept value_set_ids.size() + its set's index.
   std::vector<Cues> cues;
 
