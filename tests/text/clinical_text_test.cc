@@ -424,6 +424,22 @@ TEST(SectionTest, HeadingsSetTheContextUntilTheNextHeading) {
   EXPECT_EQ(by_concept[kFever].temporality, Temporality::kHypothetical);
 }
 
+// "Addendum (SpR):" and "Interval hx 01/03/2026:" are headings: an aside in parentheses before
+// the colon, or a written date, leaves them headings, so the section before them ends (round 9:
+// a trauma told in an addendum after "Plan:" was read as hypothetical).
+TEST(SectionTest, HeadingsWithAnAsideOrADateEndTheSectionBefore) {
+  EXPECT_EQ(TimeOf("Plan: review.\nAddendum (SpR): fever since last night.", kFever),
+            Temporality::kRecent);
+  EXPECT_EQ(Of("Family history (paternal): aneurysm.", kAneurysm).experiencer, Experiencer::kOther);
+  EXPECT_EQ(TimeOf("PMHx: migraine.\nInterval hx 01/03/2026: head injury at work.", kHeadInjury),
+            Temporality::kRecent);
+  EXPECT_EQ(TimeOf("PMH: migraine.\n01/03/2026: head injury at work.", kHeadInjury),
+            Temporality::kRecent);
+  // A bare year is not a date: the section goes on.
+  EXPECT_EQ(TimeOf("PMH: migraine.\nHead injury in 2019: no sequelae.", kHeadInjury),
+            Temporality::kHistorical);
+}
+
 TEST(SectionTest, AbbreviatedAndCapitalHeadings) {
   EXPECT_EQ(TimeOf("PMH: migraine.", kMigraine), Temporality::kHistorical);
   EXPECT_EQ(Of("FH: aneurysm", kAneurysm).experiencer, Experiencer::kOther);

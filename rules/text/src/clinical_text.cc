@@ -238,7 +238,34 @@ class SentenceJudge {
       if (!(tokens[t].flags & kColonAfter)) continue;
       std::uint32_t first = t;
       bool found = false;
-      if (tokens[t].flags & kUpper) {
+      // "01/03/2026:", "Interval hx 01/03/2026:", "Seen 12/05/2019:": a written date before the
+      // colon opens an entry, alone or closing up to three words. Its parts are joined by
+      // punctuation; a bare year ("since 2019:") is not a date.
+      std::uint32_t last_word = t;
+      if (tokens[t].flags & kYear) {
+        std::uint32_t d = t;
+        while (d > 0 && t - d < 2 && (tokens[d].flags & kPunctBefore) &&
+               !(tokens[d].flags & kSegmentStart)) {
+          --d;
+        }
+        if (d < t && (tokens[d].flags & kSegmentStart)) {
+          first = d;
+          found = true;
+        } else if (d < t && d > 0 && !(tokens[d].flags & kPunctBefore)) {
+          last_word = d - 1;
+        }
+      }
+      if (found) {
+      } else if (last_word != t) {
+        std::uint32_t w = last_word;
+        bool titled = (tokens[w].flags & kCapitalized) != 0;
+        while (w > 0 && last_word - w < 2 && !(tokens[w].flags & (kSegmentStart | kPunctBefore))) {
+          --w;
+          titled = titled && (tokens[w].flags & (kCapitalized | kUpper));
+        }
+        first = w;
+        found = (tokens[w].flags & kSegmentStart) || (titled && (tokens[w].flags & kPunctBefore));
+      } else if (tokens[t].flags & kUpper) {
         while (first > 0 && t - first < 7 && (tokens[first - 1].flags & kUpper) &&
                !(tokens[first].flags & kSegmentStart)) {
           --first;

@@ -477,6 +477,18 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
           !(all_digits && j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '9')) {
         flags |= kColonAfter;
       }
+      // "Addendum (SpR):", "Family history (paternal):": a short aside in parentheses between
+      // a heading and its colon leaves it the heading.
+      if (j < n && s[j] == '(' && !all_digits) {
+        std::size_t k = j + 1;
+        while (k < n && k - j <= 32 && s[k] != ')' && s[k] != '(' && s[k] != '\n' && s[k] != ':')
+          ++k;
+        if (k < n && s[k] == ')') {
+          ++k;
+          while (k < n && IsBlank(s[k])) ++k;
+          if (k < n && s[k] == ':') flags |= kColonAfter;
+        }
+      }
       if (j == n || s[j] == '\n') flags |= kLineEndAfter;
     }
     WordEvent event;
