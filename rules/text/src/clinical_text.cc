@@ -255,26 +255,18 @@ class SentenceJudge {
           last_word = d - 1;
         }
       }
-      if (found) {
-      } else if (last_word != t) {
-        std::uint32_t w = last_word;
-        bool titled = (tokens[w].flags & kCapitalized) != 0;
-        while (w > 0 && last_word - w < 2 && !(tokens[w].flags & (kSegmentStart | kPunctBefore))) {
-          --w;
-          titled = titled && (tokens[w].flags & (kCapitalized | kUpper));
-        }
-        first = w;
-        found = (tokens[w].flags & kSegmentStart) || (titled && (tokens[w].flags & kPunctBefore));
-      } else if (tokens[t].flags & kUpper) {
+      if (!found && last_word == t && (tokens[t].flags & kUpper)) {
         while (first > 0 && t - first < 7 && (tokens[first - 1].flags & kUpper) &&
                !(tokens[first].flags & kSegmentStart)) {
           --first;
         }
         found = true;
-      } else {
-        // Up to three words opening a line or sentence, or title-case words after punctuation.
-        bool titled = (tokens[t].flags & kCapitalized) != 0;
-        while (first > 0 && t - first < 2 &&
+      } else if (!found) {
+        // Up to three words (before the date, if any) opening a line or sentence, or title-case
+        // words after punctuation.
+        first = last_word;
+        bool titled = (tokens[first].flags & kCapitalized) != 0;
+        while (first > 0 && last_word - first < 2 &&
                !(tokens[first].flags & (kSegmentStart | kPunctBefore))) {
           --first;
           titled = titled && (tokens[first].flags & (kCapitalized | kUpper));
