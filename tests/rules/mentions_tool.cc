@@ -31,13 +31,9 @@ int main(int argc, char** argv) {
             : "cue:" + knowledge.value_set_ids[static_cast<std::size_t>(m.concept_id - sets)];
     const auto& c = m.context;
     std::cout << id << "\t\"" << text.substr(m.begin, m.end - m.begin) << "\"\t"
-              << (c.negation == cephalgia::text::Negation::kNegated ? "negated" : "affirmed")
-              << "\t"
-              << (c.temporality == cephalgia::text::Temporality::kHistorical     ? "historical"
-                  : c.temporality == cephalgia::text::Temporality::kHypothetical ? "hypothetical"
-                                                                                 : "recent")
-              << "\t"
-              << (c.experiencer == cephalgia::text::Experiencer::kOther ? "other" : "patient")
+              << cephalgia::text::NegationName(c.negation) << "\t"
+              << cephalgia::text::TemporalityName(c.temporality) << "\t"
+              << cephalgia::text::ExperiencerName(c.experiencer)
               << (c.uncertain ? "\tuncertain" : "") << "\tstatement " << m.statement << " clause "
               << m.clause << " word " << m.clause_word << "\n";
   }

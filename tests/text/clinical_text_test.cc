@@ -435,7 +435,8 @@ TEST(SectionTest, HeadingsWithAnAsideOrADateEndTheSectionBefore) {
             Temporality::kRecent);
   EXPECT_EQ(TimeOf("PMH: migraine.\n01/03/2026: head injury at work.", kHeadInjury),
             Temporality::kRecent);
-  // A bare year is not a date: the section goes on.
+  // A year in running text opens no entry: the past history goes on (here "in 2019" says so
+  // too, so this guards only against the date rule taking it).
   EXPECT_EQ(TimeOf("PMH: migraine.\nHead injury in 2019: no sequelae.", kHeadInjury),
             Temporality::kHistorical);
 }
