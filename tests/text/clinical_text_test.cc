@@ -441,6 +441,28 @@ TEST(SectionTest, HeadingsWithAnAsideOrADateEndTheSectionBefore) {
             Temporality::kHistorical);
 }
 
+// A past-history section carried onto a later line ends when that line speaks of the present
+// ("PMH: HTN" and then "Sudden headache this morning": round 10 found red flags told so read as
+// past). A line of the list stays past: a dated one, one without a word of the present, or a
+// heading's own line ("PMH: migraine, seen today"). Family history is not ended so.
+TEST(SectionTest, AWordOfThePresentEndsACarriedPastHistorySection) {
+  EXPECT_EQ(TimeOf("PMH: HTN\nFever and headache since this morning.", kFever),
+            Temporality::kRecent);
+  EXPECT_EQ(TimeOf("Past history: asthma.\nPresents with fever and headache.", kFever),
+            Temporality::kRecent);
+  // The next statement, with no word of the present, stays in the present too.
+  EXPECT_EQ(TimeOf("PMH: HTN\nC/o headache today. Fever 39.", kFever), Temporality::kRecent);
+  // Still past: no word of the present, a dated line, the heading's own line.
+  EXPECT_EQ(TimeOf("PMH: HTN\nFever and headache.", kFever), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("PMH:\n- concussion 2015, presents yearly for review", kConcussion),
+            Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("PMH: concussion, seen today.", kConcussion), Temporality::kHistorical);
+  // "currently" and "now" are common in a list ("currently in remission"): they do not end it.
+  EXPECT_EQ(TimeOf("PMH:\n- aneurysm, currently stable", kAneurysm), Temporality::kHistorical);
+  EXPECT_EQ(Of("Family history: mother.\nAneurysm, presents today.", kAneurysm).experiencer,
+            Experiencer::kOther);
+}
+
 TEST(SectionTest, AbbreviatedAndCapitalHeadings) {
   EXPECT_EQ(TimeOf("PMH: migraine.", kMigraine), Temporality::kHistorical);
   EXPECT_EQ(Of("FH: aneurysm", kAneurysm).experiencer, Experiencer::kOther);

@@ -124,6 +124,7 @@ class SentenceJudge {
       }
     }
     FindGenericHeadings(has_trigger);
+    EndCarriedHistoricalSection();
     // Section changes, in token order.
     for (const Match& m : s_.rules) {
       const PatternInfo& info = Info(m);
@@ -226,6 +227,32 @@ class SentenceJudge {
     }
     // In capitals, or in title case right after punctuation ("{Not Entered}  Menstrual History:").
     return upper || (titled && (tokens[m.start].flags & kPunctBefore));
+  }
+
+  // A historical section carried into this sentence ("PMH: HTN" and then, on the next line,
+  // "Sudden severe headache this morning") ends when the sentence speaks of the present before
+  // any heading of its own: the note has moved on to the presentation. Only a section from an
+  // earlier sentence: a heading's own sentence keeps its context ("PMH: migraine, now daily").
+  // Family-history and plan sections are not ended so: their lines name the present of others
+  // ("Mother: SAH at 45, now deceased") and of what is planned ("CT today").
+  // A dated sentence ("SAH 2015, presented today to neurosurgery clinic") stays in the past.
+  void EndCarriedHistoricalSection() {
+    if (!(section_before_ & kHistorical)) return;
+    for (const Token& token : s_.tokens) {
+      if (token.flags & kYear) return;
+    }
+    std::uint32_t first_heading = static_cast<std::uint32_t>(s_.tokens.size());
+    for (const Match& m : s_.rules) {
+      if (Info(m).kind == PatternKind::kHeading) first_heading = std::min(first_heading, m.start);
+    }
+    for (const Match& m : s_.rules) {
+      const PatternInfo& info = Info(m);
+      if (info.kind == PatternKind::kTermination && info.ends_carried_section &&
+          m.end <= first_heading) {
+        section_before_ &= static_cast<std::uint8_t>(~kHistorical);
+        return;
+      }
+    }
   }
 
   // Any other heading ("EXAMINATION PERFORMED:", "Extremities:") ends the section before it and

@@ -58,6 +58,10 @@ struct PatternInfo {
   // scanner has already cut at the item's start; a determiner inside the item ("Did it start
   // suddenly like a thunderclap? No") does not end its scope as it ends a post-negation's.
   bool whole_item = false;
+  // Termination only: a word of the present ("today", "this morning", "presents") that also ends
+  // a historical section carried into its sentence from an earlier line or sentence ("PMH: HTN" /
+  // "Sudden severe headache this morning"): the note has moved on to the presentation.
+  bool ends_carried_section = false;
 };
 
 // One term of the lexicon as written, with its meaning.

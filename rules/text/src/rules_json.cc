@@ -372,8 +372,9 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
     for (rapidjson::SizeType g = 0; g < groups->Size(); ++g) {
       std::string at = "/terminations/" + std::to_string(g);
       const rapidjson::Value& group = (*groups)[g];
-      CEPHALGIA_RETURN_IF_ERROR(
-          CheckKeys(group, at, {"categories", "direction", "citation", "note", "terms"}));
+      CEPHALGIA_RETURN_IF_ERROR(CheckKeys(
+          group, at,
+          {"categories", "direction", "citation", "note", "terms", "endsCarriedSection"}));
       CEPHALGIA_RETURN_IF_ERROR(RequireString(group, "citation", at).status());
       PatternInfo info;
       info.kind = PatternKind::kTermination;
@@ -402,7 +403,28 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
           info.categories |= category;
         }
       }
+      const std::size_t first_term = rules->terms.size();
       CEPHALGIA_RETURN_IF_ERROR(ParseTerms(group, at, "terms", info, rules));
+      // Those of its terms that also end a historical section carried into their sentence.
+      if (const rapidjson::Value* ends = json::Find(group, "endsCarriedSection")) {
+        const std::string ends_at = at + "/endsCarriedSection";
+        if (!ends->IsArray() || ends->Empty()) {
+          return Error(ends_at, "must be a non-empty array of the group's terms");
+        }
+        if (!(info.categories & kHistorical)) {
+          return Error(ends_at, "only a termination of historical scopes may end a section");
+        }
+        for (rapidjson::SizeType k = 0; k < ends->Size(); ++k) {
+          std::string_view term = json::AsStringView((*ends)[k]);
+          auto it = std::find_if(rules->terms.begin() + static_cast<std::ptrdiff_t>(first_term),
+                                 rules->terms.end(),
+                                 [&](const TermSpec& spec) { return spec.text == term; });
+          if (it == rules->terms.end()) {
+            return Error(ends_at + "/" + std::to_string(k), "must be one of the group's terms");
+          }
+          it->info.ends_carried_section = true;
+        }
+      }
     }
   }
   {
