@@ -404,6 +404,19 @@ TEST(UncertaintyTest, UncertainStaysAffirmed) {
   EXPECT_FALSE(Of("Papilledema.", kPapilledema).uncertain);
 }
 
+// A negation inside parentheses ends where they close: "(no joint involvement) on methotrexate"
+// (round 10: the drug was read as not taken). One before them reaches over them.
+TEST(NegationTest, ANegationInParenthesesEndsAtTheirClose) {
+  EXPECT_EQ(Of("Psoriasis (no joint involvement) on ibuprofen daily.", kIbuprofen).negation,
+            Negation::kAffirmed);
+  EXPECT_EQ(Of("Headache (no fever) with neck stiffness.", kNeckStiffness).negation,
+            Negation::kAffirmed);
+  EXPECT_EQ(Of("Headache (no fever) with neck stiffness.", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("No (significant) neck stiffness.", kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("No fever (checked twice) or neck stiffness.", kNeckStiffness).negation,
+            Negation::kNegated);
+}
+
 // ---- Sections ------------------------------------------------------------------------------
 
 TEST(SectionTest, HeadingsSetTheContextUntilTheNextHeading) {

@@ -356,8 +356,17 @@ class SentenceJudge {
       const std::uint8_t category = info.categories;
       if (info.direction & kForward) {
         const std::size_t limit = std::min<std::size_t>(n, m.end + info.max_scope);
+        // A trigger inside parentheses reaches no further than their close; one before them
+        // reaches over them ("no (significant) neck stiffness").
+        int depth = 0;
         for (std::size_t t = m.end; t < limit; ++t) {
           if (s_.stop_forward[t] & category) break;
+          const std::uint16_t flags = s_.tokens[t].flags;
+          if (flags & kParenCloseBefore) {
+            if (depth == 0) break;
+            --depth;
+          }
+          if (flags & kParenOpenBefore) ++depth;
           s_.forward[t] |= category;
         }
       }

@@ -101,6 +101,10 @@ enum WordFlag : std::uint16_t {
   // Only "word: " between the previous word and this one: a field and its value ("GCS: 13",
   // "Onset: sudden"), which a phrase may span.
   kFieldColonBefore = 256,
+  // A parenthesis between this word and the previous one: a forward scope that began inside
+  // parentheses ends where they close ("(no joint involvement) on methotrexate").
+  kParenOpenBefore = 512,
+  kParenCloseBefore = 1024,
 };
 
 inline constexpr std::size_t kMaxWordBytes = 48;  // longer words are never in a vocabulary

@@ -716,11 +716,15 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         if (b < i && i - b <= 2 && (b == 0 || IsBlankOrNewline(s[b - 1]))) {
           end_sentence(Break::kSentence);
         } else {
-          pending |= kPunctBefore;
+          pending |= kPunctBefore | kParenCloseBefore;
         }
         ++i;
         continue;
       }
+      case '(':
+        pending |= kPunctBefore | kParenOpenBefore;
+        ++i;
+        continue;
       default:
         pending |= kPunctBefore;
         ++i;
