@@ -359,7 +359,8 @@ class Extractor {
         continue;
       }
       if (vs < 0) continue;
-      if (Excluded(text, m, vs) || ToldOfAnotherComplaint(m, vs)) continue;
+      if (Excluded(text, m, vs) || ExcludedBefore(text, m, vs) || ToldOfAnotherComplaint(m, vs))
+        continue;
       AddTextHit(text, m, vs, c.temporality == text::Temporality::kHistorical, c.uncertain, hits,
                  from);
       if (k_.cues[static_cast<std::size_t>(vs)].with_may_be_past && c.CurrentForPatient())
@@ -539,6 +540,28 @@ class Extractor {
     if (phrases.empty()) return false;
     return ContainsAnyAtWordStart(text.substr(m.clause_begin, m.clause_end - m.clause_begin),
                                   phrases);
+  }
+
+  // A phrase of findings.json's textExclusionsBefore for `vs` before the mention in its clause,
+  // with no word of taking the medicine after it: "Allergies: Methotrexate - mucositis" is no
+  // methotrexate taken; "Allergic to penicillin, on methotrexate weekly" still is.
+  bool ExcludedBefore(std::string_view text, const text::Mention& m, int vs) {
+    const Knowledge::ExclusionBefore& e = k_.text_exclusions_before[static_cast<std::size_t>(vs)];
+    if (e.phrases.empty() || m.begin <= m.clause_begin) return false;
+    const std::string_view before = text.substr(m.clause_begin, m.begin - m.clause_begin);
+    std::size_t last = std::string_view::npos;
+    for (std::size_t at = 0; at < before.size(); ++at) {
+      if (at > 0 && IsAsciiAlnum(before[at - 1])) continue;
+      for (const std::string& phrase : e.phrases) {
+        if (before.size() - at >= phrase.size() &&
+            EqualsFolded(before.substr(at, phrase.size()), phrase)) {
+          last = at;
+          break;
+        }
+      }
+    }
+    if (last == std::string_view::npos) return false;
+    return !ContainsAnyAtWordStart(before.substr(last), e.unless_between);
   }
 
   // A coded concept: its codes, and its words only where no code was recognised (a display of

@@ -475,6 +475,7 @@ Status CompileValueSets(Compiler& c, const Value& doc) {
   if (!built.ok()) return c.Err("/valueSets", "text synonyms: " + built.status().message());
   c.k->lexicon = std::make_unique<text::ConceptLexicon>(std::move(*built));
   c.k->text_exclusions.resize(arr.Size());
+  c.k->text_exclusions_before.resize(arr.Size());
   c.k->sources_by_value_set.resize(arr.Size());
   return Status::Ok();
 }
@@ -549,6 +550,25 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       std::transform(s.begin(), s.end(), s.begin(),
                      [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
       k.text_exclusions[vs].push_back(s);
+    }
+  }
+  if (auto before = doc.FindMember("textExclusionsBefore"); before != doc.MemberEnd()) {
+    const Value& list = before->value;
+    auto lower = [](std::string s) {
+      std::transform(s.begin(), s.end(), s.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      return s;
+    };
+    for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+      const std::string p = "/textExclusionsBefore/" + std::to_string(i);
+      CEPHALGIA_ASSIGN_OR_RETURN(int vs, c.ValueSet(c.Str(list[i], "valueSet"), p + "/valueSet"));
+      Knowledge::ExclusionBefore& e = k.text_exclusions_before[static_cast<std::size_t>(vs)];
+      for (const auto& phrase : list[i]["phrases"].GetArray())
+        e.phrases.push_back(lower(phrase.GetString()));
+      if (auto u = list[i].FindMember("unlessBetween"); u != list[i].MemberEnd()) {
+        for (const auto& phrase : u->value.GetArray())
+          e.unless_between.push_back(lower(phrase.GetString()));
+      }
     }
   }
   CEPHALGIA_RETURN_IF_ERROR(CompileComplaintProperties(c, doc));

@@ -256,6 +256,12 @@ struct Knowledge {
   std::vector<std::string> value_set_ids;  // index -> id
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> value_set_index;
   std::vector<std::vector<std::string>> text_exclusions;  // per value set (lower case)
+  // findings.json textExclusionsBefore, per value set: a phrase before the mention in its clause
+  // ("Allergies: methotrexate") cancels it unless a word of taking the medicine stands between.
+  struct ExclusionBefore {
+    std::vector<std::string> phrases, unless_between;  // lower case
+  };
+  std::vector<ExclusionBefore> text_exclusions_before;
   // findings.json's complaintProperties: per value set, whether its phrases tell a property of
   // whatever complaint they follow ("worse on standing"); which sets name another complaint
   // ("knee pain") and which a headache.
