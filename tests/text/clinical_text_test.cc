@@ -417,6 +417,16 @@ TEST(NegationTest, ANegationInParenthesesEndsAtTheirClose) {
             Negation::kNegated);
 }
 
+// "now" turns the sentence to the present: a negation before it does not reach past it ("no
+// helmet, now headache"), one after it still negates ("no headache now").
+TEST(NegationTest, NowEndsANegationBeforeIt) {
+  EXPECT_EQ(Of("Fell off his bike, no helmet, now headache.", kHeadache).negation,
+            Negation::kAffirmed);
+  EXPECT_EQ(Of("No vomiting, now fever.", kFever).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("No headache now.", kHeadache).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Now no headache.", kHeadache).negation, Negation::kNegated);
+}
+
 // ---- Sections ------------------------------------------------------------------------------
 
 TEST(SectionTest, HeadingsSetTheContextUntilTheNextHeading) {
