@@ -427,6 +427,22 @@ TEST(NegationTest, NowEndsANegationBeforeIt) {
   EXPECT_EQ(Of("Now no headache.", kHeadache).negation, Negation::kNegated);
 }
 
+// A negation heading a list with a colon denies the list's items, even when ';' cuts them into
+// clauses ("Negative for: fever; chills; neck stiffness"); an item with words of its own
+// ("reports neck stiffness") is not a bare item, and the list ends with its statement.
+// "Negative:" before a colon heads a list; "negative" after a result looks back only.
+TEST(NegationTest, AListHeadedByANegationDeniesItsItems) {
+  EXPECT_EQ(Of("Negative for: fever; chills; neck stiffness.", kNeckStiffness).negation,
+            Negation::kNegated);
+  EXPECT_EQ(Of("ROS: Denies: headache; fever.", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Denies: chills; reports neck stiffness.", kNeckStiffness).negation,
+            Negation::kAffirmed);
+  EXPECT_EQ(Of("Denies: chills.\nFever; neck stiffness.", kNeckStiffness).negation,
+            Negation::kAffirmed);
+  EXPECT_EQ(Of("Negative: fever, neck stiffness.", kNeckStiffness).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Troponin negative, fever 39.", kFever).negation, Negation::kAffirmed);
+}
+
 // ---- Sections ------------------------------------------------------------------------------
 
 TEST(SectionTest, HeadingsSetTheContextUntilTheNextHeading) {

@@ -133,6 +133,36 @@ class SentenceJudge {
     std::sort(s_.sections.begin(), s_.sections.end());
   }
 
+  // A negation that heads a list with a colon at the start of its clause ("Negative for: fever;
+  // chills; neck stiffness", "ROS: Denies: ..."): the items after it, cut into clauses by ';',
+  // are denied too (ListItem).
+  bool OpensNegatedList() const {
+    for (const Match& m : s_.rules) {
+      const PatternInfo& info = Info(m);
+      if (info.kind != PatternKind::kTrigger || !(info.categories & kNegated) ||
+          !((info.direction & kForward) || info.colon_forward_scope > 0) ||
+          !(s_.tokens[m.end - 1].flags & kColonAfter)) {
+        continue;
+      }
+      if (m.start == 0) return true;
+      for (const Match& h : s_.rules) {
+        if (Info(h).kind == PatternKind::kHeading && h.start == 0 && h.end == m.start) return true;
+      }
+    }
+    return false;
+  }
+
+  // A bare item of such a list: a few words with no trigger, pseudo-trigger or termination of
+  // their own ("chills", "neck stiffness", "weight loss"); "reports neck stiffness" is none.
+  bool IsBareListItem() const {
+    if (s_.tokens.size() > kMaxListItemWords) return false;
+    for (const Match& m : s_.rules) {
+      if (Info(m).kind != PatternKind::kHeading) return false;
+    }
+    return true;
+  }
+  static constexpr std::size_t kMaxListItemWords = 4;
+
   std::uint8_t section_after() const {
     return s_.sections.empty() ? section_before_ : s_.sections.back().second;
   }
@@ -354,8 +384,12 @@ class SentenceJudge {
       if (Kind(m) != PatternKind::kTrigger) continue;
       const PatternInfo& info = Info(m);
       const std::uint8_t category = info.categories;
-      if (info.direction & kForward) {
-        const std::size_t limit = std::min<std::size_t>(n, m.end + info.max_scope);
+      const bool heads_list =
+          info.colon_forward_scope > 0 && (s_.tokens[m.end - 1].flags & kColonAfter);
+      if ((info.direction & kForward) || heads_list) {
+        const std::size_t scope =
+            (info.direction & kForward) ? info.max_scope : info.colon_forward_scope;
+        const std::size_t limit = std::min<std::size_t>(n, m.end + scope);
         // A trigger inside parentheses reaches no further than their close; one before them
         // reaches over them ("no (significant) neck stiffness").
         int depth = 0;
@@ -583,11 +617,14 @@ void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vec
     if (clause_words > 0) ++clause;
     clause_words = 0;
   };
+  // Inside a list headed by a negation and cut by ';' ("Denies: fever; night sweats").
+  bool negated_list = false;
   auto on_sentence = [&](detail::Break how) {
     if (!scratch.tokens.empty()) {
       if (clause_words == 0) clause_begin = scratch.tokens.front().begin;
       clause_end = scratch.tokens.back().end;
       judge.Run(section, /*every_sentence=*/false);
+      const bool list_item = negated_list && judge.IsBareListItem();
       if (!scratch.concepts.empty()) {
         judge.SelectMentions();
         for (const detail::Match& m : scratch.concepts) {
@@ -596,6 +633,7 @@ void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vec
           mention.begin = scratch.tokens[m.start].begin;
           mention.end = scratch.tokens[m.end - 1].end;
           mention.context = judge.Judge(m.start, m.end);
+          if (list_item) mention.context.negation = Negation::kNegated;
           mention.statement = statement;
           mention.clause = clause;
           mention.clause_word = clause_words + m.start;
@@ -605,9 +643,13 @@ void FindMentions(std::string_view text, const ConceptLexicon& lexicon, std::vec
       }
       clause_words += static_cast<std::uint32_t>(scratch.tokens.size());
       section = judge.section_after();
+      negated_list = how == detail::Break::kSemicolon && (list_item || judge.OpensNegatedList());
     }
     if (how != detail::Break::kClause) close_clause();
-    if (how == detail::Break::kSentence || how == detail::Break::kBlankLine) ++statement;
+    if (how == detail::Break::kSentence || how == detail::Break::kBlankLine) {
+      ++statement;
+      negated_list = false;
+    }
     if (how == detail::Break::kBlankLine) section = 0;
   };
   detail::TokenSink<decltype(on_sentence)&> sink(*engine, scratch.tokens, on_sentence);
@@ -624,10 +666,12 @@ Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
   std::uint8_t section = 0;
   Context result;
   bool done = false;
+  bool negated_list = false;  // as in FindMentions
   auto on_sentence = [&](detail::Break how) {
     if (done) return;
     if (!scratch.tokens.empty()) {
       judge.Run(section, /*every_sentence=*/true);
+      const bool list_item = negated_list && judge.IsBareListItem();
       // The words of the span, if the span begins in this sentence.
       std::uint32_t first = 0;
       while (first < scratch.tokens.size() && scratch.tokens[first].end <= begin) ++first;
@@ -642,11 +686,14 @@ Context JudgeSpan(std::string_view text, std::size_t begin, std::size_t end,
           if (s & detail::kHypothetical) result.temporality = Temporality::kHypothetical;
           if (s & detail::kOther) result.experiencer = Experiencer::kOther;
         }
+        if (list_item) result.negation = Negation::kNegated;
         done = true;
         return;
       }
       section = judge.section_after();
+      negated_list = how == detail::Break::kSemicolon && (list_item || judge.OpensNegatedList());
     }
+    if (how == detail::Break::kSentence || how == detail::Break::kBlankLine) negated_list = false;
     if (how == detail::Break::kBlankLine) section = 0;
   };
   detail::TokenSink<decltype(on_sentence)&> sink(engine, scratch.tokens, on_sentence);

@@ -62,6 +62,10 @@ struct PatternInfo {
   // a historical section carried into its sentence from an earlier line or sentence ("PMH: HTN" /
   // "Sudden severe headache this morning"): the note has moved on to the presentation.
   bool ends_carried_section = false;
+  // Trigger only: a backward trigger that heads a list when a colon follows it ("Negative:
+  // fever, chills", "Neg: HA, stiff neck") reaches this many words forward as well; without the
+  // colon it is a result ("troponin negative, fever 39") and reaches only back.
+  std::uint16_t colon_forward_scope = 0;
 };
 
 // One term of the lexicon as written, with its meaning.

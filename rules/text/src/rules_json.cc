@@ -293,9 +293,10 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
     for (rapidjson::SizeType g = 0; g < groups->Size(); ++g) {
       std::string at = "/triggers/" + std::to_string(g);
       const rapidjson::Value& group = (*groups)[g];
-      CEPHALGIA_RETURN_IF_ERROR(CheckKeys(group, at,
-                                          {"category", "direction", "max_scope",
-                                           "max_scope_backward", "citation", "note", "terms"}));
+      CEPHALGIA_RETURN_IF_ERROR(
+          CheckKeys(group, at,
+                    {"category", "direction", "max_scope", "max_scope_backward", "citation", "note",
+                     "terms", "forwardBeforeColon"}));
       CEPHALGIA_RETURN_IF_ERROR(RequireString(group, "citation", at).status());
       // One category, or several ("family history": another person's, and in the past).
       const rapidjson::Value* category_value = json::Find(group, "category");
@@ -317,6 +318,16 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
       PatternInfo info;
       info.kind = PatternKind::kTrigger;
       info.categories = category;
+      if (const rapidjson::Value* colon = json::Find(group, "forwardBeforeColon")) {
+        if (!colon->IsInt() || colon->GetInt() < 1 || colon->GetInt() > kMaxScope) {
+          return Error(at + "/forwardBeforeColon",
+                       "must be a scope in words, 1-" + std::to_string(kMaxScope));
+        }
+        if (direction != "backward") {
+          return Error(at + "/forwardBeforeColon", "only a backward trigger reaches forward too");
+        }
+        info.colon_forward_scope = static_cast<std::uint16_t>(colon->GetInt());
+      }
       if (direction == "forward") {
         info.direction = kForward;
       } else if (direction == "backward") {
