@@ -283,7 +283,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     return Number(fits, fits ? static_cast<int64_t>(u) : 0);
   }
   bool Double(double) { return Number(false, 0); }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
+  [[gnu::always_inline]] bool String(const char* s, rapidjson::SizeType n, bool) {
     if (skip_depth_ > 0 || !KeyRead()) return true;
     std::string_view text(s, n);
     if (ScannedValue* v = Slot()) {
