@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -33,9 +34,27 @@ inline std::string_view JsonTypeName(const rapidjson::Value& v) {
   return "an unknown type";
 }
 
+// Whether the `n` bytes at `a` and `b` are equal. Up to 16 bytes (every FHIR member name the
+// readers ask for) by two loads of each that overlap, within the n bytes: a call to memcmp cost
+// more than the comparison (19,200 calls for case 217's 300 requests).
+inline bool SameBytes(const char* a, const char* b, std::size_t n) {
+  auto same = [a, b, n](auto word) {
+    decltype(word) a0, b0, a1, b1;
+    std::memcpy(&a0, a, sizeof word);
+    std::memcpy(&b0, b, sizeof word);
+    std::memcpy(&a1, a + n - sizeof word, sizeof word);
+    std::memcpy(&b1, b + n - sizeof word, sizeof word);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  };
+  if (n >= 8) return n <= 16 ? same(std::uint64_t{}) : std::memcmp(a, b, n) == 0;
+  if (n >= 4) return same(std::uint32_t{});
+  if (n >= 2) return same(std::uint16_t{});
+  return n == 0 || a[0] == b[0];
+}
+
 // The first member of `object` named `key` (as RapidJSON's FindMember), or null. The length
-// and first byte are compared inline, so most members are rejected without a call to memcmp
-// (a request looks up a few hundred members by name).
+// and first byte are compared first, so most members are rejected at once (a request looks up
+// a few hundred members by name).
 inline const rapidjson::Value* FindMemberNamed(const rapidjson::Value& object,
                                                std::string_view key) {
   const std::size_t size = key.size();
@@ -44,9 +63,7 @@ inline const rapidjson::Value* FindMemberNamed(const rapidjson::Value& object,
     if (name.GetStringLength() != size) continue;
     if (size == 0) return &it->value;
     const char* chars = name.GetString();
-    if (chars[0] == key[0] && std::memcmp(chars + 1, key.data() + 1, size - 1) == 0) {
-      return &it->value;
-    }
+    if (chars[0] == key[0] && SameBytes(chars, key.data(), size)) return &it->value;
   }
   return nullptr;
 }
