@@ -34,21 +34,25 @@ inline std::string_view JsonTypeName(const rapidjson::Value& v) {
   return "an unknown type";
 }
 
-// Whether the `n` bytes at `a` and `b` are equal. Up to 16 bytes (every FHIR member name the
-// readers ask for) by two loads of each that overlap, within the n bytes: a call to memcmp cost
-// more than the comparison (19,200 calls for case 217's 300 requests).
+// Whether the `n` bytes at `a` and `b` are equal. Up to 32 bytes (every FHIR member name the
+// readers ask for, every resource type) by loads of each that overlap, within the n bytes: a
+// call to memcmp cost more than the comparison (19,200 calls for case 217's 300 requests).
 inline bool SameBytes(const char* a, const char* b, std::size_t n) {
-  auto same = [a, b, n](auto word) {
-    decltype(word) a0, b0, a1, b1;
-    std::memcpy(&a0, a, sizeof word);
-    std::memcpy(&b0, b, sizeof word);
-    std::memcpy(&a1, a + n - sizeof word, sizeof word);
-    std::memcpy(&b1, b + n - sizeof word, sizeof word);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  // The `sizeof word` bytes at offset `at` of both sides, compared.
+  auto same_at = [a, b](std::size_t at, auto word) {
+    decltype(word) x, y;
+    std::memcpy(&x, a + at, sizeof word);
+    std::memcpy(&y, b + at, sizeof word);
+    return x == y;
   };
-  if (n >= 8) return n <= 16 ? same(std::uint64_t{}) : std::memcmp(a, b, n) == 0;
-  if (n >= 4) return same(std::uint32_t{});
-  if (n >= 2) return same(std::uint16_t{});
+  if (n > 32) return std::memcmp(a, b, n) == 0;
+  if (n > 16) {
+    return same_at(0, std::uint64_t{}) && same_at(8, std::uint64_t{}) &&
+           same_at(n - 16, std::uint64_t{}) && same_at(n - 8, std::uint64_t{});
+  }
+  if (n >= 8) return same_at(0, std::uint64_t{}) && same_at(n - 8, std::uint64_t{});
+  if (n >= 4) return same_at(0, std::uint32_t{}) && same_at(n - 4, std::uint32_t{});
+  if (n >= 2) return same_at(0, std::uint16_t{}) && same_at(n - 2, std::uint16_t{});
   return n == 0 || a[0] == b[0];
 }
 
