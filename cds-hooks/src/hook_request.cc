@@ -283,7 +283,7 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     return Number(fits, fits ? static_cast<int64_t>(u) : 0);
   }
   bool Double(double) { return Number(false, 0); }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
+  [[gnu::always_inline]] bool String(const char* s, rapidjson::SizeType n, bool) {
     if (skip_depth_ > 0 || !KeyRead()) return true;
     std::string_view text(s, n);
     if (ScannedValue* v = Slot()) {
@@ -461,9 +461,16 @@ class EnvelopeScanner : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   bool KeyRead() const { return frames_.empty() || frames_.back().key_read; }
 
   // The value slot the next value fills, when it is one the host reads (first occurrence only).
-  ScannedValue* Slot() {
+  // Only the root, the context and fhirAuthorization have slots: the frames of resources,
+  // entries and links (most of the events) are told inline, without the call, whose saving and
+  // restoring of registers cost more than its answer.
+  [[gnu::always_inline]] ScannedValue* Slot() {
     if (frames_.empty()) return nullptr;
-    Frame& f = frames_.back();
+    const Role role = frames_.back().role;
+    if (role != Role::kRoot && role != Role::kAuth && role != Role::kContext) return nullptr;
+    return SlotOf(frames_.back());
+  }
+  [[gnu::noinline]] ScannedValue* SlotOf(Frame& f) {
     auto claim = [&f](int bit, ScannedValue& v) -> ScannedValue* {
       if (f.seen_mask & (1u << bit)) return nullptr;
       f.seen_mask |= 1u << bit;

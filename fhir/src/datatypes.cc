@@ -458,8 +458,8 @@ ChoiceView ChoiceView::Find(const ElementView& parent, std::string_view base) {
     std::string_view name(it->name.GetString(), it->name.GetStringLength());
     // The first byte decides for most members, without a call to memcmp.
     if (name.size() <= base.size()) continue;
-    if (!base.empty() && (name[0] != base[0] ||
-                          std::memcmp(name.data() + 1, base.data() + 1, base.size() - 1) != 0)) {
+    if (!base.empty() &&
+        (name[0] != base[0] || !SameBytes(name.data(), base.data(), base.size()))) {
       continue;
     }
     char next = name[base.size()];

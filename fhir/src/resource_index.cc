@@ -25,6 +25,12 @@ const Value* Member(const Value& object, std::string_view key) {
   return FindMemberNamed(object, key);
 }
 
+// A resource type's list is found by comparing names inline (string_view's == called memcmp
+// for each list of the same length).
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && SameBytes(a.data(), b.data(), a.size());
+}
+
 }  // namespace
 
 std::size_t ResourceIndex::RefTable::Hash(std::string_view a, std::string_view b) {
@@ -361,7 +367,7 @@ void ResourceIndex::TypeList::Add(const IndexedResource* r) {
 
 ResourceIndex::TypeList& ResourceIndex::ListOf(std::string_view resource_type) {
   for (TypeList& list : by_type_) {
-    if (list.type == resource_type) return list;
+    if (SameName(list.type, resource_type)) return list;
   }
   if (by_type_.empty()) by_type_.reserve(16);  // moving the lists as it grows showed in profiles
   TypeList& list = by_type_.emplace_back();
@@ -372,7 +378,7 @@ ResourceIndex::TypeList& ResourceIndex::ListOf(std::string_view resource_type) {
 std::span<const IndexedResource* const> ResourceIndex::OfType(
     std::string_view resource_type) const {
   for (const TypeList& list : by_type_) {
-    if (list.type == resource_type) return list.view();
+    if (SameName(list.type, resource_type)) return list.view();
   }
   return {};
 }

@@ -297,6 +297,16 @@ struct Synonym {
   std::string text;
 };
 
+// What a text lookup reads of each synonym before it compares words, kept apart from the
+// synonyms' deque (whose indexing costs a division) in a plain vector: the word count, and the
+// WordHash of words[1] (0 for a one-word synonym): a text word with another hash cannot be that
+// word, so most synonyms under a common first word ("pain", "headache") are passed over without
+// comparing their words.
+struct SynonymShape {
+  uint64_t second_hash;
+  std::size_t words;
+};
+
 // One value set read from a file, validated, not yet added.
 struct StagedSet {
   ValueSetInfo info;
@@ -316,11 +326,16 @@ struct ValueSetIndex::Impl {
   std::deque<std::string> ingredients;
   StringMap<int32_t> ingredient_ids;
   std::deque<Synonym> synonyms;
+  std::vector<SynonymShape> shapes;  // by synonym index
   // First word's WordHash -> indices into synonyms (a hash collision only costs a comparison).
   std::unordered_map<uint64_t, std::vector<uint32_t>> first_word;
   // Per value set, the distinct first-word hashes of its synonyms, sorted: a lookup for one
   // value set rejects most words of a text by a binary search, not a probe of first_word.
   std::vector<std::vector<uint64_t>> first_words_by_vs;
+  // Beside each of those hashes, the value set's own synonyms under it (indices into synonyms,
+  // in order): a lookup for one value set walks only these, not every set's synonyms under the
+  // first word (34 under "pain").
+  std::vector<std::vector<std::vector<uint32_t>>> synonyms_by_vs_word;
 
   void AddMember(const std::string& key, uint32_t vs, int32_t ingredient) {
     std::vector<Member>& list = codes[key];
@@ -354,14 +369,22 @@ struct ValueSetIndex::Impl {
     }
     for (const std::string& text : s.synonyms) {
       Synonym syn{Words(text), vs, text};
+      shapes.push_back({syn.words.size() > 1 ? WordHash(syn.words[1]) : 0, syn.words.size()});
       uint32_t idx = static_cast<uint32_t>(synonyms.size());
       uint64_t first = WordHash(syn.words.front());
       first_word[first].push_back(idx);
       synonyms.push_back(std::move(syn));
       first_words_by_vs.resize(sets.size());
+      synonyms_by_vs_word.resize(sets.size());
       std::vector<uint64_t>& mine = first_words_by_vs[vs];
+      std::vector<std::vector<uint32_t>>& lists = synonyms_by_vs_word[vs];
       auto at = std::lower_bound(mine.begin(), mine.end(), first);
-      if (at == mine.end() || *at != first) mine.insert(at, first);
+      const auto pos = at - mine.begin();
+      if (at == mine.end() || *at != first) {
+        mine.insert(at, first);
+        lists.insert(lists.begin() + pos, std::vector<uint32_t>{});
+      }
+      lists[static_cast<std::size_t>(pos)].push_back(idx);
     }
   }
 
@@ -407,26 +430,35 @@ struct ValueSetIndex::Impl {
     if (synonyms.empty()) return;
     thread_local std::vector<WordSpan> words;
     ScanWords(text, &words);
-    const std::vector<uint64_t>* mine = nullptr;
-    if (only_vs) {
-      if (!HasSynonyms(*only_vs)) return;
-      mine = &first_words_by_vs[*only_vs];
-    }
-    for (std::size_t i = 0; i < words.size(); ++i) {
-      if (mine != nullptr && !std::binary_search(mine->begin(), mine->end(), words[i].hash)) {
-        continue;
-      }
-      auto it = first_word.find(words[i].hash);
-      if (it == first_word.end()) continue;
-      for (uint32_t idx : it->second) {
+    // The synonyms (indices, in order) that start at word i: compared word by word, after the
+    // second word's hash (equal words have equal hashes).
+    auto match_at = [&](std::size_t i, const std::vector<uint32_t>& candidates) {
+      for (uint32_t idx : candidates) {
+        const SynonymShape& shape = shapes[idx];
+        if (i + shape.words > words.size()) continue;
+        if (shape.words > 1 && words[i + 1].hash != shape.second_hash) continue;
         const Synonym& s = synonyms[idx];
-        if (only_vs && s.vs != *only_vs) continue;
-        if (i + s.words.size() > words.size()) continue;
         bool all = true;
         for (std::size_t k = 0; k < s.words.size() && all; ++k)
           all = EqualsFolded(words[i + k].raw, s.words[k]);
         if (all) out->push_back(idx);
       }
+    };
+    if (only_vs) {
+      if (!HasSynonyms(*only_vs)) return;
+      const std::vector<uint64_t>& mine = first_words_by_vs[*only_vs];
+      const std::vector<std::vector<uint32_t>>& lists = synonyms_by_vs_word[*only_vs];
+      for (std::size_t i = 0; i < words.size(); ++i) {
+        auto at = std::lower_bound(mine.begin(), mine.end(), words[i].hash);
+        if (at == mine.end() || *at != words[i].hash) continue;
+        match_at(i, lists[static_cast<std::size_t>(at - mine.begin())]);
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      auto it = first_word.find(words[i].hash);
+      if (it == first_word.end()) continue;
+      match_at(i, it->second);
     }
   }
 };

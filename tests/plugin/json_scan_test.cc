@@ -92,6 +92,21 @@ TEST(JsonScanTest, StringsAreNulTerminatedInSituAndNumbersTyped) {
   EXPECT_TRUE(doc["big"].IsDouble());
 }
 
+// One-digit numbers take a short path: the same document as RapidJSON's wherever the digit
+// stands, and a digit that goes on ("01", "5e2", "7.5", a digit ending the text) is read whole.
+TEST(JsonScanTest, OneDigitNumbersGiveRapidJsonsDocument) {
+  for (std::string text :
+       {"7", "[0,1,9]", "{\"a\":5}", "[ 3 , 4 ]", "[5e2,5E2,7.5,-3,42]", "{\"total\":2,\"v\":0}"}) {
+    auto reference = json::ParseUntrusted(text, text.size() + 1);
+    ASSERT_TRUE(reference.ok()) << text;
+    std::string buffer;
+    rapidjson::Document fast;
+    ASSERT_TRUE(FastDocument(text, buffer, fast)) << text;
+    EXPECT_TRUE(json::Serialize(fast) == json::Serialize(*reference)) << text;
+    EXPECT_TRUE(fast == *reference) << text;
+  }
+}
+
 TEST(JsonScanTest, LeavesToRapidJsonWhatItDoesNotHandle) {
   for (std::string text : {"", "{", "[1,]", "01", "1e999", "\"\\udc00\"", "\"\\u0000\"", "tru",
                            "{\"a\":1} x", "\"a\tb\""}) {

@@ -612,6 +612,14 @@ class Scanner {
 
   bool Number(bool emit = true) {
     char* q = p_;
+    // Most numbers of a hook request are one digit (a Bundle's total, a dose, a score) followed
+    // by what cannot go on a number: told at once, with the event the general path gives
+    // (Int64). A digit that ends the text, or is followed by a digit, '.', 'e' or 'E', goes on
+    // below.
+    if (end_ - q >= 2 && IsDigit(q[0]) && !IsDigit(q[1]) && q[1] != '.' && (q[1] | 0x20) != 'e') {
+      p_ = q + 1;
+      return !emit || h_.Int64(q[0] - '0');
+    }
     const bool negative = *q == '-';
     if (negative) ++q;
     if (q == end_ || !IsDigit(*q)) return false;
