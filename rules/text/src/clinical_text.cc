@@ -134,8 +134,8 @@ class SentenceJudge {
   }
 
   // A negation that heads a list with a colon at the start of its clause ("Negative for: fever;
-  // chills; neck stiffness", "ROS: Denies: ..."): the items after it, cut into clauses by ';',
-  // are denied too (ListItem).
+  // chills; neck stiffness", "ROS: Denies: ..."): the bare items after it, cut into clauses by
+  // ';', are denied too (IsBareListItem), to the end of the statement.
   bool OpensNegatedList() const {
     for (const Match& m : s_.rules) {
       const PatternInfo& info = Info(m);
