@@ -29,6 +29,14 @@ Status FileError(std::string_view file, std::string_view pointer, std::string_vi
   return InvalidArgument(loc + ": " + std::string(message), loc);
 }
 
+// A phrase of the knowledge (a string the schema has checked) in lower case, as the text
+// exclusions and cue exceptions compare it.
+std::string LowerPhrase(const Value& phrase) {
+  std::string s(phrase.GetString(), phrase.GetStringLength());
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return FailedPrecondition("cannot read knowledge file " + path, path);
@@ -368,12 +376,7 @@ Status CompileCues(Compiler& c, const Value& sets, const Value& expanded,
       out.own_phrases_take_past_with_in_text = in_text->value.GetBool();
     }
     if (def.HasMember("unless")) {
-      for (const auto& p : def["unless"].GetArray()) {
-        std::string phrase = p.GetString();
-        for (char& ch : phrase)
-          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        out.unless.push_back(std::move(phrase));
-      }
+      for (const auto& p : def["unless"].GetArray()) out.unless.push_back(LowerPhrase(p));
     }
     rapidjson::Document scratch;
     rapidjson::Value list(rapidjson::kArrayType);
@@ -545,29 +548,20 @@ Status CompileFindings(Compiler& c, const Value& doc) {
     CEPHALGIA_ASSIGN_OR_RETURN(int vs,
                                c.ValueSet(c.Str(excl[i], "valueSet"),
                                           "/textExclusions/" + std::to_string(i) + "/valueSet"));
-    for (const auto& p : excl[i]["phrases"].GetArray()) {
-      std::string s = p.GetString();
-      std::transform(s.begin(), s.end(), s.begin(),
-                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      k.text_exclusions[vs].push_back(s);
-    }
+    for (const auto& p : excl[i]["phrases"].GetArray())
+      k.text_exclusions[vs].push_back(LowerPhrase(p));
   }
   if (auto before = doc.FindMember("textExclusionsBefore"); before != doc.MemberEnd()) {
     const Value& list = before->value;
-    auto lower = [](std::string s) {
-      std::transform(s.begin(), s.end(), s.begin(),
-                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      return s;
-    };
     for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
       const std::string p = "/textExclusionsBefore/" + std::to_string(i);
       CEPHALGIA_ASSIGN_OR_RETURN(int vs, c.ValueSet(c.Str(list[i], "valueSet"), p + "/valueSet"));
       Knowledge::ExclusionBefore& e = k.text_exclusions_before[static_cast<std::size_t>(vs)];
       for (const auto& phrase : list[i]["phrases"].GetArray())
-        e.phrases.push_back(lower(phrase.GetString()));
+        e.phrases.push_back(LowerPhrase(phrase));
       if (auto u = list[i].FindMember("unlessBetween"); u != list[i].MemberEnd()) {
         for (const auto& phrase : u->value.GetArray())
-          e.unless_between.push_back(lower(phrase.GetString()));
+          e.unless_between.push_back(LowerPhrase(phrase));
       }
     }
   }
