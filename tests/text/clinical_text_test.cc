@@ -214,6 +214,9 @@ TEST(NegationTest, BackwardTriggers) {
   EXPECT_TRUE(Negated("Subarachnoid hemorrhage ruled out by LP.", kSah));
   EXPECT_TRUE(Negated("SAH excluded on CT.", kSah));
   EXPECT_TRUE(Negated("Meningism negative.", kNeckStiffness));
+  // A differential set aside against the history (lexicon 2026-12-07.13).
+  EXPECT_TRUE(Negated("SAH not consistent with the history.", kSah));
+  EXPECT_TRUE(Negated("Subarachnoid haemorrhage not in keeping with the presentation.", kSah));
   // Post-negations reach back a few words only.
   EXPECT_FALSE(Negated("Headache since Monday, the CT was negative.", kHeadache));
 }
@@ -331,6 +334,20 @@ TEST(TemporalityTest, Historical) {
   EXPECT_EQ(TimeOf("Two-day history of headache.", kHeadache), Temporality::kRecent);
   EXPECT_EQ(TimeOf("History of present illness: headache for two days.", kHeadache),
             Temporality::kRecent);
+}
+
+// A current complaint's duration told against last year is not history (lexicon 2026-12-07.13;
+// before it "Headache for the last year, now with papilledema" made the headache past and the chart
+// raised nothing). An event dated by last year stays history.
+TEST(TemporalityTest, ADurationToldAgainstLastYearIsNotHistory) {
+  EXPECT_EQ(TimeOf("Headache for the last year, now with vomiting.", kHeadache),
+            Temporality::kRecent);
+  EXPECT_EQ(TimeOf("Headache since last year, worse on coughing.", kHeadache),
+            Temporality::kRecent);
+  EXPECT_EQ(TimeOf("Headache since a year ago.", kHeadache), Temporality::kRecent);
+  EXPECT_EQ(TimeOf("Headache that started last year.", kHeadache), Temporality::kRecent);
+  EXPECT_EQ(TimeOf("Head injury last year.", kHeadInjury), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("A head injury in the last year.", kHeadInjury), Temporality::kHistorical);
 }
 
 TEST(TemporalityTest, Hypothetical) {
