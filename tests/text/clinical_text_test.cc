@@ -622,6 +622,25 @@ TEST(ScannerTest, WordsAreFoldedJoinedAndCutAsTheVocabularyExpects) {
   EXPECT_TRUE(FindPhrase("Dose 1a.25 mg", "25 mg", *rules).has_value());
 }
 
+// A parent who brings the child or reports about "her son" is a source: the child is the
+// patient (lexicon 2026-12-07.14). An age written as one word ("15yo") stands for "{age}" in
+// those phrases ("Mum with {age}", "her {age} son").
+TEST(ExperiencerTest, AParentWhoBringsOrReportsAboutTheirChildIsTheSource) {
+  EXPECT_EQ(Of("Mum with 15yo, fever since last night.", kFever).experiencer,
+            Experiencer::kPatient);
+  EXPECT_EQ(
+      Of("Mum reports that her 15yo son has had a fever since yesterday.", kFever).experiencer,
+      Experiencer::kPatient);
+  EXPECT_EQ(Of("Mum reports that her son has had a fever since yesterday.", kFever).experiencer,
+            Experiencer::kPatient);
+  EXPECT_EQ(Of("Mum measured a fever of 39.2 at home.", kFever).experiencer, Experiencer::kPatient);
+  // The patient's own child, and a parent's own illness, stay someone else's.
+  EXPECT_EQ(Of("Patient reports that her son has had a fever since yesterday.", kFever).experiencer,
+            Experiencer::kOther);
+  EXPECT_EQ(Of("Mum with fever last week.", kFever).experiencer, Experiencer::kOther);
+  EXPECT_EQ(Of("Mum with 15 days of fever last year.", kFever).experiencer, Experiencer::kOther);
+}
+
 // The cut falls in any run of a word: in its first run or in the one after an apostrophe, with
 // the word filling the 48 bytes exactly or one past, at the text's end or before a blank. A
 // word of at most 48 bytes is found whole; a longer one never equals its first 48 bytes.
@@ -871,6 +890,12 @@ TEST(NegationTest, BareCapitalNAnswersItsOwnItem) {
   EXPECT_EQ(Of("Headache with N/V", kHeadache).negation, Negation::kAffirmed);
   EXPECT_EQ(Of("Fever n, rigors", kFever).negation, Negation::kAffirmed);
   EXPECT_EQ(Of("Fever N 12 cohort", kFever).negation, Negation::kAffirmed);
+  // "N/A" answers its item the same way, also before an aside in parentheses (a triage form's
+  // "Pregnant N/A (male)" had raised the pregnancy red flag); "N/V" and "N/A-ish" do not.
+  EXPECT_EQ(Of("Headache Y\nFever N/A (male)", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Headache Y\nFever N/A\nRash N", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Headache Y\nFever N/A", kHeadache).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("Fever N/AB", kFever).negation, Negation::kAffirmed);
 }
 
 // "Fever: (-)": a mark after a field's colon with nothing after it on its line answers that

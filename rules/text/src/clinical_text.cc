@@ -278,7 +278,8 @@ class SentenceJudge {
     for (const Match& m : s_.rules) {
       const PatternInfo& info = Info(m);
       if (info.kind == PatternKind::kTermination && info.ends_carried_section &&
-          m.end <= first_heading) {
+          m.end <= first_heading &&
+          (info.ends_carried_section_within == 0 || m.start < info.ends_carried_section_within)) {
         section_before_ &= static_cast<std::uint8_t>(~kHistorical);
         return;
       }
@@ -438,9 +439,16 @@ class TokenSink {
 
   __attribute__((always_inline)) void OnWord(const WordEvent& event) {
     static constexpr char kYearKey[16] = "{year}";  // zero-padded
+    static constexpr char kAgeKey[16] = "{age}";
     // The scanner's word is followed by eight zero bytes (see Scan).
     std::pair<const std::int32_t*, std::size_t> ids =
         vocabulary_.FindPadded((event.flags & kYear) ? std::string_view(kYearKey, 6) : event.lower);
+    if (event.flags & kAge) {
+      // An age stands for "{age}" where a phrase names it, and for itself elsewhere.
+      const std::pair<const std::int32_t*, std::size_t> age =
+          vocabulary_.FindPadded(std::string_view(kAgeKey, 5));
+      if (age.second != 0) ids = age;
+    }
     if (ids.second == 0 && (event.flags & kSigned)) {
       ids = vocabulary_.FindPadded(event.lower.substr(1));
     }

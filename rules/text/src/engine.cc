@@ -258,6 +258,10 @@ struct PhraseSink {
       words->push_back("{year}");
       return;
     }
+    if (event.flags & kAge) {
+      words->push_back("{age}");
+      return;
+    }
     std::string word(event.lower);
     if ((event.flags & kSigned) && rules.abbreviations.find(word) == rules.abbreviations.end()) {
       word.erase(0, 1);
@@ -279,6 +283,9 @@ std::vector<std::string> NormalizePhraseWords(std::string_view phrase, const Rul
   std::string text(phrase);
   for (std::size_t at = text.find("{year}"); at != std::string::npos; at = text.find("{year}")) {
     text.replace(at, 6, "2000");
+  }
+  for (std::size_t at = text.find("{age}"); at != std::string::npos; at = text.find("{age}")) {
+    text.replace(at, 5, "15yo");
   }
   std::vector<std::string> words;
   PhraseSink sink{rules, &words};

@@ -62,6 +62,11 @@ struct PatternInfo {
   // a historical section carried into its sentence from an earlier line or sentence ("PMH: HTN" /
   // "Sudden severe headache this morning"): the note has moved on to the presentation.
   bool ends_carried_section = false;
+  // When not 0, it ends a carried section only if it starts within this many words of its
+  // sentence's start: a duration that opens the statement ("Headache for 10 days", "3 weeks of
+  // headache") tells the presentation, one deep in a history line ("SAH treated in ICU for 3
+  // weeks") does not.
+  std::uint8_t ends_carried_section_within = 0;
   // Trigger only: a backward trigger that heads a list when a colon follows it ("Negative:
   // fever, chills", "Neg: HA, stiff neck") reaches this many words forward as well; without the
   // colon it is a result ("troponin negative, fever 39") and reaches only back.
@@ -109,6 +114,9 @@ enum WordFlag : std::uint16_t {
   // parentheses ends where they close ("(no joint involvement) on methotrexate").
   kParenOpenBefore = 512,
   kParenCloseBefore = 1024,
+  // An age written as one word: one to three digits and "yo" ("15yo"); phrases name it "{age}"
+  // ("mum with {age}"). "6-year-old" is three words (a hyphen joins nothing) and not an age.
+  kAge = 2048,
 };
 
 inline constexpr std::size_t kMaxWordBytes = 48;  // longer words are never in a vocabulary

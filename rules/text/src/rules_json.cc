@@ -383,9 +383,9 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
     for (rapidjson::SizeType g = 0; g < groups->Size(); ++g) {
       std::string at = "/terminations/" + std::to_string(g);
       const rapidjson::Value& group = (*groups)[g];
-      CEPHALGIA_RETURN_IF_ERROR(CheckKeys(
-          group, at,
-          {"categories", "direction", "citation", "note", "terms", "endsCarriedSection"}));
+      CEPHALGIA_RETURN_IF_ERROR(CheckKeys(group, at,
+                                          {"categories", "direction", "citation", "note", "terms",
+                                           "endsCarriedSection", "endsCarriedSectionWithinWords"}));
       CEPHALGIA_RETURN_IF_ERROR(RequireString(group, "citation", at).status());
       PatternInfo info;
       info.kind = PatternKind::kTermination;
@@ -434,6 +434,20 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
             return Error(ends_at + "/" + std::to_string(k), "must be one of the group's terms");
           }
           it->info.ends_carried_section = true;
+        }
+      }
+      if (const rapidjson::Value* within = json::Find(group, "endsCarriedSectionWithinWords")) {
+        const std::string within_at = at + "/endsCarriedSectionWithinWords";
+        if (json::Find(group, "endsCarriedSection") == nullptr) {
+          return Error(within_at, "needs endsCarriedSection");
+        }
+        if (!within->IsInt() || within->GetInt() < 1 || within->GetInt() > 20) {
+          return Error(within_at, "must be an integer from 1 to 20");
+        }
+        const auto words = static_cast<std::uint8_t>(within->GetInt());
+        for (auto it = rules->terms.begin() + static_cast<std::ptrdiff_t>(first_term);
+             it != rules->terms.end(); ++it) {
+          it->info.ends_carried_section_within = words;
         }
       }
     }

@@ -466,6 +466,14 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (has_upper && !has_lower) flags |= kUpper;
     if (capitalized) flags |= kCapitalized;
     if (sign != 0) flags |= kSigned;
+    if (!all_digits && sign == 0 && len >= 3) {
+      std::size_t digits = 0;
+      while (digits < len && digits < 4 && buf[digits] >= '0' && buf[digits] <= '9') ++digits;
+      const std::string_view unit(buf + digits, len - digits);
+      if (digits >= 1 && digits <= 3 && unit == "yo") {
+        flags |= kAge;
+      }
+    }
     if (all_digits && sign == 0 && len == 4 &&
         ((buf[0] == '1' && buf[1] == '9') || (buf[0] == '2' && buf[1] == '0'))) {
       flags |= kYear;
@@ -523,6 +531,20 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     return bare_no_closes(at + 1);
   };
 
+  // "Pregnant N/A (male)": a bare "N/A" after its item answers it the same way (not applicable,
+  // so not present); it may be followed by a short aside in parentheses.
+  auto bare_not_applicable_at = [&](std::size_t at) {
+    if (at + 2 >= n || s[at + 1] != '/' || (s[at + 2] != 'A' && s[at + 2] != 'a')) return false;
+    if (!words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
+    std::size_t p = at - 1;
+    while (p > 0 && IsBlank(s[p - 1])) --p;
+    if (p == 0 || !IsAsciiAlnum(s[p - 1])) return false;
+    std::size_t j = at + 3;
+    if (j < n && (IsAsciiAlnum(s[j]) || s[j] == '/')) return false;
+    while (j < n && IsBlank(s[j])) ++j;
+    return bare_no_closes(j) || (j < n && s[j] == '(');
+  };
+
   // After a comma at s[at - 1]: up to four words and a bare N answering them ("Headache, neck
   // stiffness N"). That N answers only its own item, never a word before the comma.
   auto bare_no_item_ahead = [&](std::size_t at) {
@@ -544,6 +566,12 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (c == 'N' && bare_no_at(i)) {
       emit_negative_answer(i, i + 1);
       ++i;
+      end_sentence(Break::kClause);
+      continue;
+    }
+    if (c == 'N' && bare_not_applicable_at(i)) {
+      emit_negative_answer(i, i + 3);
+      i += 3;
       end_sentence(Break::kClause);
       continue;
     }
