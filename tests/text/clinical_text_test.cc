@@ -606,6 +606,32 @@ TEST(MatchTest, LongestPhraseAtAPositionAndNoDoubleReport) {
               ElementsAre(kHeadache, kFever));
 }
 
+// A phrase written with a comma ("red, sore eye") matches text with a lone comma there, and
+// its mention spans the words of the text; other punctuation, or a comma the phrase lacks,
+// still breaks a phrase (before, "red, sore eye" in a value set could never match).
+TEST(MatchTest, APhraseWrittenWithACommaMatchesTheComma) {
+  ConceptLexicon::Builder builder(ContextRules::Default());
+  builder.Add(1, "red, sore eye");
+  builder.Add(2, "neck stiffness");
+  auto built = std::move(builder).Build();
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  auto find = [&](std::string_view text) {
+    std::vector<Mention> mentions;
+    FindMentions(text, *built, &mentions);
+    return mentions;
+  };
+  const std::string text = "Headache with a red, sore eye since noon.";
+  auto mentions = find(text);
+  ASSERT_EQ(mentions.size(), 1u);
+  EXPECT_EQ(text.substr(mentions[0].begin, mentions[0].end - mentions[0].begin), "red, sore eye");
+  EXPECT_EQ(find("A red,sore eye.").size(), 1u);
+  EXPECT_EQ(find("A red sore eye.").size(), 0u);
+  EXPECT_EQ(find("A red; sore eye.").size(), 0u);
+  EXPECT_EQ(find("A red. Sore eye.").size(), 0u);
+  EXPECT_EQ(find("Neck, stiffness.").size(), 0u);
+  EXPECT_EQ(find("Neck stiffness, red, sore eye.").size(), 2u);
+}
+
 // The scanner keeps at most 48 bytes of a word and marks a longer one, so that it never equals
 // a shorter word; case is folded and digits joined by a period or comma stay one word.
 TEST(ScannerTest, WordsAreFoldedJoinedAndCutAsTheVocabularyExpects) {

@@ -93,7 +93,12 @@ class SentenceJudge {
     std::int32_t state = 0;
     for (std::uint32_t t = 0; t < tokens.size(); ++t) {
       flags |= tokens[t].flags;
-      if ((tokens[t].flags & (kPunctBefore | kFieldColonBefore)) == kPunctBefore) state = 0;
+      if ((tokens[t].flags & (kPunctBefore | kFieldColonBefore)) == kPunctBefore) {
+        // A lone comma goes on only into a phrase written with one ("red, sore eye").
+        state = (tokens[t].flags & kCommaBefore) && engine_.comma_word >= 0 && state != 0
+                    ? automaton.Step(state, engine_.comma_word)
+                    : 0;
+      }
       state = automaton.Step(state, tokens[t].word);
       if (state == 0) continue;
       if (std::uint8_t bits = automaton.OutputBits(state); bits != 0) {
@@ -459,7 +464,8 @@ class TokenSink {
     for (std::size_t k = 0; k < ids.second; ++k) {
       std::uint16_t flags = event.flags;
       if (k > 0)
-        flags &= static_cast<std::uint16_t>(~(kPunctBefore | kSegmentStart | kFieldColonBefore));
+        flags &= static_cast<std::uint16_t>(
+            ~(kPunctBefore | kSegmentStart | kFieldColonBefore | kCommaBefore));
       tokens_.push_back({event.begin, event.end, ids.first[k], flags});
     }
   }
@@ -597,6 +603,7 @@ std::size_t ConceptLexicon::size() const { return size_; }
 std::string NormalizedPhrase(std::string_view phrase, const ContextRules& rules) {
   std::string joined;
   for (const std::string& word : detail::NormalizePhraseWords(phrase, rules.data())) {
+    if (word == detail::kCommaWord) continue;  // the words alone, as the cue windows read them
     if (!joined.empty()) joined += ' ';
     joined += word;
   }

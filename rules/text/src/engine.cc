@@ -254,6 +254,7 @@ struct PhraseSink {
   }
   bool stopped() const { return false; }
   void OnWord(const WordEvent& event) {
+    if ((event.flags & kCommaBefore) && !words->empty()) words->push_back(std::string(kCommaWord));
     if (event.flags & kYear) {
       words->push_back("{year}");
       return;
@@ -293,6 +294,16 @@ std::vector<std::string> NormalizePhraseWords(std::string_view phrase, const Rul
   return words;
 }
 
+namespace {
+
+// A phrase's length in the text's words: a comma it holds is no word of the text.
+std::uint16_t TokenLength(const std::vector<std::string>& words) {
+  return static_cast<std::uint16_t>(std::count_if(
+      words.begin(), words.end(), [](const std::string& w) { return w != kCommaWord; }));
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Engine>> BuildEngine(
     std::shared_ptr<const RulesData> rules,
     const std::vector<std::pair<int, std::string>>& concepts) {
@@ -314,7 +325,7 @@ Result<std::shared_ptr<const Engine>> BuildEngine(
       return InvalidArgument("context lexicon term \"" + term.text + "\" has no usable words");
     }
     PatternInfo info = term.info;
-    info.length = static_cast<std::uint16_t>(ids.size());
+    info.length = TokenLength(words);
     info.whole_item = info.kind == PatternKind::kTrigger && term.text == kNegativeAnswerWord;
     sequences.push_back(std::move(ids));
     engine->patterns.push_back(info);
@@ -336,7 +347,7 @@ Result<std::shared_ptr<const Engine>> BuildEngine(
     PatternInfo info;
     info.kind = PatternKind::kConcept;
     info.concept_id = id;
-    info.length = static_cast<std::uint16_t>(ids.size());
+    info.length = TokenLength(words);
     sequences.push_back(std::move(ids));
     engine->patterns.push_back(info);
     ++engine->concept_phrases;
@@ -349,6 +360,9 @@ Result<std::shared_ptr<const Engine>> BuildEngine(
     std::vector<std::int32_t> ids;
     for (const std::string& word : expansion) ids.push_back(engine->vocabulary.Intern(word));
     engine->vocabulary.AddAlias(abbreviation, ids);
+  }
+  if (engine->vocabulary.Contains(kCommaWord)) {
+    engine->comma_word = engine->vocabulary.Intern(std::string(kCommaWord));
   }
   std::vector<std::uint8_t> bits;
   for (const PatternInfo& info : engine->patterns) bits.push_back(KindBit(info.kind));

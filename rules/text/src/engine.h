@@ -93,6 +93,7 @@ struct RulesData {
 // The scanner's word for a checklist item answered "no"; a phrase of exactly these characters
 // is that one word (no text can spell it: braces break words).
 inline constexpr std::string_view kNegativeAnswerWord = "{negative answer}";
+inline constexpr std::string_view kCommaWord = "{comma}";
 
 Result<std::shared_ptr<const RulesData>> ParseRulesJson(std::string_view json);
 
@@ -117,6 +118,9 @@ enum WordFlag : std::uint16_t {
   // An age written as one word: one to three digits and "yo" ("15yo"); phrases name it "{age}"
   // ("mum with {age}"). "6-year-old" is three words (a hyphen joins nothing) and not an age.
   kAge = 2048,
+  // A lone comma between this word and the previous one ("red, sore eye"). A phrase written
+  // with a comma holds the word kCommaWord there and matches only text with the comma.
+  kCommaBefore = 4096,
 };
 
 inline constexpr std::size_t kMaxWordBytes = 48;  // longer words are never in a vocabulary
@@ -261,6 +265,8 @@ struct Engine {
   Automaton automaton;
   std::vector<PatternInfo> patterns;
   std::size_t concept_phrases = 0;
+  // The vocabulary id of kCommaWord when some phrase holds a comma, else -1.
+  std::int32_t comma_word = -1;
 };
 
 // The words of a phrase after normalisation (spelling, abbreviations, possessives), as the

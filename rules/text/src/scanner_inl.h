@@ -462,6 +462,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       while (j > 0 && IsBlank(s[j - 1])) --j;
       if (j < begin && j >= 2 && s[j - 1] == ':' && IsAsciiAlnum(s[j - 2]))
         flags |= kFieldColonBefore;
+      if (j >= 2 && s[j - 1] == ',' && IsAsciiAlnum(s[j - 2])) flags |= kCommaBefore;
     }
     if (has_upper && !has_lower) flags |= kUpper;
     if (capitalized) flags |= kCapitalized;
