@@ -348,6 +348,9 @@ TEST(TemporalityTest, ADurationToldAgainstLastYearIsNotHistory) {
   EXPECT_EQ(TimeOf("Headache that started last year.", kHeadache), Temporality::kRecent);
   EXPECT_EQ(TimeOf("Head injury last year.", kHeadInjury), Temporality::kHistorical);
   EXPECT_EQ(TimeOf("A head injury in the last year.", kHeadInjury), Temporality::kHistorical);
+  // A recovery puts the illness before it in the past, past a determiner (lexicon 2026-12-07.15).
+  EXPECT_EQ(TimeOf("Had a fever last month with a cold, fully recovered since.", kFever),
+            Temporality::kHistorical);
 }
 
 TEST(TemporalityTest, Hypothetical) {
