@@ -925,6 +925,11 @@ TEST(NegationTest, BareCapitalNAnswersItsOwnItem) {
   EXPECT_EQ(Of("Headache Y\nFever N/A\nRash N", kFever).negation, Negation::kNegated);
   EXPECT_EQ(Of("Headache Y\nFever N/A", kHeadache).negation, Negation::kAffirmed);
   EXPECT_EQ(Of("Fever N/AB", kFever).negation, Negation::kAffirmed);
+  // "no" written straight after its item in a review of systems answers it the same way.
+  EXPECT_EQ(Of("ROS: headache yes. Fever no. Weakness no.", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Headache yes, fever No, rash yes", kFever).negation, Negation::kNegated);
+  EXPECT_EQ(Of("Headache yes. Fever no.", kHeadache).negation, Negation::kAffirmed);
+  EXPECT_EQ(Of("Fever no better with paracetamol.", kFever).negation, Negation::kAffirmed);
 }
 
 // "Fever: (-)": a mark after a field's colon with nothing after it on its line answers that

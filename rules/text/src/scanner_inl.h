@@ -532,6 +532,17 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     return bare_no_closes(at + 1);
   };
 
+  // "Fever no. Weight loss no.": a review of systems that writes "no" straight after its item,
+  // with nothing after it but the item's end, answers that item the same way.
+  auto bare_lower_no_at = [&](std::size_t at) {
+    if (at + 1 >= n || (s[at + 1] != 'o' && s[at + 1] != 'O')) return false;
+    if (!words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
+    std::size_t p = at - 1;
+    while (p > 0 && IsBlank(s[p - 1])) --p;
+    if (p == 0 || !IsAsciiAlnum(s[p - 1])) return false;
+    return bare_no_closes(at + 2);
+  };
+
   // "Pregnant N/A (male)": a bare "N/A" after its item answers it the same way (not applicable,
   // so not present); it may be followed by a short aside in parentheses.
   auto bare_not_applicable_at = [&](std::size_t at) {
@@ -567,6 +578,12 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (c == 'N' && bare_no_at(i)) {
       emit_negative_answer(i, i + 1);
       ++i;
+      end_sentence(Break::kClause);
+      continue;
+    }
+    if ((c == 'n' || c == 'N') && bare_lower_no_at(i)) {
+      emit_negative_answer(i, i + 2);
+      i += 2;
       end_sentence(Break::kClause);
       continue;
     }
