@@ -167,6 +167,23 @@ TEST(HeadacheKnowledge, UnknownFindingNamesFileAndPointer) {
               HasSubstr("red-flags.json#/flags/0/when/finding: unknown finding 'no_such_finding'"));
 }
 
+// A cue phrase that begins with another set's phrase would hide it (at one position the lexicon
+// keeps only the longest phrase): the pack refuses it and names both.
+TEST(HeadacheKnowledge, ACueThatBeginsWithAnotherSetsPhraseIsRefused) {
+  DataCopy copy;
+  copy.Edit("valuesets.json", [](rapidjson::Document& d) {
+    for (auto& set : d["valueSets"].GetArray()) {
+      if (std::string_view(set["id"].GetString()) != "valsalva") continue;
+      set["cues"]["phrases"].PushBack("neck stiffness when coughing", d.GetAllocator());
+    }
+  });
+  auto engine = HeadacheEngine::Load(copy.data_dir());
+  ASSERT_FALSE(engine.ok());
+  EXPECT_THAT(engine.status().message(), HasSubstr("neck stiffness when coughing"));
+  EXPECT_THAT(engine.status().message(), HasSubstr("begins with \"neck stiffness\""));
+  EXPECT_THAT(engine.status().message(), HasSubstr("would hide it"));
+}
+
 TEST(HeadacheKnowledge, OverlongSummaryAndVersionMismatchAreRefused) {
   {
     DataCopy copy;

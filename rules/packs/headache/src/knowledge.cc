@@ -14,6 +14,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "cephalgia/json.h"
@@ -344,13 +345,15 @@ Status CompileCues(Compiler& c, const Value& sets, const Value& expanded,
   k.cues.resize(sets.Size());
   // Normalised phrases of every set, to refuse a cue that would hide one of them (at one
   // position the lexicon keeps only the longest phrase).
-  std::vector<std::pair<int, std::string>> phrases;
+  // Keyed by the phrase's words, so a cue looks up each of its word prefixes once instead of
+  // comparing itself with every phrase (thousands of cues times thousands of phrases).
+  std::unordered_map<std::string, std::vector<int>> phrases;
   for (rapidjson::SizeType i = 0; i < expanded.Size(); ++i) {
     if (!expanded[i].HasMember("text") || !expanded[i]["text"].IsArray()) continue;
     for (const auto& p : expanded[i]["text"].GetArray()) {
       if (p.IsString())
-        phrases.emplace_back(static_cast<int>(i),
-                             text::NormalizedPhrase(p.GetString(), *k.context_rules));
+        phrases[text::NormalizedPhrase(p.GetString(), *k.context_rules)].push_back(
+            static_cast<int>(i));
     }
   }
   for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
@@ -385,11 +388,16 @@ Status CompileCues(Compiler& c, const Value& sets, const Value& expanded,
       ExpandCombinations(def["combinations"], list, scratch.GetAllocator());
     for (const auto& p : list.GetArray()) {
       const std::string words = text::NormalizedPhrase(p.GetString(), *k.context_rules);
-      for (const auto& [set, phrase] : phrases) {
-        if (set != static_cast<int>(i) && words.size() > phrase.size() &&
-            words.compare(0, phrase.size(), phrase) == 0 && words[phrase.size()] == ' ') {
+      // Every proper word prefix of the cue ("on standing" of "on standing up").
+      for (std::size_t space = words.find(' '); space != std::string::npos;
+           space = words.find(' ', space + 1)) {
+        const std::string prefix = words.substr(0, space);
+        auto found = phrases.find(prefix);
+        if (found == phrases.end()) continue;
+        for (int set : found->second) {
+          if (set == static_cast<int>(i)) continue;
           return c.Err(at, "the cue \"" + std::string(p.GetString()) + "\" begins with \"" +
-                               phrase + "\" of value set '" + k.value_set_ids[set] +
+                               prefix + "\" of value set '" + k.value_set_ids[set] +
                                "' and would hide it");
         }
       }
