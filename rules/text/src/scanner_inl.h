@@ -524,33 +524,29 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     return j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
            (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])));
   };
-  auto bare_no_at = [&](std::size_t at) {
-    if (s[at] != 'N' || !words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
+  // The answer at s[at] comes straight after a word of its sentence, past blanks only.
+  auto follows_item = [&](std::size_t at) {
+    if (!words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
     std::size_t p = at - 1;
     while (p > 0 && IsBlank(s[p - 1])) --p;
-    if (p == 0 || !IsAsciiAlnum(s[p - 1])) return false;
-    return bare_no_closes(at + 1);
+    return p != 0 && IsAsciiAlnum(s[p - 1]);
+  };
+  auto bare_no_at = [&](std::size_t at) {
+    return s[at] == 'N' && follows_item(at) && bare_no_closes(at + 1);
   };
 
   // "Fever no. Weight loss no.": a review of systems that writes "no" straight after its item,
   // with nothing after it but the item's end, answers that item the same way.
   auto bare_lower_no_at = [&](std::size_t at) {
     if (at + 1 >= n || (s[at + 1] != 'o' && s[at + 1] != 'O')) return false;
-    if (!words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
-    std::size_t p = at - 1;
-    while (p > 0 && IsBlank(s[p - 1])) --p;
-    if (p == 0 || !IsAsciiAlnum(s[p - 1])) return false;
-    return bare_no_closes(at + 2);
+    return follows_item(at) && bare_no_closes(at + 2);
   };
 
   // "Pregnant N/A (male)": a bare "N/A" after its item answers it the same way (not applicable,
   // so not present); it may be followed by a short aside in parentheses.
   auto bare_not_applicable_at = [&](std::size_t at) {
     if (at + 2 >= n || s[at + 1] != '/' || (s[at + 2] != 'A' && s[at + 2] != 'a')) return false;
-    if (!words_in_sentence || at < 2 || !IsBlank(s[at - 1])) return false;
-    std::size_t p = at - 1;
-    while (p > 0 && IsBlank(s[p - 1])) --p;
-    if (p == 0 || !IsAsciiAlnum(s[p - 1])) return false;
+    if (!follows_item(at)) return false;
     std::size_t j = at + 3;
     if (j < n && (IsAsciiAlnum(s[j]) || s[j] == '/')) return false;
     while (j < n && IsBlank(s[j])) ++j;
