@@ -302,6 +302,9 @@ TEST(NegationTest, PseudoTriggersDoNotNegate) {
   EXPECT_FALSE(Negated("Gram negative rods; fever persists.", kFever));
   EXPECT_FALSE(Negated("No change in treatment of the migraine.", kMigraine));
   EXPECT_FALSE(Negated("No relief with ibuprofen.", kIbuprofen));
+  // Excluded from an activity, not a diagnosis (lexicon 2026-12-07.17).
+  EXPECT_FALSE(Negated("Myelopathy - excluded from contact sport.", kMyelopathy));
+  EXPECT_TRUE(Negated("Myelopathy excluded.", kMyelopathy));
 }
 
 TEST(NegationTest, TerminationEndsTheScope) {
@@ -522,6 +525,23 @@ TEST(SectionTest, AWordOfThePresentEndsACarriedPastHistorySection) {
             Experiencer::kOther);
 }
 
+// A duration written right after the complaint opens the present after a past-history list
+// ("Headache 2/52, frontal, daily"; lexicon 2026-12-07.17), in UK shorthand too (N/7 days,
+// N/52 weeks, N/12 months). Such a duration ends no scope: "Previous admission 2 weeks ago
+// with meningitis" stays history, and deep in a history line it keeps the section.
+TEST(SectionTest, ADurationRightAfterTheComplaintEndsACarriedPastHistory) {
+  EXPECT_EQ(TimeOf("PMH: seminoma 2019, in remission.\nHeadache 2/52, frontal, daily.", kHeadache),
+            Temporality::kRecent);
+  EXPECT_EQ(TimeOf("PMH: HIV.\nHeadache 10 days, worse in the mornings.", kHeadache),
+            Temporality::kRecent);
+  EXPECT_EQ(TimeOf("PMH: asthma.\nMigraine 3/7.", kMigraine), Temporality::kRecent);
+  EXPECT_EQ(TimeOf("PMH:\nSAH treated in ICU 3 weeks, coiled.", kSah), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("PMH:\nAsthma. Migraine 20 years.", kMigraine), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("Previous admission 2 weeks ago with meningism.", kNeckStiffness),
+            Temporality::kHistorical);
+  EXPECT_TRUE(Negated("No fever 2 weeks, headache.", kFever));
+}
+
 TEST(SectionTest, AbbreviatedAndCapitalHeadings) {
   EXPECT_EQ(TimeOf("PMH: migraine.", kMigraine), Temporality::kHistorical);
   EXPECT_EQ(Of("FH: aneurysm", kAneurysm).experiencer, Experiencer::kOther);
@@ -609,20 +629,27 @@ TEST(MatchTest, LongestPhraseAtAPositionAndNoDoubleReport) {
               ElementsAre(kHeadache, kFever));
 }
 
+// A lexicon of `phrases` under the default rules, concept ids 1, 2, ... in order.
+Result<ConceptLexicon> LexiconOf(std::initializer_list<std::string_view> phrases) {
+  ConceptLexicon::Builder builder(ContextRules::Default());
+  int id = 0;
+  for (std::string_view phrase : phrases) builder.Add(++id, phrase);
+  return std::move(builder).Build();
+}
+
+std::vector<Mention> MentionsIn(std::string_view text, const ConceptLexicon& lexicon) {
+  std::vector<Mention> mentions;
+  FindMentions(text, lexicon, &mentions);
+  return mentions;
+}
+
 // A phrase written with a comma ("red, sore eye") matches text with a lone comma there, and
 // its mention spans the words of the text; other punctuation, or a comma the phrase lacks,
 // still breaks a phrase (before, "red, sore eye" in a value set could never match).
 TEST(MatchTest, APhraseWrittenWithACommaMatchesTheComma) {
-  ConceptLexicon::Builder builder(ContextRules::Default());
-  builder.Add(1, "red, sore eye");
-  builder.Add(2, "neck stiffness");
-  auto built = std::move(builder).Build();
+  auto built = LexiconOf({"red, sore eye", "neck stiffness"});
   ASSERT_TRUE(built.ok()) << built.status().ToString();
-  auto find = [&](std::string_view text) {
-    std::vector<Mention> mentions;
-    FindMentions(text, *built, &mentions);
-    return mentions;
-  };
+  auto find = [&](std::string_view text) { return MentionsIn(text, *built); };
   const std::string text = "Headache with a red, sore eye since noon.";
   auto mentions = find(text);
   ASSERT_EQ(mentions.size(), 1u);
@@ -633,6 +660,25 @@ TEST(MatchTest, APhraseWrittenWithACommaMatchesTheComma) {
   EXPECT_EQ(find("A red. Sore eye.").size(), 0u);
   EXPECT_EQ(find("Neck, stiffness.").size(), 0u);
   EXPECT_EQ(find("Neck stiffness, red, sore eye.").size(), 2u);
+}
+
+// Quotation marks do not break a phrase: a note quotes the patient's own word inside it
+// ("says his head is 'pounding'", "34 weeks' gestation"). Other punctuation still does.
+TEST(MatchTest, QuotationMarksDoNotBreakAPhrase) {
+  auto built = LexiconOf({"head is pounding", "neck stiffness"});
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  auto find = [&](std::string_view text) { return MentionsIn(text, *built); };
+  const std::string text = "Now says his head is 'pounding'.";
+  auto mentions = find(text);
+  ASSERT_EQ(mentions.size(), 1u);
+  EXPECT_EQ(text.substr(mentions[0].begin, mentions[0].end - mentions[0].begin),
+            "head is 'pounding");
+  EXPECT_EQ(find("His head is \"pounding\" today.").size(), 1u);
+  EXPECT_EQ(find("Her head is \u2018pounding\u2019 today.").size(), 1u);
+  EXPECT_EQ(find("Her head is \u201cpounding\u201d today.").size(), 1u);
+  EXPECT_EQ(find("\"Neck\" stiffness").size(), 1u);
+  EXPECT_EQ(find("Head is (pounding).").size(), 0u);
+  EXPECT_EQ(find("Neck; stiffness.").size(), 0u);
 }
 
 // The scanner keeps at most 48 bytes of a word and marks a longer one, so that it never equals
@@ -934,6 +980,16 @@ TEST(NegationTest, BareCapitalNAnswersItsOwnItem) {
 
 // "Fever: (-)": a mark after a field's colon with nothing after it on its line answers that
 // field, as "Fever (-)" does; "ROS: (+) headache, (-) fever" still answers the item after it.
+// Items joined by a slash or an ampersand share their answer ("Positional / Valsalva: N"): the
+// capital after the slash opens no heading of its own that would cut the answer off.
+TEST(NegationTest, ItemsJoinedByASlashShareTheirAnswer) {
+  EXPECT_TRUE(Negated("Headache.\nNeck stiffness / Fever: N", kNeckStiffness));
+  EXPECT_TRUE(Negated("Headache.\nNeck stiffness & Fever: No", kNeckStiffness));
+  EXPECT_TRUE(Negated("Headache.\nNeck stiffness / Fever: N", kFever));
+  // A heading after other punctuation still opens its own item.
+  EXPECT_FALSE(Negated("Neck stiffness. Fever: N", kNeckStiffness));
+}
+
 TEST(NegationTest, AMarkAfterAFieldColonAnswersTheField) {
   EXPECT_EQ(Of("Fever: (-)", kFever).negation, Negation::kNegated);
   EXPECT_EQ(Of("Headache: (+)\nFever: (-)\nNeck stiffness: (-)", kFever).negation,

@@ -335,7 +335,8 @@ class SentenceJudge {
           titled = titled && (tokens[first].flags & (kCapitalized | kUpper));
         }
         found = (tokens[first].flags & kSegmentStart) ||
-                (titled && (tokens[first].flags & kPunctBefore));
+                (titled && (tokens[first].flags & kPunctBefore) &&
+                 !(tokens[first].flags & kJoinBefore));
       }
       if (!found) continue;
       bool covered = false;
@@ -465,7 +466,7 @@ class TokenSink {
       std::uint16_t flags = event.flags;
       if (k > 0)
         flags &= static_cast<std::uint16_t>(
-            ~(kPunctBefore | kSegmentStart | kFieldColonBefore | kCommaBefore));
+            ~(kPunctBefore | kSegmentStart | kFieldColonBefore | kCommaBefore | kJoinBefore));
       tokens_.push_back({event.begin, event.end, ids.first[k], flags});
     }
   }

@@ -121,6 +121,9 @@ enum WordFlag : std::uint16_t {
   // A lone comma between this word and the previous one ("red, sore eye"). A phrase written
   // with a comma holds the word kCommaWord there and matches only text with the comma.
   kCommaBefore = 4096,
+  // A lone '/' or '&' between this word and the previous one: items joined into one
+  // ("Positional / Valsalva: N"), so a capital after it opens no heading of its own.
+  kJoinBefore = 8192,
 };
 
 inline constexpr std::size_t kMaxWordBytes = 48;  // longer words are never in a vocabulary

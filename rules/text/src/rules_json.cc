@@ -403,7 +403,11 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
         }
       }
       if (const rapidjson::Value* categories = json::Find(group, "categories")) {
-        if (!categories->IsArray() || categories->Empty()) {
+        // An empty list is a term that ends no scope and only ends a carried section (a bare
+        // duration opening a line, "Headache 2/52"), which must not end "previous ... ago".
+        const bool section_only =
+            categories->IsArray() && categories->Empty() && json::Find(group, "endsCarriedSection");
+        if (!categories->IsArray() || (categories->Empty() && !section_only)) {
           return Error(at + "/categories", "must be a non-empty array of categories");
         }
         info.categories = 0;
@@ -422,7 +426,7 @@ Status ParseRules(const rapidjson::Value& root, RulesData* rules) {
         if (!ends->IsArray() || ends->Empty()) {
           return Error(ends_at, "must be a non-empty array of the group's terms");
         }
-        if (!(info.categories & kHistorical)) {
+        if (info.categories != 0 && !(info.categories & kHistorical)) {
           return Error(ends_at, "only a termination of historical scopes may end a section");
         }
         for (rapidjson::SizeType k = 0; k < ends->Size(); ++k) {

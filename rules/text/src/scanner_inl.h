@@ -62,6 +62,10 @@ inline bool IsNoBreakSpace(const unsigned char* s, std::size_t i, std::size_t n)
 inline bool IsRightSingleQuote(const unsigned char* s, std::size_t i, std::size_t n) {
   return s[i] == 0xE2 && i + 2 < n && s[i + 1] == 0x80 && s[i + 2] == 0x99;
 }
+// U+2018-U+201F: curly single and double quotation marks.
+inline bool IsCurlyQuote(const unsigned char* s, std::size_t i, std::size_t n) {
+  return s[i] == 0xE2 && i + 2 < n && s[i + 1] == 0x80 && s[i + 2] >= 0x98 && s[i + 2] <= 0x9F;
+}
 // Bytes of the UTF-8 character whose lead byte is c (1 for ASCII or a stray byte).
 inline std::size_t CharLength(unsigned char c) {
   if (c >= 0xF0 && c <= 0xF7) return 4;
@@ -463,6 +467,11 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       if (j < begin && j >= 2 && s[j - 1] == ':' && IsAsciiAlnum(s[j - 2]))
         flags |= kFieldColonBefore;
       if (j >= 2 && s[j - 1] == ',' && IsAsciiAlnum(s[j - 2])) flags |= kCommaBefore;
+      if (j >= 2 && (s[j - 1] == '/' || s[j - 1] == '&')) {
+        std::size_t k = j - 1;
+        while (k > 0 && IsBlank(s[k - 1])) --k;
+        if (k > 0 && IsAsciiAlnum(s[k - 1])) flags |= kJoinBefore;
+      }
     }
     if (has_upper && !has_lower) flags |= kUpper;
     if (capitalized) flags |= kCapitalized;
@@ -676,7 +685,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         scan_word(0);
         continue;
       }
-      if (!IsNoBreakSpace(s, i, n)) pending |= kPunctBefore;
+      // Quotation marks do not break a phrase: notes quote the patient's words inside one
+      // ("says his head is 'pounding'"), and the quoted word belongs to the phrase around it.
+      if (!IsNoBreakSpace(s, i, n) && !IsCurlyQuote(s, i, n)) pending |= kPunctBefore;
       i += sl;
       continue;
     }
@@ -765,6 +776,11 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       }
       case '(':
         pending |= kPunctBefore | kParenOpenBefore;
+        ++i;
+        continue;
+      case '\'':
+      case '"':
+        // A quotation mark does not break a phrase (see the curly quotes above).
         ++i;
         continue;
       default:
