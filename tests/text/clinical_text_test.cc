@@ -402,6 +402,17 @@ TEST(ExperiencerTest, OtherPeople) {
 
 // A relative who notices or reports the patient's symptom is a source, not the experiencer
 // (lexicon 2026-12-06.6; before it "Her husband noticed weakness" was the husband's weakness).
+// A partner's condition is hers ("Partner is 30 weeks pregnant", "Wife now ..."), for three
+// words only: "Partner is worried about his headache" keeps the patient's headache.
+TEST(ExperiencerTest, APartnersConditionIsHers) {
+  EXPECT_EQ(Of("Partner is in fever clinic; he has a headache.", kFever).experiencer,
+            Experiencer::kOther);
+  EXPECT_EQ(Of("Wife now has a fever; he has a headache.", kFever).experiencer,
+            Experiencer::kOther);
+  EXPECT_EQ(Of("Partner is worried about his headache.", kHeadache).experiencer,
+            Experiencer::kPatient);
+}
+
 TEST(ExperiencerTest, ARelativeWhoReportsIsNotTheExperiencer) {
   EXPECT_EQ(Of("Her husband noticed weakness this morning.", kWeakness).experiencer,
             Experiencer::kPatient);
@@ -540,6 +551,18 @@ TEST(SectionTest, ADurationRightAfterTheComplaintEndsACarriedPastHistory) {
   EXPECT_EQ(TimeOf("Previous admission 2 weeks ago with meningism.", kNeckStiffness),
             Temporality::kHistorical);
   EXPECT_TRUE(Negated("No fever 2 weeks, headache.", kFever));
+}
+
+// Text copied forward from an earlier note is that note's: a line that marks it with its date
+// opens a past section, in any case and between rules of dashes (lexicon 2026-12-07.17).
+TEST(SectionTest, ACopiedForwardMarkWithItsDateOpensAPastSection) {
+  EXPECT_EQ(TimeOf("Seen today for ear wax.\n--- copied forward 08/2025 ---\nMigraine, 6 a month.",
+                   kMigraine),
+            Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("Previous note (11/2024)\nMigraine.", kMigraine), Temporality::kHistorical);
+  EXPECT_EQ(TimeOf("Migraine, copied forward 08/2025.", kMigraine), Temporality::kRecent);
+  EXPECT_EQ(TimeOf("Copied forward 08/2025, seen today.\nMigraine.", kMigraine),
+            Temporality::kRecent);
 }
 
 TEST(SectionTest, AbbreviatedAndCapitalHeadings) {

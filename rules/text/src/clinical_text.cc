@@ -240,6 +240,17 @@ class SentenceJudge {
   bool IsHeading(const Match& m) const {
     const std::vector<Token>& tokens = s_.tokens;
     if (!(tokens[m.end - 1].flags & kColonAfter)) {
+      // A heading that opens its sentence and closes it with a date is one in any case and
+      // between rules of dashes ("--- copied forward 08/2025 ---", "Previous note (11/2024)"):
+      // up to three words after it, joined by punctuation, the last a year.
+      if (m.start == 0 && (tokens[0].flags & kSegmentStart) && m.end < tokens.size() &&
+          tokens.size() - m.end <= 3 && (tokens.back().flags & kYear)) {
+        bool date = true;
+        for (std::size_t t = m.end + 1; t < tokens.size(); ++t) {
+          date = date && (tokens[t].flags & kPunctBefore);
+        }
+        if (date) return true;
+      }
       // Without a colon only alone on its line, in capitals or title case ("PAST MEDICAL
       // HISTORY", "Family History"), and only when it is the whole sentence.
       if (!(tokens[m.end - 1].flags & kLineEndAfter) || !(tokens[m.start].flags & kSegmentStart) ||
