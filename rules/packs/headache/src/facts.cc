@@ -388,7 +388,7 @@ class Extractor {
         const bool past = rule.with_may_be_past && PastForPatient(with.context);
         if (!(with.context.CurrentForPatient() || past) ||
             std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end() ||
-            !SameStatement(cue, with)) {
+            !(SameStatement(cue, with) || OnePainHistoryForm(text, cue, with))) {
           continue;
         }
         if (CueCancelled(text, cue, with, rule) || Excluded(text, cue, vs)) break;
@@ -455,6 +455,54 @@ class Extractor {
     const std::uint32_t apart =
         cue.clause > with.clause ? cue.clause - with.clause : with.clause - cue.clause;
     return apart == 1 && cue.clause_word <= 2;
+  }
+
+  // The cue and its headache on two lines of one pain history written as a form: each line
+  // opens with a field label of findings.json's painHistoryForm ("Site: occipital" and "Rel:
+  // lying flat"), and so does every line between them, with no blank line and at most maxLines
+  // apart. A review of systems ("Head: headache" / "Eyes: red eye") has other labels.
+  bool OnePainHistoryForm(std::string_view text, const text::Mention& cue,
+                          const text::Mention& with) const {
+    const Knowledge::PainHistoryForm& form = k_.pain_history_form;
+    if (form.max_lines == 0 || cue.statement == with.statement) return false;
+    std::size_t from = std::min(cue.begin, with.begin), to = std::max(cue.begin, with.begin);
+    while (from > 0 && text[from - 1] != '\n') --from;  // the first line's start
+    int lines = 0;
+    for (std::size_t at = from; at <= to;) {
+      if (!OpensWithFieldLabel(text.substr(at), form.labels)) return false;
+      const std::size_t end = text.find('\n', at);
+      if (end == std::string_view::npos || end >= to) return true;
+      if (++lines > form.max_lines) return false;
+      at = end + 1;
+    }
+    return true;
+  }
+
+  // A line that opens (after blanks and a bullet) with one of `labels` and a colon, or with
+  // labels joined by '/' ("Exacerbating/relieving:", "Exac/Rel:").
+  static bool OpensWithFieldLabel(std::string_view line, const std::vector<std::string>& labels) {
+    std::size_t at = 0;
+    while (at < line.size() && (line[at] == ' ' || line[at] == '\t' || line[at] == '-' ||
+                                line[at] == '*' || line[at] == '>'))
+      ++at;
+    const std::size_t colon = line.find(':', at);
+    constexpr std::size_t kMaxLabelBytes = 32;
+    if (colon == std::string_view::npos || colon == at || colon - at > kMaxLabelBytes) return false;
+    std::string_view label = line.substr(at, colon - at);
+    if (label.find('\n') != std::string_view::npos) return false;
+    while (!label.empty()) {
+      const std::size_t slash = label.find('/');
+      std::string_view part = label.substr(0, slash);
+      while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      const bool known = std::any_of(labels.begin(), labels.end(), [&](const std::string& l) {
+        return l.size() == part.size() && EqualsFolded(part, l);
+      });
+      if (!known) return false;
+      if (slash == std::string_view::npos) break;
+      label.remove_prefix(slash + 1);
+    }
+    return true;
   }
 
   // An `unless` phrase of the cue in the clauses that hold it and its headache ("sudden

@@ -573,6 +573,11 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       }
     }
   }
+  if (auto form = doc.FindMember("painHistoryForm"); form != doc.MemberEnd()) {
+    for (const auto& label : form->value["labels"].GetArray())
+      k.pain_history_form.labels.push_back(LowerPhrase(label));
+    k.pain_history_form.max_lines = form->value["maxLines"].GetInt();
+  }
   CEPHALGIA_RETURN_IF_ERROR(CompileComplaintProperties(c, doc));
   const Value& fs = doc["findings"];
   for (rapidjson::SizeType i = 0; i < fs.Size(); ++i) {

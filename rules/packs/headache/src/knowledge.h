@@ -269,6 +269,14 @@ struct Knowledge {
   std::vector<bool> other_complaint, names_headache;
   // Per value set; a cue phrase is lexicon concept value_set_ids.size() + its set's index.
   std::vector<Cues> cues;
+  // findings.json painHistoryForm: the field labels of a pain history written as a form
+  // ("Site: occipital" / "Onset: sudden" / "Rel: lying flat"), whose lines are about one pain,
+  // so that a cue on one of them goes with the headache on another.
+  struct PainHistoryForm {
+    std::vector<std::string> labels;  // lower case
+    int max_lines = 0;                // 0: no form is read
+  };
+  PainHistoryForm pain_history_form;
 
   std::vector<Finding> findings;
   std::vector<FindingSource> sources;
