@@ -29,6 +29,7 @@ struct VsHit {
   bool historical = false;  // a text mention of the past ("history of ...", "in 2009")
   bool uncertain = false;   // a text mention hedged ("possible ...", "cannot exclude ...")
   std::string_view quote;   // text mentions: the matched words, a short span (in Facts::text)
+  int written_year = 0;     // an event dated by a year written after it ("RTC 2009"); 0: none
 };
 
 // How the record that supports a finding is shown to a clinician.
@@ -362,7 +363,7 @@ class Extractor {
       if (Excluded(text, m, vs) || ExcludedBefore(text, m, vs) || ToldOfAnotherComplaint(m, vs))
         continue;
       AddTextHit(text, m, vs, c.temporality == text::Temporality::kHistorical, c.uncertain, hits,
-                 from);
+                 from, WrittenYear(text, m, vs));
       if (k_.cues[static_cast<std::size_t>(vs)].with_may_be_past && c.CurrentForPatient())
         cues = true;  // its past headache may be current, read below
     }
@@ -539,20 +540,83 @@ class Extractor {
 
   // One text hit for value set `vs`; a set already in hits[from, end) is not added again (a code
   // match stands; a current mention beats a past one, a definite one a hedged one).
+  // A mention that is no older than another of its set replaces it: one not in the past, or
+  // not dated by a written year.
   void AddTextHit(std::string_view text, const text::Mention& m, int vs, bool historical,
-                  bool uncertain, std::vector<VsHit>* hits, std::size_t from) {
+                  bool uncertain, std::vector<VsHit>* hits, std::size_t from,
+                  int written_year = 0) {
     auto same = std::find_if(hits->begin() + static_cast<std::ptrdiff_t>(from), hits->end(),
                              [vs](const VsHit& h) { return h.value_set == vs; });
     if (same != hits->end()) {
       if (same->certainty != Certainty::kText) return;
-      if (same->historical && !historical)
-        *same = {vs, Certainty::kText, false, uncertain, f_.text.Store(text::Quote(text, m))};
-      else if (same->uncertain && !uncertain && same->historical == historical)
+      const bool newer = (same->historical && !historical) ||
+                         (same->historical == historical && same->written_year != 0 &&
+                          (written_year == 0 || written_year > same->written_year));
+      if (newer) {
+        *same = {vs,
+                 Certainty::kText,
+                 historical,
+                 uncertain,
+                 f_.text.Store(text::Quote(text, m)),
+                 written_year};
+      } else if (same->uncertain && !uncertain && same->historical == historical) {
         same->uncertain = false;
+      }
       return;
     }
-    hits->push_back(
-        {vs, Certainty::kText, historical, uncertain, f_.text.Store(text::Quote(text, m))});
+    hits->push_back({vs, Certainty::kText, historical, uncertain,
+                     f_.text.Store(text::Quote(text, m)), written_year});
+  }
+
+  // The year written after an event's mention in its clause ("Whiplash RTC 2009", "last seizure
+  // 2020"), for findings.json's datedByWrittenYear sets: at most maxWordsBetween words between
+  // (the day and month of a date are no words), and not a duration's start ("since 2019",
+  // "2019 onwards"). 0 when there is none.
+  int WrittenYear(std::string_view text, const text::Mention& m, int vs) const {
+    const Knowledge::WrittenYearDating& rule = k_.written_year;
+    if (!rule.value_sets[static_cast<std::size_t>(vs)] || m.clause_end <= m.end) return 0;
+    const std::string_view rest = text.substr(m.end, m.clause_end - m.end);
+    auto is_one_of = [](std::string_view word, const std::vector<std::string>& list) {
+      return std::any_of(list.begin(), list.end(), [&](const std::string& w) {
+        return w.size() == word.size() && EqualsFolded(word, w);
+      });
+    };
+    std::string_view previous;
+    int words = 0;
+    for (std::size_t at = 0; at < rest.size();) {
+      if (!IsAsciiAlnum(rest[at])) {
+        ++at;
+        continue;
+      }
+      std::size_t end = at;
+      bool digits = true;
+      while (end < rest.size() && IsAsciiAlnum(rest[end])) {
+        digits = digits && rest[end] >= '0' && rest[end] <= '9';
+        ++end;
+      }
+      const std::string_view word = rest.substr(at, end - at);
+      at = end;
+      if (digits && word.size() == 4) {
+        const int year =
+            (word[0] - '0') * 1000 + (word[1] - '0') * 100 + (word[2] - '0') * 10 + (word[3] - '0');
+        if (year < 1900 || year > 2099 || is_one_of(previous, rule.not_after)) return 0;
+        std::size_t next = at;
+        while (next < rest.size() && !IsAsciiAlnum(rest[next])) ++next;
+        std::size_t next_end = next;
+        while (next_end < rest.size() && IsAsciiAlnum(rest[next_end])) ++next_end;
+        if (is_one_of(rest.substr(next, next_end - next), rule.not_before)) return 0;
+        return year;
+      }
+      if (!(digits && word.size() <= 2) && ++words > rule.max_words_between) return 0;
+      previous = word;
+    }
+    return 0;
+  }
+
+  // A text hit dated by a written year whose end is already older than `within_days`.
+  bool OlderThanItsYear(const VsHit& hit, int within_days) const {
+    if (hit.written_year == 0) return false;
+    return DaysAgo(fhir::UtcMidnight(hit.written_year + 1, 1, 1)) > within_days;
   }
 
   // A phrase that tells a property of a complaint ("worse on standing", "came on suddenly")
@@ -916,6 +980,8 @@ class Extractor {
           if (hit.historical && !src.history_mentions) continue;
           if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days)
             continue;
+          if (src.effective_within_days && OlderThanItsYear(hit, *src.effective_within_days))
+            continue;
           if (src.tied_to_value_set >= 0 && !TiedTo(ov, src.tied_to_value_set)) continue;
           Certainty c = fhir::Weakest(a.certainty, hit.certainty);
           if (src.quantity || src.component_value_set >= 0 || src.trend_days > 0) {
@@ -968,6 +1034,8 @@ class Extractor {
             continue;
           if (hit.historical && !src.history_mentions) continue;
           if (src.effective_within_days && date && DaysAgo(*date) > *src.effective_within_days)
+            continue;
+          if (src.effective_within_days && OlderThanItsYear(hit, *src.effective_within_days))
             continue;
           std::string& note = s_.note;
           note.assign("written in ");

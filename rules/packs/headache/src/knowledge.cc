@@ -578,6 +578,22 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       k.pain_history_form.labels.push_back(LowerPhrase(label));
     k.pain_history_form.max_lines = form->value["maxLines"].GetInt();
   }
+  k.written_year.value_sets.assign(k.value_set_ids.size(), false);
+  if (auto dated = doc.FindMember("datedByWrittenYear"); dated != doc.MemberEnd()) {
+    const Value& d = dated->value;
+    const auto& sets = d["valueSets"].GetArray();
+    for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          int vs,
+          c.ValueSet(sets[i].GetString(), "/datedByWrittenYear/valueSets/" + std::to_string(i)));
+      k.written_year.value_sets[static_cast<std::size_t>(vs)] = true;
+    }
+    k.written_year.max_words_between = d["maxWordsBetween"].GetInt();
+    for (const auto& w : d["notAfter"].GetArray())
+      k.written_year.not_after.push_back(LowerPhrase(w));
+    for (const auto& w : d["notBefore"].GetArray())
+      k.written_year.not_before.push_back(LowerPhrase(w));
+  }
   CEPHALGIA_RETURN_IF_ERROR(CompileComplaintProperties(c, doc));
   const Value& fs = doc["findings"];
   for (rapidjson::SizeType i = 0; i < fs.Size(); ++i) {

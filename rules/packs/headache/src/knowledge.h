@@ -277,6 +277,14 @@ struct Knowledge {
     int max_lines = 0;                // 0: no form is read
   };
   PainHistoryForm pain_history_form;
+  // findings.json datedByWrittenYear: an event a note dates by a year written right after it
+  // ("Whiplash RTC 2009", "last seizure 2020") happened by the end of that year at the latest.
+  struct WrittenYearDating {
+    std::vector<bool> value_sets;  // per value set: its mentions are events a year dates
+    int max_words_between = 0;
+    std::vector<std::string> not_after, not_before;  // lower case: "since 2019", "2019 onwards"
+  };
+  WrittenYearDating written_year;
 
   std::vector<Finding> findings;
   std::vector<FindingSource> sources;
