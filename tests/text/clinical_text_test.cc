@@ -1013,6 +1013,32 @@ TEST(NegationTest, ItemsJoinedByASlashShareTheirAnswer) {
   EXPECT_FALSE(Negated("Neck stiffness. Fever: N", kNeckStiffness));
 }
 
+// A screen written as cells ("trauma N | fever N | weight loss N"): a bare N before a bar
+// answers its own cell only.
+TEST(NegationTest, ABareNBeforeABarAnswersItsCell) {
+  EXPECT_TRUE(Negated("Red flag screen: trauma N | fever N | neck stiffness N", kFever));
+  EXPECT_TRUE(Negated("Red flag screen: trauma N | fever N | neck stiffness N", kNeckStiffness));
+  EXPECT_FALSE(Negated("Screen: fever Y | neck stiffness N", kFever));
+}
+
+// A question that lists its items after "Any" is answered for all of them ("Any fever, rash,
+// stiff neck? No"); a longer first item still keeps its own clause ("Headache for a week,
+// fever: no").
+TEST(NegationTest, AnAnyQuestionsListIsAnsweredTogether) {
+  EXPECT_TRUE(Negated("Any fever, rash, neck stiffness? No", kFever));
+  EXPECT_TRUE(Negated("Any fever, rash, neck stiffness? No", kNeckStiffness));
+  EXPECT_FALSE(Negated("Headache for a week, fever: no", kHeadache));
+}
+
+// A post-negation reaches back over an aside in parentheses: its words do not count toward
+// the scope ("Myelopathy tests (Hoffmann, Babinski, clonus) negative").
+TEST(NegationTest, ABackwardNegationReachesOverAnAside) {
+  EXPECT_TRUE(Negated("Myelopathy tests (Hoffmann, Babinski, clonus) negative.", kMyelopathy));
+  EXPECT_TRUE(Negated("Myelopathy tests negative.", kMyelopathy));
+  EXPECT_FALSE(
+      Negated("Myelopathy suspected. Hoffmann, Babinski, clonus, tone negative.", kMyelopathy));
+}
+
 TEST(NegationTest, AMarkAfterAFieldColonAnswersTheField) {
   EXPECT_EQ(Of("Fever: (-)", kFever).negation, Negation::kNegated);
   EXPECT_EQ(Of("Headache: (+)\nFever: (-)\nNeck stiffness: (-)", kFever).negation,

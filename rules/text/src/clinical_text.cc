@@ -423,12 +423,22 @@ class SentenceJudge {
         }
       }
       if (info.direction & kBackward) {
-        const std::size_t limit =
-            m.start > info.max_scope_backward ? m.start - info.max_scope_backward : 0;
+        // Words of an aside in parentheses do not count toward the scope ("Cervical instability
+        // tests (Sharp-Purser, alar ligament) negative"), up to kMaxAsideWords of them.
+        constexpr std::size_t kMaxAsideWords = 8;
         const std::uint8_t stops = info.whole_item ? std::uint8_t{kHeadingStop} : category;
-        for (std::size_t t = m.start; t > limit; --t) {
+        std::size_t budget = info.max_scope_backward, aside = 0;
+        bool inside = false;
+        for (std::size_t t = m.start; t > 0 && budget > 0; --t) {
           if (s_.stop_backward[t - 1] & stops) break;
+          if (s_.tokens[t].flags & kParenCloseBefore) inside = true;
           s_.backward[t - 1] |= category;
+          if (inside && aside < kMaxAsideWords) {
+            ++aside;
+          } else {
+            --budget;
+          }
+          if (s_.tokens[t - 1].flags & kParenOpenBefore) inside = false;
         }
       }
     }

@@ -108,6 +108,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   // '=', " - ") came among them: a checklist answer must not reach back past them.
   std::size_t segment_words = 0;
   bool segment_has_separator = false;
+  // The segment opens with "any", as a question's list does ("Any fever, rash, stiff neck? No"):
+  // its first item is two words long and still one of the list the answer covers.
+  bool segment_asks = false;
 
   // An answered item ends a ConText sentence at once; a stronger end right after it (the line
   // break after "Fever? No") is still reported, with no words, so the statement ends too.
@@ -121,6 +124,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     pending = kSegmentStart;
     segment_words = 0;
     segment_has_separator = false;
+    segment_asks = false;
   };
 
   // A word the scanner writes itself (an answer mark read as "no", a checklist answer).
@@ -522,6 +526,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     event.flags = flags;
     sink.OnWord(event);
     words_in_sentence = true;
+    if (segment_words == 0) segment_asks = event.lower == "any";
     ++segment_words;
   };
 
@@ -530,8 +535,13 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   // anywhere else ("N/V", "N = 12", "grade N") is a word.
   // The byte after a bare N closes its item: the end, a line break, ',', ';' or a final '.'.
   auto bare_no_closes = [&](std::size_t j) {
-    return j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
-           (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])));
+    if (j == n || s[j] == '\n' || s[j] == ',' || s[j] == ';' ||
+        (s[j] == '.' && (j + 1 == n || IsBlankOrNewline(s[j + 1])))) {
+      return true;
+    }
+    // "trauma N | fever N | weight loss N": a screen's cells, one bar after each answer.
+    while (j < n && IsBlank(s[j])) ++j;
+    return j < n && s[j] == '|';
   };
   // The answer at s[at] comes straight after a word of its sentence, past blanks only.
   auto follows_item = [&](std::size_t at) {
@@ -560,6 +570,17 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (j < n && (IsAsciiAlnum(s[j]) || s[j] == '/')) return false;
     while (j < n && IsBlank(s[j])) ++j;
     return bare_no_closes(j) || (j < n && s[j] == '(');
+  };
+
+  // A yes answer ("Y", "Yes", "YES") closing the cell before the bar at s[at], after its item.
+  auto yes_answer_before = [&](std::size_t at) {
+    std::size_t end = at;
+    while (end > 0 && IsBlank(s[end - 1])) --end;
+    std::size_t begin = end;
+    while (begin > 0 && IsAsciiAlnum(s[begin - 1])) --begin;
+    if (begin == end || begin == 0 || !IsBlank(s[begin - 1])) return false;
+    const std::string_view word(reinterpret_cast<const char*>(s) + begin, end - begin);
+    return word == "Y" || EqualsNoCase(word, "yes");
   };
 
   // After a comma at s[at - 1]: up to four words and a bare N answering them ("Headache, neck
@@ -668,6 +689,13 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       i += mark_len;
       continue;
     }
+    // "fever Y | neck stiffness N": a cell answered yes ends at its bar, so that the next
+    // cell's answer does not reach back into it.
+    if (c == '|' && words_in_sentence && yes_answer_before(i)) {
+      end_sentence(Break::kClause);
+      ++i;
+      continue;
+    }
     if (words_in_sentence && is_item_separator(i)) {
       // "Fever: no.": the item is negated by the word kNegativeAnswerWord in place of the
       // answer, and the clause ends with it.
@@ -695,7 +723,8 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       // "Headache for a week, fever: no": the answered item is a clause of its own, so that
       // its "no" reaches neither the headache nor an earlier item ("Neck stiffness: yes, ...").
       // A clause of one word may head a list answered together ("Fever, chills: none").
-      if (((segment_words > 1 || segment_has_separator) && negative_item_ahead(i + 1)) ||
+      const bool one_item = segment_words == 1 || (segment_words == 2 && segment_asks);
+      if (((!one_item || segment_has_separator) && negative_item_ahead(i + 1)) ||
           bare_no_item_ahead(i + 1)) {
         end_sentence(Break::kClause);
         ++i;
@@ -703,6 +732,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       }
       segment_words = 0;
       segment_has_separator = false;
+      segment_asks = false;
     }
     switch (c) {
       case '-':
