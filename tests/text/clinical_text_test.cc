@@ -413,6 +413,17 @@ TEST(ExperiencerTest, APartnersConditionIsHers) {
             Experiencer::kPatient);
 }
 
+// A relative's new diagnosis is the relative's, over a longer clause than "brother" alone
+// reaches (lexicon 2026-12-07.17).
+TEST(ExperiencerTest, ARelativesDiagnosisIsTheRelatives) {
+  EXPECT_EQ(Of("His twin brother was recently diagnosed with a ruptured aneurysm.", kAneurysm)
+                .experiencer,
+            Experiencer::kOther);
+  EXPECT_EQ(
+      Of("Brother was diagnosed last week. He has an aneurysm himself.", kAneurysm).experiencer,
+      Experiencer::kPatient);
+}
+
 TEST(ExperiencerTest, ARelativeWhoReportsIsNotTheExperiencer) {
   EXPECT_EQ(Of("Her husband noticed weakness this morning.", kWeakness).experiencer,
             Experiencer::kPatient);
@@ -1037,6 +1048,17 @@ TEST(NegationTest, ABackwardNegationReachesOverAnAside) {
   EXPECT_TRUE(Negated("Myelopathy tests negative.", kMyelopathy));
   EXPECT_FALSE(
       Negated("Myelopathy suspected. Hoffmann, Babinski, clonus, tone negative.", kMyelopathy));
+}
+
+// An emergency note's differential closed by "considered and felt (very) unlikely" is denied
+// as a list; a differential "considered:" is uncertain, not present (lexicon 2026-12-07.17).
+TEST(NegationTest, ADifferentialConsideredAndFeltUnlikelyIsDeniedAsAList) {
+  EXPECT_TRUE(Negated(
+      "Subarachnoid hemorrhage, meningitis, myelopathy and aneurysm considered and felt very "
+      "unlikely based on history and exam.",
+      kSah));
+  EXPECT_TRUE(Negated("Aneurysm considered and felt unlikely.", kAneurysm));
+  EXPECT_TRUE(Of("Differential diagnosis considered: migraine, aneurysm.", kAneurysm).uncertain);
 }
 
 TEST(NegationTest, AMarkAfterAFieldColonAnswersTheField) {

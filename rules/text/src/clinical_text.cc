@@ -55,6 +55,9 @@ int KindRank(PatternKind kind) {
   return 5;
 }
 
+// Words of an aside in parentheses that a scope passes over without counting them.
+constexpr std::size_t kMaxAsideWords = 8;
+
 // A heading found by its form rather than listed ("EXAMINATION PERFORMED:"): neutral.
 constexpr std::int32_t kGenericHeading = -1;
 const PatternInfo& GenericHeadingInfo() {
@@ -425,7 +428,6 @@ class SentenceJudge {
       if (info.direction & kBackward) {
         // Words of an aside in parentheses do not count toward the scope ("Cervical instability
         // tests (Sharp-Purser, alar ligament) negative"), up to kMaxAsideWords of them.
-        constexpr std::size_t kMaxAsideWords = 8;
         const std::uint8_t stops = info.whole_item ? std::uint8_t{kHeadingStop} : category;
         std::size_t budget = info.max_scope_backward, aside = 0;
         bool inside = false;

@@ -246,9 +246,10 @@ struct PendingEvidence {
 // The extractor's working buffers, kept per thread from call to call so that a request
 // allocates for them only when it is larger than any seen before on its thread.
 struct ExtractScratch {
-  std::vector<text::Mention> mentions;  // TextHits
-  std::vector<uint32_t> code_sets;      // CodeHits
-  std::string lower_window;             // Excluded
+  std::vector<text::Mention> mentions;                    // TextHits
+  std::vector<std::pair<int, std::size_t>> negated_sets;  // TextHits: (set, last negation's byte)
+  std::vector<uint32_t> code_sets;                        // CodeHits
+  std::string lower_window;                               // Excluded
   // The texts of one mark (reference, note, display) and a concept's words: Mark copies what
   // it keeps into the facts' text.
   std::string ref, note, shown, concept_text;
@@ -347,6 +348,25 @@ class Extractor {
     s_.mentions.clear();
     text::FindMentions(text, *k_.lexicon, &s_.mentions);
     const int set_count = static_cast<int>(k_.value_set_ids.size());
+    // A differential the note weighs and then sets aside is no possible finding: "Differential
+    // diagnosis includes ... subarachnoid haemorrhage ... SAH considered and felt unlikely". An
+    // uncertain mention of a set that the same text negates about the patient after it does not
+    // count (an affirmed one still does, and a negation before it sets nothing aside).
+    // knowledge.md §e.2: uncertain mentions fire, negated ones never.
+    s_.negated_sets.clear();
+    for (const text::Mention& m : s_.mentions) {
+      if (m.context.negation == text::Negation::kNegated &&
+          m.context.experiencer == text::Experiencer::kPatient && m.concept_id >= 0 &&
+          m.concept_id < set_count) {
+        s_.negated_sets.emplace_back(m.concept_id, m.begin);  // in text order: the last wins
+      }
+    }
+    auto set_aside_later = [&](const text::Mention& m) {
+      for (auto it = s_.negated_sets.rbegin(); it != s_.negated_sets.rend(); ++it) {
+        if (it->first == m.concept_id) return it->second > m.begin;
+      }
+      return false;
+    };
     bool cues = false;
     for (const text::Mention& m : s_.mentions) {
       const text::Context& c = m.context;
@@ -354,6 +374,7 @@ class Extractor {
           c.temporality == text::Temporality::kHypothetical) {
         continue;
       }
+      if (c.uncertain && set_aside_later(m)) continue;
       int vs = m.concept_id;
       if (vs >= set_count) {
         cues = true;  // read below, beside the mentions it needs
