@@ -356,6 +356,12 @@ TEST(TemporalityTest, ADurationToldAgainstLastYearIsNotHistory) {
             Temporality::kHistorical);
 }
 
+// A disease in remission on a drug names the drug taken now (lexicon 2026-12-07.17).
+TEST(TemporalityTest, InRemissionOnADrugIsTheDrugNow) {
+  EXPECT_EQ(TimeOf("Crohn's disease, in remission on ibuprofen.", kIbuprofen),
+            Temporality::kRecent);
+}
+
 TEST(TemporalityTest, Hypothetical) {
   EXPECT_EQ(TimeOf("Return if fever or neck stiffness develops.", kFever),
             Temporality::kHypothetical);
@@ -422,6 +428,12 @@ TEST(ExperiencerTest, ARelativesDiagnosisIsTheRelatives) {
   EXPECT_EQ(
       Of("Brother was diagnosed last week. He has an aneurysm himself.", kAneurysm).experiencer,
       Experiencer::kPatient);
+}
+
+// A parent's concern is about the child ("Mum concerned: headache since the weekend").
+TEST(ExperiencerTest, AParentsConcernIsAboutTheChild) {
+  EXPECT_EQ(Of("Mum concerned: headache since the weekend.", kHeadache).experiencer,
+            Experiencer::kPatient);
 }
 
 TEST(ExperiencerTest, ARelativeWhoReportsIsNotTheExperiencer) {
@@ -1059,6 +1071,21 @@ TEST(NegationTest, ADifferentialConsideredAndFeltUnlikelyIsDeniedAsAList) {
       kSah));
   EXPECT_TRUE(Negated("Aneurysm considered and felt unlikely.", kAneurysm));
   EXPECT_TRUE(Of("Differential diagnosis considered: migraine, aneurysm.", kAneurysm).uncertain);
+}
+
+// A negation that denies one thing beside the finding does not deny the finding: "no helmet,
+// struck head on the kerb" (lexicon 2026-12-07.17).
+TEST(NegationTest, NoHelmetDeniesOnlyTheHelmet) {
+  EXPECT_FALSE(Negated("Fell off e-scooter, no helmet, head injury on the kerb.", kHeadInjury));
+  EXPECT_TRUE(Negated("Fell off e-scooter, no head injury.", kHeadInjury));
+}
+
+// A post-negation inside parentheses after other words of them reaches no further back than
+// their open ("Myelopathy (cervical, MRI-negative)" denies no myelopathy); one that opens them
+// answers what stands before ("Myelopathy (negative)").
+TEST(NegationTest, ANegationInsideAnAsideStaysInIt) {
+  EXPECT_FALSE(Negated("Myelopathy (cervical, MRI negative), under spinal team.", kMyelopathy));
+  EXPECT_TRUE(Negated("Myelopathy (negative).", kMyelopathy));
 }
 
 TEST(NegationTest, AMarkAfterAFieldColonAnswersTheField) {

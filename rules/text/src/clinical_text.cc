@@ -429,18 +429,27 @@ class SentenceJudge {
         // Words of an aside in parentheses do not count toward the scope ("Cervical instability
         // tests (Sharp-Purser, alar ligament) negative"), up to kMaxAsideWords of them.
         const std::uint8_t stops = info.whole_item ? std::uint8_t{kHeadingStop} : category;
+        // A trigger inside parentheses after other words of them reaches no further back than
+        // their open ("JIA (polyarticular, RF-negative)" denies no JIA); one that opens them
+        // answers what stands before ("HIV (negative)").
         std::size_t budget = info.max_scope_backward, aside = 0;
-        bool inside = false;
+        bool inside = false, own_aside_words = false;
         for (std::size_t t = m.start; t > 0 && budget > 0; --t) {
+          const std::uint16_t between = s_.tokens[t].flags;  // what lies between t - 1 and t
+          if (between & kParenOpenBefore) {
+            if (!inside && own_aside_words) break;
+            inside = false;
+          } else if (between & kParenCloseBefore) {
+            inside = true;
+          }
           if (s_.stop_backward[t - 1] & stops) break;
-          if (s_.tokens[t].flags & kParenCloseBefore) inside = true;
           s_.backward[t - 1] |= category;
           if (inside && aside < kMaxAsideWords) {
             ++aside;
           } else {
             --budget;
           }
-          if (s_.tokens[t - 1].flags & kParenOpenBefore) inside = false;
+          if (!inside) own_aside_words = true;
         }
       }
     }
