@@ -1088,6 +1088,14 @@ TEST(NegationTest, ANegationInsideAnAsideStaysInIt) {
   EXPECT_TRUE(Negated("Myelopathy (negative).", kMyelopathy));
 }
 
+// "Not complaining of headache" denies it: "complaining of" alone ends a negation as a word of
+// the presentation, but not inside the longer trigger. "SAH not considered" sets it aside.
+TEST(NegationTest, NotComplainingOfAndNotConsideredDeny) {
+  EXPECT_TRUE(Negated("Ear infection with fever. Not complaining of headache.", kHeadache));
+  EXPECT_FALSE(Negated("No fever, complaining of headache.", kHeadache));
+  EXPECT_TRUE(Negated("Subarachnoid hemorrhage not considered - not sudden.", kSah));
+}
+
 TEST(NegationTest, AMarkAfterAFieldColonAnswersTheField) {
   EXPECT_EQ(Of("Fever: (-)", kFever).negation, Negation::kNegated);
   EXPECT_EQ(Of("Headache: (+)\nFever: (-)\nNeck stiffness: (-)", kFever).negation,
