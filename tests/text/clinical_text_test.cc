@@ -655,6 +655,10 @@ TEST(NormalisationTest, SpellingAndAbbreviations) {
   EXPECT_TRUE(Negated("-ve for meningism", kNeckStiffness));
   EXPECT_FALSE(Negated("+ve for meningism", kNeckStiffness));
   EXPECT_TRUE(Negated("Pt can't recall any head injury", kHeadInjury));
+  // "c/w" is "consistent with" (lexicon 2026-12-07.17), and "2/52" two weeks.
+  auto rules = ContextRules::Default();
+  EXPECT_TRUE(FindPhrase("CT: findings c/w meningism", "consistent with meningism", *rules));
+  EXPECT_TRUE(FindPhrase("Headache 2/52, frontal", "headache 2 weeks", *rules));
 }
 
 TEST(MatchTest, LongestPhraseAtAPositionAndNoDoubleReport) {
