@@ -409,11 +409,15 @@ class Extractor {
       for (const text::Mention& with : s_.mentions) {
         const bool past = rule.with_may_be_past && PastForPatient(with.context);
         if (!(with.context.CurrentForPatient() || past) ||
-            std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end() ||
-            !(SameStatement(cue, with) || OnePainHistoryForm(text, cue, with))) {
+            std::find(rule.with.begin(), rule.with.end(), with.concept_id) == rule.with.end()) {
           continue;
         }
-        if (CueCancelled(text, cue, with, rule) || Excluded(text, cue, vs)) break;
+        const bool same_statement = SameStatement(cue, with);
+        if (!same_statement && !OnePainHistoryForm(text, cue, with)) continue;
+        // On a form, the lines between are other fields ("Frequency: unchanged" above
+        // "Character: CHANGED"): only the cue's own line may cancel it.
+        if (CueCancelled(text, cue, same_statement ? with : cue, rule) || Excluded(text, cue, vs))
+          break;
         const bool uncertain = cue.context.uncertain || with.context.uncertain;
         AddTextHit(text, QuotedTogether(cue, with, cue), vs, false, uncertain, hits, from);
         // "Migraine since childhood; now different": the headache is going on now.
