@@ -723,7 +723,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       // "Headache for a week, fever: no": the answered item is a clause of its own, so that
       // its "no" reaches neither the headache nor an earlier item ("Neck stiffness: yes, ...").
       // A clause of one word may head a list answered together ("Fever, chills: none").
-      const bool one_item = segment_words == 1 || (segment_words == 2 && segment_asks);
+      const bool one_item = segment_words <= 1 || (segment_words == 2 && segment_asks);
       if (((!one_item || segment_has_separator) && negative_item_ahead(i + 1)) ||
           bare_no_item_ahead(i + 1)) {
         end_sentence(Break::kClause);
