@@ -93,6 +93,12 @@ bool EqualsFolded(std::string_view a, std::string_view b) {
   return true;
 }
 
+// `word` equals one of `list` (lower case), case folded.
+bool EqualsFoldedOneOf(std::string_view word, const std::vector<std::string>& list) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& entry) { return EqualsFolded(word, entry); });
+}
+
 // Text matches are "from text"; a hedged one says "possible" and quotes the words it read.
 void AppendTextNote(const VsHit& hit, std::string* out) {
   out->append(hit.uncertain ? "possible, from text" : "from text");
@@ -521,10 +527,7 @@ class Extractor {
       std::string_view part = label.substr(0, slash);
       while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
       while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-      const bool known = std::any_of(labels.begin(), labels.end(), [&](const std::string& l) {
-        return l.size() == part.size() && EqualsFolded(part, l);
-      });
-      if (!known) return false;
+      if (!EqualsFoldedOneOf(part, labels)) return false;
       if (slash == std::string_view::npos) break;
       label.remove_prefix(slash + 1);
     }
@@ -601,11 +604,6 @@ class Extractor {
     const Knowledge::WrittenYearDating& rule = k_.written_year;
     if (!rule.value_sets[static_cast<std::size_t>(vs)] || m.clause_end <= m.end) return 0;
     const std::string_view rest = text.substr(m.end, m.clause_end - m.end);
-    auto is_one_of = [](std::string_view word, const std::vector<std::string>& list) {
-      return std::any_of(list.begin(), list.end(), [&](const std::string& w) {
-        return w.size() == word.size() && EqualsFolded(word, w);
-      });
-    };
     std::string_view previous;
     int words = 0;
     for (std::size_t at = 0; at < rest.size();) {
@@ -624,12 +622,12 @@ class Extractor {
       if (digits && word.size() == 4) {
         const int year =
             (word[0] - '0') * 1000 + (word[1] - '0') * 100 + (word[2] - '0') * 10 + (word[3] - '0');
-        if (year < 1900 || year > 2099 || is_one_of(previous, rule.not_after)) return 0;
+        if (year < 1900 || year > 2099 || EqualsFoldedOneOf(previous, rule.not_after)) return 0;
         std::size_t next = at;
         while (next < rest.size() && !IsAsciiAlnum(rest[next])) ++next;
         std::size_t next_end = next;
         while (next_end < rest.size() && IsAsciiAlnum(rest[next_end])) ++next_end;
-        if (is_one_of(rest.substr(next, next_end - next), rule.not_before)) return 0;
+        if (EqualsFoldedOneOf(rest.substr(next, next_end - next), rule.not_before)) return 0;
         return year;
       }
       if (!(digits && word.size() <= 2) && ++words > rule.max_words_between) return 0;
