@@ -659,6 +659,11 @@ TEST(NormalisationTest, SpellingAndAbbreviations) {
   auto rules = ContextRules::Default();
   EXPECT_TRUE(FindPhrase("CT: findings c/w meningism", "consistent with meningism", *rules));
   EXPECT_TRUE(FindPhrase("Headache 2/52, frontal", "headache 2 weeks", *rules));
+  // Two symptoms of one part joined by a slash (lexicon 2026-12-07.18), the second longer than
+  // eight letters: "neck pain/stiffness" is neck pain and stiffness.
+  EXPECT_TRUE(
+      FindPhrase("fever 102.4 F, neck pain/stiffness x 1 day", "neck pain and stiffness", *rules));
+  EXPECT_TRUE(FindPhrase("neck stiffness/pain since Tuesday", "neck stiffness and pain", *rules));
 }
 
 TEST(MatchTest, LongestPhraseAtAPositionAndNoDoubleReport) {

@@ -439,10 +439,10 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       }
       break;
     }
-    // "s/p", "w/o", "h/o", "w/": one word when the lexicon lists it.
-    if (i < n && s[i] == '/' && len <= 8 && !overflow) {
+    // "s/p", "w/o", "h/o", "w/", "pain/stiffness": one word when the lexicon lists it.
+    if (i < n && s[i] == '/' && len <= 12 && !overflow) {
       std::size_t j = i + 1, k = j;
-      while (k < n && k - j < 8 && IsAsciiAlnum(s[k])) ++k;
+      while (k < n && k - j < 12 && IsAsciiAlnum(s[k])) ++k;
       if (k == n || !IsAsciiAlnum(s[k])) {
         char candidate[kMaxWordBytes + 16];
         std::size_t cl = len;
