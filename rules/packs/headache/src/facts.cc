@@ -389,8 +389,9 @@ class Extractor {
       if (vs < 0) continue;
       if (Excluded(text, m, vs) || ExcludedBefore(text, m, vs) || ToldOfAnotherComplaint(m, vs))
         continue;
-      AddTextHit(text, m, vs, c.temporality == text::Temporality::kHistorical, c.uncertain, hits,
-                 from, WrittenYear(text, m, vs));
+      AddTextHit(text, m, vs,
+                 c.temporality == text::Temporality::kHistorical || ResolvedAfter(text, m, vs),
+                 c.uncertain, hits, from, WrittenYear(text, m, vs));
       if (k_.cues[static_cast<std::size_t>(vs)].with_may_be_past && c.CurrentForPatient())
         cues = true;  // its past headache may be current, read below
     }
@@ -547,7 +548,10 @@ class Extractor {
   // One of `phrases` (lower case) in `window`, case-folded, starting at a word's start: "aura"
   // is not in "Laura", "intentional" not in "unintentional". A phrase may end inside a word
   // ("allerg" finds "allergic"); one that starts with a blank or a mark carries its own start.
-  bool ContainsAnyAtWordStart(std::string_view window, const std::vector<std::string>& phrases) {
+  // With `denied_by`, a phrase right after one of those words does not count: "without dieting"
+  // is no diet.
+  bool ContainsAnyAtWordStart(std::string_view window, const std::vector<std::string>& phrases,
+                              const std::vector<std::string>* denied_by = nullptr) {
     s_.lower_window.assign(window);
     for (char& c : s_.lower_window) c = FoldAscii(c);
     const std::string_view lower = s_.lower_window;
@@ -556,8 +560,25 @@ class Extractor {
       const bool needs_start = IsAsciiAlnum(phrase.front());
       for (std::size_t at = lower.find(phrase); at != std::string_view::npos;
            at = lower.find(phrase, at + 1)) {
-        if (!needs_start || at == 0 || !IsAsciiAlnum(lower[at - 1])) return true;
+        if (needs_start && at > 0 && IsAsciiAlnum(lower[at - 1])) continue;
+        if (denied_by != nullptr && needs_start && FollowsOneOf(lower, at, *denied_by)) continue;
+        return true;
       }
+    }
+    return false;
+  }
+
+  // The word before `at` in `lower` (blanks between) is one of `words`.
+  static bool FollowsOneOf(std::string_view lower, std::size_t at,
+                           const std::vector<std::string>& words) {
+    std::size_t end = at;
+    while (end > 0 && (lower[end - 1] == ' ' || lower[end - 1] == '\t')) --end;
+    if (end == at) return false;
+    std::size_t begin = end;
+    while (begin > 0 && IsAsciiAlnum(lower[begin - 1])) --begin;
+    const std::string_view word = lower.substr(begin, end - begin);
+    for (const std::string& w : words) {
+      if (word == w) return true;
     }
     return false;
   }
@@ -669,12 +690,98 @@ class Extractor {
     return after_other;
   }
 
-  // A phrase of findings.json's text exclusions for `vs` in the mention's clause.
+  // findings.json resolvedAfter: a phrase after the mention, within its statement and
+  // max_words words, says the episode is over. An episode phrase ("fully resolved") counts only
+  // when no other finding stands between ("fever 38.5 today; sore throat fully resolved" keeps
+  // the fever); a phrase right after "not" or "no" counts for nothing ("not resolved").
+  bool ResolvedAfter(std::string_view text, const text::Mention& m, int vs) {
+    const Knowledge::ResolvedAfter& r = k_.resolved_after;
+    if (r.applies.empty() || !r.applies[static_cast<std::size_t>(vs)]) return false;
+    std::size_t end = m.end;
+    int words = 0;
+    bool in_word = false;
+    while (end < text.size() && words <= r.max_words) {
+      const char c = text[end];
+      if (c == '\n' ||
+          ((c == '.' || c == '!' || c == '?') &&
+           (end + 1 == text.size() || text[end + 1] == ' ' || text[end + 1] == '\n'))) {
+        break;
+      }
+      const bool alnum = IsAsciiAlnum(c);
+      if (alnum && !in_word) ++words;
+      in_word = alnum;
+      ++end;
+    }
+    s_.lower_window.assign(text.substr(m.end, end - m.end));
+    for (char& c : s_.lower_window) c = FoldAscii(c);
+    const std::string_view lower = s_.lower_window;
+    auto found = [&](const std::vector<std::string>& phrases, bool episode) {
+      for (const std::string& phrase : phrases) {
+        for (std::size_t at = lower.find(phrase); at != std::string_view::npos;
+             at = lower.find(phrase, at + 1)) {
+          if (at > 0 && IsAsciiAlnum(lower[at - 1])) continue;
+          const std::size_t after = at + phrase.size();
+          if (after < lower.size() && IsAsciiAlnum(lower[after]) && IsAsciiAlnum(phrase.back()))
+            continue;
+          if (FollowsOneOf(lower, at, k_.text_exclusions_denied_by)) continue;
+          if (episode && FindingBetween(m, m.end + at, vs)) continue;
+          return true;
+        }
+      }
+      return false;
+    };
+    return found(r.own, false) || found(r.episode, true);
+  }
+
+  // A mention of another value set (not a cue) that begins after `m` and before `before`.
+  bool FindingBetween(const text::Mention& m, std::size_t before, int vs) const {
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    for (const text::Mention& o : s_.mentions) {  // in text order
+      if (o.begin >= before) break;
+      if (o.begin < m.end || o.concept_id < 0 || o.concept_id >= set_count) continue;
+      if (o.concept_id != vs) return true;
+    }
+    return false;
+  }
+
+  // A phrase of findings.json's text exclusions for `vs`, or of its global ones, in the mention's
+  // clause. A global one ("screening") does not cancel what the clause says was found: "Screening:
+  // known atlantoaxial instability", "instability on screening X-ray".
   bool Excluded(std::string_view text, const text::Mention& m, int vs) {
+    const std::string_view clause = text.substr(m.clause_begin, m.clause_end - m.clause_begin);
     const std::vector<std::string>& phrases = k_.text_exclusions[vs];
-    if (phrases.empty()) return false;
-    return ContainsAnyAtWordStart(text.substr(m.clause_begin, m.clause_end - m.clause_begin),
-                                  phrases);
+    if (!phrases.empty() && ContainsAnyAtWordStart(clause, phrases, &k_.text_exclusions_denied_by))
+      return true;
+    return ContainsAnyAtWordStart(clause, k_.global_text_exclusions) &&
+           !KeptDespiteGlobalExclusion(text, m);
+  }
+
+  bool KeptDespiteGlobalExclusion(std::string_view text, const text::Mention& m) {
+    const Knowledge::GlobalExclusionKept& kept = k_.global_exclusion_kept;
+    std::size_t word_end = m.begin;
+    while (word_end > m.clause_begin && !IsAsciiAlnum(text[word_end - 1])) --word_end;
+    std::size_t word_begin = word_end;
+    while (word_begin > m.clause_begin && IsAsciiAlnum(text[word_begin - 1])) --word_begin;
+    if (word_begin < word_end &&
+        EqualsFoldedOneOf(text.substr(word_begin, word_end - word_begin), kept.words_before)) {
+      return true;
+    }
+    // The phrase after the mention, or starting at its last word: a value-set phrase may end
+    // with the "on" of "on screening".
+    std::size_t after = m.end;
+    while (after < text.size() && (text[after] == ' ' || text[after] == '\t')) ++after;
+    std::size_t last_word = m.end;
+    while (last_word > m.begin && IsAsciiAlnum(text[last_word - 1])) --last_word;
+    for (const std::size_t at : {after, last_word}) {
+      const std::string_view rest = text.substr(at);
+      for (const std::string& phrase : kept.phrases_after) {
+        if (rest.size() >= phrase.size() && EqualsFolded(rest.substr(0, phrase.size()), phrase) &&
+            (rest.size() == phrase.size() || !IsAsciiAlnum(rest[phrase.size()]))) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   // A phrase of findings.json's textExclusionsBefore for `vs` before the mention in its clause,

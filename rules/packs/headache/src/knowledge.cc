@@ -548,9 +548,18 @@ Status CompileFindings(Compiler& c, const Value& doc) {
   }
   // Phrases that make any text match meaningless for the patient ("family history of ...",
   // "screening for ..."): applied to every value set.
-  std::vector<std::string> global;
-  for (const auto& p : doc["globalTextExclusions"].GetArray()) global.emplace_back(p.GetString());
-  for (std::vector<std::string>& list : k.text_exclusions) list = global;
+  for (const auto& p : doc["globalTextExclusions"].GetArray())
+    k.global_text_exclusions.push_back(LowerPhrase(p));
+  if (auto denied = doc.FindMember("textExclusionsDeniedBy"); denied != doc.MemberEnd()) {
+    for (const auto& w : denied->value["words"].GetArray())
+      k.text_exclusions_denied_by.push_back(LowerPhrase(w));
+  }
+  if (auto kept = doc.FindMember("globalTextExclusionsKeptBy"); kept != doc.MemberEnd()) {
+    for (const auto& w : kept->value["wordsBefore"].GetArray())
+      k.global_exclusion_kept.words_before.push_back(LowerPhrase(w));
+    for (const auto& phrase : kept->value["phrasesAfter"].GetArray())
+      k.global_exclusion_kept.phrases_after.push_back(LowerPhrase(phrase));
+  }
   const Value& excl = doc["textExclusions"];
   for (rapidjson::SizeType i = 0; i < excl.Size(); ++i) {
     CEPHALGIA_ASSIGN_OR_RETURN(int vs,
@@ -572,6 +581,21 @@ Status CompileFindings(Compiler& c, const Value& doc) {
           e.unless_between.push_back(LowerPhrase(phrase));
       }
     }
+  }
+  if (auto r = doc.FindMember("resolvedAfter"); r != doc.MemberEnd()) {
+    Knowledge::ResolvedAfter& out = k.resolved_after;
+    out.applies.assign(k.value_set_ids.size(), false);
+    const Value& sets = r->value["valueSets"];
+    for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          int vs, c.ValueSet(sets[i].GetString(), "/resolvedAfter/valueSets/" + std::to_string(i)));
+      out.applies[static_cast<std::size_t>(vs)] = true;
+    }
+    for (const auto& phrase : r->value["ownPhrases"].GetArray())
+      out.own.push_back(LowerPhrase(phrase));
+    for (const auto& phrase : r->value["episodePhrases"].GetArray())
+      out.episode.push_back(LowerPhrase(phrase));
+    out.max_words = r->value["maxWordsAfter"].GetInt();
   }
   if (auto form = doc.FindMember("painHistoryForm"); form != doc.MemberEnd()) {
     for (const auto& label : form->value["labels"].GetArray())

@@ -256,6 +256,16 @@ struct Knowledge {
   std::vector<std::string> value_set_ids;  // index -> id
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> value_set_index;
   std::vector<std::vector<std::string>> text_exclusions;  // per value set (lower case)
+  // findings.json globalTextExclusions ("screening"), applied to every value set, and what keeps
+  // a mention despite them: a word right before it ("known") or a phrase right after it ("on
+  // screening"), lower case.
+  std::vector<std::string> global_text_exclusions;
+  // findings.json textExclusionsDeniedBy: a word right before an exclusion phrase that denies it
+  // ("without dieting"), lower case.
+  std::vector<std::string> text_exclusions_denied_by;
+  struct GlobalExclusionKept {
+    std::vector<std::string> words_before, phrases_after;
+  } global_exclusion_kept;
   // findings.json textExclusionsBefore, per value set: a phrase before the mention in its clause
   // ("Allergies: methotrexate") cancels it unless a word of taking the medicine stands between.
   struct ExclusionBefore {
@@ -277,6 +287,16 @@ struct Knowledge {
     int max_lines = 0;                // 0: no form is read
   };
   PainHistoryForm pain_history_form;
+  // findings.json resolvedAfter: words after a mention of one of `value_sets` in its statement
+  // that say the episode is over ("fever 38.5 ... 4 days ago, fever resolved", "flu with a
+  // fever last month; that has fully resolved"): the mention is past. `own` phrases name the
+  // symptom itself ("now apyrexial"); `episode` phrases ("fully resolved") count only when no
+  // other finding is mentioned between. Lower case.
+  struct ResolvedAfter {
+    std::vector<bool> applies;  // per value set
+    std::vector<std::string> own, episode;
+    int max_words = 0;
+  } resolved_after;
   // findings.json datedByWrittenYear: an event a note dates by a year written right after it
   // ("Whiplash RTC 2009", "last seizure 2020") happened by the end of that year at the latest.
   struct WrittenYearDating {
