@@ -1062,6 +1062,18 @@ TEST(NegationTest, AnAnyQuestionsListIsAnsweredTogether) {
   EXPECT_FALSE(Negated("Headache for a week, fever: no", kHeadache));
 }
 
+// A question-and-answer form's "Q:" labels the question, it is no item whose answer ends at the
+// comma ("Q: Any fever, rash, neck stiffness? A: no"); a quoted question is answered after its
+// closing quotation mark ("'Any head injury?' No.").
+TEST(NegationTest, AQuestionLabelledQAndAQuotedQuestionAreAnswered) {
+  EXPECT_TRUE(Negated("Q: Any fever, rash, neck stiffness? A: no", kFever));
+  EXPECT_TRUE(Negated("Q: Any fever, rash, neck stiffness? A: no", kNeckStiffness));
+  EXPECT_TRUE(Negated("Tension-type headache. 'Any head injury?' No.", kHeadInjury));
+  EXPECT_TRUE(Negated("Tension-type headache. \"Any head injury?\" No.", kHeadInjury));
+  EXPECT_FALSE(Negated("Fever: yes, neck stiffness: no", kFever));
+  EXPECT_FALSE(Negated("'Any head injury?' Yes, fell off a ladder.", kHeadInjury));
+}
+
 // A post-negation reaches back over an aside in parentheses: its words do not count toward
 // the scope ("Myelopathy tests (Hoffmann, Babinski, clonus) negative").
 TEST(NegationTest, ABackwardNegationReachesOverAnAside) {

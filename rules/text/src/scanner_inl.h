@@ -111,6 +111,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   // The segment opens with "any", as a question's list does ("Any fever, rash, stiff neck? No"):
   // its first item is two words long and still one of the list the answer covers.
   bool segment_asks = false;
+  // The segment so far is the label "Q" or "Question" of a question-and-answer form: its colon
+  // opens the question ("Q: Any weakness, numbness or trouble speaking? A: no"), it is no item.
+  bool segment_is_question_label = false;
 
   // An answered item ends a ConText sentence at once; a stronger end right after it (the line
   // break after "Fever? No") is still reported, with no words, so the statement ends too.
@@ -158,6 +161,16 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     while (j < n && IsBlank(s[j])) ++j;
     // "Q: Fever? A: No.": the reply is written after "A:" (or "Answer:"), maybe on the next line.
     if (s[sep] == '?') {
+      // "'Any recent injury?' No.": the question may be quoted.
+      if (j == sep + 1) {
+        std::size_t q = j;
+        while (q < n && (s[q] == '\'' || s[q] == '"' || IsCurlyQuote(s, q, n)))
+          q += s[q] == 0xE2 ? 3 : 1;
+        if (q > j) {
+          j = q;
+          while (j < n && IsBlank(s[j])) ++j;
+        }
+      }
       // "Headache? - no.": a dash may stand between the question and its answer.
       if (j + 1 < n && s[j] == '-' && IsBlank(s[j + 1])) {
         j += 2;
@@ -526,7 +539,10 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     event.flags = flags;
     sink.OnWord(event);
     words_in_sentence = true;
-    if (segment_words == 0) segment_asks = event.lower == "any";
+    if (segment_words == 0) {
+      segment_asks = event.lower == "any";
+      segment_is_question_label = event.lower == "q" || event.lower == "question";
+    }
     ++segment_words;
   };
 
@@ -705,7 +721,13 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         end_sentence(Break::kClause);
         continue;
       }
-      segment_has_separator = true;
+      if (c == ':' && segment_words == 1 && segment_is_question_label) {
+        segment_words = 0;
+        segment_asks = false;
+        segment_is_question_label = false;
+      } else {
+        segment_has_separator = true;
+      }
     }
     if (c >= 0x80) {
       std::size_t sl = SeparatorLength(s, i, n);
