@@ -396,6 +396,87 @@ class Extractor {
         cues = true;  // its past headache may be current, read below
     }
     if (cues) CueHits(text, hits, from);
+    if (k_.rising_scores.value_set >= 0) RisingScoreHits(text, hits, from);
+  }
+
+  // findings.json risingScoresInText: on one line, at least min_readings pain scores written
+  // "N/10", each higher than the one before and the last at least min_rise above the first
+  // ("Pain diary: average 4/10 in early January, 6/10 by end of January, 8/10 this
+  // fortnight"), with a word of time on the line (scores by body part, "back 3/10, neck 5/10,
+  // head 7/10", are no trend), no other complaint named on it and the span itself affirmed about
+  // the patient (not negated, hypothetical or another person's): knowledge.md §0.1, pain scores
+  // rising across readings, as written rather than coded.
+  void RisingScoreHits(std::string_view text, std::vector<VsHit>* hits, std::size_t from) {
+    const Knowledge::RisingScores& r = k_.rising_scores;
+    for (std::size_t line = 0; line < text.size();) {
+      std::size_t line_end = text.find('\n', line);
+      if (line_end == std::string_view::npos) line_end = text.size();
+      int readings = 0;
+      bool rising = true;
+      std::string scores;  // the evidence: "4/10 → 6/10 → 8/10"
+      double first = 0, last = 0;
+      std::size_t span_begin = 0, span_end = 0;
+      for (std::size_t at = line; at + 3 <= line_end && rising; ++at) {
+        if (text[at] != '/' || text[at + 1] != '1' || text[at + 2] != '0') continue;
+        if (at + 3 < line_end && IsAsciiAlnum(text[at + 3])) continue;  // "/100"
+        std::size_t b = at;
+        while (b > line && ((text[b - 1] >= '0' && text[b - 1] <= '9') || text[b - 1] == '.')) --b;
+        if (b == at || (b > line && IsAsciiAlnum(text[b - 1])) || text[b] == '.') continue;
+        double value = 0, scale = 0;
+        for (std::size_t d = b; d < at; ++d) {
+          if (text[d] == '.') {
+            scale = scale == 0 ? 0.1 : -1;
+          } else if (scale > 0) {
+            value += (text[d] - '0') * scale;
+            scale /= 10;
+          } else if (scale == 0) {
+            value = value * 10 + (text[d] - '0');
+          }
+        }
+        if (scale < 0 || value > 10) continue;
+        if (readings > 0 && value <= last) rising = false;
+        if (readings == 0) {
+          first = value;
+          span_begin = b;
+        }
+        last = value;
+        span_end = at + 3;
+        if (readings > 0) scores += " \u2192 ";
+        scores.append(text.substr(b, at + 3 - b));
+        ++readings;
+      }
+      if (rising && readings >= r.min_readings && last - first >= r.min_rise &&
+          ContainsAnyAtWordStart(text.substr(line, line_end - line), r.time_words) &&
+          !OtherComplaintBetween(line, line_end)) {
+        const text::Context c = text::JudgeSpan(text, span_begin, span_end, *k_.context_rules);
+        if (c.negation != text::Negation::kNegated &&
+            c.experiencer == text::Experiencer::kPatient &&
+            c.temporality != text::Temporality::kHypothetical) {
+          text::Mention m;
+          m.concept_id = r.value_set;
+          m.begin = span_begin;
+          m.end = span_end;
+          m.context = c;
+          AddTextHit(text, m, r.value_set, c.temporality == text::Temporality::kHistorical,
+                     c.uncertain, hits, from, 0, &scores);
+        }
+      }
+      line = line_end + 1;
+    }
+  }
+
+  // An affirmed mention of another complaint ("knee pain") that begins in [begin, end).
+  bool OtherComplaintBetween(std::size_t begin, std::size_t end) const {
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    for (const text::Mention& o : s_.mentions) {
+      if (o.begin >= end) break;
+      if (o.begin < begin || o.concept_id < 0 || o.concept_id >= set_count) continue;
+      if (k_.other_complaint[static_cast<std::size_t>(o.concept_id)] &&
+          o.context.negation != text::Negation::kNegated) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // A cue ("sudden", "on standing", "drowsy") mentions its value set only in the same statement
@@ -591,9 +672,10 @@ class Extractor {
   // match stands; a current mention beats a past one, a definite one a hedged one).
   // A mention that is no older than another of its set replaces it: one not in the past, or
   // not dated by a written year.
+  // `quote`, when given, is the evidence instead of the mention's words with their neighbours.
   void AddTextHit(std::string_view text, const text::Mention& m, int vs, bool historical,
-                  bool uncertain, std::vector<VsHit>* hits, std::size_t from,
-                  int written_year = 0) {
+                  bool uncertain, std::vector<VsHit>* hits, std::size_t from, int written_year = 0,
+                  const std::string* quote = nullptr) {
     auto same = std::find_if(hits->begin() + static_cast<std::ptrdiff_t>(from), hits->end(),
                              [vs](const VsHit& h) { return h.value_set == vs; });
     if (same != hits->end()) {
@@ -606,7 +688,7 @@ class Extractor {
                  Certainty::kText,
                  historical,
                  uncertain,
-                 f_.text.Store(text::Quote(text, m)),
+                 f_.text.Store(quote ? *quote : text::Quote(text, m)),
                  written_year};
       } else if (same->uncertain && !uncertain && same->historical == historical) {
         same->uncertain = false;
@@ -614,7 +696,7 @@ class Extractor {
       return;
     }
     hits->push_back({vs, Certainty::kText, historical, uncertain,
-                     f_.text.Store(text::Quote(text, m)), written_year});
+                     f_.text.Store(quote ? *quote : text::Quote(text, m)), written_year});
   }
 
   // The year written after an event's mention in its clause ("Whiplash RTC 2009", "last seizure

@@ -597,6 +597,15 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       out.episode.push_back(LowerPhrase(phrase));
     out.max_words = r->value["maxWordsAfter"].GetInt();
   }
+  if (auto r = doc.FindMember("risingScoresInText"); r != doc.MemberEnd()) {
+    CEPHALGIA_ASSIGN_OR_RETURN(
+        k.rising_scores.value_set,
+        c.ValueSet(c.Str(r->value, "valueSet"), "/risingScoresInText/valueSet"));
+    k.rising_scores.min_readings = r->value["minReadings"].GetInt();
+    k.rising_scores.min_rise = r->value["minRise"].GetDouble();
+    for (const auto& w : r->value["timeWords"].GetArray())
+      k.rising_scores.time_words.push_back(LowerPhrase(w));
+  }
   if (auto form = doc.FindMember("painHistoryForm"); form != doc.MemberEnd()) {
     for (const auto& label : form->value["labels"].GetArray())
       k.pain_history_form.labels.push_back(LowerPhrase(label));

@@ -297,6 +297,15 @@ struct Knowledge {
     std::vector<std::string> own, episode;
     int max_words = 0;
   } resolved_after;
+  // findings.json risingScoresInText: pain scores out of ten written on one line, each higher
+  // than the one before ("Pain scores: 4/10 (2 Feb), 6/10 (16 Feb), 8/10 today"), tell a
+  // worsening headache as a coded trend does. value_set < 0 when absent.
+  struct RisingScores {
+    int value_set = -1;
+    int min_readings = 0;
+    double min_rise = 0;
+    std::vector<std::string> time_words;  // one must stand on the line: a trend is over time
+  } rising_scores;
   // findings.json datedByWrittenYear: an event a note dates by a year written right after it
   // ("Whiplash RTC 2009", "last seizure 2020") happened by the end of that year at the latest.
   struct WrittenYearDating {
