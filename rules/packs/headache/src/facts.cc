@@ -623,7 +623,29 @@ class Extractor {
     if (rule.unless.empty()) return false;
     const std::size_t from = std::min(cue.clause_begin, with.clause_begin);
     const std::size_t to = std::max(cue.clause_end, with.clause_end);
-    return ContainsAnyAtWordStart(text.substr(from, to - from), rule.unless);
+    if (!ContainsAnyAtWordStart(text.substr(from, to - from), rule.unless)) return false;
+    // An exception inside a cue of the same set is that cue's own words ("gone in bed" holds
+    // "in bed", the exception for sleeping an attack off): it cancels nothing.
+    const std::string_view lower = s_.lower_window;  // the window, folded, from the call above
+    for (const std::string& phrase : rule.unless) {
+      if (phrase.empty()) continue;
+      const bool needs_start = IsAsciiAlnum(phrase.front());
+      for (std::size_t at = lower.find(phrase); at != std::string_view::npos;
+           at = lower.find(phrase, at + 1)) {
+        if (needs_start && at > 0 && IsAsciiAlnum(lower[at - 1])) continue;
+        if (!InsideCueOf(cue.concept_id, from + at, from + at + phrase.size())) return true;
+      }
+    }
+    return false;
+  }
+
+  // [begin, end) lies within a mention of concept `id` (a cue of the same set).
+  bool InsideCueOf(int id, std::size_t begin, std::size_t end) const {
+    for (const text::Mention& o : s_.mentions) {
+      if (o.begin > begin) break;
+      if (o.concept_id == id && o.end >= end) return true;
+    }
+    return false;
   }
 
   // One of `phrases` (lower case) in `window`, case-folded, starting at a word's start: "aura"
