@@ -408,7 +408,12 @@ class Extractor {
   // rising across readings, as written rather than coded.
   void RisingScoreHits(std::string_view text, std::vector<VsHit>* hits, std::size_t from) {
     const Knowledge::RisingScores& r = k_.rising_scores;
-    for (std::size_t line = 0; line < text.size();) {
+    // Most texts hold no score at all; lines are walked only from the first one on.
+    const std::size_t first_score = text.find("/10");
+    if (first_score == std::string_view::npos) return;
+    std::size_t line = text.rfind('\n', first_score);
+    line = line == std::string_view::npos ? 0 : line + 1;
+    while (line < text.size()) {
       std::size_t line_end = text.find('\n', line);
       if (line_end == std::string_view::npos) line_end = text.size();
       int readings = 0;
