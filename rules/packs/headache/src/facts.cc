@@ -373,6 +373,7 @@ class Extractor {
       }
       return false;
     };
+    const FreeSpan free = HeadacheFreeSpan(text);
     bool cues = false;
     for (const text::Mention& m : s_.mentions) {
       const text::Context& c = m.context;
@@ -390,7 +391,8 @@ class Extractor {
       if (Excluded(text, m, vs) || ExcludedBefore(text, m, vs) || ToldOfAnotherComplaint(m, vs))
         continue;
       AddTextHit(text, m, vs,
-                 c.temporality == text::Temporality::kHistorical || ResolvedAfter(text, m, vs),
+                 c.temporality == text::Temporality::kHistorical || ResolvedAfter(text, m, vs) ||
+                     BeforeFreeSpan(m, free),
                  c.uncertain, hits, from, WrittenYear(text, m, vs));
       if (k_.cues[static_cast<std::size_t>(vs)].with_may_be_past && c.CurrentForPatient())
         cues = true;  // its past headache may be current, read below
@@ -691,6 +693,16 @@ class Extractor {
     return false;
   }
 
+  static bool IsDigits(std::string_view w) {
+    return !w.empty() &&
+           std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+  static int ParseDigits(std::string_view w) {  // at most a few digits, checked by IsDigits
+    int value = 0;
+    for (char c : w) value = value * 10 + (c - '0');
+    return value;
+  }
+
   static bool IsAsciiAlnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   }
@@ -840,6 +852,207 @@ class Extractor {
       return false;
     };
     return found(r.own, false) || found(r.episode, true);
+  }
+
+  // findings.json headacheFreeSpan. `statement` < 0: none in the text.
+  struct FreeSpan {
+    int statement = -1;
+    std::size_t end = 0;  // the negated mention's end
+  };
+
+  // The last negated headache of the text with a span longer than the gate's window after it
+  // ("headache-free since 2023", "no headaches at all for the last 12 months") that no headache
+  // told after it takes back.
+  FreeSpan HeadacheFreeSpan(std::string_view text) {
+    const Knowledge::HeadacheFreeSpan& r = k_.headache_free_span;
+    FreeSpan found;
+    if (r.applies.empty()) return found;
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    for (const text::Mention& m : s_.mentions) {
+      if (m.concept_id < 0 || m.concept_id >= set_count ||
+          !r.applies[static_cast<std::size_t>(m.concept_id)] ||
+          m.context.experiencer != text::Experiencer::kPatient ||
+          m.context.temporality != text::Temporality::kRecent) {
+        continue;
+      }
+      if (found.statement >= 0 && m.begin < found.end) continue;  // the same words, another set
+      if (m.context.negation == text::Negation::kNegated) {
+        if (SpanBeyondWindow(text, m)) found = {static_cast<int>(m.statement), m.end};
+      } else {
+        found = {};  // a headache told after it: the span is over
+      }
+    }
+    return found;
+  }
+
+  // A headache diagnosis named before the free span, or any headache in its statement.
+  bool BeforeFreeSpan(const text::Mention& m, const FreeSpan& free) const {
+    const Knowledge::HeadacheFreeSpan& r = k_.headache_free_span;
+    if (free.statement < 0 || m.begin >= free.end ||
+        !r.applies[static_cast<std::size_t>(m.concept_id)]) {
+      return false;
+    }
+    if (static_cast<int>(m.statement) == free.statement) return true;
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    for (const text::Mention& o : s_.mentions) {  // in text order
+      if (o.begin > m.begin) break;
+      if (o.begin == m.begin && o.concept_id >= 0 && o.concept_id < set_count &&
+          r.diagnosis[static_cast<std::size_t>(o.concept_id)]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // After the negated mention `m`, in its clause: a span ("since 2023", "for the last 12
+  // months") longer than min_days that has not ended ("until last week"), and no word of a
+  // span already over just before it ("previously headache-free", "had been headache free").
+  bool SpanBeyondWindow(std::string_view text, const text::Mention& m) {
+    const Knowledge::HeadacheFreeSpan& r = k_.headache_free_span;
+    struct Word {
+      std::string_view text;  // lower case, in s_.lower_window
+      std::size_t end;        // in the window
+    };
+    // The clause from three words before the mention to its end, folded.
+    std::size_t from = m.begin;
+    for (int words = 0; words < 3 && from > m.clause_begin;) {
+      while (from > m.clause_begin && !IsAsciiAlnum(text[from - 1])) --from;
+      while (from > m.clause_begin && IsAsciiAlnum(text[from - 1])) --from;
+      ++words;
+    }
+    if (m.clause_end <= m.end) return false;
+    s_.lower_window.assign(text.substr(from, m.clause_end - from));
+    for (char& c : s_.lower_window) c = FoldAscii(c);
+    const std::string_view lower = s_.lower_window;
+    const std::size_t mention_begin = m.begin - from, mention_end = m.end - from;
+    Word words[24];
+    std::size_t count = 0;
+    for (std::size_t at = 0; at < lower.size() && count < std::size(words);) {
+      if (!IsAsciiAlnum(lower[at])) {
+        ++at;
+        continue;
+      }
+      std::size_t end = at;
+      while (end < lower.size() && IsAsciiAlnum(lower[end])) ++end;
+      if (at < mention_begin) {
+        if (EqualsFoldedOneOf(lower.substr(at, end - at), r.past_before)) return false;
+      } else if (at >= mention_end) {
+        words[count++] = {lower.substr(at, end - at), end};
+      }
+      at = end;
+    }
+    for (std::size_t i = 0; i < count && i <= static_cast<std::size_t>(r.max_words); ++i) {
+      std::size_t next = i + 1;
+      int64_t days = -1;
+      if (EqualsFoldedOneOf(words[i].text, r.openers_since)) {
+        days = DaysSinceWrittenDate(words, count, &next);
+      } else if (EqualsFoldedOneOf(words[i].text, r.openers_for)) {
+        days = WrittenDurationDays(words, count, r.fillers, &next);
+      }
+      if (days < 0) continue;
+      if (days <= r.min_days) return false;
+      const std::size_t span_end = words[next - 1].end;
+      return !ContainsAnyAtWordStart(lower.substr(span_end), r.ended_by);
+    }
+    return false;
+  }
+
+  // The days from the end of a date written as words[*next...] ("2023", "June 2024", "6/2024",
+  // "14/02/2024", "2024-02-14") to now: the latest the span can have begun, so an ambiguous
+  // day and month take the later reading. -1 when no year is written. *next: past the date.
+  template <typename Word>
+  int64_t DaysSinceWrittenDate(const Word* words, std::size_t count, std::size_t* next) const {
+    static constexpr std::string_view kMonths[] = {"january",   "february", "march",    "april",
+                                                   "may",       "june",     "july",     "august",
+                                                   "september", "october",  "november", "december"};
+    int year = 0, month = 0, numbers[2] = {0, 0}, numbered = 0;
+    bool year_first = false;
+    std::size_t past_date = *next;
+    for (std::size_t i = *next, skipped = 0; i < count && i < *next + 4; ++i) {
+      const std::string_view w = words[i].text;
+      const bool digits = IsDigits(w);
+      if (digits && w.size() == 4) {
+        year = ParseDigits(w);
+        year_first = numbered == 0 && month == 0;
+        past_date = i + 1;
+        if (!year_first) break;
+        continue;
+      }
+      if (digits && w.size() <= 2 && numbered < 2) {
+        numbers[numbered++] = ParseDigits(w);
+        past_date = i + 1;
+        continue;
+      }
+      int named = 0;
+      for (int k = 0; k < 12 && w.size() >= 3; ++k) {
+        if (kMonths[k].substr(0, w.size()) == w) named = k + 1;
+      }
+      if (named != 0 && month == 0 && year == 0 && numbered == 0) {
+        month = named;
+        past_date = i + 1;
+        continue;
+      }
+      if (year != 0 || numbered > 0 || month != 0 || skipped++ > 0) break;  // "since early 2025"
+    }
+    if (year < 1900 || year > 2099) return -1;
+    *next = past_date;
+    if (month == 0 && numbered > 0) {
+      if (year_first) {
+        month = numbers[0];
+      } else if (numbered == 1) {
+        month = numbers[0];
+      } else {  // day and month in either order: the later
+        for (int n : numbers) {
+          if (n >= 1 && n <= 12) month = std::max(month, n);
+        }
+      }
+    }
+    if (month < 0 || month > 12) return -1;
+    const Instant end = month == 0    ? fhir::UtcMidnight(year + 1, 1, 1)
+                        : month == 12 ? fhir::UtcMidnight(year + 1, 1, 1)
+                                      : fhir::UtcMidnight(year, month + 1, 1);
+    return DaysAgo(end);
+  }
+
+  // The days of a duration written as words[*next...] ("the last 12 months", "over a year",
+  // "2 yrs"): fillers, an optional number (digits or a word), then a unit. -1 when none.
+  template <typename Word>
+  static int64_t WrittenDurationDays(const Word* words, std::size_t count,
+                                     const std::vector<std::string>& fillers, std::size_t* next) {
+    static constexpr std::pair<std::string_view, int> kNumbers[] = {
+        {"a", 1},    {"an", 1},   {"one", 1},     {"two", 2},     {"three", 3},
+        {"four", 4}, {"five", 5}, {"six", 6},     {"seven", 7},   {"eight", 8},
+        {"nine", 9}, {"ten", 10}, {"eleven", 11}, {"twelve", 12}, {"eighteen", 18}};
+    static constexpr std::pair<std::string_view, int> kUnits[] = {
+        {"day", 1},    {"days", 1},    {"week", 7},    {"weeks", 7}, {"wk", 7},   {"wks", 7},
+        {"month", 30}, {"months", 30}, {"mo", 30},     {"mos", 30},  {"mth", 30}, {"mths", 30},
+        {"mnths", 30}, {"year", 365},  {"years", 365}, {"yr", 365},  {"yrs", 365}};
+    std::size_t i = *next;
+    while (i < count && EqualsFoldedOneOf(words[i].text, fillers)) ++i;
+    int number = 1;
+    if (i < count) {
+      const std::string_view w = words[i].text;
+      if (w.size() <= 3 && IsDigits(w)) {
+        number = ParseDigits(w);
+        ++i;
+      } else {
+        for (const auto& [name, value] : kNumbers) {
+          if (w == name) {
+            number = value;
+            ++i;
+            break;
+          }
+        }
+      }
+    }
+    if (i >= count) return -1;
+    for (const auto& [name, unit_days] : kUnits) {
+      if (words[i].text == name) {
+        *next = i + 1;
+        return static_cast<int64_t>(number) * unit_days;
+      }
+    }
+    return -1;
   }
 
   // A mention of another value set (not a cue) that begins after `m` and before `before`.

@@ -597,6 +597,32 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       out.episode.push_back(LowerPhrase(phrase));
     out.max_words = r->value["maxWordsAfter"].GetInt();
   }
+  if (auto r = doc.FindMember("headacheFreeSpan"); r != doc.MemberEnd()) {
+    Knowledge::HeadacheFreeSpan& out = k.headache_free_span;
+    out.applies.assign(k.value_set_ids.size(), false);
+    out.diagnosis.assign(k.value_set_ids.size(), false);
+    for (const auto& [key, flags] :
+         {std::pair<const char*, std::vector<bool>*>{"valueSets", &out.applies},
+          {"diagnosisValueSets", &out.diagnosis}}) {
+      const Value& sets = r->value[key];
+      for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
+        CEPHALGIA_ASSIGN_OR_RETURN(
+            int vs, c.ValueSet(sets[i].GetString(),
+                               std::string("/headacheFreeSpan/") + key + "/" + std::to_string(i)));
+        (*flags)[static_cast<std::size_t>(vs)] = true;
+      }
+    }
+    for (const auto& [key, list] :
+         {std::pair<const char*, std::vector<std::string>*>{"sinceWords", &out.openers_since},
+          {"forWords", &out.openers_for},
+          {"fillerWords", &out.fillers},
+          {"endedBy", &out.ended_by},
+          {"pastBefore", &out.past_before}}) {
+      for (const auto& w : r->value[key].GetArray()) list->push_back(LowerPhrase(w));
+    }
+    out.min_days = r->value["minDays"].GetInt();
+    out.max_words = r->value["maxWordsToSpan"].GetInt();
+  }
   if (auto r = doc.FindMember("risingScoresInText"); r != doc.MemberEnd()) {
     CEPHALGIA_ASSIGN_OR_RETURN(
         k.rising_scores.value_set,

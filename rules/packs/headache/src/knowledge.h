@@ -297,6 +297,17 @@ struct Knowledge {
     std::vector<std::string> own, episode;
     int max_words = 0;
   } resolved_after;
+  // findings.json headacheFreeSpan: a negated headache with a span longer than the gate's window
+  // after it ("headache-free since 2023", "no headaches at all for the last 12 months") says
+  // the headache is history: the diagnosis the same note names ("Migraine follow-up: ...") is
+  // no current headache. Lower case.
+  struct HeadacheFreeSpan {
+    std::vector<bool> applies;    // per value set: headaches whose mention may be negated so
+    std::vector<bool> diagnosis;  // per value set: names of a headache diagnosis
+    std::vector<std::string> openers_since, openers_for, fillers, ended_by, past_before;
+    int min_days = 0;   // the span must be longer
+    int max_words = 0;  // from the mention to the span's opener
+  } headache_free_span;
   // findings.json risingScoresInText: pain scores out of ten written on one line, each higher
   // than the one before ("Pain scores: 4/10 (2 Feb), 6/10 (16 Feb), 8/10 today"), tell a
   // worsening headache as a coded trend does. value_set < 0 when absent.
