@@ -391,8 +391,8 @@ class Extractor {
       if (Excluded(text, m, vs) || ExcludedBefore(text, m, vs) || ToldOfAnotherComplaint(m, vs))
         continue;
       AddTextHit(text, m, vs,
-                 c.temporality == text::Temporality::kHistorical || ResolvedAfter(text, m, vs) ||
-                     BeforeFreeSpan(m, free),
+                 (c.temporality == text::Temporality::kHistorical && !DatedDaysAgo(text, m, vs)) ||
+                     ResolvedAfter(text, m, vs) || BeforeFreeSpan(m, free),
                  c.uncertain, hits, from, WrittenYear(text, m, vs));
       if (k_.cues[static_cast<std::size_t>(vs)].with_may_be_past && c.CurrentForPatient())
         cues = true;  // its past headache may be current, read below
@@ -854,6 +854,44 @@ class Extractor {
     return found(r.own, false) || found(r.episode, true);
   }
 
+  // A word of a folded window (s_.lower_window).
+  struct Word {
+    std::string_view text;
+    std::size_t end;  // in the window
+  };
+
+  // findings.json recentByWrittenAgo: an event a note puts in the past ("H/o RTA (two-wheeler
+  // skid) 5 days back") but dates, in its clause, by a span ago no longer than max_days. The
+  // span may stand before the mention: "H/o fall from motorbike 1 week back, helmet not worn,
+  // sustained head injury".
+  bool DatedDaysAgo(std::string_view text, const text::Mention& m, int vs) {
+    const Knowledge::RecentByWrittenAgo& r = k_.recent_by_written_ago;
+    if (r.applies.empty() || !r.applies[static_cast<std::size_t>(vs)]) return false;
+    s_.lower_window.assign(text.substr(m.clause_begin, m.clause_end - m.clause_begin));
+    for (char& c : s_.lower_window) c = FoldAscii(c);
+    const std::string_view lower = s_.lower_window;
+    Word words[24];
+    std::size_t count = 0;
+    for (std::size_t at = 0; at < lower.size() && count < std::size(words);) {
+      if (!IsAsciiAlnum(lower[at])) {
+        ++at;
+        continue;
+      }
+      std::size_t end = at;
+      while (end < lower.size() && IsAsciiAlnum(lower[end])) ++end;
+      words[count++] = {lower.substr(at, end - at), end};
+      at = end;
+    }
+    static const std::vector<std::string> kNoFillers;
+    for (std::size_t i = 0; i < count; ++i) {
+      std::size_t next = i;
+      const int64_t days = WrittenDurationDays(words, count, kNoFillers, &next);
+      if (days < 0 || next >= count) continue;
+      if (EqualsFoldedOneOf(words[next].text, r.ago_words)) return days <= r.max_days;
+    }
+    return false;
+  }
+
   // findings.json headacheFreeSpan. `statement` < 0: none in the text.
   struct FreeSpan {
     int statement = -1;
@@ -876,9 +914,10 @@ class Extractor {
         continue;
       }
       if (found.statement >= 0 && m.begin < found.end) continue;  // the same words, another set
-      if (m.context.negation == text::Negation::kNegated) {
-        if (SpanBeyondWindow(text, m)) found = {static_cast<int>(m.statement), m.end};
-      } else {
+      const bool negated = m.context.negation == text::Negation::kNegated;
+      if (SpanBeyondWindow(text, m, /*after_none=*/!negated)) {
+        found = {static_cast<int>(m.statement), m.end};
+      } else if (!negated) {
         found = {};  // a headache told after it: the span is over
       }
     }
@@ -907,12 +946,10 @@ class Extractor {
   // After the negated mention `m`, in its clause: a span ("since 2023", "for the last 12
   // months") longer than min_days that has not ended ("until last week"), and no word of a
   // span already over just before it ("previously headache-free", "had been headache free").
-  bool SpanBeyondWindow(std::string_view text, const text::Mention& m) {
+  // `after_none`: `m` is affirmed, and the span must follow one of none_words ("occasional
+  // migraines in his 20s, none since 2005").
+  bool SpanBeyondWindow(std::string_view text, const text::Mention& m, bool after_none) {
     const Knowledge::HeadacheFreeSpan& r = k_.headache_free_span;
-    struct Word {
-      std::string_view text;  // lower case, in s_.lower_window
-      std::size_t end;        // in the window
-    };
     // The clause from three words before the mention to its end, folded.
     std::size_t from = m.begin;
     for (int words = 0; words < 3 && from > m.clause_begin;) {
@@ -944,6 +981,7 @@ class Extractor {
     for (std::size_t i = 0; i < count && i <= static_cast<std::size_t>(r.max_words); ++i) {
       std::size_t next = i + 1;
       int64_t days = -1;
+      if (after_none && (i == 0 || !EqualsFoldedOneOf(words[i - 1].text, r.none_words))) continue;
       if (EqualsFoldedOneOf(words[i].text, r.openers_since)) {
         days = DaysSinceWrittenDate(words, count, &next);
       } else if (EqualsFoldedOneOf(words[i].text, r.openers_for)) {

@@ -597,6 +597,19 @@ Status CompileFindings(Compiler& c, const Value& doc) {
       out.episode.push_back(LowerPhrase(phrase));
     out.max_words = r->value["maxWordsAfter"].GetInt();
   }
+  if (auto r = doc.FindMember("recentByWrittenAgo"); r != doc.MemberEnd()) {
+    Knowledge::RecentByWrittenAgo& out = k.recent_by_written_ago;
+    out.applies.assign(k.value_set_ids.size(), false);
+    const Value& sets = r->value["valueSets"];
+    for (rapidjson::SizeType i = 0; i < sets.Size(); ++i) {
+      CEPHALGIA_ASSIGN_OR_RETURN(
+          int vs,
+          c.ValueSet(sets[i].GetString(), "/recentByWrittenAgo/valueSets/" + std::to_string(i)));
+      out.applies[static_cast<std::size_t>(vs)] = true;
+    }
+    for (const auto& w : r->value["agoWords"].GetArray()) out.ago_words.push_back(LowerPhrase(w));
+    out.max_days = r->value["maxDays"].GetInt();
+  }
   if (auto r = doc.FindMember("headacheFreeSpan"); r != doc.MemberEnd()) {
     Knowledge::HeadacheFreeSpan& out = k.headache_free_span;
     out.applies.assign(k.value_set_ids.size(), false);
@@ -617,7 +630,8 @@ Status CompileFindings(Compiler& c, const Value& doc) {
           {"forWords", &out.openers_for},
           {"fillerWords", &out.fillers},
           {"endedBy", &out.ended_by},
-          {"pastBefore", &out.past_before}}) {
+          {"pastBefore", &out.past_before},
+          {"noneWords", &out.none_words}}) {
       for (const auto& w : r->value[key].GetArray()) list->push_back(LowerPhrase(w));
     }
     out.min_days = r->value["minDays"].GetInt();

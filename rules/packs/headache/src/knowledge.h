@@ -297,6 +297,14 @@ struct Knowledge {
     std::vector<std::string> own, episode;
     int max_words = 0;
   } resolved_after;
+  // findings.json recentByWrittenAgo: an event of one of the sets that ConText reads as past
+  // ("H/o RTA 5 days back") is recent when its clause dates it by a span ago of at most
+  // max_days.
+  struct RecentByWrittenAgo {
+    std::vector<bool> applies;           // per value set
+    std::vector<std::string> ago_words;  // lower case: "ago", "back"
+    int max_days = 0;
+  } recent_by_written_ago;
   // findings.json headacheFreeSpan: a negated headache with a span longer than the gate's window
   // after it ("headache-free since 2023", "no headaches at all for the last 12 months") says
   // the headache is history: the diagnosis the same note names ("Migraine follow-up: ...") is
@@ -305,8 +313,9 @@ struct Knowledge {
     std::vector<bool> applies;    // per value set: headaches whose mention may be negated so
     std::vector<bool> diagnosis;  // per value set: names of a headache diagnosis
     std::vector<std::string> openers_since, openers_for, fillers, ended_by, past_before;
-    int min_days = 0;   // the span must be longer
-    int max_words = 0;  // from the mention to the span's opener
+    std::vector<std::string> none_words;  // an affirmed headache's "none since 2005"
+    int min_days = 0;                     // the span must be longer
+    int max_words = 0;                    // from the mention to the span's opener
   } headache_free_span;
   // findings.json risingScoresInText: pain scores out of ten written on one line, each higher
   // than the one before ("Pain scores: 4/10 (2 Feb), 6/10 (16 Feb), 8/10 today"), tell a
