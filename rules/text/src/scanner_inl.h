@@ -159,13 +159,12 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     if (rules.negative_answers.empty()) return {0, 0};
     std::size_t j = sep + 1;
     while (j < n && IsBlank(s[j])) ++j;
-    // "Q: Fever? A: No.": the reply is written after "A:" (or "Answer:"), maybe on the next line.
     if (s[sep] == '?') {
       // "'Any recent injury?' No.": the question may be quoted.
       if (j == sep + 1) {
         std::size_t q = j;
         while (q < n && (s[q] == '\'' || s[q] == '"' || IsCurlyQuote(s, q, n)))
-          q += s[q] == 0xE2 ? 3 : 1;
+          q += CharLength(s[q]);
         if (q > j) {
           j = q;
           while (j < n && IsBlank(s[j])) ++j;
@@ -176,6 +175,8 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         j += 2;
         while (j < n && IsBlank(s[j])) ++j;
       }
+      // "Q: Fever? A: No.": the reply is written after "A:" (or "Answer:"), maybe on the next
+      // line.
       std::size_t k = j;
       while (k < n && IsBlankOrNewline(s[k])) ++k;
       const bool short_form = k + 1 < n && (s[k] == 'A' || s[k] == 'a') && s[k + 1] == ':';

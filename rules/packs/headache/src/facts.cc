@@ -630,20 +630,12 @@ class Extractor {
     if (rule.unless.empty()) return false;
     const std::size_t from = std::min(cue.clause_begin, with.clause_begin);
     const std::size_t to = std::max(cue.clause_end, with.clause_end);
-    if (!ContainsAnyAtWordStart(text.substr(from, to - from), rule.unless)) return false;
     // An exception inside a cue of the same set is that cue's own words ("gone in bed" holds
     // "in bed", the exception for sleeping an attack off): it cancels nothing.
-    const std::string_view lower = s_.lower_window;  // the window, folded, from the call above
-    for (const std::string& phrase : rule.unless) {
-      if (phrase.empty()) continue;
-      const bool needs_start = IsAsciiAlnum(phrase.front());
-      for (std::size_t at = lower.find(phrase); at != std::string_view::npos;
-           at = lower.find(phrase, at + 1)) {
-        if (needs_start && at > 0 && IsAsciiAlnum(lower[at - 1])) continue;
-        if (!InsideCueOf(cue.concept_id, from + at, from + at + phrase.size())) return true;
-      }
-    }
-    return false;
+    return FindAnyAtWordStart(text.substr(from, to - from), rule.unless, nullptr,
+                              [&](std::size_t at, std::size_t size) {
+                                return InsideCueOf(cue.concept_id, from + at, from + at + size);
+                              });
   }
 
   // [begin, end) lies within a mention of concept `id` (a cue of the same set).
@@ -662,6 +654,15 @@ class Extractor {
   // is no diet.
   bool ContainsAnyAtWordStart(std::string_view window, const std::vector<std::string>& phrases,
                               const std::vector<std::string>* denied_by = nullptr) {
+    return FindAnyAtWordStart(window, phrases, denied_by,
+                              [](std::size_t, std::size_t) { return false; });
+  }
+
+  // ContainsAnyAtWordStart, where a match at [at, at + size) of the window for which
+  // skip(at, size) holds does not count. Leaves the window, folded, in s_.lower_window.
+  template <typename Skip>
+  bool FindAnyAtWordStart(std::string_view window, const std::vector<std::string>& phrases,
+                          const std::vector<std::string>* denied_by, Skip skip) {
     s_.lower_window.assign(window);
     for (char& c : s_.lower_window) c = FoldAscii(c);
     const std::string_view lower = s_.lower_window;
@@ -670,12 +671,21 @@ class Extractor {
       const bool needs_start = IsAsciiAlnum(phrase.front());
       for (std::size_t at = lower.find(phrase); at != std::string_view::npos;
            at = lower.find(phrase, at + 1)) {
-        if (needs_start && at > 0 && IsAsciiAlnum(lower[at - 1])) continue;
+        if (needs_start && !BeginsWord(lower, at)) continue;
         if (denied_by != nullptr && needs_start && FollowsOneOf(lower, at, *denied_by)) continue;
+        if (skip(at, phrase.size())) continue;
         return true;
       }
     }
     return false;
+  }
+
+  // Word boundaries in `s`: no letter or digit just before `at`, or just at `end`.
+  static bool BeginsWord(std::string_view s, std::size_t at) {
+    return at == 0 || !IsAsciiAlnum(s[at - 1]);
+  }
+  static bool EndsWord(std::string_view s, std::size_t end) {
+    return end >= s.size() || !IsAsciiAlnum(s[end]);
   }
 
   // The word before `at` in `lower` (blanks between) is one of `words`.
@@ -840,10 +850,8 @@ class Extractor {
       for (const std::string& phrase : phrases) {
         for (std::size_t at = lower.find(phrase); at != std::string_view::npos;
              at = lower.find(phrase, at + 1)) {
-          if (at > 0 && IsAsciiAlnum(lower[at - 1])) continue;
-          const std::size_t after = at + phrase.size();
-          if (after < lower.size() && IsAsciiAlnum(lower[after]) && IsAsciiAlnum(phrase.back()))
-            continue;
+          if (!BeginsWord(lower, at)) continue;
+          if (IsAsciiAlnum(phrase.back()) && !EndsWord(lower, at + phrase.size())) continue;
           if (FollowsOneOf(lower, at, k_.text_exclusions_denied_by)) continue;
           if (episode && FindingBetween(m, m.end + at, vs)) continue;
           return true;
@@ -1136,7 +1144,7 @@ class Extractor {
       const std::string_view rest = text.substr(at);
       for (const std::string& phrase : kept.phrases_after) {
         if (rest.size() >= phrase.size() && EqualsFolded(rest.substr(0, phrase.size()), phrase) &&
-            (rest.size() == phrase.size() || !IsAsciiAlnum(rest[phrase.size()]))) {
+            EndsWord(rest, phrase.size())) {
           return true;
         }
       }

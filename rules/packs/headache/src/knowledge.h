@@ -260,12 +260,12 @@ struct Knowledge {
   // a mention despite them: a word right before it ("known") or a phrase right after it ("on
   // screening"), lower case.
   std::vector<std::string> global_text_exclusions;
-  // findings.json textExclusionsDeniedBy: a word right before an exclusion phrase that denies it
-  // ("without dieting"), lower case.
-  std::vector<std::string> text_exclusions_denied_by;
   struct GlobalExclusionKept {
     std::vector<std::string> words_before, phrases_after;
   } global_exclusion_kept;
+  // findings.json textExclusionsDeniedBy: a word right before an exclusion phrase that denies it
+  // ("without dieting"), lower case.
+  std::vector<std::string> text_exclusions_denied_by;
   // findings.json textExclusionsBefore, per value set: a phrase before the mention in its clause
   // ("Allergies: methotrexate") cancels it unless a word of taking the medicine stands between.
   struct ExclusionBefore {
