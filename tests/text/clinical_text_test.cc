@@ -1060,6 +1060,11 @@ TEST(NegationTest, AnAnyQuestionsListIsAnsweredTogether) {
   EXPECT_TRUE(Negated("Any fever, rash, neck stiffness? No", kFever));
   EXPECT_TRUE(Negated("Any fever, rash, neck stiffness? No", kNeckStiffness));
   EXPECT_FALSE(Negated("Headache for a week, fever: no", kHeadache));
+  // Its later items may be two or three words long too ("Any dizziness, double vision,
+  // difficulty swallowing? No", a physiotherapy self-referral form, blind round 18); a long
+  // clause among them keeps its own.
+  EXPECT_TRUE(Negated("Any rash, neck stiffness, double vision? No", kNeckStiffness));
+  EXPECT_FALSE(Negated("Any rash, neck stiffness for two weeks now, fever? No", kNeckStiffness));
 }
 
 // A question-and-answer form's "Q:" labels the question, it is no item whose answer ends at the

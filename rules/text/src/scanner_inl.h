@@ -41,6 +41,9 @@ struct ByteTables {
 };
 inline constexpr ByteTables kBytes{};
 
+// Words of one item of a question's list ("Any fever, double vision, difficulty swallowing?").
+inline constexpr std::size_t kMaxAskedItemWords = 3;
+
 inline bool IsAsciiAlnum(unsigned char c) { return kBytes.cls[c] != 0; }
 inline bool IsBlank(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
@@ -111,6 +114,9 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
   // The segment opens with "any", as a question's list does ("Any fever, rash, stiff neck? No"):
   // its first item is two words long and still one of the list the answer covers.
   bool segment_asks = false;
+  // An earlier segment of the sentence opened with "any": the segments after it are items of
+  // the same question's list ("Any dizziness, double vision, difficulty swallowing? No").
+  bool list_asks = false;
   // The segment so far is the label "Q" or "Question" of a question-and-answer form: its colon
   // opens the question ("Q: Any weakness, numbness or trouble speaking? A: no"), it is no item.
   bool segment_is_question_label = false;
@@ -128,6 +134,7 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
     segment_words = 0;
     segment_has_separator = false;
     segment_asks = false;
+    list_asks = false;
   };
 
   // A word the scanner writes itself (an answer mark read as "no", a checklist answer).
@@ -746,13 +753,15 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
       // "Headache for a week, fever: no": the answered item is a clause of its own, so that
       // its "no" reaches neither the headache nor an earlier item ("Neck stiffness: yes, ...").
       // A clause of one word may head a list answered together ("Fever, chills: none").
-      const bool one_item = segment_words <= 1 || (segment_words == 2 && segment_asks);
+      const bool one_item = segment_words <= 1 || (segment_words == 2 && segment_asks) ||
+                            (list_asks && segment_words <= kMaxAskedItemWords);
       if (((!one_item || segment_has_separator) && negative_item_ahead(i + 1)) ||
           bare_no_item_ahead(i + 1)) {
         end_sentence(Break::kClause);
         ++i;
         continue;
       }
+      list_asks = list_asks || (segment_asks && !segment_has_separator);
       segment_words = 0;
       segment_has_separator = false;
       segment_asks = false;
