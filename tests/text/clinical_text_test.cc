@@ -421,6 +421,15 @@ TEST(ExperiencerTest, APartnersConditionIsHers) {
 
 // A relative's new diagnosis is the relative's, over a longer clause than "brother" alone
 // reaches (lexicon 2026-12-07.17).
+// An age in parentheses after the relative is an aside, not an item number that would start a
+// new statement ("Patient's daughter (age 12) has been having migraines", blind round 18).
+TEST(ExperiencerTest, AnAgeInParenthesesKeepsTheRelativesScope) {
+  EXPECT_EQ(Of("Daughter (age 12) has had a headache since Monday.", kHeadache).experiencer,
+            Experiencer::kOther);
+  EXPECT_EQ(Of("Problems (see below): 1) headache 2) fever", kHeadache).experiencer,
+            Experiencer::kPatient);
+}
+
 TEST(ExperiencerTest, ARelativesDiagnosisIsTheRelatives) {
   EXPECT_EQ(Of("His twin brother was recently diagnosed with a ruptured aneurysm.", kAneurysm)
                 .experiencer,

@@ -41,6 +41,9 @@ struct ByteTables {
 };
 inline constexpr ByteTables kBytes{};
 
+// How far back on its line a ')' after a number looks for the '(' of an aside ("(age 8)").
+inline constexpr std::size_t kMaxAsideBytes = 40;
+
 // Words of one item of a question's list ("Any fever, double vision, difficulty swallowing?").
 inline constexpr std::size_t kMaxAskedItemWords = 3;
 
@@ -825,10 +828,19 @@ void Scan(std::string_view text, const RulesData& rules, Sink& sink) {
         continue;
       case ')': {
         // "1) ... 2) ...": an item number (one or two digits after a blank, no '(' before it)
-        // starts a new statement.
+        // starts a new statement. Not when it closes an aside opened earlier on its line:
+        // "Son (age 8) in remission from ALL" is one statement about the son.
         std::size_t b = i;
         while (b > 0 && i - b < 3 && s[b - 1] >= '0' && s[b - 1] <= '9') --b;
-        if (b < i && i - b <= 2 && (b == 0 || IsBlankOrNewline(s[b - 1]))) {
+        bool closes_aside = false;
+        for (std::size_t k = b; k > 0 && b - k < kMaxAsideBytes; --k) {
+          if (s[k - 1] == '\n' || s[k - 1] == ')') break;
+          if (s[k - 1] == '(') {
+            closes_aside = true;
+            break;
+          }
+        }
+        if (b < i && i - b <= 2 && (b == 0 || IsBlankOrNewline(s[b - 1])) && !closes_aside) {
           end_sentence(Break::kSentence);
         } else {
           pending |= kPunctBefore | kParenCloseBefore;
