@@ -989,9 +989,12 @@ class Extractor {
     for (std::size_t i = 0; i < count && i <= static_cast<std::size_t>(r.max_words); ++i) {
       std::size_t next = i + 1;
       int64_t days = -1;
-      if (after_none && (i == 0 || !EqualsFoldedOneOf(words[i - 1].text, r.none_words))) continue;
+      if (after_none && !AfterNoneWords(lower, words, i, r.none_words)) continue;
       if (EqualsFoldedOneOf(words[i].text, r.openers_since)) {
         days = DaysSinceWrittenDate(words, count, &next);
+        // "since 3 days", "since more than 15 years": a duration, as Indian and translated
+        // English write "for".
+        if (days < 0) days = WrittenDurationDays(words, count, r.fillers, &next);
       } else if (EqualsFoldedOneOf(words[i].text, r.openers_for)) {
         days = WrittenDurationDays(words, count, r.fillers, &next);
       }
@@ -999,6 +1002,21 @@ class Extractor {
       if (days <= r.min_days) return false;
       const std::size_t span_end = words[next - 1].end;
       return !ContainsAnyAtWordStart(lower.substr(span_end), r.ended_by);
+    }
+    return false;
+  }
+
+  // One of `none_words` ("none", "no attacks", "without episodes") ends right before words[i].
+  template <typename Word>
+  static bool AfterNoneWords(std::string_view lower, const Word* words, std::size_t i,
+                             const std::vector<std::string>& none_words) {
+    if (i == 0) return false;
+    const std::size_t end = words[i - 1].end;
+    for (const std::string& phrase : none_words) {
+      if (phrase.size() <= end && lower.substr(end - phrase.size(), phrase.size()) == phrase &&
+          BeginsWord(lower, end - phrase.size())) {
+        return true;
+      }
     }
     return false;
   }
