@@ -903,43 +903,56 @@ class Extractor {
   // findings.json headacheFreeSpan. `statement` < 0: none in the text.
   struct FreeSpan {
     int statement = -1;
-    std::size_t end = 0;  // the negated mention's end
+    std::size_t end = 0;  // the end of the mention the span follows
   };
 
-  // The last negated headache of the text with a span longer than the gate's window after it
-  // ("headache-free since 2023", "no headaches at all for the last 12 months") that no headache
-  // told after it takes back.
+  // The last headache of the text with a span longer than the gate's window after it, negated
+  // ("headache-free since 2023", "no headaches at all for the last 12 months") or affirmed and
+  // followed by one of none_words ("occasional migraines in his 20s, none since 2005"), that
+  // nothing in the text takes back: a headache told after it, or a headache told anywhere as a
+  // symptom rather than named as a diagnosis or a heading ("Worst headache of my life 2 hours
+  // ago, no headaches in the past 10 years" is a current headache).
   FreeSpan HeadacheFreeSpan(std::string_view text) {
     const Knowledge::HeadacheFreeSpan& r = k_.headache_free_span;
     FreeSpan found;
     if (r.applies.empty()) return found;
-    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    std::size_t own_begin = std::string_view::npos;  // the affirmed mention the span follows
     for (const text::Mention& m : s_.mentions) {
-      if (m.concept_id < 0 || m.concept_id >= set_count ||
-          !r.applies[static_cast<std::size_t>(m.concept_id)] ||
-          m.context.experiencer != text::Experiencer::kPatient ||
-          m.context.temporality != text::Temporality::kRecent) {
-        continue;
-      }
+      if (!CurrentHeadacheMention(m)) continue;
       if (found.statement >= 0 && m.begin < found.end) continue;  // the same words, another set
       const bool negated = m.context.negation == text::Negation::kNegated;
       if (SpanBeyondWindow(text, m, /*after_none=*/!negated)) {
         found = {static_cast<int>(m.statement), m.end};
+        own_begin = negated ? std::string_view::npos : m.begin;
       } else if (!negated) {
         found = {};  // a headache told after it: the span is over
       }
     }
+    if (found.statement < 0) return found;
+    for (const text::Mention& m : s_.mentions) {
+      if (!CurrentHeadacheMention(m) || m.context.negation == text::Negation::kNegated ||
+          m.begin == own_begin) {
+        continue;
+      }
+      if (!NamesHeadacheDiagnosis(m) && !HeadingLabel(text, m)) return {};
+    }
     return found;
   }
 
-  // A headache diagnosis named before the free span, or any headache in its statement.
-  bool BeforeFreeSpan(const text::Mention& m, const FreeSpan& free) const {
+  // A mention of one of headacheFreeSpan's sets, about the patient and neither past nor
+  // hypothetical.
+  bool CurrentHeadacheMention(const text::Mention& m) const {
+    const int set_count = static_cast<int>(k_.value_set_ids.size());
+    return m.concept_id >= 0 && m.concept_id < set_count &&
+           k_.headache_free_span.applies[static_cast<std::size_t>(m.concept_id)] &&
+           m.context.experiencer == text::Experiencer::kPatient &&
+           m.context.temporality == text::Temporality::kRecent;
+  }
+
+  // The mention's words name a headache diagnosis ("Migraine without aura"): a mention of
+  // diagnosisValueSets begins where it does.
+  bool NamesHeadacheDiagnosis(const text::Mention& m) const {
     const Knowledge::HeadacheFreeSpan& r = k_.headache_free_span;
-    if (free.statement < 0 || m.begin >= free.end ||
-        !r.applies[static_cast<std::size_t>(m.concept_id)]) {
-      return false;
-    }
-    if (static_cast<int>(m.statement) == free.statement) return true;
     const int set_count = static_cast<int>(k_.value_set_ids.size());
     for (const text::Mention& o : s_.mentions) {  // in text order
       if (o.begin > m.begin) break;
@@ -949,6 +962,34 @@ class Extractor {
       }
     }
     return false;
+  }
+
+  // The mention labels a heading: a colon follows within three words, with no other mark
+  // between ("Headache history:", "Migraine follow-up:").
+  static bool HeadingLabel(std::string_view text, const text::Mention& m) {
+    int words = 0;
+    bool in_word = false;
+    for (std::size_t at = m.end; at < text.size() && at < m.end + 48; ++at) {
+      const char c = text[at];
+      if (c == ':') {  // a time ("yesterday at 18:00") is no heading
+        auto digit = [&](std::size_t i) {
+          return i < text.size() && text[i] >= '0' && text[i] <= '9';
+        };
+        return !(digit(at - 1) && digit(at + 1));
+      }
+      const bool alnum = IsAsciiAlnum(c);
+      if (alnum && !in_word && ++words > 3) return false;
+      in_word = alnum;
+      if (!alnum && c != ' ' && c != '-') return false;
+    }
+    return false;
+  }
+
+  // Before the free span: every headache mention that HeadacheFreeSpan left standing is a
+  // diagnosis's name, a heading's label or the span's own mention, now past.
+  bool BeforeFreeSpan(const text::Mention& m, const FreeSpan& free) const {
+    return free.statement >= 0 && m.begin < free.end &&
+           k_.headache_free_span.applies[static_cast<std::size_t>(m.concept_id)];
   }
 
   // After the negated mention `m`, in its clause: a span ("since 2023", "for the last 12
